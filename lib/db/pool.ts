@@ -1,0 +1,50 @@
+import pg from 'pg';
+import { AppError } from '../errors';
+
+/**
+ * The one owner of the application's connection pool. Reads DATABASE_URL lazily so scripts that
+ * set it at start-up (the embedded database launcher) can do so before the first query.
+ */
+let pool: pg.Pool | undefined;
+let poolUrl: string | undefined;
+
+// Return timestamps/numerics as the database's text rather than lossy JS numbers where it matters:
+// int8 (20) as string would surprise callers who count rows, so parse it to number when safe.
+pg.types.setTypeParser(20, (v) => {
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : v;
+});
+
+/** The DATABASE_URL in effect, or a config error naming the variable. */
+export function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new AppError('config', 'DATABASE_URL is not set');
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error('bad scheme');
+  } catch {
+    throw new AppError('config', 'DATABASE_URL is not a valid postgres:// URL');
+  }
+  return url;
+}
+
+/** The shared pool for DATABASE_URL (created on first use; recreated if the URL changed). */
+export function getPool(): pg.Pool {
+  const url = databaseUrl();
+  if (!pool || poolUrl !== url) {
+    void pool?.end().catch(() => {});
+    pool = new pg.Pool({ connectionString: url, max: Number(process.env.DATABASE_POOL_MAX ?? 10), application_name: 'tickethub' });
+    // An idle client that loses its connection must not crash the process.
+    pool.on('error', () => {});
+    poolUrl = url;
+  }
+  return pool;
+}
+
+/** Closes the shared pool (scripts and tests call this before exiting). */
+export async function closePool(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  poolUrl = undefined;
+  await p?.end();
+}
