@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,7 +6,18 @@ import pg from 'pg';
 import { AppError, toAppError } from '../errors';
 
 /** Where the numbered SQL migrations live (`NNN_name.sql`, applied in file-name order). */
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../db/migrations');
+// Resolved from this file when run from source (CLI, tests); from the working directory when bundled
+// (the Next.js server runs from the project root).
+export const MIGRATIONS_DIR = (() => {
+  if (process.env.MIGRATIONS_DIR) return process.env.MIGRATIONS_DIR;
+  try {
+    const fromSource = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../db/migrations');
+    if (existsSync(fromSource)) return fromSource;
+  } catch {
+    // import.meta.url is not a file: URL inside some bundles
+  }
+  return path.resolve(process.cwd(), 'db/migrations');
+})();
 
 export interface Migration {
   /** The file name without `.sql`, e.g. `001_schema`; recorded in `schema_migrations.name`. */
