@@ -1,0 +1,308 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { AppError, oneLine, toAppError } from '../errors';
+import type { StorageBackend } from '../storage/storage-backend';
+import { isNotFound } from '../storage/storage-backend';
+import type { Manifest, ManifestEntry } from './manifest';
+import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, manifestKey } from './manifest';
+
+/**
+ * Where a backup's archive and manifest are read from: a storage backend (by id) or a downloaded
+ * archive file (manifest beside it as `<id>.manifest.json`). Verify, restore and drills read only
+ * through this, so they behave the same for every origin.
+ */
+export interface ArchiveSource {
+  /** Human-readable origin for messages, e.g. `backup 2026...-ab12cd in file:///var/backups`. */
+  readonly label: string;
+  /** The backup id (from the file name when reading a file). */
+  readonly id: string;
+  /** The manifest's raw text; rejects with AppError 'not_found' when there is none. */
+  manifestText(): Promise<string>;
+  /** The archive's size in bytes; rejects with 'not_found' when it is missing. */
+  archiveSize(): Promise<number>;
+  /** The archive's bytes (whole, or the inclusive range). */
+  openArchive(range?: { start: number; end: number }): Promise<Readable>;
+}
+
+/** A backup stored in a StorageBackend under `<id>.sql.gz` + `<id>.manifest.json`. */
+export function storageArchiveSource(storage: StorageBackend, id: string): ArchiveSource {
+  const label = `backup ${id} in ${storage.location}`;
+  return {
+    label,
+    id,
+    async manifestText() {
+      let stream: Readable;
+      try {
+        stream = await storage.get(manifestKey(id));
+      } catch (err) {
+        if (isNotFound(err)) throw new AppError('not_found', `${label}: not found (no manifest ${manifestKey(id)})`, { cause: err });
+        throw err;
+      }
+      const parts: Buffer[] = [];
+      for await (const c of stream) parts.push(c as Buffer);
+      return Buffer.concat(parts).toString('utf8');
+    },
+    async archiveSize() {
+      try {
+        return (await storage.stat(archiveKey(id))).size;
+      } catch (err) {
+        if (isNotFound(err)) throw new AppError('not_found', `${label}: archive ${archiveKey(id)} is missing`, { cause: err });
+        throw err;
+      }
+    },
+    openArchive(range) {
+      return storage.get(archiveKey(id), range);
+    },
+  };
+}
+
+/** Id of an archive file name `<id>.sql.gz` (null when the name does not follow the pattern). */
+export function idFromArchivePath(file: string): string | null {
+  const base = path.basename(file);
+  return base.endsWith('.sql.gz') ? base.slice(0, -'.sql.gz'.length) : null;
+}
+
+/** A downloaded archive file; its manifest is expected beside it as `<id>.manifest.json`. */
+export function fileArchiveSource(file: string): ArchiveSource {
+  const abs = path.resolve(file);
+  const id = idFromArchivePath(abs) ?? path.basename(abs);
+  const manifestPath = path.join(path.dirname(abs), manifestKey(id));
+  const label = `archive ${abs}`;
+  return {
+    label,
+    id,
+    async manifestText() {
+      try {
+        return await readFile(manifestPath, 'utf8');
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ENOENT') {
+          throw new AppError('not_found', `${label}: no manifest beside it (expected ${manifestPath})`, { cause: err });
+        }
+        throw toAppError(err, `cannot read ${manifestPath}`);
+      }
+    },
+    async archiveSize() {
+      try {
+        return (await stat(abs)).size;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ENOENT') throw new AppError('not_found', `${label}: no such file`, { cause: err });
+        throw toAppError(err, `cannot read ${abs}`);
+      }
+    },
+    async openArchive(range) {
+      const s = createReadStream(abs, range ? { start: range.start, end: range.end, highWaterMark: 1 << 20 } : { highWaterMark: 1 << 20 });
+      await new Promise<void>((resolve, reject) => {
+        s.once('open', () => resolve());
+        s.once('error', (err) => reject(toAppError(err, `cannot read ${abs}`)));
+      });
+      return s;
+    },
+  };
+}
+
+/**
+ * Parses a manifest's text. Throws AppError 'corrupt' when it is not JSON or lacks the fields a
+ * reader relies on, 'incompatible' when its format or format version is not one this code reads.
+ */
+export function parseManifest(text: string, label: string): Manifest {
+  let m: Manifest;
+  try {
+    m = JSON.parse(text) as Manifest;
+  } catch (err) {
+    throw new AppError('corrupt', `${label}: manifest is not valid JSON (${oneLine((err as Error).message)})`, { cause: err });
+  }
+  if (!m || typeof m !== 'object') throw new AppError('corrupt', `${label}: manifest is not a JSON object`);
+  if (m.format !== ARCHIVE_FORMAT) throw new AppError('incompatible', `${label}: unknown archive format ${JSON.stringify(m.format)} (expected ${ARCHIVE_FORMAT})`);
+  if (m.formatVersion !== ARCHIVE_FORMAT_VERSION) {
+    throw new AppError('incompatible', `${label}: unknown archive format version ${JSON.stringify(m.formatVersion)} (this version reads ${ARCHIVE_FORMAT_VERSION})`);
+  }
+  if (!Array.isArray(m.entries) || !Array.isArray(m.tables) || !m.archive || typeof m.archive.sizeBytes !== 'number' || typeof m.archive.sha256 !== 'string') {
+    throw new AppError('corrupt', `${label}: manifest lacks entries, tables or archive size/sha256`);
+  }
+  return m;
+}
+
+/** One thing wrong with a backup, tied to the object it hits when there is one. */
+export interface ArchiveProblem {
+  index?: number;
+  kind?: string;
+  schema?: string | null;
+  name?: string;
+  problem: string;
+}
+
+export function entryProblem(e: ManifestEntry, problem: string): ArchiveProblem {
+  return { index: e.index, kind: e.kind, schema: e.schema, name: e.name, problem };
+}
+
+/** Human-readable name of an entry, e.g. `TABLE DATA "public"."tickets" (chunk 2, #41)`. */
+export function describeEntry(e: { index?: number; kind?: string; schema?: string | null; name?: string }): string {
+  const obj = e.schema ? `${e.schema}.${e.name}` : (e.name ?? '');
+  const chunk = (e as ManifestEntry).chunk !== undefined ? ` chunk ${(e as ManifestEntry).chunk}` : '';
+  return `${e.kind ?? 'entry'} ${obj}${chunk}${e.index !== undefined ? ` (#${e.index})` : ''}`.trim();
+}
+
+/**
+ * Internal consistency of a manifest, without reading the archive: entries numbered in archive
+ * order, their byte ranges tiling the archive exactly, tables' row totals and content hashes
+ * agreeing with their chunks. A manifest that fails these cannot be trusted to locate anything.
+ */
+export function manifestProblems(m: Manifest): ArchiveProblem[] {
+  const problems: ArchiveProblem[] = [];
+  let expectOffset = 0;
+  m.entries.forEach((e, i) => {
+    if (e.index !== i) problems.push(entryProblem(e, `entry at position ${i} has index ${e.index}`));
+    if (!Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.length <= 0) {
+      problems.push(entryProblem(e, `invalid byte range offset=${e.offset} length=${e.length}`));
+      return;
+    }
+    if (e.offset !== expectOffset) problems.push(entryProblem(e, `starts at byte ${e.offset}, expected ${expectOffset} (members must tile the archive)`));
+    expectOffset = e.offset + e.length;
+    if (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)) problems.push(entryProblem(e, 'missing or malformed sha256'));
+    if (e.section === 'table-data' && (!Number.isInteger(e.rows) || typeof e.copy !== 'string')) problems.push(entryProblem(e, 'table-data entry without rows/copy'));
+  });
+  if (m.entries.length && expectOffset !== m.archive.sizeBytes) {
+    problems.push({ problem: `members end at byte ${expectOffset} but the manifest says the archive has ${m.archive.sizeBytes} bytes` });
+  }
+  for (const t of m.tables) {
+    const chunks = (t.entries ?? []).map((i) => m.entries[i]);
+    if (chunks.some((c) => !c || c.section !== 'table-data')) {
+      problems.push({ kind: 'TABLE', schema: t.schema, name: t.name, problem: 'table lists entries that are not its table-data members' });
+      continue;
+    }
+    const rows = chunks.reduce((s, c) => s + (c.rows ?? 0), 0);
+    if (rows !== t.rows) problems.push({ kind: 'TABLE', schema: t.schema, name: t.name, problem: `table says ${t.rows} rows but its chunks hold ${rows}` });
+    if (t.contentSha256 !== contentShaOf(chunks.map((c) => c.sha256))) {
+      problems.push({ kind: 'TABLE', schema: t.schema, name: t.name, problem: 'table content hash does not match its chunks\' hashes' });
+    }
+  }
+  return problems;
+}
+
+/** The table content fingerprint from its chunks' hex hashes (see ManifestTable.contentSha256). */
+export function contentShaOf(chunkShas: string[]): string {
+  const h = createHash('sha256');
+  for (const s of chunkShas) h.update(`${s}\n`);
+  return h.digest('hex');
+}
+
+/** Pulls exact byte counts out of a stream of Buffers (the archive read sequentially). */
+export class ByteReader {
+  private it: AsyncIterator<Buffer>;
+  private pending: Buffer | null = null;
+  /** Bytes handed out so far. */
+  position = 0;
+  private readonly hash = createHash('sha256');
+
+  constructor(stream: Readable) {
+    this.it = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+
+  /** Next piece of at most `max` bytes, or null at the end of the stream. */
+  async next(max: number): Promise<Buffer | null> {
+    let buf = this.pending;
+    this.pending = null;
+    if (!buf) {
+      const r = await this.it.next();
+      if (r.done) return null;
+      buf = r.value;
+    }
+    if (buf.length > max) {
+      this.pending = buf.subarray(max);
+      buf = buf.subarray(0, max);
+    }
+    this.position += buf.length;
+    this.hash.update(buf);
+    return buf;
+  }
+
+  /** Reads the rest of the stream (hashing it); returns how many bytes there were. */
+  async drain(): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const b = await this.next(Number.MAX_SAFE_INTEGER);
+      if (!b) return n;
+      n += b.length;
+    }
+  }
+
+  /** SHA-256 (hex) of every byte handed out. Call once, after drain(). */
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+
+  async close(): Promise<void> {
+    await this.it.return?.();
+  }
+}
+
+/**
+ * Feeds the next `length` compressed bytes from `reader` into a fresh gunzip (the member alone)
+ * while `consume` reads its decompressed output. Resolves with what `consume` returned; a member
+ * that ends early, does not decompress, or whose consumer fails rejects (after reading exactly the
+ * member's bytes when the archive has them, so the caller can carry on with the next member).
+ */
+export async function readMember<T>(reader: ByteReader, length: number, consume: (out: Readable) => Promise<T>): Promise<T> {
+  const gz = zlib.createGunzip({ chunkSize: 256 * 1024 });
+  let gzError: unknown;
+  gz.on('error', (err) => {
+    gzError ??= err;
+  });
+  const consumed = consume(gz).then(
+    (v) => ({ ok: true as const, v }),
+    (err: unknown) => {
+      // A consumer that gave up stops reading: free the writer below instead of waiting on drain.
+      gz.destroy();
+      return { ok: false as const, err };
+    },
+  );
+  let remaining = length;
+  let truncated = false;
+  while (remaining > 0) {
+    const piece = await reader.next(remaining);
+    if (!piece) {
+      truncated = true;
+      break;
+    }
+    remaining -= piece.length;
+    if (gz.destroyed || gzError) continue; // keep reading to stay aligned with the next member
+    if (!gz.write(piece)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          gz.off('drain', done);
+          gz.off('error', done);
+          gz.off('close', done);
+          resolve();
+        };
+        gz.on('drain', done);
+        gz.on('error', done);
+        gz.on('close', done);
+      });
+    }
+  }
+  if (truncated) {
+    gz.destroy(new AppError('corrupt', `archive ends ${remaining} bytes before the end of this member (truncated)`));
+  } else if (!gz.destroyed) {
+    gz.end();
+  }
+  const r = await consumed;
+  if (truncated) throw new AppError('corrupt', `archive ends ${remaining} bytes before the end of this member (truncated)`);
+  if (gzError) throw new AppError('corrupt', `does not decompress: ${oneLine((gzError as Error).message)}`, { cause: gzError });
+  if (!r.ok) throw r.err;
+  return r.v;
+}
+
+/** Counts '\n' bytes in a buffer. */
+export function countNewlines(b: Buffer): number {
+  let n = 0;
+  let i = b.indexOf(10);
+  while (i !== -1) {
+    n++;
+    i = b.indexOf(10, i + 1);
+  }
+  return n;
+}

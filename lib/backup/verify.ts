@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { AppError, oneLine, toAppError } from '../errors';
+import type { StorageBackend } from '../storage/storage-backend';
+import type { ArchiveProblem, ArchiveSource } from './archive-reader';
+import { ByteReader, countNewlines, entryProblem, manifestProblems, parseManifest, readMember, storageArchiveSource } from './archive-reader';
+import type { Manifest, ManifestEntry } from './manifest';
+
+export type VerifyProblem = ArchiveProblem;
+
+/** Outcome of checking one backup without any database. */
+export interface VerifyResult {
+  /** True when there is no problem at all. */
+  ok: boolean;
+  id: string;
+  /** ISO 8601 time the check finished. */
+  checkedAt: string;
+  /** Whether the whole archive's size and SHA-256 equal the manifest's. */
+  archiveSha256Ok: boolean;
+  /** Members checked (the manifest's entry count). */
+  entries: number;
+  /** Tables and rows the manifest describes (0 when the manifest could not be read). */
+  tables: number;
+  rows: number;
+  sizeBytes: number;
+  durationMs: number;
+  /** Everything wrong, each tied to the member/object it hits where there is one. */
+  problems: VerifyProblem[];
+}
+
+export interface VerifyOptions {
+  signal?: AbortSignal;
+  /** Called as compressed bytes are read (for progress bars). */
+  onProgress?: (p: { bytesRead: number; totalBytes: number; entriesDone: number; entries: number }) => void;
+}
+
+/**
+ * Checks a stored backup end to end without any database: the manifest exists and parses, its
+ * format and version are known, its entries tile the archive, the archive's size and SHA-256
+ * match, and every member decompresses on its own with the SHA-256 (and, for table data, the row
+ * count and COPY line) the manifest records. Reads the archive once as a stream (flat memory).
+ *
+ * Never throws for corruption — every finding is a `problems` item and `ok` is false. Throws
+ * AppError 'not_found' when the backup has no manifest (it does not exist), and storage errors
+ * other than a missing archive as they are (the check could not run).
+ */
+export async function verifyBackup(storage: StorageBackend, id: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  return verifySource(storageArchiveSource(storage, id), opts);
+}
+
+/** verifyBackup for any ArchiveSource (a storage backend or a downloaded archive file). */
+export async function verifySource(source: ArchiveSource, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  const started = Date.now();
+  const text = await source.manifestText(); // not_found propagates: the backup does not exist
+  const result: VerifyResult = {
+    ok: false,
+    id: source.id,
+    checkedAt: '',
+    archiveSha256Ok: false,
+    entries: 0,
+    tables: 0,
+    rows: 0,
+    sizeBytes: 0,
+    durationMs: 0,
+    problems: [],
+  };
+  const finish = () => {
+    result.ok = result.problems.length === 0;
+    result.checkedAt = new Date().toISOString();
+    result.durationMs = Date.now() - started;
+    return result;
+  };
+  let m: Manifest;
+  try {
+    m = parseManifest(text, source.label);
+  } catch (err) {
+    result.problems.push({ kind: 'MANIFEST', problem: oneLine((err as Error).message) });
+    return finish();
+  }
+  result.id = m.id ?? source.id;
+  result.entries = m.entries.length;
+  result.tables = m.tables.length;
+  result.rows = m.totals?.rows ?? m.tables.reduce((s, t) => s + t.rows, 0);
+  result.sizeBytes = m.archive.sizeBytes;
+  if (m.id !== source.id) result.problems.push({ kind: 'MANIFEST', problem: `manifest is for backup ${m.id}, not ${source.id}` });
+  result.problems.push(...manifestProblems(m));
+
+  let size: number;
+  try {
+    size = await source.archiveSize();
+  } catch (err) {
+    if ((err as AppError).code === 'not_found') {
+      result.problems.push({ kind: 'ARCHIVE', problem: oneLine((err as Error).message) });
+      return finish();
+    }
+    throw err;
+  }
+  if (size !== m.archive.sizeBytes) {
+    result.problems.push({ kind: 'ARCHIVE', problem: `archive has ${size} bytes, manifest says ${m.archive.sizeBytes}${size < m.archive.sizeBytes ? ' (truncated)' : ''}` });
+  }
+
+  const stream = await source.openArchive();
+  const { sha256, problems } = await checkMembers(stream, m, opts, size);
+  result.problems.push(...problems);
+  result.archiveSha256Ok = sha256 === m.archive.sha256 && size === m.archive.sizeBytes;
+  if (sha256 !== m.archive.sha256) result.problems.push({ kind: 'ARCHIVE', problem: `archive SHA-256 ${sha256} does not match the manifest's ${m.archive.sha256}` });
+  return finish();
+}
+
+/** What one member's decompressed bytes turned out to be. */
+interface MemberFacts {
+  sha256: string;
+  rawLength: number;
+  newlines: number;
+  firstLine: string;
+  tail: string;
+}
+
+async function memberFacts(out: Readable): Promise<MemberFacts> {
+  const h = createHash('sha256');
+  let rawLength = 0;
+  let newlines = 0;
+  let head = Buffer.alloc(0);
+  let tail = Buffer.alloc(0);
+  for await (const c of out as AsyncIterable<Buffer>) {
+    h.update(c);
+    rawLength += c.length;
+    newlines += countNewlines(c);
+    if (head.length < 4096 && head.indexOf(10) === -1) head = Buffer.concat([head, c.subarray(0, 4096)]);
+    tail = tail.length + c.length <= 3 ? Buffer.concat([tail, c]) : Buffer.concat([tail, c]).subarray(-3);
+  }
+  const nl = head.indexOf(10);
+  return { sha256: h.digest('hex'), rawLength, newlines, firstLine: (nl === -1 ? head : head.subarray(0, nl)).toString('utf8'), tail: tail.toString('utf8') };
+}
+
+/** Compares one member's facts with its manifest entry. */
+function memberProblems(e: ManifestEntry, f: MemberFacts): string[] {
+  const out: string[] = [];
+  if (f.sha256 !== e.sha256) out.push(`content SHA-256 ${f.sha256.slice(0, 16)}… does not match the manifest's ${String(e.sha256).slice(0, 16)}…`);
+  if (typeof e.rawLength === 'number' && f.rawLength !== e.rawLength) out.push(`decompresses to ${f.rawLength} bytes, manifest says ${e.rawLength}`);
+  if (e.section === 'table-data') {
+    // COPY line + one line per row + the `\.` terminator; COPY text escapes newlines inside values.
+    const rows = f.newlines - 2;
+    if (rows !== e.rows) out.push(`holds ${rows} rows, manifest says ${e.rows}`);
+    if (e.copy !== undefined && f.firstLine !== e.copy) out.push(`COPY line differs from the manifest's`);
+    if (f.tail !== '\\.\n') out.push('does not end with the COPY terminator \\.');
+  }
+  return out;
+}
+
+/**
+ * Reads the archive once, member by member in manifest order, collecting per-member problems and
+ * the SHA-256 of all bytes read. Bytes beyond the last member are reported.
+ */
+async function checkMembers(stream: Readable, m: Manifest, opts: VerifyOptions, totalBytes: number): Promise<{ sha256: string; problems: VerifyProblem[] }> {
+  const reader = new ByteReader(stream);
+  const problems: VerifyProblem[] = [];
+  // Walk by offset so a manifest with broken ordering still checks what it can.
+  const entries = [...m.entries].sort((a, b) => a.offset - b.offset);
+  let done = 0;
+  try {
+    for (const e of entries) {
+      if (opts.signal?.aborted) throw new AppError('aborted', 'verification interrupted');
+      if (!Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.length <= 0) continue;
+      if (e.offset < reader.position) continue; // overlaps the previous member: already reported
+      if (e.offset > reader.position) {
+        // A gap: skip it (hashing) so later members are still checked.
+        let gap = e.offset - reader.position;
+        while (gap > 0) {
+          const b = await reader.next(gap);
+          if (!b) break;
+          gap -= b.length;
+        }
+      }
+      try {
+        const facts = await readMember(reader, e.length, memberFacts);
+        for (const p of memberProblems(e, facts)) problems.push(entryProblem(e, p));
+      } catch (err) {
+        const ae = toAppError(err);
+        if (ae.code === 'aborted') throw ae;
+        problems.push(entryProblem(e, oneLine(ae.message)));
+      }
+      done++;
+      opts.onProgress?.({ bytesRead: reader.position, totalBytes, entriesDone: done, entries: entries.length });
+    }
+    const extra = await reader.drain();
+    if (extra > 0) problems.push({ kind: 'ARCHIVE', problem: `${extra} unexpected bytes after the last member` });
+  } catch (err) {
+    // A storage read failing midway: the check is incomplete, which is itself a finding.
+    const ae = toAppError(err);
+    if (ae.code === 'aborted') throw ae;
+    problems.push({ kind: 'ARCHIVE', problem: `reading the archive failed at byte ${reader.position}: ${oneLine(ae.message)}` });
+    await reader.close().catch(() => {});
+    stream.destroy();
+    return { sha256: '', problems };
+  }
+  return { sha256: reader.digest(), problems };
+}
+
+/** One-line summary of a result for logs and the CLI. */
+export function describeVerifyResult(r: VerifyResult): string {
+  if (r.ok) return `backup ${r.id} verified: ${r.entries} members, ${r.tables} tables, ${r.rows} rows, archive SHA-256 ok`;
+  return `backup ${r.id} FAILED verification: ${r.problems.length} problem(s); first: ${formatProblem(r.problems[0])}`;
+}
+
+/** `TABLE DATA public.tickets (#41): content SHA-256 … does not match` */
+export function formatProblem(p: VerifyProblem): string {
+  const obj = p.name !== undefined ? `${p.kind ?? ''} ${p.schema ? `${p.schema}.` : ''}${p.name}`.trim() : (p.kind ?? '');
+  const at = p.index !== undefined ? ` (#${p.index})` : '';
+  return `${obj}${at}: ${p.problem}`;
+}
