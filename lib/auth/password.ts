@@ -1,0 +1,37 @@
+import { hash, verify } from '@node-rs/argon2';
+
+/**
+ * Password hashing for admin users: argon2id with the OWASP Password Storage Cheat Sheet minimum
+ * (m = 19 MiB, t = 2, p = 1). The parameters are stored inside the PHC string, so raising them later
+ * keeps old hashes verifiable.
+ */
+const OPTIONS = { algorithm: 2 /* Algorithm.Argon2id: a const enum, not importable under isolatedModules */, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+/** Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`). */
+export async function hashPassword(password: string): Promise<string> {
+  return hash(password, OPTIONS);
+}
+
+/**
+ * True when `password` matches `passwordHash`. A malformed hash counts as a mismatch rather than an
+ * error, so a corrupt row can never sign anyone in nor crash the sign-in route.
+ */
+export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(passwordHash, password);
+  } catch {
+    return false;
+  }
+}
+
+// A real hash of a random throw-away password, computed once. Verifying against it when the email is
+// unknown makes a miss cost as much time as a wrong password, so response timing does not reveal
+// which emails have accounts.
+let dummyHash: Promise<string> | undefined;
+
+/** Spends the same work as verifyPassword on a hash no password matches; always false. */
+export async function verifyDummy(password: string): Promise<false> {
+  dummyHash ??= hash(`dummy-${Math.random()}-${Date.now()}`, OPTIONS);
+  await verifyPassword(await dummyHash, password);
+  return false;
+}
