@@ -1,0 +1,154 @@
+import type { DumpObject } from './dump-schema';
+
+/** One entry of the dump while it is being ordered. */
+export interface DumpNode {
+  obj: DumpObject;
+  /** pg_dump-like kind priority: the tie-break among objects whose dependencies are satisfied. */
+  priority: number;
+  /** Nodes that must be executed before this one. */
+  deps: Set<DumpNode>;
+  /** COMMENT entries printed right after the node. */
+  comments: DumpObject[];
+  /** Creation index: the last tie-break, so the order never depends on Set/Map iteration quirks. */
+  id: number;
+  /** Catalog keys to resolve into deps once every node exists. */
+  pendingDeps?: string[];
+  /** For MATERIALIZED VIEW DATA: the matview's node (refreshes follow the matviews they read). */
+  matview?: DumpNode;
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function before(a: DumpNode, b: DumpNode): boolean {
+  const c =
+    a.priority - b.priority ||
+    cmp(a.obj.schema ?? '', b.obj.schema ?? '') ||
+    cmp(a.obj.name, b.obj.name) ||
+    cmp(a.obj.table ?? '', b.obj.table ?? '') ||
+    a.id - b.id;
+  return c < 0;
+}
+
+/**
+ * Orders the nodes: all pre-data, then all post-data, each a topological order of the dependency
+ * graph where, among ready nodes, the lowest (priority, schema, name) goes first — pg_dump's rule,
+ * so unrelated objects keep a stable, readable order.
+ *
+ * A pre-data object that depends on a post-data one (a view whose GROUP BY relies on a primary
+ * key's functional dependency) pulls that object into pre-data: the key is then created before the
+ * data, which costs load speed but never correctness. A dependency cycle (which pg_dump breaks with
+ * dummy objects) is broken by emitting the lowest remaining node: execution may then fail, and the
+ * backup's verification is what reports it.
+ */
+export function orderObjects(nodes: DumpNode[]): DumpObject[] {
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const n of nodes) {
+      if (n.obj.section !== 'pre-data') continue;
+      for (const d of n.deps) {
+        if (d.obj.section === 'post-data') {
+          d.obj.section = 'pre-data';
+          for (const c of d.comments) c.section = 'pre-data';
+          changed = true;
+        }
+      }
+    }
+  }
+
+  const refreshes = nodes.filter((n) => n.matview);
+  if (refreshes.length > 1) {
+    const byMatview = new Map(refreshes.map((r) => [r.matview!, r]));
+    for (const r of refreshes) {
+      const seen = new Set<DumpNode>();
+      const stack = [...r.matview!.deps];
+      while (stack.length) {
+        const d = stack.pop()!;
+        if (seen.has(d)) continue;
+        seen.add(d);
+        const other = byMatview.get(d);
+        if (other && other !== r) r.deps.add(other);
+        stack.push(...d.deps);
+      }
+    }
+  }
+
+  const out: DumpObject[] = [];
+  for (const section of ['pre-data', 'post-data'] as const) {
+    for (const n of topoSort(nodes.filter((n) => n.obj.section === section))) out.push(n.obj, ...n.comments);
+  }
+  return out;
+}
+
+function topoSort(nodes: DumpNode[]): DumpNode[] {
+  const inSet = new Set(nodes);
+  const waiting = new Map<DumpNode, number>();
+  const dependents = new Map<DumpNode, DumpNode[]>();
+  for (const n of nodes) {
+    let c = 0;
+    for (const d of n.deps) {
+      if (!inSet.has(d) || d === n) continue;
+      c++;
+      const list = dependents.get(d);
+      if (list) list.push(n);
+      else dependents.set(d, [n]);
+    }
+    waiting.set(n, c);
+  }
+  const heap = new MinHeap();
+  for (const n of nodes) if (waiting.get(n) === 0) heap.push(n);
+  const done = new Set<DumpNode>();
+  const out: DumpNode[] = [];
+  while (out.length < nodes.length) {
+    let n = heap.pop();
+    if (!n) {
+      // Cycle: release the lowest remaining node.
+      for (const m of nodes) if (!done.has(m) && (!n || before(m, n))) n = m;
+    }
+    if (!n || done.has(n)) continue;
+    done.add(n);
+    out.push(n);
+    for (const m of dependents.get(n) ?? []) {
+      const left = waiting.get(m)! - 1;
+      waiting.set(m, left);
+      if (left === 0 && !done.has(m)) heap.push(m);
+    }
+  }
+  return out;
+}
+
+class MinHeap {
+  private a: DumpNode[] = [];
+  push(n: DumpNode) {
+    const a = this.a;
+    a.push(n);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(a[i], a[p])) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+  pop(): DumpNode | undefined {
+    const a = this.a;
+    if (!a.length) return undefined;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && before(a[l], a[m])) m = l;
+        if (r < a.length && before(a[r], a[m])) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

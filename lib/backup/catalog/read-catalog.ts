@@ -1,0 +1,302 @@
+import type pg from 'pg';
+
+/**
+ * All catalog reads of the schema dumper: one query per object kind for all selected schemas at
+ * once (never a query per table or column), so dumping a schema costs a fixed dozen round trips.
+ * Callers set search_path to '' first so every deparsed name comes out schema-qualified.
+ */
+
+export interface SchemaRow { oid: number; nspname: string }
+export interface ExtensionRow { oid: number; extname: string; nspname: string }
+export interface TypeRow {
+  oid: number; typname: string; nspname: string; typtype: string; typrelid: number; typarray: number;
+  basetype: string | null; typnotnull: boolean; defaultExpr: string | null; collation: string | null;
+  labels: string[] | null; subtype: string | null; multirange: number | null; multirangeArray: number | null;
+  multirangeName: string | null; subtypeOpclass: string | null; canonical: string | null; subdiff: string | null;
+}
+export interface DomainConstraintRow { oid: number; contypid: number; conname: string; contype: string; def: string; convalidated: boolean }
+export interface RelRow {
+  oid: number; relname: string; nspname: string; relkind: string; relpersistence: string; reloptions: string[] | null;
+  relispartition: boolean; partkey: string | null; partbound: string | null; relrowsecurity: boolean;
+  relforcerowsecurity: boolean; relreplident: string; relpages: number; reltype: number; reltypeArray: number | null;
+  relispopulated: boolean; viewdef: string | null; parents: number[] | null;
+}
+export interface SequenceRow {
+  oid: number; relname: string; nspname: string; relpersistence: string; seqtype: string; seqstart: string;
+  seqincrement: string; seqmax: string; seqmin: string; seqcache: string; seqcycle: boolean;
+}
+export interface ColumnRow {
+  attrelid: number; attnum: number; attname: string; typ: string; attnotnull: boolean; defexpr: string | null;
+  adoid: number | null; attidentity: string; attgenerated: string; attislocal: boolean; attinhcount: number;
+  coll: string | null; attstorage: string; typstorage: string; attstattarget: number | null; attoptions: string[] | null;
+}
+export interface ConstraintRow {
+  oid: number; conrelid: number; conname: string; contype: string; def: string; convalidated: boolean;
+  conislocal: boolean; coninhcount: number; conindid: number; conparentid: number;
+}
+export interface IndexRow {
+  oid: number; relname: string; nspname: string; indrelid: number; def: string; indisclustered: boolean;
+  indisreplident: boolean; conoid: number | null; parentidx: number | null;
+}
+export interface FunctionRow { oid: number; proname: string; nspname: string; prokind: string; idargs: string; def: string | null }
+export interface AggregateRow {
+  aggfnoid: number; aggkind: string; args: string; transfn: string; transtype: string; transspace: number;
+  finalfn: string | null; finalextra: boolean; finalmodify: string; combinefn: string | null; serialfn: string | null;
+  deserialfn: string | null; mtransfn: string | null; minvtransfn: string | null; mtranstype: string | null;
+  mtransspace: number; mfinalfn: string | null; mfinalextra: boolean; initval: string | null; minitval: string | null;
+  sortop: string | null; parallel: string;
+}
+export interface TriggerRow { oid: number; tgrelid: number; tgname: string; def: string; tgenabled: string }
+export interface RuleRow { oid: number; ev_class: number; rulename: string; def: string; ev_enabled: string }
+export interface PolicyRow {
+  oid: number; polrelid: number; polname: string; polcmd: string; polpermissive: boolean; roles: string[] | null;
+  qual: string | null; withcheck: string | null;
+}
+export interface DependRow { classid: number; objid: number; objsubid: number; refclassid: number; refobjid: number; refobjsubid: number; deptype: string }
+
+export interface Catalog {
+  serverVersionNum: number;
+  schemas: SchemaRow[];
+  extensions: ExtensionRow[];
+  /** "classid:objid" of every extension member object -> the extension's oid */
+  extMembers: Map<string, number>;
+  types: TypeRow[];
+  domainConstraints: DomainConstraintRow[];
+  rels: RelRow[];
+  sequences: SequenceRow[];
+  columns: ColumnRow[];
+  constraints: ConstraintRow[];
+  indexes: IndexRow[];
+  functions: FunctionRow[];
+  aggregates: AggregateRow[];
+  triggers: TriggerRow[];
+  rules: RuleRow[];
+  policies: PolicyRow[];
+  depends: DependRow[];
+  /** pg_attrdef oid -> objects its expression references */
+  defaultRefs: Map<number, { classid: number; oid: number }[]>;
+  /** "classoid:objoid:objsubid" -> comment text */
+  comments: Map<string, string>;
+}
+
+const NS = `n.nspname = ANY($1::text[])`;
+
+export async function readCatalog(client: pg.ClientBase, schemas: string[]): Promise<Catalog> {
+  const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [schemas]) => (await client.query<T>(sql, params)).rows;
+  const [{ v }] = await q<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`, []);
+
+  const schemaRows = await q<SchemaRow>(`SELECT n.oid::int AS oid, n.nspname FROM pg_catalog.pg_namespace n WHERE ${NS} ORDER BY n.nspname`);
+  const extensions = await q<ExtensionRow>(
+    `SELECT e.oid::int AS oid, e.extname, n.nspname FROM pg_catalog.pg_extension e
+       JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+      WHERE ${NS} AND e.extname <> 'plpgsql' ORDER BY e.extname`,
+  );
+  const members = await q<{ classid: number; objid: number; ext: number }>(
+    `SELECT classid::int AS classid, objid::int AS objid, refobjid::int AS ext FROM pg_catalog.pg_depend
+      WHERE deptype = 'e' AND refclassid = 'pg_catalog.pg_extension'::regclass`,
+    [],
+  );
+  const extMembers = new Map(members.map((m) => [`${m.classid}:${m.objid}`, m.ext]));
+
+  const types = await q<TypeRow>(
+    `SELECT t.oid::int AS oid, t.typname, n.nspname, t.typtype, t.typrelid::int AS typrelid, t.typarray::int AS typarray,
+            CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END AS basetype,
+            t.typnotnull, pg_catalog.pg_get_expr(t.typdefaultbin, 0) AS "defaultExpr",
+            CASE WHEN t.typtype = 'd' AND t.typcollation <> 0 AND t.typcollation <> bt.typcollation
+                   THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
+                 WHEN t.typtype = 'r' AND r.rngcollation <> 0 AND r.rngcollation <> st.typcollation
+                   THEN pg_catalog.quote_ident(rcn.nspname) || '.' || pg_catalog.quote_ident(rco.collname) END AS collation,
+            (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) AS labels,
+            CASE WHEN t.typtype = 'r' THEN pg_catalog.format_type(r.rngsubtype, NULL) END AS subtype,
+            r.rngmultitypid::int AS multirange, mt.typarray::int AS "multirangeArray",
+            CASE WHEN mt.oid IS NOT NULL THEN pg_catalog.quote_ident(mn.nspname) || '.' || pg_catalog.quote_ident(mt.typname) END AS "multirangeName",
+            CASE WHEN t.typtype = 'r' AND NOT opc.opcdefault
+                   THEN pg_catalog.quote_ident(opn.nspname) || '.' || pg_catalog.quote_ident(opc.opcname) END AS "subtypeOpclass",
+            CASE WHEN r.rngcanonical <> 0 THEN r.rngcanonical::pg_catalog.regproc::text END AS canonical,
+            CASE WHEN r.rngsubdiff <> 0 THEN r.rngsubdiff::pg_catalog.regproc::text END AS subdiff
+       FROM pg_catalog.pg_type t
+       JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+       LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+       LEFT JOIN pg_catalog.pg_collation co ON co.oid = t.typcollation
+       LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+       LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
+       LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid
+       LEFT JOIN pg_catalog.pg_type st ON st.oid = r.rngsubtype
+       LEFT JOIN pg_catalog.pg_collation rco ON rco.oid = r.rngcollation
+       LEFT JOIN pg_catalog.pg_namespace rcn ON rcn.oid = rco.collnamespace
+       LEFT JOIN pg_catalog.pg_type mt ON mt.oid = r.rngmultitypid
+       LEFT JOIN pg_catalog.pg_namespace mn ON mn.oid = mt.typnamespace
+       LEFT JOIN pg_catalog.pg_opclass opc ON opc.oid = r.rngsubopc
+       LEFT JOIN pg_catalog.pg_namespace opn ON opn.oid = opc.opcnamespace
+      WHERE ${NS} AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c'))
+      ORDER BY n.nspname, t.typname`,
+  );
+  const domainConstraints = await q<DomainConstraintRow>(
+    `SELECT con.oid::int AS oid, con.contypid::int AS contypid, con.conname, con.contype,
+            pg_catalog.pg_get_constraintdef(con.oid) AS def, con.convalidated
+       FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_type t ON t.oid = con.contypid
+       JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+      WHERE ${NS} AND con.contypid <> 0 ORDER BY con.conname`,
+  );
+  const rels = await q<RelRow>(
+    `SELECT c.oid::int AS oid, c.relname, n.nspname, c.relkind, c.relpersistence, c.reloptions::text[] AS reloptions,
+            c.relispartition,
+            CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey,
+            CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partbound,
+            c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relpages, c.reltype::int AS reltype,
+            rt.typarray::int AS "reltypeArray", c.relispopulated,
+            CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS viewdef,
+            (SELECT array_agg(i.inhparent::int ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS parents
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_catalog.pg_type rt ON rt.oid = c.reltype
+      WHERE ${NS} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      ORDER BY n.nspname, c.relname`,
+  );
+  const sequences = await q<SequenceRow>(
+    `SELECT c.oid::int AS oid, c.relname, n.nspname, c.relpersistence, pg_catalog.format_type(s.seqtypid, NULL) AS seqtype,
+            s.seqstart::text AS seqstart, s.seqincrement::text AS seqincrement, s.seqmax::text AS seqmax,
+            s.seqmin::text AS seqmin, s.seqcache::text AS seqcache, s.seqcycle
+       FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${NS} ORDER BY n.nspname, c.relname`,
+  );
+  const columns = await q<ColumnRow>(
+    `SELECT a.attrelid::int AS attrelid, a.attnum::int AS attnum, a.attname,
+            pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.attnotnull,
+            pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS defexpr, ad.oid::int AS adoid,
+            a.attidentity, a.attgenerated, a.attislocal, a.attinhcount::int AS attinhcount,
+            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                 THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) END AS coll,
+            a.attstorage, t.typstorage, a.attstattarget::int AS attstattarget, a.attoptions::text[] AS attoptions
+       FROM pg_catalog.pg_attribute a
+       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+       LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+       LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+      WHERE ${NS} AND c.relkind IN ('r', 'p', 'v', 'm', 'c', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attrelid, a.attnum`,
+  );
+  const constraints = await q<ConstraintRow>(
+    `SELECT con.oid::int AS oid, con.conrelid::int AS conrelid, con.conname, con.contype,
+            pg_catalog.pg_get_constraintdef(con.oid) AS def, con.convalidated, con.conislocal,
+            con.coninhcount::int AS coninhcount, con.conindid::int AS conindid, con.conparentid::int AS conparentid
+       FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${NS} AND con.contype IN ('c', 'p', 'u', 'x', 'f')
+      ORDER BY con.conrelid, con.conname`,
+  );
+  const indexes = await q<IndexRow>(
+    `SELECT i.indexrelid::int AS oid, ic.relname, n.nspname, i.indrelid::int AS indrelid,
+            pg_catalog.pg_get_indexdef(i.indexrelid) AS def, i.indisclustered, i.indisreplident,
+            (SELECT con.oid::int FROM pg_catalog.pg_constraint con
+              WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')) AS conoid,
+            (SELECT h.inhparent::int FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid) AS parentidx
+       FROM pg_catalog.pg_index i
+       JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+       JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
+      WHERE ${NS} AND tc.relkind IN ('r', 'p', 'm')
+      ORDER BY n.nspname, ic.relname`,
+  );
+  const functions = await q<FunctionRow>(
+    `SELECT p.oid::int AS oid, p.proname, n.nspname, p.prokind,
+            pg_catalog.pg_get_function_identity_arguments(p.oid) AS idargs,
+            CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS def
+       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+      WHERE ${NS}
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass
+                          AND d.objid = p.oid AND d.deptype = 'e')
+      ORDER BY n.nspname, p.proname, 5`,
+  );
+  const nz = (col: string) => `CASE WHEN ${col} <> 0 THEN ${col}::pg_catalog.regproc::text END`;
+  const aggregates = await q<AggregateRow>(
+    `SELECT a.aggfnoid::int AS aggfnoid, a.aggkind, pg_catalog.pg_get_function_arguments(a.aggfnoid) AS args,
+            a.aggtransfn::pg_catalog.regproc::text AS transfn, pg_catalog.format_type(a.aggtranstype, NULL) AS transtype,
+            a.aggtransspace AS transspace, ${nz('a.aggfinalfn')} AS finalfn, a.aggfinalextra AS finalextra,
+            a.aggfinalmodify AS finalmodify, ${nz('a.aggcombinefn')} AS combinefn, ${nz('a.aggserialfn')} AS serialfn,
+            ${nz('a.aggdeserialfn')} AS deserialfn, ${nz('a.aggmtransfn')} AS mtransfn, ${nz('a.aggminvtransfn')} AS minvtransfn,
+            CASE WHEN a.aggmtranstype <> 0 THEN pg_catalog.format_type(a.aggmtranstype, NULL) END AS mtranstype,
+            a.aggmtransspace AS mtransspace, ${nz('a.aggmfinalfn')} AS mfinalfn, a.aggmfinalextra AS mfinalextra,
+            a.agginitval AS initval, a.aggminitval AS minitval,
+            CASE WHEN a.aggsortop <> 0 THEN (SELECT 'OPERATOR(' || pg_catalog.quote_ident(on_.nspname) || '.' || o.oprname || ')'
+                    FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace on_ ON on_.oid = o.oprnamespace WHERE o.oid = a.aggsortop) END AS sortop,
+            p.proparallel AS parallel
+       FROM pg_catalog.pg_aggregate a JOIN pg_catalog.pg_proc p ON p.oid = a.aggfnoid
+       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+      WHERE ${NS}`,
+  );
+  const triggers = await q<TriggerRow>(
+    `SELECT t.oid::int AS oid, t.tgrelid::int AS tgrelid, t.tgname, pg_catalog.pg_get_triggerdef(t.oid) AS def, t.tgenabled
+       FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${NS} AND NOT t.tgisinternal AND t.tgparentid = 0
+      ORDER BY t.tgrelid, t.tgname`,
+  );
+  const rules = await q<RuleRow>(
+    `SELECT r.oid::int AS oid, r.ev_class::int AS ev_class, r.rulename,
+            CASE WHEN r.rulename <> '_RETURN' THEN pg_catalog.pg_get_ruledef(r.oid) ELSE '' END AS def, r.ev_enabled
+       FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${NS} ORDER BY r.ev_class, r.rulename`,
+  );
+  const policies = await q<PolicyRow>(
+    `SELECT p.oid::int AS oid, p.polrelid::int AS polrelid, p.polname, p.polcmd, p.polpermissive,
+            CASE WHEN p.polroles = '{0}' THEN NULL ELSE
+              (SELECT array_agg(pg_catalog.quote_ident(r.rolname) ORDER BY r.rolname) FROM pg_catalog.pg_roles r WHERE r.oid = ANY(p.polroles)) END AS roles,
+            pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS qual, pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS withcheck
+       FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${NS} ORDER BY p.polrelid, p.polname`,
+  );
+
+  // Every dumped object's catalog oid, to fetch only the pg_depend / pg_description rows that matter.
+  const oids = new Set<number>();
+  for (const xs of [schemaRows, extensions, types, rels, sequences, functions, triggers, rules, policies, indexes, constraints, domainConstraints] as { oid: number }[][]) {
+    for (const x of xs) oids.add(x.oid);
+  }
+  for (const t of types) if (t.typrelid) oids.add(t.typrelid);
+  for (const c of columns) if (c.adoid !== null) oids.add(c.adoid);
+  const oidList = [...oids];
+  const depends = await q<DependRow>(
+    `SELECT classid::int AS classid, objid::int AS objid, objsubid, refclassid::int AS refclassid, refobjid::int AS refobjid,
+            refobjsubid, deptype::text AS deptype
+       FROM pg_catalog.pg_depend WHERE objid = ANY($1::oid[]) AND deptype IN ('n', 'a', 'i')`,
+    [oidList],
+  );
+  const defaultRefs = new Map<number, { classid: number; oid: number }[]>();
+  for (const d of depends) {
+    if (d.classid !== 2604 || d.deptype !== 'n') continue;
+    const a = defaultRefs.get(d.objid) ?? [];
+    a.push({ classid: d.refclassid, oid: d.refobjid });
+    defaultRefs.set(d.objid, a);
+  }
+  const commentRows = await q<{ classoid: number; objoid: number; objsubid: number; description: string }>(
+    `SELECT classoid::int AS classoid, objoid::int AS objoid, objsubid, description FROM pg_catalog.pg_description WHERE objoid = ANY($1::oid[])`,
+    [oidList],
+  );
+  const comments = new Map(commentRows.map((c) => [`${c.classoid}:${c.objoid}:${c.objsubid}`, c.description]));
+
+  return {
+    serverVersionNum: v,
+    schemas: schemaRows,
+    extensions,
+    extMembers,
+    types,
+    domainConstraints,
+    rels,
+    sequences,
+    columns,
+    constraints,
+    indexes,
+    functions,
+    aggregates,
+    triggers,
+    rules,
+    policies,
+    depends,
+    defaultRefs,
+    comments,
+  };
+}

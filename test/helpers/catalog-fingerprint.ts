@@ -1,0 +1,97 @@
+import pg from 'pg';
+
+/**
+ * A stable, sorted text description of everything a schema dump must reproduce, read from the
+ * catalogs with the server's own deparsers (search_path '' so every name is qualified). Two
+ * databases whose fingerprints are equal have the same schema as far as `pg_dump --schema-only`
+ * could tell. Works on any server version (pg_dump 15 refuses PostgreSQL 17; this does not).
+ *
+ * Deliberately left out: oids, owners, privileges, attislocal/conislocal (how a partition got its
+ * columns), dropped-column positions (columns are numbered by rank), extension members' bodies.
+ */
+export async function catalogFingerprint(url: string, schemas?: string[]): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await c.query(`SELECT pg_catalog.set_config('search_path', '', true)`);
+    const ns = schemas
+      ? await c.query<{ oid: number }>(`SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[])`, [schemas])
+      : await c.query<{ oid: number }>(
+          `SELECT oid FROM pg_catalog.pg_namespace
+            WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND nspname NOT LIKE 'pg\\_temp\\_%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%'`,
+        );
+    const nsp = ns.rows.map((r) => r.oid);
+    const notExt = (cls: string, col: string) =>
+      `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${cls}'::regclass AND d.objid = ${col} AND d.deptype = 'e')`;
+    const lines: string[] = [];
+    const run = async (sql: string) => {
+      const r = await c.query<{ l: string }>(sql, [nsp]);
+      for (const x of r.rows) lines.push(x.l);
+    };
+    await run(`SELECT 'schema ' || nspname AS l FROM pg_catalog.pg_namespace WHERE oid = ANY($1::oid[])`);
+    await run(`SELECT 'extension ' || e.extname || ' in ' || n.nspname AS l FROM pg_catalog.pg_extension e
+                 JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extnamespace = ANY($1::oid[])`);
+    await run(`SELECT concat_ws(' ', 'rel', c.oid::regclass::text, c.relkind, c.relpersistence, c.reloptions::text,
+                 'rls=' || c.relrowsecurity, 'force=' || c.relforcerowsecurity, 'replident=' || c.relreplident::text,
+                 CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END,
+                 CASE WHEN c.relispartition THEN 'partition ' || pg_catalog.pg_get_expr(c.relpartbound, c.oid) END,
+                 CASE WHEN c.relkind = 'm' THEN 'populated=' || c.relispopulated END,
+                 CASE WHEN c.relkind IN ('v', 'm') THEN 'def ' || pg_catalog.pg_get_viewdef(c.oid) END,
+                 (SELECT 'inherits ' || string_agg(i.inhparent::regclass::text, ',' ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)) AS l
+                 FROM pg_catalog.pg_class c WHERE c.relnamespace = ANY($1::oid[]) AND c.relkind IN ('r','p','v','m','f','c') AND ${notExt('pg_class', 'c.oid')}`);
+    await run(`SELECT concat_ws(' ', 'col', c.oid::regclass::text,
+                 row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum), a.attname,
+                 pg_catalog.format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN 'not null' END,
+                 'default=' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), 'identity=' || nullif(a.attidentity::text, ''),
+                 'generated=' || nullif(a.attgenerated::text, ''), 'collation=' || nullif(a.attcollation, 0)::regcollation::text,
+                 'storage=' || a.attstorage::text, 'stats=' || a.attstattarget) AS l
+                 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+                 LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+                WHERE c.relnamespace = ANY($1::oid[]) AND c.relkind IN ('r','p','v','m','f','c') AND a.attnum > 0 AND NOT a.attisdropped
+                  AND ${notExt('pg_class', 'c.oid')}`);
+    await run(`SELECT concat_ws(' ', 'constraint', coalesce(con.conrelid::regclass::text, con.contypid::regtype::text), con.conname,
+                 con.contype, pg_catalog.pg_get_constraintdef(con.oid), 'valid=' || con.convalidated) AS l
+                 FROM pg_catalog.pg_constraint con WHERE con.connamespace = ANY($1::oid[])`);
+    await run(`SELECT concat_ws(' ', 'index', i.indexrelid::regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid),
+                 'clustered=' || i.indisclustered, 'valid=' || i.indisvalid, 'parent=' || (SELECT h.inhparent::regclass::text FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)) AS l
+                 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = ANY($1::oid[])`);
+    await run(`SELECT concat_ws(' ', 'function', p.oid::regprocedure::text, p.prokind,
+                 CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END,
+                 (SELECT concat_ws(',', a.aggtransfn, a.aggtranstype::regtype, a.aggfinalfn, a.agginitval, a.aggcombinefn, a.aggkind, a.aggsortop)
+                    FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid)) AS l
+                 FROM pg_catalog.pg_proc p WHERE p.pronamespace = ANY($1::oid[]) AND ${notExt('pg_proc', 'p.oid')}`);
+    await run(`SELECT concat_ws(' ', 'trigger', t.tgrelid::regclass::text, t.tgname, pg_catalog.pg_get_triggerdef(t.oid), 'enabled=' || t.tgenabled::text) AS l
+                 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+                WHERE c.relnamespace = ANY($1::oid[]) AND NOT t.tgisinternal`);
+    await run(`SELECT concat_ws(' ', 'rule', r.ev_class::regclass::text, r.rulename, pg_catalog.pg_get_ruledef(r.oid), r.ev_enabled) AS l
+                 FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+                WHERE c.relnamespace = ANY($1::oid[]) AND r.rulename <> '_RETURN'`);
+    await run(`SELECT concat_ws(' ', 'policy', p.polrelid::regclass::text, p.polname, p.polcmd, p.polpermissive,
+                 (SELECT string_agg(CASE WHEN x = 0 THEN 'public' ELSE x::regrole::text END, ',' ORDER BY 1) FROM unnest(p.polroles) x),
+                 'using=' || pg_catalog.pg_get_expr(p.polqual, p.polrelid), 'check=' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)) AS l
+                 FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = ANY($1::oid[])`);
+    await run(`SELECT concat_ws(' ', 'type', t.oid::regtype::text, t.typtype,
+                 (SELECT 'labels ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid),
+                 CASE WHEN t.typtype = 'd' THEN concat_ws(' ', 'base', pg_catalog.format_type(t.typbasetype, t.typtypmod), t.typnotnull, pg_catalog.pg_get_expr(t.typdefaultbin, 0), nullif(t.typcollation, 0)::regcollation::text) END,
+                 (SELECT concat_ws(' ', 'range', r.rngsubtype::regtype, r.rngmultitypid::regtype, r.rngcollation, r.rngsubopc, r.rngcanonical, r.rngsubdiff) FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid)) AS l
+                 FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
+                WHERE t.typnamespace = ANY($1::oid[]) AND t.typtype IN ('e','d','r','m','c') AND (t.typtype <> 'c' OR c.relkind = 'c')
+                  AND ${notExt('pg_type', 't.oid')}`);
+    await run(`SELECT concat_ws(' ', 'sequence', s.seqrelid::regclass::text, s.seqtypid::regtype, s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcache, s.seqcycle,
+                 (SELECT 'owned ' || d.refobjid::regclass::text || '.' || d.refobjsubid || d.deptype::text FROM pg_catalog.pg_depend d
+                   WHERE d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a','i'))) AS l
+                 FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = ANY($1::oid[])`);
+    await run(`SELECT concat_ws(' ', 'comment', o.type, o.identity, '=', d.description) AS l
+                 FROM pg_catalog.pg_description d, LATERAL pg_catalog.pg_identify_object(d.classoid, d.objoid, d.objsubid) o
+                WHERE d.classoid <> 'pg_catalog.pg_am'::regclass
+                  AND (o.schema IN (SELECT nspname FROM pg_catalog.pg_namespace WHERE oid = ANY($1::oid[]))
+                       OR (o.type = 'schema' AND d.objoid = ANY($1::oid[]))
+                       OR (o.type = 'extension' AND d.objoid IN (SELECT oid FROM pg_catalog.pg_extension WHERE extnamespace = ANY($1::oid[]))))
+                  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = d.classoid AND x.objid = d.objoid AND x.deptype = 'e')`);
+    await c.query('COMMIT');
+    return lines.sort().join('\n') + '\n';
+  } finally {
+    await c.end();
+  }
+}
