@@ -1,0 +1,120 @@
+import Link from 'next/link';
+import { getLocale, getTranslations } from 'next-intl/server';
+import { ChevronLeft, ChevronRight } from 'lucide-react';
+import { PageHeader } from '@/components/page-header';
+import { getPool } from '@/lib/db/pool';
+import { requireAdmin } from '@/lib/http/page-auth';
+import { appTimeZone, intlLocale, toLocale } from '@/lib/i18n/locales';
+import { listActivity, listActivityActions } from '@/lib/queries/activity';
+
+const PAGE_SIZE = 25;
+
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+// /admin/activity?page=N&action=X – the audit trail, newest first.
+export default async function ActivityPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  await requireAdmin();
+  const sp = await searchParams;
+  const t = await getTranslations('activity');
+  const locale = intlLocale(toLocale(await getLocale()));
+  const db = getPool();
+  const actions = await listActivityActions(db);
+  const requested = one(sp.action);
+  const action = requested && actions.includes(requested) ? requested : null;
+  const result = await listActivity(db, { page: Number(one(sp.page) ?? 1), pageSize: PAGE_SIZE, action });
+  const dateFmt = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: appTimeZone() });
+  const numFmt = new Intl.NumberFormat(locale);
+
+  const href = (page: number) => {
+    const q = new URLSearchParams();
+    if (action) q.set('action', action);
+    if (page > 1) q.set('page', String(page));
+    const s = q.toString();
+    return s ? `/admin/activity?${s}` : '/admin/activity';
+  };
+
+  return (
+    <>
+      <PageHeader title={t('title')} subtitle={t('subtitle')}>
+        <form method="get" className="flex items-end gap-2">
+          <label className="flex flex-col text-xs font-medium text-slate-600">
+            {t('filterLabel')}
+            <select
+              name="action"
+              defaultValue={action ?? ''}
+              className="mt-1 w-56 max-w-[60vw] rounded-md border border-slate-300 bg-white px-2.5 py-2 text-sm text-slate-900 shadow-sm"
+            >
+              <option value="">{t('allActions')}</option>
+              {actions.map((a) => (
+                <option key={a} value={a}>{a}</option>
+              ))}
+            </select>
+          </label>
+          <button type="submit" className="rounded-md bg-emerald-700 px-3 py-2 text-sm font-medium text-white hover:bg-emerald-800">
+            {t('apply')}
+          </button>
+        </form>
+      </PageHeader>
+
+      <div className="overflow-hidden rounded-xl border border-slate-200 bg-white shadow-sm">
+        {result.items.length === 0 ? (
+          <p className="px-6 py-12 text-center text-sm text-slate-500">{t('empty')}</p>
+        ) : (
+          <div className="overflow-x-auto">
+            <table className="min-w-full divide-y divide-slate-200 text-sm">
+              <thead className="bg-slate-50 text-left text-xs font-semibold tracking-wide text-slate-500 uppercase">
+                <tr>
+                  <th scope="col" className="px-4 py-3 whitespace-nowrap">{t('time')}</th>
+                  <th scope="col" className="px-4 py-3">{t('action')}</th>
+                  <th scope="col" className="px-4 py-3">{t('description')}</th>
+                  <th scope="col" className="hidden px-4 py-3 md:table-cell">{t('admin')}</th>
+                  <th scope="col" className="hidden px-4 py-3 lg:table-cell">{t('ip')}</th>
+                </tr>
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {result.items.map((row) => (
+                  <tr key={row.id} className="align-top hover:bg-slate-50/60" data-action={row.action}>
+                    <td className="px-4 py-3 whitespace-nowrap text-slate-600 tabular-nums">
+                      <time dateTime={row.createdAt.toISOString()}>{dateFmt.format(row.createdAt)}</time>
+                    </td>
+                    <td className="px-4 py-3">
+                      <span className={`inline-block rounded px-2 py-0.5 font-mono text-xs ${row.action.endsWith('FAILED') ? 'bg-red-50 text-red-700' : 'bg-slate-100 text-slate-700'}`}>
+                        {row.action}
+                      </span>
+                    </td>
+                    <td className="min-w-48 px-4 py-3 text-slate-800">{row.description}</td>
+                    <td className="hidden px-4 py-3 text-slate-600 md:table-cell">{row.adminName ?? t('system')}</td>
+                    <td className="hidden px-4 py-3 font-mono text-xs text-slate-500 lg:table-cell">{row.ipAddress ?? '—'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <nav aria-label={t('pagination')} className="flex items-center justify-between gap-3 border-t border-slate-200 bg-slate-50 px-4 py-3 text-sm">
+          <p className="text-slate-500">
+            {t('total', { total: result.total })} · {t('pageOf', { page: numFmt.format(result.page), pageCount: numFmt.format(result.pageCount) })}
+          </p>
+          <div className="flex gap-2">
+            <PageLink href={result.page > 1 ? href(result.page - 1) : null} rel="prev">
+              <ChevronLeft aria-hidden className="size-4" />
+              <span className="hidden sm:inline">{t('previous')}</span>
+            </PageLink>
+            <PageLink href={result.page < result.pageCount ? href(result.page + 1) : null} rel="next">
+              <span className="hidden sm:inline">{t('next')}</span>
+              <ChevronRight aria-hidden className="size-4" />
+            </PageLink>
+          </div>
+        </nav>
+      </div>
+    </>
+  );
+}
+
+function PageLink({ href, rel, children }: { href: string | null; rel: string; children: React.ReactNode }) {
+  const cls = 'inline-flex items-center gap-1 rounded-md border px-3 py-1.5';
+  if (!href) return <span aria-disabled className={`${cls} border-slate-200 text-slate-300`}>{children}</span>;
+  return <Link href={href} rel={rel} className={`${cls} border-slate-300 bg-white text-slate-700 hover:bg-slate-100`}>{children}</Link>;
+}

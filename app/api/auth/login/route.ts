@@ -1,0 +1,38 @@
+// POST /api/auth/login – sign in with {"email","password"}; sets the session cookie.
+import { z } from 'zod';
+import { signIn } from '@/lib/auth/sign-in';
+import { getPool } from '@/lib/db/pool';
+import { clientIp } from '@/lib/http/client-ip';
+import { errorResponse, jsonError } from '@/lib/http/error-response';
+import { getSession } from '@/lib/http/session';
+
+const LoginBody = z.object({
+  email: z.string().trim().min(1).max(320),
+  password: z.string().min(1).max(1024),
+});
+
+export async function POST(req: Request): Promise<Response> {
+  try {
+    // Refuse before touching credentials when the session secret is unusable (config → 500).
+    const session = await getSession();
+    let raw: unknown;
+    try {
+      raw = await req.json();
+    } catch {
+      return jsonError(400, 'bad_request', 'Request body must be JSON: {"email": "...", "password": "..."}');
+    }
+    const parsed = LoginBody.safeParse(raw);
+    if (!parsed.success) return jsonError(400, 'bad_request', 'Request body must be JSON: {"email": "...", "password": "..."}');
+    const admin = await signIn(getPool(), {
+      ...parsed.data,
+      ip: clientIp(req.headers),
+      userAgent: req.headers.get('user-agent'),
+    });
+    session.adminId = admin.id;
+    session.signedInAt = Date.now();
+    await session.save();
+    return Response.json({ user: { id: admin.id, email: admin.email, fullName: admin.fullName, role: admin.role } });
+  } catch (err) {
+    return errorResponse(err);
+  }
+}

@@ -1,0 +1,78 @@
+import type pg from 'pg';
+import { logActivity } from '../activity/log-activity';
+import { AppError } from '../errors';
+import type { AdminUser } from './admin-users';
+import { findAdminByEmail, touchLastSignIn } from './admin-users';
+import { recordLoginAttempt, throttleWaitSeconds } from './login-throttle';
+import { verifyDummy, verifyPassword } from './password';
+
+/** The one message for every failed sign-in, so answers never reveal whether an email exists. */
+export const INVALID_CREDENTIALS = 'Invalid email or password';
+
+export interface SignInInput {
+  email: string;
+  password: string;
+  /** Client address (for throttling and the audit trail). */
+  ip: string;
+  userAgent?: string | null;
+}
+
+/**
+ * Checks credentials and returns the admin, or throws AppError 'unauthorized' (wrong password,
+ * unknown email, inactive account: same message) or 'rate_limited' (details.retryAfterSeconds).
+ * Attempts for one (email, ip) are serialised by an advisory lock so parallel guesses cannot slip
+ * past the limit. Writes ADMIN_SIGN_IN / ADMIN_SIGN_IN_FAILED to activity_logs and updates
+ * last_sign_in_at. The password is never stored or logged.
+ */
+export async function signIn(pool: pg.Pool, input: SignInInput): Promise<AdminUser> {
+  const email = input.email.trim();
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('login:' || lower($1) || '|' || $2, 0))`, [email, input.ip]);
+    const wait = await throttleWaitSeconds(client, email, input.ip);
+    if (wait > 0) {
+      await client.query('COMMIT');
+      throw new AppError('rate_limited', `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`, {
+        details: { retryAfterSeconds: wait },
+      });
+    }
+    const user = await findAdminByEmail(client, email);
+    const ok = user ? await verifyPassword(user.passwordHash, input.password) : await verifyDummy(input.password);
+    const audit = { ipAddress: input.ip, userAgent: input.userAgent ?? null };
+    if (!user || !ok || !user.isActive) {
+      await recordLoginAttempt(client, email, input.ip, false);
+      const reason = !user ? 'unknown_email' : !ok ? 'wrong_password' : 'inactive';
+      await logActivity(client, {
+        action: 'ADMIN_SIGN_IN_FAILED',
+        entityType: 'admin_user',
+        entityId: user?.id ?? null,
+        description: `Failed sign-in for ${email.slice(0, 200)}`,
+        metadata: { email: email.slice(0, 200), reason },
+        adminUserId: user?.id ?? null,
+        ...audit,
+      });
+      await client.query('COMMIT');
+      throw new AppError('unauthorized', INVALID_CREDENTIALS);
+    }
+    await recordLoginAttempt(client, email, input.ip, true);
+    await touchLastSignIn(client, user.id);
+    await logActivity(client, {
+      action: 'ADMIN_SIGN_IN',
+      entityType: 'admin_user',
+      entityId: user.id,
+      description: `${user.fullName} signed in`,
+      metadata: { email: user.email, role: user.role },
+      adminUserId: user.id,
+      ...audit,
+    });
+    await client.query('COMMIT');
+    const { passwordHash: _omit, ...safe } = user;
+    return { ...safe, lastSignInAt: new Date() };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

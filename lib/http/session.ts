@@ -1,0 +1,24 @@
+import { cookies } from 'next/headers';
+import { getIronSession } from 'iron-session';
+import type { IronSession } from 'iron-session';
+import { findAdminById } from '../auth/admin-users';
+import type { AdminUser } from '../auth/admin-users';
+import { sessionIsFresh, sessionOptions } from '../auth/session-options';
+import type { SessionData } from '../auth/session-options';
+import { getPool } from '../db/pool';
+
+/** The request's iron-session (throws AppError('config') when SESSION_SECRET is unusable). */
+export async function getSession(): Promise<IronSession<SessionData>> {
+  return getIronSession<SessionData>(await cookies(), sessionOptions());
+}
+
+/**
+ * The signed-in admin for this request, or null. The user is re-read from the database so a
+ * deactivated or deleted account loses access immediately, not when its cookie expires.
+ */
+export async function currentAdmin(): Promise<AdminUser | null> {
+  const session = await getSession();
+  if (!session.adminId || !sessionIsFresh(session)) return null;
+  const user = await findAdminById(getPool(), session.adminId);
+  return user && user.isActive ? user : null;
+}
