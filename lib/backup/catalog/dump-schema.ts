@@ -88,14 +88,14 @@ export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions)
 
 /**
  * Qualified, quoted names of the relations whose data or definition the dump reads (tables,
- * partitioned tables, materialized views, sequences excluded), for
+ * partitioned tables; LOCK TABLE refuses materialized views), for
  * `LOCK TABLE ... IN ACCESS SHARE MODE` before `dumpSchema` — as pg_dump does, so no concurrent DDL
  * can change a table between the catalog read and its COPY.
  */
 export async function listTablesToLock(client: pg.ClientBase, schemas: string[]): Promise<string[]> {
   const r = await client.query<{ nspname: string; relname: string }>(
     `SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'm')
+      WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p')
         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass
                           AND d.objid = c.oid AND d.deptype = 'e')
       ORDER BY n.nspname, c.relname`,

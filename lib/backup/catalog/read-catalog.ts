@@ -200,6 +200,8 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
       WHERE ${NS} AND tc.relkind IN ('r', 'p', 'm')
       ORDER BY n.nspname, ic.relname`,
   );
+  // Functions internally dependent on another object (range/multirange constructors) are created
+  // with it; re-creating them would replace them and lose that dependency.
   const functions = await q<FunctionRow>(
     `SELECT p.oid::int AS oid, p.proname, n.nspname, p.prokind,
             pg_catalog.pg_get_function_identity_arguments(p.oid) AS idargs,
@@ -207,7 +209,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
        FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
       WHERE ${NS}
         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass
-                          AND d.objid = p.oid AND d.deptype = 'e')
+                          AND d.objid = p.oid AND d.deptype IN ('e', 'i'))
       ORDER BY n.nspname, p.proname, 5`,
   );
   const nz = (col: string) => `CASE WHEN ${col} <> 0 THEN ${col}::pg_catalog.regproc::text END`;
