@@ -57,9 +57,14 @@ function intArray(items: readonly number[]): string {
   return `ARRAY[${items.map((n) => String(Math.trunc(n))).join(',')}]::int[]`;
 }
 
-/** The first TicketHub table that has rows, or null when all ten are empty. */
+/**
+ * The first TicketHub table that holds business data, or null when there is none. admin_users and
+ * activity_logs do not count: an operator may create their own admin (which is audited) before
+ * seeding; the seed adds its demo staff and log entries next to those and, without force, never
+ * removes them.
+ */
 export async function firstNonEmptyTable(db: pg.ClientBase): Promise<TicketHubTable | null> {
-  const sql = TICKETHUB_TABLES.map((t) => `SELECT ${lit(t)} AS t WHERE EXISTS (SELECT 1 FROM public.${t})`).join(' UNION ALL ');
+  const sql = TICKETHUB_TABLES.filter((t) => t !== 'admin_users' && t !== 'activity_logs').map((t) => `SELECT ${lit(t)} AS t WHERE EXISTS (SELECT 1 FROM public.${t})`).join(' UNION ALL ');
   const r = await db.query<{ t: TicketHubTable }>(`${sql} LIMIT 1`);
   return r.rows[0]?.t ?? null;
 }
@@ -71,9 +76,10 @@ export async function firstNonEmptyTable(db: pg.ClientBase): Promise<TicketHubTa
  * a handful of INSERT ... SELECT statements, so a million tickets take minutes, not hours.
  *
  * Runs in one transaction: either all demo data is there or none of it. Refuses (AppError
- * 'conflict') when any of the ten tables has rows, unless `force`, which first empties them
- * (TRUNCATE, and DELETE for admin_users so rows of other tables referencing staff, such as
- * backup_runs, are kept with their ON DELETE rule).
+ * 'conflict') when any of the eight business tables has rows (see firstNonEmptyTable), unless
+ * `force`, which first empties all ten (TRUNCATE, and DELETE for admin_users so rows of other
+ * tables referencing staff, such as backup_runs, are kept with their ON DELETE rule). Without force
+ * existing admins stay; a demo staff email that is already taken fails the seed.
  */
 export async function seedDemoData(db: pg.ClientBase, opts: SeedOptions): Promise<SeedResult> {
   const N = opts.scale;
@@ -336,13 +342,16 @@ export async function seedDemoData(db: pg.ClientBase, opts: SeedOptions): Promis
     }
     // TRUNCATE ... RESTART IDENTITY even when empty: approvals, notifications and activity_logs
     // take their ids from the sequences, which an earlier rolled-back attempt may have advanced.
-    await db.query(`TRUNCATE ${TICKETHUB_TABLES.filter((t) => t !== 'admin_users').map((t) => `public.${t}`).join(', ')} RESTART IDENTITY`);
-    await db.query('DELETE FROM public.admin_users');
+    // Without force, an audit trail that already has entries is kept (ids then continue after it).
+    const keepLog = !opts.force && (await db.query('SELECT 1 FROM public.activity_logs LIMIT 1')).rowCount !== 0;
+    const emptied = TICKETHUB_TABLES.filter((t) => t !== 'admin_users' && !(keepLog && t === 'activity_logs'));
+    await db.query(`TRUNCATE ${emptied.map((t) => `public.${t}`).join(', ')} RESTART IDENTITY`);
+    const removedAdmins = opts.force ? ((await db.query('DELETE FROM public.admin_users')).rowCount ?? 0) : 0;
     for (const sql of statements) await db.query(sql);
     await db.query('COMMIT');
     const counts = {} as Record<TicketHubTable, number>;
     for (const t of TICKETHUB_TABLES) counts[t] = Number((await db.query(`SELECT count(*) AS n FROM public.${t}`)).rows[0].n);
-    return { scale: N, replacedExisting: busy !== null, counts, durationMs: Date.now() - started };
+    return { scale: N, replacedExisting: Boolean(opts.force) && (busy !== null || removedAdmins > 0), counts, durationMs: Date.now() - started };
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
     throw err;

@@ -1,0 +1,126 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { AppError, toAppError } from '../errors';
+import { startEmbeddedPostgres } from './embedded';
+import { databaseUrl } from './pool';
+
+/** The project's root directory (where package.json lives), resolved from this file. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The database the launcher creates on the embedded server. */
+export const EMBEDDED_DATABASE_NAME = 'tickethub';
+
+/**
+ * Where local state lives: `<project>/.data` (git-ignored), or TICKETHUB_DATA_DIR (tests, or an
+ * operator keeping data elsewhere). Holds `pg/` (the embedded cluster), `session-secret` and, while
+ * `npm start` runs, `embedded.json`.
+ */
+export function dataDir(): string {
+  return path.resolve(process.env.TICKETHUB_DATA_DIR || path.join(PROJECT_ROOT, '.data'));
+}
+
+/** The embedded cluster's data directory. */
+export function embeddedClusterDir(): string {
+  return path.join(dataDir(), 'pg');
+}
+
+/** Written by the launcher while its embedded server runs, so the CLI can reach the same database. */
+function stateFile(): string {
+  return path.join(dataDir(), 'embedded.json');
+}
+
+export interface LocalDatabase {
+  /** postgres:// URL of the `tickethub` database. */
+  url: string;
+  /** Stops the server if this process started it; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Replaces the database name of a postgres:// URL. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** Creates `name` on the server of `serverUrl` unless it exists (UTF8 from template0, so Amharic is safe). */
+export async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
+  const c = new pg.Client({ connectionString: serverUrl });
+  try {
+    await c.connect();
+  } catch (err) {
+    throw toAppError(err, 'cannot connect to the database');
+  }
+  try {
+    const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!r.rowCount) await c.query(`CREATE DATABASE ${c.escapeIdentifier(name)} TEMPLATE template0 ENCODING 'UTF8'`);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/**
+ * Starts the embedded PostgreSQL 17 on `<data dir>/pg` (initialising it on first use), makes sure
+ * the `tickethub` database exists and, when `advertise` is set, records its URL for the CLI.
+ * `firstStart` is true when the cluster was created now.
+ */
+export async function startLocalDatabase(opts: { advertise?: boolean } = {}): Promise<LocalDatabase & { firstStart: boolean; serverUrl: string }> {
+  const dir = dataDir();
+  await mkdir(dir, { recursive: true });
+  const firstStart = !existsSync(path.join(embeddedClusterDir(), 'PG_VERSION'));
+  const server = await startEmbeddedPostgres(embeddedClusterDir(), { quiet: true });
+  try {
+    await ensureDatabase(server.url, EMBEDDED_DATABASE_NAME);
+  } catch (err) {
+    await server.stop().catch(() => {});
+    throw err;
+  }
+  const url = withDatabase(server.url, EMBEDDED_DATABASE_NAME);
+  if (opts.advertise) await writeFile(stateFile(), JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
+  let closed = false;
+  return {
+    url,
+    serverUrl: server.url,
+    firstStart,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (opts.advertise) await rm(stateFile(), { force: true });
+      await server.stop();
+    },
+  };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The database a CLI command should use: DATABASE_URL when set; otherwise the local embedded
+ * database, either the one a running `npm start` serves or, when none runs, one started just for
+ * this command (and stopped by close()). Throws AppError('config') when there is neither.
+ */
+export async function openCliDatabase(): Promise<LocalDatabase> {
+  if (process.env.DATABASE_URL) return { url: databaseUrl(), close: async () => {} };
+  try {
+    const state = JSON.parse(await readFile(stateFile(), 'utf8')) as { url?: string; pid?: number };
+    if (state.url && state.pid && processAlive(state.pid)) return { url: state.url, close: async () => {} };
+  } catch {
+    // no launcher running
+  }
+  try {
+    await stat(path.join(embeddedClusterDir(), 'PG_VERSION'));
+  } catch {
+    throw new AppError('config', `DATABASE_URL is not set and there is no local database in ${dataDir()} (run \`npm start\` once, or set DATABASE_URL)`);
+  }
+  const db = await startLocalDatabase();
+  return { url: db.url, close: db.close };
+}
