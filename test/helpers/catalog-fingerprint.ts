@@ -84,6 +84,8 @@ export async function catalogFingerprint(url: string, schemas?: string[]): Promi
                  (SELECT 'owned ' || d.refobjid::regclass::text || '.' || d.refobjsubid || d.deptype::text FROM pg_catalog.pg_depend d
                    WHERE d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a','i'))) AS l
                  FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = ANY($1::oid[])`);
+    await run(`SELECT concat_ws(' ', 'statistics', pg_catalog.pg_get_statisticsobjdef(s.oid), 'target=' || s.stxstattarget) AS l
+                 FROM pg_catalog.pg_statistic_ext s WHERE s.stxnamespace = ANY($1::oid[])`);
     await run(`SELECT concat_ws(' ', 'comment', o.type, o.identity, '=', d.description) AS l
                  FROM pg_catalog.pg_description d, LATERAL pg_catalog.pg_identify_object(d.classoid, d.objoid, d.objsubid) o
                 WHERE d.classoid <> 'pg_catalog.pg_am'::regclass

@@ -13,7 +13,7 @@ import { orderObjects, type DumpNode } from './order-objects';
 
 export interface DumpObject {
   section: 'pre-data' | 'post-data';
-  /** pg_dump's names: 'SCHEMA', 'EXTENSION', 'TYPE', 'DOMAIN', 'SEQUENCE', 'TABLE', 'TABLE ATTACH', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'VIEW', 'MATERIALIZED VIEW', 'COMMENT', 'DEFAULT', 'SEQUENCE OWNED BY', 'CONSTRAINT', 'CHECK CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'INDEX ATTACH', 'TRIGGER', 'RULE', 'POLICY', 'ROW SECURITY', 'MATERIALIZED VIEW DATA'. */
+  /** pg_dump's names: 'SCHEMA', 'EXTENSION', 'TYPE', 'DOMAIN', 'SEQUENCE', 'TABLE', 'TABLE ATTACH', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'VIEW', 'MATERIALIZED VIEW', 'COMMENT', 'DEFAULT', 'SEQUENCE OWNED BY', 'CONSTRAINT', 'CHECK CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'INDEX ATTACH', 'STATISTICS', 'TRIGGER', 'RULE', 'POLICY', 'ROW SECURITY', 'MATERIALIZED VIEW DATA'. */
   kind: string;
   schema: string | null;
   name: string;
@@ -70,6 +70,8 @@ export interface DumpSchemaOptions {
 export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions): Promise<SchemaDump> {
   const prev = await client.query<{ sp: string }>(`SELECT pg_catalog.current_setting('search_path') AS sp`);
   await client.query(`SELECT pg_catalog.set_config('search_path', '', true)`);
+  const restore = () => client.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [prev.rows[0].sp]);
+  let dump: SchemaDump;
   try {
     const cat = await readCatalog(client, opts.schemas);
     const missing = opts.schemas.filter((s) => !cat.schemas.some((n) => n.nspname === s));
@@ -80,10 +82,14 @@ export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions)
     const sequenceSetSql = sequences
       .map((s) => `SELECT pg_catalog.setval(${quoteLiteral(qualifiedName(s.schema, s.name))}, ${s.lastValue}, ${s.isCalled});\n`)
       .join('');
-    return { objects, tables, sequences, sequenceSetSql };
-  } finally {
-    await client.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [prev.rows[0].sp]);
+    dump = { objects, tables, sequences, sequenceSetSql };
+  } catch (e) {
+    // In an aborted transaction the restore fails too; the original error is the one to report.
+    await restore().catch(() => undefined);
+    throw e;
   }
+  await restore();
+  return dump;
 }
 
 /**
@@ -115,6 +121,7 @@ export const PG_TRIGGER = 2620;
 export const PG_NAMESPACE = 2615;
 export const PG_EXTENSION = 3079;
 export const PG_POLICY = 3256;
+export const PG_STATISTIC_EXT = 3381;
 
 /**
  * Sort priority within a section, after pg_dump's pg_dump_sort.c: ties in the dependency order are
@@ -139,6 +146,7 @@ const PRIORITY: Record<string, number> = {
   'CHECK CONSTRAINT': 30,
   INDEX: 31,
   'INDEX ATTACH': 32,
+  STATISTICS: 33,
   RULE: 34,
   TRIGGER: 35,
   'FK CONSTRAINT': 36,
@@ -195,7 +203,8 @@ function buildObjects(cat: Catalog): DumpObject[] {
       // Exists in every fresh database; only a changed comment is worth restoring (as pg_dump 15).
       const text = cat.comments.get(`${PG_NAMESPACE}:${n.oid}:0`);
       if (text !== undefined && text !== 'standard public schema') {
-        add({ section: 'pre-data', kind: 'COMMENT', schema: null, name: 'SCHEMA public', sql: `COMMENT ON SCHEMA public IS ${quoteLiteral(text)};\n` }, key(PG_NAMESPACE, n.oid));
+        // Everything in public depends on this entry (it stands for the schema): sort it first.
+        add({ section: 'pre-data', kind: 'COMMENT', schema: null, name: 'SCHEMA public', sql: `COMMENT ON SCHEMA public IS ${quoteLiteral(text)};\n` }, key(PG_NAMESPACE, n.oid)).priority = 0;
       }
       continue;
     }
@@ -508,6 +517,18 @@ function buildObjects(cat: Catalog): DumpObject[] {
     });
     a.deps.add(own);
     a.deps.add(pn);
+  }
+
+  for (const st of cat.statistics) {
+    const r = relByOid.get(st.stxrelid);
+    const relNode = relNodes.get(st.stxrelid);
+    if (!r || !relNode) continue;
+    const q = qualifiedName(st.nspname, st.stxname);
+    let sql = `${st.def};\n`;
+    if (st.stattarget !== null && st.stattarget >= 0) sql += `ALTER STATISTICS ${q} SET STATISTICS ${st.stattarget};\n`;
+    const node = add({ section: 'post-data', kind: 'STATISTICS', schema: st.nspname, name: st.stxname, table: r.relname, sql }, key(PG_STATISTIC_EXT, st.oid));
+    node.deps.add(relNode);
+    comment(node, `STATISTICS ${q}`, PG_STATISTIC_EXT, st.oid);
   }
 
   // ---- rules, triggers, RLS, policies ----

@@ -52,6 +52,7 @@ export interface PolicyRow {
   oid: number; polrelid: number; polname: string; polcmd: string; polpermissive: boolean; roles: string[] | null;
   qual: string | null; withcheck: string | null;
 }
+export interface StatisticsRow { oid: number; stxname: string; nspname: string; stxrelid: number; def: string; stattarget: number | null }
 export interface DependRow { classid: number; objid: number; objsubid: number; refclassid: number; refobjid: number; refobjsubid: number; deptype: string }
 
 export interface Catalog {
@@ -72,6 +73,7 @@ export interface Catalog {
   triggers: TriggerRow[];
   rules: RuleRow[];
   policies: PolicyRow[];
+  statistics: StatisticsRow[];
   depends: DependRow[];
   /** pg_attrdef oid -> objects its expression references */
   defaultRefs: Map<number, { classid: number; oid: number }[]>;
@@ -252,10 +254,17 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE ${NS} ORDER BY p.polrelid, p.polname`,
   );
+  // Extended statistics (CREATE STATISTICS). stxstattarget is -1 for "default" on 15, NULL on 17.
+  const statistics = await q<StatisticsRow>(
+    `SELECT s.oid::int AS oid, s.stxname, n.nspname, s.stxrelid::int AS stxrelid,
+            pg_catalog.pg_get_statisticsobjdef(s.oid) AS def, s.stxstattarget::int AS stattarget
+       FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace
+      WHERE ${NS} ORDER BY n.nspname, s.stxname`,
+  );
 
   // Every dumped object's catalog oid, to fetch only the pg_depend / pg_description rows that matter.
   const oids = new Set<number>();
-  for (const xs of [schemaRows, extensions, types, rels, sequences, functions, triggers, rules, policies, indexes, constraints, domainConstraints] as { oid: number }[][]) {
+  for (const xs of [schemaRows, extensions, types, rels, sequences, functions, triggers, rules, policies, indexes, constraints, domainConstraints, statistics] as { oid: number }[][]) {
     for (const x of xs) oids.add(x.oid);
   }
   for (const t of types) if (t.typrelid) oids.add(t.typrelid);
@@ -297,6 +306,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
     triggers,
     rules,
     policies,
+    statistics,
     depends,
     defaultRefs,
     comments,
