@@ -22,9 +22,10 @@ describe('dumpSchema: torture schema', () => {
 
     const dump = await roundTrip(src.url, target.url, { schemas: SCHEMAS, excludeTableData: ['public.scratch'] });
 
+    expect(dump.warnings).toEqual([]);
     const kinds = new Set(dump.objects.map((o) => o.kind));
     for (const k of ['SCHEMA', 'EXTENSION', 'TYPE', 'DOMAIN', 'SEQUENCE', 'SEQUENCE OWNED BY', 'TABLE', 'TABLE ATTACH', 'DEFAULT', 'FUNCTION', 'PROCEDURE',
-      'AGGREGATE', 'VIEW', 'MATERIALIZED VIEW', 'COMMENT', 'CONSTRAINT', 'CHECK CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'INDEX ATTACH', 'TRIGGER', 'RULE',
+      'AGGREGATE', 'VIEW', 'MATERIALIZED VIEW', 'COMMENT', 'CONSTRAINT', 'CHECK CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'INDEX ATTACH', 'STATISTICS', 'TRIGGER', 'RULE',
       'POLICY', 'ROW SECURITY', 'MATERIALIZED VIEW DATA']) {
       expect(kinds, k).toContain(k);
     }

@@ -37,6 +37,7 @@ export async function expectFaithfulRoundTrip(source: TestDatabase, schemas: str
   }
   expect(gotRows).toEqual(wantRows);
 
+  expect(dump.warnings).toEqual([]);
   const major = await serverMajor(source.url);
   const dumpMajor = await localPgDumpMajor();
   if (dumpMajor !== null && dumpMajor >= major) {
@@ -129,6 +130,28 @@ describe('dumpSchema: TicketHub', () => {
       await expect(dumpSchema(c, { schemas: ['public', 'nope'], excludeTableData: [] })).rejects.toThrow(/schema "nope" does not exist/);
       await c.query('ROLLBACK');
     });
+  });
+});
+
+describe('dumpSchema: what it cannot reproduce is reported, not dropped silently', () => {
+  it('lists unsupported objects and broken dependency loops in warnings', async () => {
+    const src = await db();
+    await withClient(src.url, async (c) => {
+      await c.query(`CREATE FOREIGN DATA WRAPPER sd_dummy_fdw`);
+      await c.query(`CREATE SERVER sd_dummy_srv FOREIGN DATA WRAPPER sd_dummy_fdw`);
+      await c.query(`CREATE FOREIGN TABLE public.remote_things (id int) SERVER sd_dummy_srv`);
+      await c.query(`CREATE COLLATION public.my_c FROM "C"`);
+      // A CHECK calling a SQL-standard function that reads the same table: a true loop.
+      await c.query(`CREATE TABLE public.loop_t (id int)`);
+      await c.query(`CREATE FUNCTION public.loop_n() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM public.loop_t; END`);
+      await c.query(`ALTER TABLE public.loop_t ADD CONSTRAINT loop_chk CHECK (public.loop_n() >= 0)`);
+    });
+    const dump = await dumpInSnapshot(src.url, { schemas: ['public'] });
+    expect(dump.warnings).toContain('foreign table public.remote_things');
+    expect(dump.warnings).toContain('collation public.my_c');
+    expect(dump.warnings.some((w) => /^dependency loop broken at /.test(w))).toBe(true);
+    expect(dump.objects.some((o) => o.name === 'remote_things')).toBe(false);
+    expect(dump.tables.some((t) => t.name === 'remote_things')).toBe(false);
   });
 });
 

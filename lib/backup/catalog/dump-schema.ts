@@ -51,6 +51,12 @@ export interface SchemaDump {
   sequences: SequenceValue[];
   /** `SELECT pg_catalog.setval(...)` for every sequence, to run after the data. */
   sequenceSetSql: string;
+  /**
+   * Objects in the schemas that the dump does NOT reproduce (e.g. 'foreign table public.x',
+   * 'collation public.c'), and dependency loops that had to be broken. Empty for a faithful dump;
+   * the caller decides whether to warn or fail. (Addition to the agreed interface.)
+   */
+  warnings: string[];
 }
 
 export interface DumpSchemaOptions {
@@ -76,13 +82,14 @@ export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions)
     const cat = await readCatalog(client, opts.schemas);
     const missing = opts.schemas.filter((s) => !cat.schemas.some((n) => n.nspname === s));
     if (missing.length) throw new AppError('not_found', `schema ${missing.map((s) => JSON.stringify(s)).join(', ')} does not exist`);
-    const objects = buildObjects(cat);
+    const warnings = [...cat.unsupported];
+    const objects = buildObjects(cat, warnings);
     const tables = tablesToCopy(cat, opts.excludeTableData);
     const sequences = await readSequenceValues(client, cat);
     const sequenceSetSql = sequences
       .map((s) => `SELECT pg_catalog.setval(${quoteLiteral(qualifiedName(s.schema, s.name))}, ${s.lastValue}, ${s.isCalled});\n`)
       .join('');
-    dump = { objects, tables, sequences, sequenceSetSql };
+    dump = { objects, tables, sequences, sequenceSetSql, warnings };
   } catch (e) {
     // In an aborted transaction the restore fails too; the original error is the one to report.
     await restore().catch(() => undefined);
@@ -157,11 +164,10 @@ const PRIORITY: Record<string, number> = {
 
 const key = (classid: number, oid: number) => `${classid}:${oid}`;
 
-function buildObjects(cat: Catalog): DumpObject[] {
+function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
   const nodes: DumpNode[] = [];
   /** catalog object ("classid:oid") -> the node whose SQL creates it */
   const owner = new Map<string, DumpNode>();
-  const nsName = new Map(cat.schemas.map((n) => [n.oid, n.nspname]));
 
   const add = (obj: DumpObject, ...catalogKeys: string[]): DumpNode => {
     const node: DumpNode = { obj, priority: PRIORITY[obj.kind] ?? 50, deps: new Set(), comments: [], id: nodes.length };
@@ -598,9 +604,7 @@ function buildObjects(cat: Catalog): DumpObject[] {
       if (t && t !== n) n.deps.add(t);
     }
   }
-  // A default is owned by its table; the table must not wait for things the default needs.
-  void nsName;
-  return orderObjects(nodes);
+  return orderObjects(nodes, warnings);
 }
 
 function tablesToCopy(cat: Catalog, excluded: string[]): TableToCopy[] {

@@ -40,7 +40,7 @@ function before(a: DumpNode, b: DumpNode): boolean {
  * dummy objects) is broken by emitting the lowest remaining node: execution may then fail, and the
  * backup's verification is what reports it.
  */
-export function orderObjects(nodes: DumpNode[]): DumpObject[] {
+export function orderObjects(nodes: DumpNode[], warnings: string[] = []): DumpObject[] {
   let changed = true;
   while (changed) {
     changed = false;
@@ -75,12 +75,12 @@ export function orderObjects(nodes: DumpNode[]): DumpObject[] {
 
   const out: DumpObject[] = [];
   for (const section of ['pre-data', 'post-data'] as const) {
-    for (const n of topoSort(nodes.filter((n) => n.obj.section === section))) out.push(n.obj, ...n.comments);
+    for (const n of topoSort(nodes.filter((n) => n.obj.section === section), warnings)) out.push(n.obj, ...n.comments);
   }
   return out;
 }
 
-function topoSort(nodes: DumpNode[]): DumpNode[] {
+function topoSort(nodes: DumpNode[], warnings: string[]): DumpNode[] {
   const inSet = new Set(nodes);
   const waiting = new Map<DumpNode, number>();
   const dependents = new Map<DumpNode, DumpNode[]>();
@@ -104,6 +104,7 @@ function topoSort(nodes: DumpNode[]): DumpNode[] {
     if (!n) {
       // Cycle: release the lowest remaining node.
       for (const m of nodes) if (!done.has(m) && (!n || before(m, n))) n = m;
+      if (n) warnings.push(`dependency loop broken at ${n.obj.kind} ${n.obj.schema ? `${n.obj.schema}.` : ''}${n.obj.name}: the restore may fail there`);
     }
     if (!n || done.has(n)) continue;
     done.add(n);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { AppError } from '../../errors';
 
 /**
  * All catalog reads of the schema dumper: one query per object kind for all selected schemas at
@@ -75,6 +76,8 @@ export interface Catalog {
   policies: PolicyRow[];
   statistics: StatisticsRow[];
   depends: DependRow[];
+  /** Objects in the schemas that the dumper cannot reproduce, e.g. 'foreign table public.x'. */
+  unsupported: string[];
   /** pg_attrdef oid -> objects its expression references */
   defaultRefs: Map<number, { classid: number; oid: number }[]>;
   /** "classoid:objoid:objsubid" -> comment text */
@@ -86,6 +89,8 @@ const NS = `n.nspname = ANY($1::text[])`;
 export async function readCatalog(client: pg.ClientBase, schemas: string[]): Promise<Catalog> {
   const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [schemas]) => (await client.query<T>(sql, params)).rows;
   const [{ v }] = await q<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`, []);
+  // The queries below use catalog columns of PostgreSQL 14+ (pg_range.rngmultitypid, pg_trigger.tgparentid).
+  if (v < 140000) throw new AppError('incompatible', `PostgreSQL ${Math.floor(v / 10000)} is not supported by the schema dumper (14 or newer needed)`);
 
   const schemaRows = await q<SchemaRow>(`SELECT n.oid::int AS oid, n.nspname FROM pg_catalog.pg_namespace n WHERE ${NS} ORDER BY n.nspname`);
   const extensions = await q<ExtensionRow>(
@@ -262,6 +267,44 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
       WHERE ${NS} ORDER BY n.nspname, s.stxname`,
   );
 
+  // Kinds of schema objects this dumper does not generate: reported, never silently dropped.
+  const notExt = (cls: string, col: string) =>
+    `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${cls}'::regclass AND d.objid = ${col} AND d.deptype = 'e')`;
+  const unsupportedRows = await q<{ what: string }>(
+    `SELECT 'foreign table ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS what
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${NS} AND c.relkind = 'f' AND ${notExt('pg_catalog.pg_class', 'c.oid')}
+     UNION ALL
+     SELECT 'typed table (OF type) ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${NS} AND c.reloftype <> 0 AND c.relkind IN ('r', 'p') AND ${notExt('pg_catalog.pg_class', 'c.oid')}
+     UNION ALL
+     SELECT 'collation ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.collname)
+       FROM pg_catalog.pg_collation x JOIN pg_catalog.pg_namespace n ON n.oid = x.collnamespace
+      WHERE ${NS} AND ${notExt('pg_catalog.pg_collation', 'x.oid')}
+     UNION ALL
+     SELECT 'operator ' || pg_catalog.quote_ident(n.nspname) || '.' || x.oprname
+       FROM pg_catalog.pg_operator x JOIN pg_catalog.pg_namespace n ON n.oid = x.oprnamespace
+      WHERE ${NS} AND ${notExt('pg_catalog.pg_operator', 'x.oid')}
+     UNION ALL
+     SELECT 'operator class ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.opcname)
+       FROM pg_catalog.pg_opclass x JOIN pg_catalog.pg_namespace n ON n.oid = x.opcnamespace
+      WHERE ${NS} AND ${notExt('pg_catalog.pg_opclass', 'x.oid')}
+     UNION ALL
+     SELECT 'text search configuration ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.cfgname)
+       FROM pg_catalog.pg_ts_config x JOIN pg_catalog.pg_namespace n ON n.oid = x.cfgnamespace
+      WHERE ${NS} AND ${notExt('pg_catalog.pg_ts_config', 'x.oid')}
+     UNION ALL
+     SELECT 'text search dictionary ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.dictname)
+       FROM pg_catalog.pg_ts_dict x JOIN pg_catalog.pg_namespace n ON n.oid = x.dictnamespace
+      WHERE ${NS} AND ${notExt('pg_catalog.pg_ts_dict', 'x.oid')}
+     UNION ALL
+     SELECT 'conversion ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.conname)
+       FROM pg_catalog.pg_conversion x JOIN pg_catalog.pg_namespace n ON n.oid = x.connamespace
+      WHERE ${NS} AND ${notExt('pg_catalog.pg_conversion', 'x.oid')}
+     ORDER BY 1`,
+  );
+
   // Every dumped object's catalog oid, to fetch only the pg_depend / pg_description rows that matter.
   const oids = new Set<number>();
   for (const xs of [schemaRows, extensions, types, rels, sequences, functions, triggers, rules, policies, indexes, constraints, domainConstraints, statistics] as { oid: number }[][]) {
@@ -308,6 +351,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
     policies,
     statistics,
     depends,
+    unsupported: unsupportedRows.map((r) => r.what),
     defaultRefs,
     comments,
   };
