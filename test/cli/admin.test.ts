@@ -10,7 +10,7 @@ import { tempDataDir } from '../start/launcher';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string) {
+function cli(args: string[], env: Record<string, string> = {}, input?: string) {
   const base = { ...process.env };
   delete base.DATABASE_URL;
   delete base.ADMIN_PASSWORD;

@@ -15,7 +15,7 @@ export interface Launcher {
   exit: Promise<number | null>;
 }
 
-export function launch(args: string[], env: NodeJS.ProcessEnv): Launcher {
+export function launch(args: string[], env: Record<string, string>): Launcher {
   const clean = { ...process.env };
   for (const k of ['DATABASE_URL', 'ADMIN_EMAIL', 'ADMIN_PASSWORD', 'SESSION_SECRET', 'PORT', 'TICKETHUB_DATA_DIR']) delete clean[k];
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
