@@ -123,6 +123,13 @@ describe('dumpSchema: TicketHub', () => {
     });
   });
 
+  it('refuses to run outside a transaction (names would deparse unqualified)', async () => {
+    const src = await db();
+    await withClient(src.url, async (c) => {
+      await expect(dumpSchema(c, { schemas: ['public'], excludeTableData: [] })).rejects.toThrow(/must run inside a transaction/);
+    });
+  });
+
   it('rejects an unknown schema with one clear error', async () => {
     const src = await db();
     await withClient(src.url, async (c) => {

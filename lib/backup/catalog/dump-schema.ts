@@ -69,13 +69,21 @@ export interface DumpSchemaOptions {
 /**
  * Reads the catalogs and returns the DDL, the tables to copy and the sequence values.
  * Contract: call inside an open `REPEATABLE READ READ ONLY` transaction (one snapshot), after the
- * tables are locked (see `listTablesToLock`). Only reads; it sets `search_path` to '' for the rest
- * of that transaction (transaction-local, restored before returning) so that the deparsers
- * schema-qualify every name. Throws AppError('not_found') for a schema that does not exist.
+ * tables are locked (see `listTablesToLock`). Only reads (works on a read replica); it sets
+ * `search_path` to '' (transaction-local) while it runs, so that the deparsers schema-qualify every
+ * name, and puts the previous value back before returning. Throws AppError('not_found') for a
+ * schema that does not exist, AppError('incompatible') for a server older than PostgreSQL 14 and
+ * AppError('internal') when called outside a transaction.
  */
 export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions): Promise<SchemaDump> {
   const prev = await client.query<{ sp: string }>(`SELECT pg_catalog.current_setting('search_path') AS sp`);
+  // Transaction-local, so an aborted transaction cannot leave it behind. Outside a transaction it
+  // would be gone by the next statement and names would deparse unqualified: refuse that.
   await client.query(`SELECT pg_catalog.set_config('search_path', '', true)`);
+  const now = await client.query<{ sp: string }>(`SELECT pg_catalog.current_setting('search_path') AS sp`);
+  if (now.rows[0].sp !== '') {
+    throw new AppError('internal', 'dumpSchema must run inside a transaction (BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY)');
+  }
   const restore = () => client.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [prev.rows[0].sp]);
   let dump: SchemaDump;
   try {
