@@ -67,7 +67,7 @@ async function execObject(c: pg.Client, sql: string, what: string) {
   try {
     await c.query(sql);
   } catch (e) {
-    throw new Error(`restoring ${what} failed: ${(e as Error).message}\n${sql}`);
+    throw new Error(`restoring ${what} failed: ${(e as Error).message}\n${sql}`, { cause: e });
   }
 }
 
