@@ -29,6 +29,9 @@ describe('dumpSchema: torture schema', () => {
       'POLICY', 'ROW SECURITY', 'MATERIALIZED VIEW DATA']) {
       expect(kinds, k).toContain(k);
     }
+    expect(dump.objects.find((o) => o.kind === 'EXTENSION' && o.name === 'hstore')!.sql).toBe(
+      'CREATE SCHEMA IF NOT EXISTS ext;\nCREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA ext;\n',
+    );
     // Only populated matviews are refreshed, after everything else, the one read by another first.
     const refresh = dump.objects.filter((o) => o.kind === 'MATERIALIZED VIEW DATA').map((o) => o.name);
     expect(refresh).toEqual(['mood_counts', 'mood_counts_2']);

@@ -198,14 +198,40 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
 
   // Extensions first: their member objects are never dumped, and a dependency on a member is a
   // dependency on the extension.
+  // An extension is dumped when it lives in a dumped schema or a dumped object uses one of its
+  // members (or it is required by such an extension).
+  const schemaSet = new Set(cat.schemas.map((n) => n.nspname));
+  const extOids = new Set(cat.extensions.map((e) => e.oid));
+  const needed = new Set(cat.extensions.filter((e) => e.inSchemas).map((e) => e.oid));
+  const extRequires = new Map<number, number[]>();
+  for (const d of cat.depends) {
+    const refExt = d.refclassid === PG_EXTENSION ? d.refobjid : cat.extMembers.get(key(d.refclassid, d.refobjid));
+    if (refExt === undefined || !extOids.has(refExt)) continue;
+    if (d.classid === PG_EXTENSION) {
+      extRequires.set(d.objid, [...(extRequires.get(d.objid) ?? []), refExt]);
+    } else if (!cat.extMembers.has(key(d.classid, d.objid))) {
+      needed.add(refExt);
+    }
+  }
+  for (const stack = [...needed]; stack.length; ) {
+    for (const r of extRequires.get(stack.pop()!) ?? []) {
+      if (!needed.has(r)) {
+        needed.add(r);
+        stack.push(r);
+      }
+    }
+  }
   for (const e of cat.extensions) {
+    if (!needed.has(e.oid)) continue;
+    // Its schema may be outside the dump (e.g. Supabase's "extensions"): create it if missing.
+    const mkSchema = schemaSet.has(e.nspname) || e.nspname === 'public' ? '' : `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(e.nspname)};\n`;
     const node = add(
-      { section: 'pre-data', kind: 'EXTENSION', schema: null, name: e.extname, sql: `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e.extname)} WITH SCHEMA ${quoteIdent(e.nspname)};\n` },
+      { section: 'pre-data', kind: 'EXTENSION', schema: null, name: e.extname, sql: `${mkSchema}CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e.extname)} WITH SCHEMA ${quoteIdent(e.nspname)};\n` },
       key(PG_EXTENSION, e.oid),
     );
     comment(node, `EXTENSION ${quoteIdent(e.extname)}`, PG_EXTENSION, e.oid);
   }
-  const extByOid = new Map(cat.extensions.map((e) => [e.oid, owner.get(key(PG_EXTENSION, e.oid))!]));
+  const extByOid = new Map(cat.extensions.filter((e) => needed.has(e.oid)).map((e) => [e.oid, owner.get(key(PG_EXTENSION, e.oid))!]));
   const isMember = (classid: number, oid: number) => cat.extMembers.has(key(classid, oid));
   for (const [k, extOid] of cat.extMembers) {
     const n = extByOid.get(extOid);

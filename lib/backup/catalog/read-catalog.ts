@@ -8,7 +8,7 @@ import { AppError } from '../../errors';
  */
 
 export interface SchemaRow { oid: number; nspname: string }
-export interface ExtensionRow { oid: number; extname: string; nspname: string }
+export interface ExtensionRow { oid: number; extname: string; nspname: string; inSchemas: boolean }
 export interface TypeRow {
   oid: number; typname: string; nspname: string; typtype: string; typrelid: number; typarray: number;
   basetype: string | null; typnotnull: boolean; defaultExpr: string | null; collation: string | null;
@@ -93,14 +93,22 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
   if (v < 140000) throw new AppError('incompatible', `PostgreSQL ${Math.floor(v / 10000)} is not supported by the schema dumper (14 or newer needed)`);
 
   const schemaRows = await q<SchemaRow>(`SELECT n.oid::int AS oid, n.nspname FROM pg_catalog.pg_namespace n WHERE ${NS} ORDER BY n.nspname`);
+  // All extensions (plpgsql is in every database): the dumper keeps those in the dumped schemas
+  // and those that dumped objects use, wherever they live (Supabase puts them in "extensions").
   const extensions = await q<ExtensionRow>(
-    `SELECT e.oid::int AS oid, e.extname, n.nspname FROM pg_catalog.pg_extension e
+    `SELECT e.oid::int AS oid, e.extname, n.nspname, ${NS} AS "inSchemas" FROM pg_catalog.pg_extension e
        JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
-      WHERE ${NS} AND e.extname <> 'plpgsql' ORDER BY e.extname`,
+      WHERE e.extname <> 'plpgsql' ORDER BY e.extname`,
   );
+  // Members, plus the array types of member types (those are not members themselves, but a column
+  // of type hstore[] needs the hstore extension just the same).
   const members = await q<{ classid: number; objid: number; ext: number }>(
-    `SELECT classid::int AS classid, objid::int AS objid, refobjid::int AS ext FROM pg_catalog.pg_depend
-      WHERE deptype = 'e' AND refclassid = 'pg_catalog.pg_extension'::regclass`,
+    `SELECT d.classid::int AS classid, d.objid::int AS objid, d.refobjid::int AS ext FROM pg_catalog.pg_depend d
+      WHERE d.deptype = 'e' AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+     UNION ALL
+     SELECT d.classid::int, t.typarray::int, d.refobjid::int FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_type t ON t.oid = d.objid
+      WHERE d.deptype = 'e' AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.classid = 'pg_catalog.pg_type'::regclass
+        AND t.typarray <> 0`,
     [],
   );
   const extMembers = new Map(members.map((m) => [`${m.classid}:${m.objid}`, m.ext]));
