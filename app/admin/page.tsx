@@ -16,7 +16,7 @@ export default async function DashboardPage() {
   return (
     <>
       <PageHeader title={t('title')} subtitle={t('welcome', { name: admin.fullName })} />
-      <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-3">
+      <div className="grid grid-cols-2 gap-3 sm:gap-4 lg:grid-cols-3">
         <StatCard label={t('tickets')} value={fmt.format(counts.tickets)} icon={<Ticket className="size-5" />} />
         <StatCard label={t('pendingReceipts')} value={fmt.format(counts.pendingReceipts)} icon={<ReceiptText className="size-5" />} accent />
         <StatCard label={t('trips')} value={fmt.format(counts.trips)} icon={<Bus className="size-5" />} />

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../lib/db/embedded';
@@ -13,8 +13,8 @@ const BUILD_INPUTS = ['app', 'components', 'lib', 'messages', 'proxy.ts', 'next.
 function newestMtime(p: string): number {
   if (!existsSync(p)) return 0;
   const st = statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let max = st.mtimeMs;
+  if (!st.isDirectory()) return /\.test\.tsx?$/.test(p) ? 0 : st.mtimeMs;
+  let max = 0;
   for (const e of readdirSync(p)) max = Math.max(max, newestMtime(path.join(p, e)));
   return max;
 }
@@ -28,39 +28,84 @@ function buildIsFresh(): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Runs `next build` when .next/BUILD_ID is missing or older than any web source. Test files run in
- * parallel workers, so a lock directory makes exactly one of them build while the others wait.
- */
-export async function ensureAppBuilt(): Promise<void> {
-  if (buildIsFresh()) return;
-  const lock = path.join(os.tmpdir(), `tickethub-next-build-${createHash('sha1').update(ROOT).digest('hex').slice(0, 12)}.lock`);
+const LOCK_BASE = path.join(os.tmpdir(), `tickethub-next-build-${createHash('sha1').update(ROOT).digest('hex').slice(0, 12)}`);
+const LOCK = `${LOCK_BASE}.lock`;
+// One file per running test server (named by pid and port): a rebuild would swap .next under it.
+const READERS = `${LOCK_BASE}.readers`;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function liveReaders(): string[] {
+  if (!existsSync(READERS)) return [];
+  return readdirSync(READERS).filter((f) => {
+    const pid = Number(f.split('-')[0]);
+    if (pidAlive(pid)) return true;
+    rmSync(path.join(READERS, f), { force: true });
+    return false;
+  });
+}
+
+async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 10 * 60_000;
   for (;;) {
     try {
-      mkdirSync(lock);
+      mkdirSync(LOCK);
       break;
     } catch {
       // A lock older than 10 minutes belongs to a build that died.
       try {
-        if (Date.now() - statSync(lock).mtimeMs > 10 * 60_000) rmSync(lock, { recursive: true, force: true });
+        if (Date.now() - statSync(LOCK).mtimeMs > 10 * 60_000) rmSync(LOCK, { recursive: true, force: true });
       } catch { /* raced with its owner */ }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for another next build (lock ${lock})`);
-      await sleep(500);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for another next build (lock ${LOCK})`);
+      await sleep(300);
     }
   }
   try {
-    if (buildIsFresh()) return;
-    const r = spawnSync(process.execPath, [NEXT_BIN, 'build'], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' },
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    if (r.status !== 0) throw new Error(`next build failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+    return await fn();
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    rmSync(LOCK, { recursive: true, force: true });
   }
+}
+
+/**
+ * Runs `next build` when .next/BUILD_ID is missing or older than any web source, then registers
+ * `readerId` as using .next. Test files run in parallel workers in a work tree others edit, so:
+ * exactly one worker builds (lock directory), and it waits until no other worker's server is
+ * still running on the old build before replacing it. Returns the function that unregisters.
+ */
+export async function ensureAppBuilt(readerId: string): Promise<() => void> {
+  return withBuildLock(async () => {
+    // A server of this same process still runs on the current build: keep it (waiting would deadlock).
+    const mine = liveReaders().some((r) => r.startsWith(`${process.pid}-`));
+    if (!mine && !buildIsFresh()) {
+      const deadline = Date.now() + 5 * 60_000;
+      while (liveReaders().length > 0) {
+        if (Date.now() > deadline) throw new Error('timed out waiting for other test servers to stop before rebuilding .next');
+        await sleep(300);
+      }
+      const started = new Date();
+      const r = spawnSync(process.execPath, [NEXT_BIN, 'build'], {
+        cwd: ROOT,
+        env: { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' },
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      if (r.status !== 0) throw new Error(`next build failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+      // Date the build by its start: a source edited while it ran makes the next run rebuild.
+      utimesSync(path.join(ROOT, '.next/BUILD_ID'), started, started);
+    }
+    mkdirSync(READERS, { recursive: true });
+    const file = path.join(READERS, readerId);
+    writeFileSync(file, '');
+    return () => rmSync(file, { force: true });
+  });
 }
 
 export interface AppServer {
@@ -79,8 +124,8 @@ export interface AppServer {
  * start without one. Resolves once the server answers HTTP.
  */
 export async function startAppServer(opts: { databaseUrl: string; env?: Record<string, string | undefined>; host?: string }): Promise<AppServer> {
-  await ensureAppBuilt();
   const port = await freePort();
+  const release = await ensureAppBuilt(`${process.pid}-${port}`);
   const host = opts.host ?? '127.0.0.1';
   const env: Record<string, string | undefined> = {
     ...process.env,
@@ -105,15 +150,20 @@ export async function startAppServer(opts: { databaseUrl: string; env?: Record<s
   void exited.then(() => (alive = false));
   const baseUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const stop = async () => {
-    if (!alive) return;
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
+    if (alive) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    release();
   };
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (!alive) throw new Error(`next start exited early:\n${out}`);
+    if (!alive) {
+      release();
+      throw new Error(`next start exited early:\n${out}`);
+    }
     try {
       await fetch(`${baseUrl}/api/admin/__ready`, { redirect: 'manual' });
       break;

@@ -199,6 +199,31 @@ describe('pages and API authorization', () => {
   });
 });
 
+describe('/admin dashboard', () => {
+  it('shows the real counts from the database, formatted for the locale', async () => {
+    await withClient(db.url, async (c) => {
+      await c.query(`INSERT INTO telegram_users (telegram_id, first_name) VALUES (1001, 'ሄኖክ'), (1002, 'Sara')`);
+      await c.query(`INSERT INTO trips (origin, destination, departure_at, vehicle_plate, total_seats, price_etb)
+                     VALUES ('Addis Ababa', 'Bahir Dar', now() + interval '2 days', 'AA-3-12345', 50, 850),
+                            ('Gondar', 'Hawassa', now() - interval '2 days', 'AA-3-54321', 50, 1200)`);
+      await c.query(`INSERT INTO receipts (telegram_user_id, trip_id, amount_etb, payment_method, payment_reference)
+                     SELECT u.id, t.id, 850, 'telebirr', 'REF' || u.id FROM telegram_users u CROSS JOIN (SELECT min(id) AS id FROM trips) t`);
+      // 1,234 tickets so the number needs a group separator.
+      await c.query(`INSERT INTO tickets (receipt_id, trip_id, telegram_user_id, seat_number, passenger_name, ticket_code)
+                     SELECT r.id, r.trip_id, r.telegram_user_id, g, 'P' || g, 'TH-' || lpad(g::text, 8, '0')
+                       FROM (SELECT * FROM receipts ORDER BY id LIMIT 1) r, generate_series(1, 1234) g`);
+    });
+    const root = await signedIn('root@tickethub.et');
+    const html = await (await get('/admin', root)).text();
+    const stat = (label: string) => new RegExp(`data-stat="${label}"[\\s\\S]*?<p[^>]*tabular-nums[^>]*>([^<]+)</p>`).exec(html)?.[1];
+    expect(stat('Tickets')).toBe('1,234');
+    expect(stat('Receipts pending review')).toBe('2');
+    expect(stat('Trips')).toBe('2');
+    expect(stat('Upcoming trips')).toBe('1');
+    expect(stat('Customers')).toBe('2');
+  });
+});
+
 describe('/admin/activity', () => {
   it('lists the sign-in newest first, filters by action and paginates', async () => {
     const root = await signedIn('root@tickethub.et');

@@ -62,7 +62,21 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
         {result.items.length === 0 ? (
           <p className="px-6 py-12 text-center text-sm text-slate-500">{t('empty')}</p>
         ) : (
-          <div className="overflow-x-auto">
+          <>
+          {/* Phones: one card per entry, so the description is readable without sideways scrolling. */}
+          <ul className="divide-y divide-slate-100 md:hidden">
+            {result.items.map((row) => (
+              <li key={row.id} className="px-4 py-3" data-card-action={row.action}>
+                <div className="flex flex-wrap items-center justify-between gap-2">
+                  <ActionBadge action={row.action} />
+                  <time dateTime={row.createdAt.toISOString()} className="text-xs text-slate-500 tabular-nums">{dateFmt.format(row.createdAt)}</time>
+                </div>
+                <p className="mt-1.5 text-sm break-words text-slate-800">{row.description}</p>
+                <p className="mt-0.5 text-xs text-slate-500">{row.adminName ?? t('system')}{row.ipAddress ? ` · ${row.ipAddress}` : ''}</p>
+              </li>
+            ))}
+          </ul>
+          <div className="hidden overflow-x-auto md:block">
             <table className="min-w-full divide-y divide-slate-200 text-sm">
               <thead className="bg-slate-50 text-left text-xs font-semibold tracking-wide text-slate-500 uppercase">
                 <tr>
@@ -80,9 +94,7 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
                       <time dateTime={row.createdAt.toISOString()}>{dateFmt.format(row.createdAt)}</time>
                     </td>
                     <td className="px-4 py-3">
-                      <span className={`inline-block rounded px-2 py-0.5 font-mono text-xs ${row.action.endsWith('FAILED') ? 'bg-red-50 text-red-700' : 'bg-slate-100 text-slate-700'}`}>
-                        {row.action}
-                      </span>
+                      <ActionBadge action={row.action} />
                     </td>
                     <td className="min-w-48 px-4 py-3 text-slate-800">{row.description}</td>
                     <td className="hidden px-4 py-3 text-slate-600 md:table-cell">{row.adminName ?? t('system')}</td>
@@ -92,6 +104,7 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
               </tbody>
             </table>
           </div>
+          </>
         )}
         <nav aria-label={t('pagination')} className="flex items-center justify-between gap-3 border-t border-slate-200 bg-slate-50 px-4 py-3 text-sm">
           <p className="text-slate-500">
@@ -117,4 +130,13 @@ function PageLink({ href, rel, children }: { href: string | null; rel: string; c
   const cls = 'inline-flex items-center gap-1 rounded-md border px-3 py-1.5';
   if (!href) return <span aria-disabled className={`${cls} border-slate-200 text-slate-300`}>{children}</span>;
   return <Link href={href} rel={rel} className={`${cls} border-slate-300 bg-white text-slate-700 hover:bg-slate-100`}>{children}</Link>;
+}
+
+function ActionBadge({ action }: { action: string }) {
+  const failed = action.endsWith('FAILED');
+  return (
+    <span className={`inline-block rounded px-2 py-0.5 font-mono text-xs break-all ${failed ? 'bg-red-50 text-red-700' : 'bg-slate-100 text-slate-700'}`}>
+      {action}
+    </span>
+  );
 }
