@@ -148,6 +148,9 @@ describe('dumpSchema: what it cannot reproduce is reported, not dropped silently
       await c.query(`CREATE SERVER sd_dummy_srv FOREIGN DATA WRAPPER sd_dummy_fdw`);
       await c.query(`CREATE FOREIGN TABLE public.remote_things (id int) SERVER sd_dummy_srv`);
       await c.query(`CREATE COLLATION public.my_c FROM "C"`);
+      // Supabase-style: a foreign key into a schema that is not backed up.
+      await c.query(`CREATE SCHEMA auth; CREATE TABLE auth.users (id uuid PRIMARY KEY)`);
+      await c.query(`CREATE TABLE public.profiles (id uuid PRIMARY KEY REFERENCES auth.users)`);
       // A CHECK calling a SQL-standard function that reads the same table: a true loop.
       await c.query(`CREATE TABLE public.loop_t (id int)`);
       await c.query(`CREATE FUNCTION public.loop_n() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM public.loop_t; END`);
@@ -156,6 +159,7 @@ describe('dumpSchema: what it cannot reproduce is reported, not dropped silently
     const dump = await dumpInSnapshot(src.url, { schemas: ['public'] });
     expect(dump.warnings).toContain('foreign table public.remote_things');
     expect(dump.warnings).toContain('collation public.my_c');
+    expect(dump.warnings).toContain('table constraint profiles_id_fkey on public.profiles uses table auth.users outside the dumped schemas');
     expect(dump.warnings.some((w) => /^dependency loop broken at /.test(w))).toBe(true);
     expect(dump.objects.some((o) => o.name === 'remote_things')).toBe(false);
     expect(dump.tables.some((t) => t.name === 'remote_things')).toBe(false);

@@ -334,6 +334,28 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
     a.push({ classid: d.refclassid, oid: d.refobjid });
     defaultRefs.set(d.objid, a);
   }
+  // Dumped objects that use something in a schema that is not dumped (a foreign key to auth.users
+  // on Supabase, a view over another schema's table): the restore into an empty database would
+  // fail there, so say so up front.
+  const outside = await q<{ what: string }>(
+    `SELECT DISTINCT o.type || ' ' || o.identity || ' uses ' || r.type || ' ' || r.identity || ' outside the dumped schemas' AS what
+       FROM pg_catalog.pg_depend d,
+            LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, 0) o,
+            LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) r
+      WHERE d.objid = ANY($1::oid[]) AND d.deptype = 'n'
+        AND d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_proc'::regclass,
+                          'pg_catalog.pg_constraint'::regclass, 'pg_catalog.pg_attrdef'::regclass, 'pg_catalog.pg_rewrite'::regclass,
+                          'pg_catalog.pg_trigger'::regclass, 'pg_catalog.pg_policy'::regclass)
+        AND d.refclassid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_proc'::regclass)
+        AND r.schema IS NOT NULL AND r.schema NOT IN ('pg_catalog', 'information_schema') AND NOT (r.schema = ANY($2::text[]))
+        AND NOT (r.schema = ANY(SELECT pg_catalog.quote_ident(x) FROM unnest($2::text[]) x)) -- identify_object quotes it
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = d.refclassid AND x.objid = d.refobjid AND x.deptype = 'e')
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_depend x ON x.classid = 'pg_catalog.pg_type'::regclass
+                          AND x.objid = t.typelem AND x.deptype = 'e'
+                         WHERE d.refclassid = 'pg_catalog.pg_type'::regclass AND t.oid = d.refobjid)
+      ORDER BY 1`,
+    [oidList, schemas],
+  );
   const commentRows = await q<{ classoid: number; objoid: number; objsubid: number; description: string }>(
     `SELECT classoid::int AS classoid, objoid::int AS objoid, objsubid, description FROM pg_catalog.pg_description WHERE objoid = ANY($1::oid[])`,
     [oidList],
@@ -359,7 +381,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
     policies,
     statistics,
     depends,
-    unsupported: unsupportedRows.map((r) => r.what),
+    unsupported: [...unsupportedRows.map((r) => r.what), ...outside.map((r) => r.what)],
     defaultRefs,
     comments,
   };
