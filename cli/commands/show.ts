@@ -1,0 +1,48 @@
+import { formatBytes } from '../../lib/backup/run-backup';
+import { readManifest } from '../../lib/backup/list-backups';
+import { openStorage } from '../../lib/storage/open-storage';
+import { AppError } from '../../lib/errors';
+import { parseCommandArgs } from '../parse-command-args';
+
+export const summary = 'show one backup: its source, tables, rows and checksums (from its manifest)';
+
+const USAGE = `Usage: tickethub-backup show <id> [--storage URL] [--json]
+
+  --storage URL   file:///dir, a directory, or s3://bucket/prefix (default: BACKUP_STORAGE_URL, else .data/backups)
+  --json          print the manifest`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, { storage: { type: 'string' }, json: { type: 'boolean' } }, USAGE, 1);
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const id = positionals[0];
+  if (!id) throw new AppError('usage', `missing backup id\n${USAGE}`);
+  const storage = openStorage(values.storage as string | undefined);
+  try {
+    const m = await readManifest(storage, id);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
+      return 0;
+    }
+    const lines = [
+      `backup ${m.id}`,
+      `  started    ${m.startedAt}`,
+      `  finished   ${m.finishedAt}`,
+      `  trigger    ${m.trigger}${m.description ? `  (${m.description})` : ''}`,
+      `  source     ${m.source.database} on PostgreSQL ${m.source.serverVersion}, schemas ${m.source.schemas.join(', ')}`,
+      `  app        ${m.app.version}, migration ${m.app.migration ?? '(none)'}`,
+      `  archive    ${storage.location.replace(/\/$/, '')}/${m.archive.key}  ${formatBytes(m.archive.sizeBytes)} (${formatBytes(m.archive.rawBytes)} uncompressed)`,
+      `  sha256     ${m.archive.sha256}`,
+      `  totals     ${m.totals.rows.toLocaleString('en-US')} rows in ${m.totals.tables} tables, ${m.entries.length} archive members`,
+      '',
+      '  TABLE'.padEnd(42) + 'ROWS'.padStart(14) + '  CHUNKS',
+      ...m.tables.map((t) => `  ${`${t.schema}.${t.name}`.padEnd(40)}${(t.dataExcluded ? 'excluded' : t.rows.toLocaleString('en-US')).padStart(14)}  ${t.entries.length}`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}

@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { EntrySection, ManifestEntry } from './manifest';
+
+const gzipAsync = promisify(zlib.gzip);
+
+/** What a member is, before it has a place in the archive. */
+export interface MemberInfo {
+  section: EntrySection;
+  kind: string;
+  schema: string | null;
+  name: string;
+  table?: string;
+  rows?: number;
+  chunk?: number;
+  copy?: string;
+}
+
+/**
+ * Appends gzip members, in order, to ONE archive stream (`output`, handed to `storage.put`),
+ * tracking each member's byte range and the archive's SHA-256 over the compressed bytes exactly as
+ * written. Single writer by construction: callers await each append before the next, so the
+ * manifest's offsets are the real ones.
+ */
+export class ArchiveWriter {
+  /** The archive bytes; give this to storage.put. */
+  readonly output = new PassThrough({ highWaterMark: 1 << 20 });
+  readonly entries: ManifestEntry[] = [];
+  private readonly hash = createHash('sha256');
+  private offset = 0;
+  rawBytes = 0;
+  private failed: Error | undefined;
+
+  constructor(private readonly gzipLevel: number) {
+    this.output.on('error', (err) => {
+      this.failed ??= err;
+    });
+    // When the consumer (storage) gives up it destroys its input: surface that as our failure too.
+    this.output.on('close', () => {
+      if (!this.output.writableFinished) this.failed ??= new Error('the storage upload stopped reading the archive');
+    });
+  }
+
+  /** Bytes written so far (compressed). */
+  get size(): number {
+    return this.offset;
+  }
+
+  private async write(buf: Buffer): Promise<void> {
+    if (this.failed) throw this.failed;
+    this.hash.update(buf);
+    this.offset += buf.length;
+    if (!this.output.write(buf)) {
+      await Promise.race([once(this.output, 'drain'), once(this.output, 'close')]);
+      if (this.failed) throw this.failed;
+    }
+  }
+
+  /** Compresses a small text member (header, DDL, setval) and appends it. */
+  async appendText(info: MemberInfo, text: string): Promise<ManifestEntry> {
+    const raw = Buffer.from(text, 'utf8');
+    const gz = await gzipAsync(raw, { level: this.gzipLevel });
+    return this.appendMember(info, [gz], { rawLength: raw.length, sha256: createHash('sha256').update(raw).digest('hex') });
+  }
+
+  /** Appends an already-compressed member (one complete gzip stream) given as chunks. */
+  async appendMember(
+    info: MemberInfo,
+    compressed: AsyncIterable<Buffer> | Iterable<Buffer>,
+    raw: { rawLength: number; sha256: string },
+  ): Promise<ManifestEntry> {
+    const start = this.offset;
+    for await (const b of compressed) await this.write(b);
+    const entry: ManifestEntry = {
+      index: this.entries.length,
+      section: info.section,
+      kind: info.kind,
+      schema: info.schema,
+      name: info.name,
+      ...(info.table !== undefined ? { table: info.table } : {}),
+      offset: start,
+      length: this.offset - start,
+      rawLength: raw.rawLength,
+      sha256: raw.sha256,
+      ...(info.rows !== undefined ? { rows: info.rows } : {}),
+      ...(info.chunk !== undefined ? { chunk: info.chunk } : {}),
+      ...(info.copy !== undefined ? { copy: info.copy } : {}),
+    };
+    this.rawBytes += raw.rawLength;
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /** Ends the archive stream; returns its size and SHA-256. */
+  async finish(): Promise<{ sizeBytes: number; sha256: string }> {
+    if (this.failed) throw this.failed;
+    this.output.end();
+    return { sizeBytes: this.offset, sha256: this.hash.digest('hex') };
+  }
+
+  /** Aborts the archive: storage.put sees the error and must leave nothing behind. */
+  abort(err: Error): void {
+    this.failed ??= err;
+    if (!this.output.destroyed) this.output.destroy(err);
+  }
+}

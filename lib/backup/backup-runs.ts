@@ -1,0 +1,135 @@
+import type pg from 'pg';
+import type { Manifest } from './manifest';
+
+/**
+ * All SQL of the backup bookkeeping (`public.backup_runs`) and the one-backup-at-a-time lock, as
+ * named functions. `backup_runs` is an index of storage (storage is the source of truth), recorded
+ * only in databases that have the table and accept writes.
+ */
+
+/**
+ * Session advisory lock held, on its own connection, for a whole backup run: 7263 ('TH') / 3
+ * (backups). Advisory locks are per database, so this means "one backup at a time per database".
+ * A crashed process's session ends and PostgreSQL releases the lock, which is how stale 'running'
+ * rows are recognised.
+ */
+export const BACKUP_LOCK = [7263, 3] as const;
+
+export const STALE_RUN_ERROR = 'interrupted: the process running this backup stopped before it finished';
+
+type Db = Pick<pg.ClientBase, 'query'>;
+
+/** True when the database has public.backup_runs and is writable (not a read replica). */
+export async function hasBackupRuns(db: Db): Promise<boolean> {
+  const r = await db.query(`SELECT to_regclass('public.backup_runs') IS NOT NULL AS has, pg_is_in_recovery() AS replica`);
+  return r.rows[0].has === true && r.rows[0].replica === false;
+}
+
+/** Takes the backup lock for this session if free (never waits). */
+export async function tryBackupLock(db: Db): Promise<boolean> {
+  const r = await db.query('SELECT pg_try_advisory_lock($1, $2) AS ok', [...BACKUP_LOCK]);
+  return r.rows[0].ok === true;
+}
+
+export async function releaseBackupLock(db: Db): Promise<void> {
+  await db.query('SELECT pg_advisory_unlock($1, $2)', [...BACKUP_LOCK]);
+}
+
+/** The newest 'running' row (the backup holding the lock), if recorded. */
+export async function currentRun(db: Db): Promise<{ id: string; startedAt: Date } | null> {
+  const r = await db.query(`SELECT id, started_at FROM public.backup_runs WHERE status = 'running' ORDER BY started_at DESC LIMIT 1`);
+  return r.rowCount ? { id: r.rows[0].id, startedAt: r.rows[0].started_at } : null;
+}
+
+/** Marks every 'running' row failed. Call ONLY while holding the backup lock. Returns their ids. */
+export async function failStaleRuns(db: Db): Promise<string[]> {
+  const r = await db.query(
+    `UPDATE public.backup_runs
+        SET status = 'failed', error = $1, finished_at = now(),
+            duration_ms = LEAST(EXTRACT(EPOCH FROM (now() - started_at)) * 1000, 2147483647)::int
+      WHERE status = 'running' RETURNING id`,
+    [STALE_RUN_ERROR],
+  );
+  return r.rows.map((x) => x.id as string);
+}
+
+/**
+ * Marks runs left 'running' by a process that died as failed, if no backup currently holds the
+ * lock (then a 'running' row is real and stays). For the dashboard/API to call before showing
+ * history. Returns the ids it marked. A database without backup_runs: nothing to do.
+ */
+export async function recoverStaleRuns(pool: pg.Pool): Promise<string[]> {
+  const client = await pool.connect();
+  try {
+    if (!(await hasBackupRuns(client))) return [];
+    if (!(await tryBackupLock(client))) return [];
+    try {
+      return await failStaleRuns(client);
+    } finally {
+      await releaseBackupLock(client);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+export interface RunStart {
+  id: string;
+  trigger: string;
+  triggeredBy: string | null;
+  description: string;
+  startedAt: Date;
+  location: string;
+}
+
+export async function insertRunningRun(db: Db, r: RunStart): Promise<void> {
+  await db.query(
+    `INSERT INTO public.backup_runs (id, trigger, triggered_by, description, status, started_at, storage_location)
+     VALUES ($1, $2, $3, $4, 'running', $5, $6)`,
+    [r.id, r.trigger, r.triggeredBy, r.description, r.startedAt, r.location],
+  );
+}
+
+export async function markRunSucceeded(
+  db: Db,
+  id: string,
+  m: Manifest,
+  o: { durationMs: number; location: string; verification: unknown },
+): Promise<void> {
+  await db.query(
+    `UPDATE public.backup_runs
+        SET status = 'succeeded', finished_at = $2, duration_ms = $3, table_count = $4, row_count = $5,
+            size_bytes = $6, storage_location = $7, sha256 = $8, error = NULL, manifest = $9::jsonb,
+            verified_at = now(), verification = $10::jsonb
+      WHERE id = $1`,
+    [id, m.finishedAt, o.durationMs, m.totals.tables, m.totals.rows, m.archive.sizeBytes, o.location, m.archive.sha256, JSON.stringify(m), JSON.stringify(o.verification ?? null)],
+  );
+}
+
+export async function markRunFailed(db: Db, id: string, error: string, durationMs: number, verification?: unknown): Promise<void> {
+  await db.query(
+    `UPDATE public.backup_runs
+        SET status = 'failed', finished_at = now(), duration_ms = $3, error = $2,
+            verification = COALESCE($4::jsonb, verification), verified_at = CASE WHEN $4::jsonb IS NULL THEN verified_at ELSE now() END
+      WHERE id = $1`,
+    [id, error, durationMs, verification === undefined ? null : JSON.stringify(verification)],
+  );
+}
+
+/**
+ * Inserts or refreshes the row of a backup found in storage (reindex): storage says it succeeded.
+ * Keeps verification/drill results already recorded for the same id.
+ */
+export async function upsertRunFromManifest(db: Db, m: Manifest, location: string, trigger: string): Promise<void> {
+  const duration = Math.max(0, Math.min(2147483647, Date.parse(m.finishedAt) - Date.parse(m.startedAt)));
+  await db.query(
+    `INSERT INTO public.backup_runs (id, trigger, description, status, started_at, finished_at, duration_ms,
+                                     table_count, row_count, size_bytes, storage_location, sha256, manifest)
+     VALUES ($1, $2, $3, 'succeeded', $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
+     ON CONFLICT (id) DO UPDATE
+        SET status = 'succeeded', error = NULL, finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms,
+            table_count = EXCLUDED.table_count, row_count = EXCLUDED.row_count, size_bytes = EXCLUDED.size_bytes,
+            storage_location = EXCLUDED.storage_location, sha256 = EXCLUDED.sha256, manifest = EXCLUDED.manifest`,
+    [m.id, trigger, m.description ?? '', m.startedAt, m.finishedAt, duration, m.totals.tables, m.totals.rows, m.archive.sizeBytes, location, m.archive.sha256, JSON.stringify(m)],
+  );
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { ChunkSpool } from './chunk-spool';
+
+/** Quotes an SQL identifier always (the archive's names are all quoted, whatever they look like). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** One unit of table data: a whole table, or one ctid range of a large one. */
+export interface DataChunk {
+  schema: string;
+  table: string;
+  columns: string[];
+  /** 0-based chunk number within the table. */
+  chunk: number;
+  /** First heap page (inclusive) or null for "from the start". */
+  fromPage: number | null;
+  /** Last heap page (exclusive) or null for "to the end" (the table may have grown since sizing). */
+  toPage: number | null;
+  /** Heap pages this chunk covers (progress/ETA weight). */
+  pages: number;
+}
+
+/** The member's first line, without its newline: `COPY "s"."t" ("a", "b") FROM stdin;`. */
+export function copyLine(c: Pick<DataChunk, 'schema' | 'table' | 'columns'>): string {
+  const cols = c.columns.length ? ` (${c.columns.map(quoteIdent).join(', ')})` : '';
+  return `COPY ${quoteIdent(c.schema)}.${quoteIdent(c.table)}${cols} FROM stdin;`;
+}
+
+/**
+ * The COPY TO statement reading a chunk. Whole tables use plain `COPY t (cols) TO STDOUT`; ranges
+ * use a TID range scan (PostgreSQL 14+), which reads only the pages in [fromPage, toPage) — the
+ * caller only splits tables on servers that have it. `ONLY`: a parent's rows, not its children's
+ * (children are their own tables in the backup).
+ */
+export function copyQuery(c: DataChunk): string {
+  const rel = `${quoteIdent(c.schema)}.${quoteIdent(c.table)}`;
+  if (c.fromPage === null && c.toPage === null) {
+    const cols = c.columns.length ? ` (${c.columns.map(quoteIdent).join(', ')})` : '';
+    return `COPY ${rel}${cols} TO STDOUT`;
+  }
+  const conds: string[] = [];
+  if (c.fromPage !== null) conds.push(`ctid >= '(${c.fromPage},0)'::pg_catalog.tid`);
+  if (c.toPage !== null) conds.push(`ctid < '(${c.toPage},0)'::pg_catalog.tid`);
+  return `COPY (SELECT ${c.columns.map(quoteIdent).join(', ')} FROM ONLY ${rel} WHERE ${conds.join(' AND ')}) TO STDOUT`;
+}
+
+export interface ChunkResult {
+  rows: number;
+  rawLength: number;
+  sha256: string;
+  copy: string;
+  spool: ChunkSpool;
+}
+
+const TERMINATOR = Buffer.from('\\.\n');
+
+function countNewlines(b: Buffer): number {
+  let n = 0;
+  let i = b.indexOf(10);
+  while (i !== -1) {
+    n++;
+    i = b.indexOf(10, i + 1);
+  }
+  return n;
+}
+
+/**
+ * Reads one chunk with COPY TO STDOUT on `client` (already inside the backup's snapshot) and
+ * compresses it, as one complete gzip member, into a spool: `copy line + rows + \.`. Hashes the
+ * uncompressed member and counts its rows (COPY text escapes newlines inside values, so every '\n'
+ * ends a row) on the way. zlib runs on the thread pool, so two workers compress on two cores.
+ */
+export async function copyChunk(
+  client: pg.ClientBase,
+  chunk: DataChunk,
+  opts: { gzipLevel: number; spoolDir: string; spoolName: string; spoolMemory: number; onData?: (bytes: number, rows: number) => void },
+): Promise<ChunkResult> {
+  const line = copyLine(chunk);
+  const head = Buffer.from(`${line}\n`, 'utf8');
+  const hash = createHash('sha256');
+  let rows = 0;
+  let rawLength = 0;
+  const spool = new ChunkSpool(opts.spoolDir, opts.spoolName, opts.spoolMemory);
+  const source = client.query(copyTo(copyQuery(chunk), { highWaterMark: 1 << 20 }));
+  try {
+    await pipeline(
+      async function* () {
+        hash.update(head);
+        rawLength += head.length;
+        yield head;
+        for await (const b of source as AsyncIterable<Buffer>) {
+          const n = countNewlines(b);
+          rows += n;
+          rawLength += b.length;
+          hash.update(b);
+          opts.onData?.(b.length, n);
+          yield b;
+        }
+        hash.update(TERMINATOR);
+        rawLength += TERMINATOR.length;
+        yield TERMINATOR;
+      },
+      zlib.createGzip({ level: opts.gzipLevel, chunkSize: 256 * 1024 }),
+      spool,
+    );
+  } catch (err) {
+    source.destroy();
+    await spool.dispose();
+    throw err;
+  }
+  return { rows, rawLength, sha256: hash.digest('hex'), copy: line, spool };
+}

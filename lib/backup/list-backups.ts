@@ -1,0 +1,95 @@
+import { AppError, oneLine, toAppError } from '../errors';
+import type { StorageBackend } from '../storage/storage-backend';
+import { parseManifest } from './archive-reader';
+import { BACKUP_ID_RE, manifestKey } from './manifest';
+import type { Manifest } from './manifest';
+
+/** One backup as storage knows it. */
+export interface StoredBackup {
+  id: string;
+  /**
+   * 'succeeded': manifest present and readable. 'incomplete': an archive without a manifest (a run
+   * in progress or one that died before finishing: never a usable backup). 'unreadable': a
+   * manifest that does not parse.
+   */
+  status: 'succeeded' | 'incomplete' | 'unreadable';
+  startedAt: string | null;
+  finishedAt: string | null;
+  trigger: string | null;
+  description: string;
+  tables: number | null;
+  rows: number | null;
+  sizeBytes: number | null;
+  sha256: string | null;
+  /** Why it is unreadable. */
+  error?: string;
+  manifest?: Manifest;
+}
+
+async function readText(storage: StorageBackend, key: string): Promise<string> {
+  const s = await storage.get(key);
+  const parts: Buffer[] = [];
+  for await (const c of s as AsyncIterable<Buffer>) parts.push(c);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** A backup's manifest from storage; AppError 'not_found' when there is none (no such backup). */
+export async function readManifest(storage: StorageBackend, id: string): Promise<Manifest> {
+  if (!BACKUP_ID_RE.test(id)) throw new AppError('usage', `not a backup id: ${JSON.stringify(id)} (expected e.g. 20261125T020000Z-ab12cd34)`);
+  let text: string;
+  try {
+    text = await readText(storage, manifestKey(id));
+  } catch (err) {
+    if ((err as AppError).code === 'not_found') throw new AppError('not_found', `no backup ${id} in ${storage.location}`, { cause: err });
+    throw toAppError(err);
+  }
+  return parseManifest(text, `backup ${id}`);
+}
+
+/**
+ * Every backup in storage, newest first, from the manifests (the source of truth). Archives
+ * without a manifest are listed as 'incomplete' so an operator sees them, never as succeeded.
+ */
+export async function listBackups(storage: StorageBackend): Promise<StoredBackup[]> {
+  const objects = await storage.list();
+  const ids = new Map<string, { manifest: boolean; archive: boolean; size?: number; modifiedAt?: Date }>();
+  for (const o of objects) {
+    const m = /^(.+)\.(manifest\.json|sql\.gz)$/.exec(o.key);
+    if (!m || !BACKUP_ID_RE.test(m[1])) continue;
+    const e = ids.get(m[1]) ?? { manifest: false, archive: false };
+    if (m[2] === 'manifest.json') e.manifest = true;
+    else {
+      e.archive = true;
+      e.size = o.size;
+      e.modifiedAt = o.modifiedAt;
+    }
+    ids.set(m[1], e);
+  }
+  const out: StoredBackup[] = [];
+  for (const [id, e] of [...ids].sort((a, b) => (a[0] < b[0] ? 1 : -1))) {
+    if (!e.manifest) {
+      out.push({ id, status: 'incomplete', startedAt: null, finishedAt: null, trigger: null, description: '', tables: null, rows: null, sizeBytes: e.size ?? null, sha256: null });
+      continue;
+    }
+    try {
+      const m = parseManifest(await readText(storage, manifestKey(id)), `backup ${id}`);
+      out.push({
+        id,
+        status: 'succeeded',
+        startedAt: m.startedAt,
+        finishedAt: m.finishedAt,
+        trigger: m.trigger,
+        description: m.description ?? '',
+        tables: m.totals.tables,
+        rows: m.totals.rows,
+        sizeBytes: m.archive.sizeBytes,
+        sha256: m.archive.sha256,
+        manifest: m,
+      });
+    } catch (err) {
+      if ((err as AppError).code === 'not_found') continue; // deleted between list and read
+      out.push({ id, status: 'unreadable', startedAt: null, finishedAt: null, trigger: null, description: '', tables: null, rows: null, sizeBytes: e.size ?? null, sha256: null, error: oneLine((err as Error).message) });
+    }
+  }
+  return out;
+}

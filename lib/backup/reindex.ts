@@ -1,0 +1,64 @@
+import pg from 'pg';
+import { AppError, toAppError } from '../errors';
+import type { StorageBackend } from '../storage/storage-backend';
+import { hasBackupRuns, upsertRunFromManifest } from './backup-runs';
+import { listBackups } from './list-backups';
+import { archiveKey } from './manifest';
+
+export interface ReindexResult {
+  /** Backups in storage now recorded as succeeded (inserted or refreshed). */
+  upserted: string[];
+  /** Rows recorded 'succeeded' whose manifest is no longer in storage, now marked failed. */
+  missing: string[];
+  /** Objects in storage that are not usable backups (no manifest, unreadable manifest). */
+  skipped: { id: string; reason: string }[];
+}
+
+export const MISSING_FROM_STORAGE = 'missing from storage: its manifest is no longer there (deleted or moved)';
+
+/**
+ * Rebuilds `backup_runs` from the manifests in storage (storage is the source of truth). Choice for
+ * rows whose files are gone: they are marked failed with MISSING_FROM_STORAGE rather than deleted,
+ * so the history (and who triggered what) stays visible and the dashboard never offers them.
+ * Rows of other locations are judged only by this storage: run it with the storage the app uses.
+ * Running rows are left alone (they belong to a live backup or to stale-run recovery).
+ */
+export async function reindex(storage: StorageBackend, databaseUrl: string): Promise<ReindexResult> {
+  const backups = await listBackups(storage);
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'tickethub-backup reindex' });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw toAppError(err, 'cannot connect to the database');
+  }
+  const result: ReindexResult = { upserted: [], missing: [], skipped: [] };
+  try {
+    if (!(await hasBackupRuns(client))) throw new AppError('config', 'cannot reindex: the database has no public.backup_runs table (run the migrations first) or is read-only');
+    await client.query('BEGIN');
+    const present = new Set<string>();
+    for (const b of backups) {
+      if (b.status !== 'succeeded' || !b.manifest) {
+        result.skipped.push({ id: b.id, reason: b.status === 'incomplete' ? 'archive without manifest (incomplete)' : (b.error ?? 'unreadable manifest') });
+        continue;
+      }
+      present.add(b.id);
+      const trigger = ['cron', 'manual', 'cli'].includes(b.manifest.trigger) ? b.manifest.trigger : 'cli';
+      await upsertRunFromManifest(client, b.manifest, `${storage.location.replace(/\/$/, '')}/${archiveKey(b.id)}`, trigger);
+      result.upserted.push(b.id);
+    }
+    const gone = await client.query(`SELECT id FROM public.backup_runs WHERE status = 'succeeded' AND NOT (id = ANY($1::text[]))`, [[...present]]);
+    for (const r of gone.rows) {
+      await client.query(`UPDATE public.backup_runs SET status = 'failed', error = $2 WHERE id = $1`, [r.id, MISSING_FROM_STORAGE]);
+      result.missing.push(r.id);
+    }
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw toAppError(err, 'reindex failed');
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

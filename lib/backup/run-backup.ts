@@ -1,0 +1,631 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import { logActivity } from '../activity/log-activity';
+import { appliedMigrationLevel } from '../db/migrate';
+import { AppError, oneLine, toAppError } from '../errors';
+import type { StorageBackend } from '../storage/storage-backend';
+import { APP_VERSION } from '../version';
+import { ArchiveWriter } from './archive-writer';
+import { newBackupId } from './backup-id';
+import {
+  currentRun,
+  failStaleRuns,
+  hasBackupRuns,
+  insertRunningRun,
+  markRunFailed,
+  markRunSucceeded,
+  releaseBackupLock,
+  tryBackupLock,
+} from './backup-runs';
+import { dumpSchema } from './catalog/dump-schema';
+import type { TableToCopy } from './catalog/dump-schema';
+import type { ChunkResult, DataChunk } from './copy-chunk';
+import { copyChunk, quoteIdent } from './copy-chunk';
+import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, manifestKey } from './manifest';
+import type { Manifest, ManifestTable } from './manifest';
+import { verifyBackup } from './verify';
+import type { VerifyResult } from './verify';
+
+export type BackupTrigger = 'cron' | 'manual' | 'cli';
+
+/** Progress of a running backup, for progress bars (CLI) and logs. */
+export interface BackupProgress {
+  id: string;
+  phase: 'connecting' | 'schema' | 'data' | 'finishing' | 'verifying' | 'done';
+  tablesTotal: number;
+  tablesDone: number;
+  /** Rows read so far. */
+  rows: number;
+  /** Uncompressed COPY bytes read so far. */
+  rawBytes: number;
+  /** Compressed bytes written to the archive so far. */
+  archiveBytes: number;
+  /** Heap pages covered by finished chunks, and in all (the ETA's measure of work). */
+  pagesDone: number;
+  pagesTotal: number;
+  elapsedMs: number;
+}
+
+export interface BackupOptions {
+  /** postgres:// URL of the database to back up. */
+  databaseUrl: string;
+  storage: StorageBackend;
+  trigger: BackupTrigger;
+  /** admin_users.id of who asked (manual), or null. */
+  triggeredBy?: string | null;
+  description?: string;
+  /** Schemas to back up; default BACKUP_SCHEMAS (comma list) or ['public']. */
+  schemas?: string[];
+  /** 'schema.table' names whose rows are left out (definition kept); default ['public.backup_runs']. */
+  excludeTableData?: string[];
+  /** Parallel COPY connections on the one snapshot; default BACKUP_WORKERS or 2. */
+  workers?: number;
+  /** Read the stored backup back and check it before calling it succeeded (default true). */
+  verify?: boolean;
+  onProgress?: (p: BackupProgress) => void;
+  /** Aborts the run (it then fails with code 'aborted' and leaves nothing in storage). */
+  signal?: AbortSignal;
+}
+
+export interface BackupResult {
+  id: string;
+  status: 'succeeded';
+  /** Where the archive is, e.g. 'file:///var/backups/2026...sql.gz' or 's3://bucket/p/2026...sql.gz'. */
+  location: string;
+  tables: number;
+  rows: number;
+  sizeBytes: number;
+  durationMs: number;
+  sha256: string;
+  manifest: Manifest;
+  verification: VerifyResult | null;
+}
+
+/** Tuning knobs, measured with `npm run bench:backup` on a 2-core machine (see scripts/bench-backup.ts). */
+export const BACKUP_DEFAULTS = {
+  workers: 2,
+  /**
+   * gzip level 3: on COPY text of typical app tables it is ~2× faster than the default 6 and only
+   * a few percent larger; compression, not PostgreSQL, is the bottleneck of a backup.
+   */
+  gzipLevel: 3,
+  /** Heap bytes per ctid-range chunk: big enough to amortise a query, small enough to parallelise. */
+  chunkBytes: 64 * 1024 * 1024,
+  /** Compressed bytes a finished chunk may keep in memory before spooling to a temp file. */
+  spoolMemory: 4 * 1024 * 1024,
+  /** How long to wait for ACCESS SHARE locks (a concurrent ALTER TABLE) before giving up. */
+  lockTimeout: '60s',
+};
+
+const HEADER_SQL = (id: string) =>
+  [
+    `-- TicketHub backup ${id} (${ARCHIVE_FORMAT} format v${ARCHIVE_FORMAT_VERSION})`,
+    '-- Restore into an empty database: gunzip -c <this file> | psql -v ON_ERROR_STOP=1 -d <database>',
+    'SET statement_timeout = 0;',
+    'SET lock_timeout = 0;',
+    'SET idle_in_transaction_session_timeout = 0;',
+    "SET client_encoding = 'UTF8';",
+    'SET standard_conforming_strings = on;',
+    "SELECT pg_catalog.set_config('search_path', '', false);",
+    'SET check_function_bodies = false;',
+    'SET xmloption = content;',
+    'SET client_min_messages = warning;',
+    'SET row_security = off;',
+    '',
+  ].join('\n');
+
+function envSchemas(): string[] {
+  const s = (process.env.BACKUP_SCHEMAS ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  return s.length ? s : ['public'];
+}
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new AppError('config', `${name} must be a non-negative number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** "2.1 MB" (binary units, one decimal): the size format of activity descriptions. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** The database name in a URL, for messages (never the password). */
+function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}/${decodeURIComponent(u.pathname.slice(1)) || u.username}`;
+  } catch {
+    throw new AppError('config', 'the database URL is not a valid postgres:// URL');
+  }
+}
+
+async function connect(url: string, role: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: `tickethub-backup ${role}`, keepAlive: true, connectionTimeoutMillis: 15_000 });
+  // A dropped connection must fail the query in flight, not crash the process.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw toAppError(err, `cannot connect to the database ${describeUrl(url)}`);
+  }
+  return client;
+}
+
+/** Closes a client even in the middle of a COPY (end() alone would wait for the query). */
+function kill(client: pg.Client | undefined): void {
+  if (!client) return;
+  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+  stream?.destroy();
+  client.end().catch(() => {});
+}
+
+/** Opens a snapshot transaction on a connection; `snapshot` joins an exported one. */
+async function beginSnapshot(client: pg.Client, snapshot?: string): Promise<void> {
+  // Sessions-wide settings, before BEGIN: the backup must not be cut off by a role's timeouts, and
+  // with synchronized seqscans off, a whole-table COPY reads blocks in physical order (the order a
+  // drill re-reads to compare content hashes).
+  await client.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET synchronize_seqscans = off; SET extra_float_digits = 3; SET DateStyle = ISO; SET IntervalStyle = postgres`);
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+}
+
+/** Splits tables into COPY chunks, in archive (and work) order: biggest table first. */
+export function planChunks(tables: { schema: string; name: string; columns: string[]; pages: number }[], chunkPages: number, tidRange: boolean): DataChunk[] {
+  const sorted = [...tables].sort((a, b) => b.pages - a.pages || a.schema.localeCompare(b.schema) || a.name.localeCompare(b.name));
+  const out: DataChunk[] = [];
+  for (const t of sorted) {
+    // Zero-column tables cannot be written as a SELECT list; they are tiny anyway.
+    const n = tidRange && t.columns.length > 0 && chunkPages > 0 ? Math.max(1, Math.ceil(t.pages / chunkPages)) : 1;
+    for (let i = 0; i < n; i++) {
+      out.push({
+        schema: t.schema,
+        table: t.name,
+        columns: t.columns,
+        chunk: i,
+        fromPage: n === 1 ? null : i === 0 ? null : i * chunkPages,
+        // The last chunk is open-ended: pages added after sizing are still read (and, being after
+        // the snapshot, hold no visible rows — but a stale size must never lose rows).
+        toPage: n === 1 || i === n - 1 ? null : (i + 1) * chunkPages,
+        pages: n === 1 ? t.pages : i === n - 1 ? Math.max(0, t.pages - i * chunkPages) : chunkPages,
+      });
+    }
+  }
+  return out;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((a, b) => {
+    resolve = a;
+    reject = b;
+  });
+  promise.catch(() => {}); // a chunk nobody awaits any more (run aborted) must not crash the process
+  return { promise, resolve, reject };
+}
+
+/**
+ * Backs up one PostgreSQL database into `<id>.sql.gz` + `<id>.manifest.json` on `storage`
+ * (format: lib/backup/manifest.ts). All tables are read in one REPEATABLE READ READ ONLY snapshot
+ * shared by `workers` connections; the source is never written while it is read. When the
+ * database has `public.backup_runs` (the app's own database), the run is recorded there (a
+ * 'running' row before the snapshot, the result after) with an activity_logs entry, and only one
+ * backup runs at a time (advisory lock). Verifies what it stored before reporting success.
+ *
+ * On any failure: throws an AppError with a one-line message naming the cause, records the run
+ * failed (when recording), and deletes whatever it put in storage.
+ */
+export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
+  const startedAt = new Date();
+  const t0 = Date.now();
+  const id = newBackupId(startedAt);
+  const { storage } = opts;
+  const trigger = opts.trigger;
+  if (!['cron', 'manual', 'cli'].includes(trigger)) throw new AppError('usage', `unknown backup trigger ${JSON.stringify(trigger)}`);
+  describeUrl(opts.databaseUrl);
+
+  const control = await connect(opts.databaseUrl, 'control');
+  let recording = false;
+  let locked = false;
+  try {
+    recording = await hasBackupRuns(control);
+    locked = await tryBackupLock(control);
+    if (!locked) {
+      const run = recording ? await currentRun(control).catch(() => null) : null;
+      throw new AppError(
+        'conflict',
+        run ? `a backup is already running (id ${run.id}, started ${run.startedAt.toISOString()})` : 'a backup is already running on this database',
+      );
+    }
+    if (recording) {
+      await failStaleRuns(control);
+      await insertRunningRun(control, {
+        id,
+        trigger,
+        triggeredBy: opts.triggeredBy ?? null,
+        description: opts.description ?? '',
+        startedAt,
+        location: storage.location,
+      });
+    }
+  } catch (err) {
+    if (locked) await releaseBackupLock(control).catch(() => {});
+    await control.end().catch(() => {});
+    throw toAppError(err, 'cannot start the backup');
+  }
+
+  let verification: VerifyResult | null = null;
+  try {
+    const manifest = await writeBackup(id, startedAt, opts);
+    if (opts.verify !== false) {
+      opts.onProgress?.({ ...lastProgress(id, manifest), phase: 'verifying', elapsedMs: Date.now() - t0 });
+      verification = await verifyBackup(storage, id);
+      if (!verification.ok) {
+        const first = verification.problems[0];
+        throw new AppError('verification_failed', `the stored backup did not verify: ${first ? oneLine(first.problem) : 'unknown problem'}`);
+      }
+    }
+    const durationMs = Date.now() - t0;
+    const location = `${storage.location.replace(/\/$/, '')}/${archiveKey(id)}`;
+    if (recording) {
+      await markRunSucceeded(control, id, manifest, { durationMs, location, verification });
+      await logActivity(control, {
+        action: trigger === 'cron' ? 'AUTOMATED_BACKUP' : 'MANUAL_BACKUP',
+        entityType: 'system',
+        entityId: id,
+        description: `${trigger === 'cron' ? 'Automated daily backup' : trigger === 'cli' ? 'Backup from the command line' : 'Manual backup'}: ${manifest.totals.rows} records in ${manifest.totals.tables} tables, ${formatBytes(manifest.archive.sizeBytes)}`,
+        ipAddress: trigger === 'cron' ? 'system-automation' : null,
+        userAgent: userAgent(trigger),
+        adminUserId: opts.triggeredBy ?? null,
+        metadata: { backupId: id, tables: manifest.totals.tables, rows: manifest.totals.rows, sizeBytes: manifest.archive.sizeBytes, durationMs, sha256: manifest.archive.sha256, location, verified: verification?.ok ?? null },
+      }).catch(() => {});
+    }
+    opts.onProgress?.({ ...lastProgress(id, manifest), phase: 'done', elapsedMs: durationMs });
+    return {
+      id,
+      status: 'succeeded',
+      location,
+      tables: manifest.totals.tables,
+      rows: manifest.totals.rows,
+      sizeBytes: manifest.archive.sizeBytes,
+      durationMs,
+      sha256: manifest.archive.sha256,
+      manifest,
+      verification,
+    };
+  } catch (err) {
+    const e = toAppError(err, 'backup failed');
+    // Nothing that looks like a backup may stay behind: manifest first (it is what makes a backup exist).
+    await storage.delete(manifestKey(id)).catch(() => {});
+    await storage.delete(archiveKey(id)).catch(() => {});
+    if (recording) {
+      const durationMs = Date.now() - t0;
+      await markRunFailed(control, id, oneLine(e.message), durationMs, verification ?? undefined).catch(() => {});
+      await logActivity(control, {
+        action: 'BACKUP_FAILED',
+        entityType: 'system',
+        entityId: id,
+        description: `Backup failed: ${oneLine(e.message)}`,
+        ipAddress: trigger === 'cron' ? 'system-automation' : null,
+        userAgent: userAgent(trigger),
+        adminUserId: opts.triggeredBy ?? null,
+        metadata: { backupId: id, trigger, error: oneLine(e.message), code: e.code, durationMs },
+      }).catch(() => {});
+    }
+    throw e;
+  } finally {
+    await releaseBackupLock(control).catch(() => {});
+    await control.end().catch(() => {});
+  }
+}
+
+function userAgent(trigger: BackupTrigger): string {
+  return trigger === 'cron' ? 'backup-cron-job' : trigger === 'cli' ? 'tickethub-backup-cli' : 'admin-dashboard';
+}
+
+function lastProgress(id: string, m: Manifest): BackupProgress {
+  return {
+    id,
+    phase: 'done',
+    tablesTotal: m.tables.length,
+    tablesDone: m.tables.length,
+    rows: m.totals.rows,
+    rawBytes: m.archive.rawBytes,
+    archiveBytes: m.archive.sizeBytes,
+    pagesDone: 0,
+    pagesTotal: 0,
+    elapsedMs: 0,
+  };
+}
+
+/** The snapshot read and the two storage writes; throws on any failure (the caller cleans up). */
+async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Promise<Manifest> {
+  const t0 = startedAt.getTime();
+  const schemas = opts.schemas?.length ? opts.schemas : envSchemas();
+  const excludeTableData = opts.excludeTableData ?? ['public.backup_runs'];
+  const workers = Math.max(1, Math.min(16, Math.floor(opts.workers ?? envInt('BACKUP_WORKERS', BACKUP_DEFAULTS.workers))));
+  const gzipLevel = Math.max(1, Math.min(9, Math.floor(envInt('BACKUP_GZIP_LEVEL', BACKUP_DEFAULTS.gzipLevel))));
+  const chunkBytes = envInt('BACKUP_CHUNK_MB', BACKUP_DEFAULTS.chunkBytes / 1048576) * 1048576;
+  const { storage, signal } = opts;
+
+  const progress: BackupProgress = { id, phase: 'connecting', tablesTotal: 0, tablesDone: 0, rows: 0, rawBytes: 0, archiveBytes: 0, pagesDone: 0, pagesTotal: 0, elapsedMs: 0 };
+  let lastEmit = 0;
+  const emit = (force = false) => {
+    if (!opts.onProgress) return;
+    const now = Date.now();
+    if (!force && now - lastEmit < 100) return;
+    lastEmit = now;
+    progress.elapsedMs = now - t0;
+    opts.onProgress({ ...progress });
+  };
+  emit(true);
+
+  const clients: pg.Client[] = [];
+  const writer = new ArchiveWriter(gzipLevel);
+  let failure: AppError | undefined;
+  let results: Deferred<ChunkResult>[] = [];
+  // Workers waiting for the writer to catch up (see `window` below).
+  let gateWaiters: (() => void)[] = [];
+  const wakeGate = () => {
+    const w = gateWaiters;
+    gateWaiters = [];
+    for (const f of w) f();
+  };
+  const fail = (err: unknown, context?: string): AppError => {
+    if (!failure) {
+      failure = toAppError(err, context);
+      writer.abort(failure);
+      for (const c of clients) kill(c);
+      for (const r of results) r.reject(failure);
+      wakeGate();
+    }
+    return failure;
+  };
+  const onAbort = () => fail(new AppError('aborted', 'the backup was interrupted'));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let spoolDir: string | undefined;
+  // Started before the first byte exists, so an unwritable storage fails the run at once.
+  const put = storage.put(archiveKey(id), writer.output).catch((err) => {
+    throw fail(err, 'cannot write the archive to storage');
+  });
+  put.catch(() => {});
+
+  try {
+    if (signal?.aborted) throw new AppError('aborted', 'the backup was interrupted');
+    const coordinator = await connect(opts.databaseUrl, 'coordinator');
+    clients.push(coordinator);
+    await beginSnapshot(coordinator);
+    const info = (
+      await coordinator.query(`SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS num,
+              current_database() AS db, pg_encoding_to_char(encoding) AS enc, current_setting('block_size')::int AS bs
+         FROM pg_database WHERE datname = current_database()`)
+    ).rows[0] as { v: string; num: number; db: string; enc: string; bs: number };
+
+    const missing = (await coordinator.query(`SELECT s FROM unnest($1::text[]) s WHERE NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = s)`, [schemas])).rows.map((r) => r.s);
+    if (missing.length) throw new AppError('config', `schema ${missing.map((s: string) => JSON.stringify(s)).join(', ')} does not exist in database ${info.db}`);
+
+    // Lock every table now (as pg_dump does), so no DDL can change them between this point and
+    // their COPY; one by one so a failure names its table. A table we may not read fails here,
+    // before anything is written.
+    await coordinator.query(`SET LOCAL lock_timeout = '${BACKUP_DEFAULTS.lockTimeout}'`);
+    const toLock = await coordinator.query(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') ORDER BY 1, 2`,
+      [schemas],
+    );
+    for (const t of toLock.rows as { schema: string; name: string }[]) {
+      try {
+        await coordinator.query(`LOCK TABLE ${quoteIdent(t.schema)}.${quoteIdent(t.name)} IN ACCESS SHARE MODE`);
+      } catch (err) {
+        throw toAppError(err, `cannot read table ${t.schema}.${t.name}`);
+      }
+    }
+    await coordinator.query(`SET LOCAL lock_timeout = 0`);
+    const snapshot = (await coordinator.query('SELECT pg_catalog.pg_export_snapshot() AS s')).rows[0].s as string;
+
+    progress.phase = 'schema';
+    emit(true);
+    const migration = await appliedMigrationLevel(coordinator);
+    const dump = await dumpSchema(coordinator, { schemas, excludeTableData });
+    const excluded = new Set(excludeTableData);
+    const isExcluded = (t: TableToCopy) => t.dataExcluded || excluded.has(`${t.schema}.${t.name}`);
+
+    // Real sizes, not pg_class.relpages (0 until the first VACUUM/ANALYZE).
+    const dataTables = dump.tables.filter((t) => !isExcluded(t));
+    const sizes = new Map<number, number>();
+    if (dataTables.length) {
+      const r = await coordinator.query(`SELECT o AS oid, pg_relation_size(o::regclass) AS bytes FROM unnest($1::oid[]) o`, [dataTables.map((t) => t.oid)]);
+      for (const row of r.rows) sizes.set(Number(row.oid), Number(row.bytes));
+    }
+    const chunkPages = Math.max(1, Math.floor(chunkBytes / info.bs));
+    const chunks = planChunks(
+      dataTables.map((t) => ({ schema: t.schema, name: t.name, columns: t.columns, pages: Math.ceil((sizes.get(Number(t.oid)) ?? 0) / info.bs) })),
+      chunkBytes > 0 ? chunkPages : 0,
+      info.num >= 140000, // TID range scans; older servers would re-scan the table per chunk
+    );
+    progress.tablesTotal = dump.tables.length;
+    progress.tablesDone = dump.tables.length - dataTables.length;
+    progress.pagesTotal = chunks.reduce((s, c) => s + c.pages, 0);
+    const chunksLeft = new Map<string, number>();
+    for (const c of chunks) chunksLeft.set(`${c.schema}.${c.table}`, (chunksLeft.get(`${c.schema}.${c.table}`) ?? 0) + 1);
+
+    // Helper connections join the exported snapshot; the coordinator is worker 0.
+    const nWorkers = Math.max(1, Math.min(workers, chunks.length));
+    const extra = await Promise.all(
+      Array.from({ length: nWorkers - 1 }, async () => {
+        const c = await connect(opts.databaseUrl, 'worker');
+        clients.push(c);
+        await beginSnapshot(c, snapshot);
+        return c;
+      }),
+    );
+    const workerClients = [coordinator, ...extra];
+
+    // Header and pre-data go out while the workers start reading.
+    progress.phase = 'data';
+    emit(true);
+    await writer.appendText({ section: 'header', kind: 'HEADER', schema: null, name: 'header' }, HEADER_SQL(id));
+    for (const o of dump.objects.filter((x) => x.section === 'pre-data')) {
+      await writer.appendText({ section: 'pre-data', kind: o.kind, schema: o.schema ?? null, name: o.name, ...(o.table ? { table: o.table } : {}) }, withNewline(o.sql));
+    }
+
+    spoolDir = await mkdtemp(path.join(process.env.BACKUP_SPOOL_DIR || os.tmpdir(), `tickethub-backup-${id}-`));
+    results = chunks.map(() => deferred<ChunkResult>());
+    // Workers may run at most `window` chunks ahead of the writer: bounds spool memory and disk.
+    const window = nWorkers * 3;
+    let next = 0;
+    let written = 0;
+    const worker = async (client: pg.Client) => {
+      while (!failure) {
+        while (next - written >= window && !failure) await new Promise<void>((r) => gateWaiters.push(r));
+        if (failure) return;
+        const i = next++;
+        if (i >= chunks.length) return;
+        const c = chunks[i];
+        try {
+          const r = await copyChunk(client, c, {
+            gzipLevel,
+            spoolDir: spoolDir!,
+            spoolName: `chunk-${i}.gz`,
+            spoolMemory: BACKUP_DEFAULTS.spoolMemory,
+            onData: (bytes, rows) => {
+              progress.rawBytes += bytes;
+              progress.rows += rows;
+              emit();
+            },
+          });
+          results[i].resolve(r);
+        } catch (err) {
+          const e = failure ?? fail(err, `reading table ${c.schema}.${c.table} failed`);
+          results[i].reject(e);
+          return;
+        }
+      }
+    };
+    const workersDone = Promise.all(workerClients.map((c) => worker(c)));
+    workersDone.catch(() => {});
+
+    const tableEntries = new Map<string, { rows: number; entries: number[]; shas: string[] }>();
+    try {
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i];
+        const r = await results[i].promise;
+        try {
+          const e = await writer.appendMember(
+            { section: 'table-data', kind: 'TABLE DATA', schema: c.schema, name: c.table, rows: r.rows, chunk: c.chunk, copy: r.copy },
+            r.spool.read(),
+            { rawLength: r.rawLength, sha256: r.sha256 },
+          );
+          const key = `${c.schema}.${c.table}`;
+          const t = tableEntries.get(key) ?? { rows: 0, entries: [], shas: [] };
+          t.rows += r.rows;
+          t.entries.push(e.index);
+          t.shas.push(r.sha256);
+          tableEntries.set(key, t);
+          const left = chunksLeft.get(key)! - 1;
+          chunksLeft.set(key, left);
+          if (left === 0) progress.tablesDone++;
+        } finally {
+          await r.spool.dispose();
+        }
+        written++;
+        progress.pagesDone += c.pages;
+        progress.archiveBytes = writer.size;
+        wakeGate();
+        emit();
+      }
+    } catch (err) {
+      throw fail(err);
+    }
+    await workersDone;
+    if (failure) throw failure;
+    for (const c of workerClients) await c.query('COMMIT').catch(() => {});
+
+    progress.phase = 'finishing';
+    emit(true);
+    await writer.appendText({ section: 'sequence-set', kind: 'SEQUENCE SET', schema: null, name: 'sequences' }, dump.sequenceSetSql ? withNewline(dump.sequenceSetSql) : '');
+    for (const o of dump.objects.filter((x) => x.section === 'post-data')) {
+      await writer.appendText({ section: 'post-data', kind: o.kind, schema: o.schema ?? null, name: o.name, ...(o.table ? { table: o.table } : {}) }, withNewline(o.sql));
+    }
+    const archive = await writer.finish();
+    await put;
+    progress.archiveBytes = archive.sizeBytes;
+
+    const tables: ManifestTable[] = dump.tables.map((t) => {
+      const te = tableEntries.get(`${t.schema}.${t.name}`);
+      const shas = te?.shas ?? [];
+      return {
+        schema: t.schema,
+        name: t.name,
+        rows: te?.rows ?? 0,
+        columns: t.columns,
+        entries: te?.entries ?? [],
+        contentSha256: contentSha(shas),
+        ...(isExcluded(t) ? { dataExcluded: true } : {}),
+      };
+    });
+    const manifest: Manifest = {
+      format: ARCHIVE_FORMAT,
+      formatVersion: ARCHIVE_FORMAT_VERSION,
+      id,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      trigger: opts.trigger,
+      description: opts.description ?? '',
+      source: { serverVersion: info.v, serverVersionNum: info.num, database: info.db, schemas, encoding: info.enc },
+      app: { version: APP_VERSION, migration },
+      archive: { key: archiveKey(id), sizeBytes: archive.sizeBytes, sha256: archive.sha256, rawBytes: writer.rawBytes },
+      tables,
+      totals: { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0) },
+      entries: writer.entries,
+    };
+    // Written last: its presence is what makes the backup exist.
+    await storage.put(manifestKey(id), Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]));
+    return manifest;
+  } catch (err) {
+    const e = fail(err);
+    await put.catch(() => {});
+    throw e;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    for (const c of clients) {
+      if (failure) kill(c);
+      else await c.end().catch(() => {});
+    }
+    if (spoolDir) await rm(spoolDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** Members are concatenated into one script: each must end its last line. */
+function withNewline(sql: string): string {
+  return sql.endsWith('\n') ? sql : `${sql}\n`;
+}
+
+function contentSha(chunkShas: string[]): string {
+  const h = createHash('sha256');
+  for (const s of chunkShas) h.update(`${s}\n`);
+  return h.digest('hex');
+}
