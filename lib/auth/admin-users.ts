@@ -1,6 +1,7 @@
 import type { Queryable } from '../activity/log-activity';
 import { AppError } from '../errors';
-import { hashPassword } from './password';
+import { revokeAllAdminSessions } from './admin-sessions';
+import { hashPassword, verifyPassword } from './password';
 
 /** The roles of admin_users.role; the order is from most to least powerful. */
 export const ADMIN_ROLES = ['super_admin', 'admin', 'staff'] as const;
@@ -45,6 +46,9 @@ export interface UpsertAdminInput {
 /**
  * Creates the admin with this email (case-insensitive) or, when it exists, resets its password,
  * role and name and re-activates it. Used by the launcher (ADMIN_EMAIL/ADMIN_PASSWORD) and the CLI.
+ * A reset to a DIFFERENT password signs the admin out everywhere (a reset after a leak must end
+ * the intruder's session); re-applying the same password, as the launcher does on every start,
+ * keeps the stored hash and the sessions.
  * Throws AppError('usage') for an invalid email, a password shorter than 8 characters or an unknown
  * role. Returns the user and whether it was created.
  */
@@ -56,7 +60,13 @@ export async function upsertAdmin(db: Queryable, input: UpsertAdminInput): Promi
   if (!ADMIN_ROLES.includes(role)) throw new AppError('usage', `unknown admin role: ${String(role)} (expected ${ADMIN_ROLES.join(', ')})`);
   // A reset without a name keeps the stored one; a new admin without a name is called by the email's local part.
   const fullName = input.fullName?.trim() || null;
-  const passwordHash = await hashPassword(input.password);
+  const existing = await db.query<{ id: string; password_hash: string }>(
+    `SELECT id, password_hash FROM public.admin_users WHERE lower(email) = lower($1)`,
+    [email],
+  );
+  const old = existing.rows[0];
+  const samePassword = old ? await verifyPassword(old.password_hash, input.password) : false;
+  const passwordHash = samePassword ? old.password_hash : await hashPassword(input.password);
   // The unique index is on lower(email), so the conflict target is that expression.
   const { rows } = await db.query<AdminRow & { created: boolean }>(
     `INSERT INTO public.admin_users (email, full_name, role, password_hash, is_active)
@@ -67,6 +77,7 @@ export async function upsertAdmin(db: Queryable, input: UpsertAdminInput): Promi
      RETURNING id, email, full_name, role, is_active, last_sign_in_at, (xmax = 0) AS created`,
     [email, fullName, role, passwordHash, email.split('@')[0]],
   );
+  if (old && !samePassword) await revokeAllAdminSessions(db, old.id);
   return { user: toUser(rows[0]), created: rows[0].created };
 }
 

@@ -1,9 +1,12 @@
 import type { SessionOptions } from 'iron-session';
 import { AppError } from '../errors';
 
-/** What the encrypted session cookie carries. The user is re-read from the database on each request. */
+/**
+ * What the encrypted session cookie carries: only the id of a row in admin_sessions, which decides
+ * (on every request) whether the session is still valid and whose it is.
+ */
 export interface SessionData {
-  adminId?: string;
+  sid?: string;
   /** Epoch milliseconds of the sign-in, to enforce the absolute lifetime. */
   signedInAt?: number;
 }

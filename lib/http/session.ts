@@ -1,7 +1,7 @@
 import { cookies } from 'next/headers';
 import { getIronSession } from 'iron-session';
 import type { IronSession } from 'iron-session';
-import { findAdminById } from '../auth/admin-users';
+import { findSessionAdmin } from '../auth/admin-sessions';
 import type { AdminUser } from '../auth/admin-users';
 import { sessionIsFresh, sessionOptions } from '../auth/session-options';
 import type { SessionData } from '../auth/session-options';
@@ -13,12 +13,12 @@ export async function getSession(): Promise<IronSession<SessionData>> {
 }
 
 /**
- * The signed-in admin for this request, or null. The user is re-read from the database so a
- * deactivated or deleted account loses access immediately, not when its cookie expires.
+ * The signed-in admin for this request, or null. The session and user are re-read from the
+ * database, so a signed-out session, a reset password or a deactivated account loses access
+ * immediately, not when its cookie expires.
  */
 export async function currentAdmin(): Promise<AdminUser | null> {
   const session = await getSession();
-  if (!session.adminId || !sessionIsFresh(session)) return null;
-  const user = await findAdminById(getPool(), session.adminId);
-  return user && user.isActive ? user : null;
+  if (!session.sid || !sessionIsFresh(session)) return null;
+  return findSessionAdmin(getPool(), session.sid);
 }

@@ -188,6 +188,28 @@ describe('pages and API authorization', () => {
     expect(html).toContain('ዳሽቦርድ');
   });
 
+  it('a copied cookie stops working after sign-out, and after a password reset (but not a same-password re-apply)', async () => {
+    const a = await signedIn('root@tickethub.et');
+    const b = await signedIn('root@tickethub.et');
+    expect((await get('/api/admin/me', a)).status).toBe(200);
+    const out = await fetch(`${app.baseUrl}/api/auth/logout`, { method: 'POST', headers: { cookie: a } });
+    expect(out.status).toBe(200);
+    expect((await get('/api/admin/me', a)).status).toBe(401);
+    const page = await get('/admin', a);
+    expect([302, 307]).toContain(page.status);
+    expect((await get('/api/admin/me', b)).status).toBe(200); // another device stays signed in
+    // The launcher re-applies ADMIN_PASSWORD on each start: same password keeps sessions.
+    await withClient(db.url, (c) => upsertAdmin(c, { email: 'root@tickethub.et', password: PASSWORD }));
+    expect((await get('/api/admin/me', b)).status).toBe(200);
+    // A real reset ends them.
+    await withClient(db.url, (c) => upsertAdmin(c, { email: 'root@tickethub.et', password: 'a brand new password' }));
+    expect((await get('/api/admin/me', b)).status).toBe(401);
+    await withClient(db.url, (c) => upsertAdmin(c, { email: 'root@tickethub.et', password: PASSWORD }));
+    // The stored session id is only a hash of what the cookie carries.
+    const { rows } = await withClient(db.url, (c) => c.query(`SELECT id_hash FROM admin_sessions LIMIT 1`));
+    expect(rows[0].id_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
   it('logout ends the session in the browser and is recorded', async () => {
     const root = await signedIn('root@tickethub.et');
     const res = await fetch(`${app.baseUrl}/api/auth/logout`, { method: 'POST', headers: { cookie: root } });
@@ -195,7 +217,7 @@ describe('pages and API authorization', () => {
     const cleared = res.headers.getSetCookie().find((c) => c.startsWith('tickethub_session='))!;
     expect(cleared).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/i);
     const { rows } = await withClient(db.url, (c) => c.query(`SELECT count(*)::int AS n FROM activity_logs WHERE action = 'ADMIN_SIGN_OUT'`));
-    expect(rows[0].n).toBe(1);
+    expect(rows[0].n).toBe(2);
   });
 });
 

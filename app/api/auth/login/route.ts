@@ -1,5 +1,7 @@
 // POST /api/auth/login – sign in with {"email","password"}; sets the session cookie.
 import { z } from 'zod';
+import { createAdminSession } from '@/lib/auth/admin-sessions';
+import { SESSION_TTL_SECONDS } from '@/lib/auth/session-options';
 import { signIn } from '@/lib/auth/sign-in';
 import { getPool } from '@/lib/db/pool';
 import { clientIp } from '@/lib/http/client-ip';
@@ -23,12 +25,10 @@ export async function POST(req: Request): Promise<Response> {
     }
     const parsed = LoginBody.safeParse(raw);
     if (!parsed.success) return jsonError(400, 'bad_request', 'Request body must be JSON: {"email": "...", "password": "..."}');
-    const admin = await signIn(getPool(), {
-      ...parsed.data,
-      ip: clientIp(req.headers),
-      userAgent: req.headers.get('user-agent'),
-    });
-    session.adminId = admin.id;
+    const ip = clientIp(req.headers);
+    const userAgent = req.headers.get('user-agent');
+    const admin = await signIn(getPool(), { ...parsed.data, ip, userAgent });
+    session.sid = await createAdminSession(getPool(), admin.id, { ttlSeconds: SESSION_TTL_SECONDS, ip, userAgent });
     session.signedInAt = Date.now();
     await session.save();
     return Response.json({ user: { id: admin.id, email: admin.email, fullName: admin.fullName, role: admin.role } });

@@ -1,5 +1,6 @@
 // POST /api/auth/logout – ends the session (idempotent: 200 also without one).
 import { logActivity } from '@/lib/activity/log-activity';
+import { revokeAdminSession } from '@/lib/auth/admin-sessions';
 import { getPool } from '@/lib/db/pool';
 import { clientIp } from '@/lib/http/client-ip';
 import { errorResponse } from '@/lib/http/error-response';
@@ -9,6 +10,7 @@ export async function POST(req: Request): Promise<Response> {
   try {
     const admin = await currentAdmin();
     const session = await getSession();
+    if (session.sid) await revokeAdminSession(getPool(), session.sid);
     session.destroy();
     if (admin) {
       await logActivity(getPool(), {
