@@ -45,7 +45,9 @@ export async function catalogFingerprint(url: string, schemas?: string[]): Promi
                  pg_catalog.format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN 'not null' END,
                  'default=' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), 'identity=' || nullif(a.attidentity::text, ''),
                  'generated=' || nullif(a.attgenerated::text, ''), 'collation=' || nullif(a.attcollation, 0)::regcollation::text,
-                 'storage=' || a.attstorage::text, 'stats=' || a.attstattarget) AS l
+                 'storage=' || a.attstorage::text, 'stats=' || a.attstattarget,
+                 'compression=' || nullif(a.attcompression::text, ''),
+                 (SELECT 'options=' || string_agg(o, ',' ORDER BY o) FROM unnest(a.attoptions) o WHERE o NOT LIKE 'pg\\_attver=%')) AS l
                  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
                  LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                 WHERE c.relnamespace = ANY($1::oid[]) AND c.relkind IN ('r','p','v','m','f','c') AND a.attnum > 0 AND NOT a.attisdropped

@@ -434,6 +434,8 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
           const st = { p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' }[c.attstorage];
           if (st) after.push(`ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET STORAGE ${st};\n`);
         }
+        const compression = { p: 'pglz', l: 'lz4' }[c.attcompression];
+        if (compression) after.push(`ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET COMPRESSION ${compression};\n`);
         // Only the options ALTER COLUMN SET accepts: anything else in attoptions did not come from SQL.
         const attopts = (c.attoptions ?? []).filter((o) => /^n_distinct(_inherited)?=/.test(o));
         if (attopts.length) after.push(`ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET (${attopts.map(relOption).join(', ')});\n`);

@@ -30,6 +30,7 @@ export interface ColumnRow {
   attrelid: number; attnum: number; attname: string; typ: string; attnotnull: boolean; defexpr: string | null;
   adoid: number | null; attidentity: string; attgenerated: string; attislocal: boolean; attinhcount: number;
   coll: string | null; attstorage: string; typstorage: string; attstattarget: number | null; attoptions: string[] | null;
+  attcompression: string;
 }
 export interface ConstraintRow {
   oid: number; conrelid: number; conname: string; contype: string; def: string; convalidated: boolean;
@@ -182,7 +183,8 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
             a.attidentity, a.attgenerated, a.attislocal, a.attinhcount::int AS attinhcount,
             CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
                  THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) END AS coll,
-            a.attstorage, t.typstorage, a.attstattarget::int AS attstattarget, a.attoptions::text[] AS attoptions
+            a.attstorage, t.typstorage, a.attstattarget::int AS attstattarget, a.attoptions::text[] AS attoptions,
+            a.attcompression::text AS attcompression
        FROM pg_catalog.pg_attribute a
        JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
