@@ -68,7 +68,7 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
             {result.items.map((row) => (
               <li key={row.id} className="px-4 py-3" data-card-action={row.action}>
                 <div className="flex flex-wrap items-center justify-between gap-2">
-                  <ActionBadge action={row.action} />
+                  <ActionBadge action={row.action} wrap />
                   <time dateTime={row.createdAt.toISOString()} className="text-xs text-slate-500 tabular-nums">{dateFmt.format(row.createdAt)}</time>
                 </div>
                 <p className="mt-1.5 text-sm break-words text-slate-800">{row.description}</p>
@@ -132,10 +132,11 @@ function PageLink({ href, rel, children }: { href: string | null; rel: string; c
   return <Link href={href} rel={rel} className={`${cls} border-slate-300 bg-white text-slate-700 hover:bg-slate-100`}>{children}</Link>;
 }
 
-function ActionBadge({ action }: { action: string }) {
+// Table cells keep the action on one line; phone cards may wrap a very long one.
+function ActionBadge({ action, wrap = false }: { action: string; wrap?: boolean }) {
   const failed = action.endsWith('FAILED');
   return (
-    <span className={`inline-block rounded px-2 py-0.5 font-mono text-xs break-all ${failed ? 'bg-red-50 text-red-700' : 'bg-slate-100 text-slate-700'}`}>
+    <span className={`inline-block rounded px-2 py-0.5 font-mono text-xs ${wrap ? 'break-all' : 'whitespace-nowrap'} ${failed ? 'bg-red-50 text-red-700' : 'bg-slate-100 text-slate-700'}`}>
       {action}
     </span>
   );
