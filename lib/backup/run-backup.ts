@@ -64,6 +64,8 @@ export interface BackupOptions {
   excludeTableData?: string[];
   /** Parallel COPY connections on the one snapshot; default BACKUP_WORKERS or 2. */
   workers?: number;
+  /** Heap bytes per ctid-range chunk of a large table; default BACKUP_CHUNK_MB or 64 MB (0: never split). */
+  chunkBytes?: number;
   /** Read the stored backup back and check it before calling it succeeded (default true). */
   verify?: boolean;
   onProgress?: (p: BackupProgress) => void;
@@ -368,7 +370,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
   const excludeTableData = opts.excludeTableData ?? ['public.backup_runs'];
   const workers = Math.max(1, Math.min(16, Math.floor(opts.workers ?? envInt('BACKUP_WORKERS', BACKUP_DEFAULTS.workers))));
   const gzipLevel = Math.max(1, Math.min(9, Math.floor(envInt('BACKUP_GZIP_LEVEL', BACKUP_DEFAULTS.gzipLevel))));
-  const chunkBytes = envInt('BACKUP_CHUNK_MB', BACKUP_DEFAULTS.chunkBytes / 1048576) * 1048576;
+  const chunkBytes = opts.chunkBytes ?? envInt('BACKUP_CHUNK_MB', BACKUP_DEFAULTS.chunkBytes / 1048576) * 1048576;
   const { storage, signal } = opts;
 
   const progress: BackupProgress = { id, phase: 'connecting', tablesTotal: 0, tablesDone: 0, rows: 0, rawBytes: 0, archiveBytes: 0, pagesDone: 0, pagesTotal: 0, elapsedMs: 0 };
