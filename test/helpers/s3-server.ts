@@ -1,8 +1,94 @@
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import S3rver from 's3rver';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- patching an untyped CommonJS module */
+const require = createRequire(import.meta.url);
+
+/**
+ * s3rver 3.7.1 departs from S3 in three ways that make correct clients look broken, so they are
+ * fixed here, once per process, by replacing two methods of its filesystem store:
+ * - PUT writes the object file in place and reports success before the file is flushed: a reader
+ *   can see a half-written or mixed old/new object, and an aborted upload leaves a partial object.
+ *   Real S3 PUT/CompleteMultipartUpload is atomic. Fixed: temp file, then rename.
+ * - GET reads the size from one stat() and the bytes from a later open(): after a concurrent
+ *   overwrite the two disagree. Fixed: open once, size from that descriptor.
+ * - 'Range: bytes=0-0' returns the whole object (end 0 is taken as "no end"). Fixed.
+ */
+function patchS3rverStore(): void {
+  const FilesystemStore = require('s3rver/lib/stores/filesystem.js');
+  const S3Object = require('s3rver/lib/models/object.js');
+  const proto = FilesystemStore.prototype;
+  if (proto.__tickethubPatched) return;
+  proto.__tickethubPatched = true;
+
+  proto.putObject = async function putObject(this: any, object: any) {
+    const objectPath: string = this.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(path.dirname(objectPath), { recursive: true });
+    // Not ending in '._S3rver_object', so s3rver's listing never shows it.
+    const temp = `${objectPath}.tmp-${randomBytes(6).toString('hex')}`;
+    const md5 = createHash('md5');
+    let size = 0;
+    try {
+      const src: Readable = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
+      await pipeline(
+        src,
+        new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            md5.update(chunk);
+            size += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+        createWriteStream(temp),
+      );
+      const digest = md5.digest('hex');
+      await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+      await rename(temp, objectPath);
+      return { size, md5: digest };
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+  };
+
+  proto.getObject = async function getObject(this: any, bucket: string, key: string, options?: { start?: number; end?: number }) {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.getResourcePath(bucket, key, 'object'), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      const st = await fh.stat();
+      const metadata = { ...(await this.getMetadata(bucket, key)), 'content-length': st.size, 'last-modified': st.mtime.toUTCString() };
+      const ranged = options?.start !== undefined || options?.end !== undefined;
+      const range = { start: options?.start ?? 0, end: Math.min(options?.end ?? Infinity, Math.max(0, st.size - 1)) };
+      if (range.start < 0 || range.end < range.start || (ranged && range.start >= st.size)) {
+        await fh.close();
+        const unsatisfiable = new S3Object(bucket, key, null, metadata);
+        if (ranged) unsatisfiable.range = range;
+        return unsatisfiable;
+      }
+      const result = new S3Object(bucket, key, fh.createReadStream({ start: range.start, end: range.end }), metadata);
+      if (ranged) result.range = range;
+      return result;
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  };
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 export interface TestS3Server {
   /** http://127.0.0.1:<port>: pass as `endpoint` with forcePathStyle true. */
@@ -30,6 +116,7 @@ export interface TestS3Server {
  * credentials.
  */
 export async function startS3Server(opts: { bucket?: string } = {}): Promise<TestS3Server> {
+  patchS3rverStore();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tickethub-s3rver-'));
   const bucket = opts.bucket ?? `test-${randomBytes(4).toString('hex')}`;
   const server = new S3rver({
@@ -41,6 +128,9 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<Tes
     vhostBuckets: false,
     configureBuckets: [{ name: bucket }],
   });
+  // silent: true only mutes the console transport; winston still complains on stderr when a late
+  // request (after close) logs. Mute the logger itself.
+  (server as unknown as { logger: { silent: boolean } }).logger.silent = true;
   let addr: { port: number };
   try {
     addr = await server.run();

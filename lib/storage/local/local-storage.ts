@@ -1,0 +1,206 @@
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError, oneLine } from '../../errors';
+import type { StorageBackend, StoredObject } from '../storage-backend';
+import { notFound, sourceFailed } from '../storage-errors';
+import { checkRange, compareKeys, validateKey, validatePrefix } from '../validate-key';
+
+/** Marks in-progress writes: `.<name>.tmp-<random>`. Dot-names are never listed nor valid keys. */
+const TEMP_MARK = '.tmp-';
+
+/**
+ * StorageBackend on a local directory. Writes are atomic and durable: bytes go to a hidden temp
+ * file in the target's own directory (so the rename never crosses file systems), the file is
+ * fsynced, renamed over the key, and the directory is fsynced so the rename survives a crash. A
+ * reader therefore sees either the whole old object, the whole new one, or none.
+ */
+export class LocalStorage implements StorageBackend {
+  readonly location: string;
+  /** Absolute root directory; created on the first put. */
+  readonly root: string;
+
+  constructor(root: string) {
+    if (!path.isAbsolute(root)) throw new AppError('config', `local storage root must be an absolute path, got ${JSON.stringify(root)}`);
+    this.root = path.resolve(root);
+    this.location = pathToFileURL(this.root).href;
+  }
+
+  private pathOf(key: string): string {
+    return path.join(this.root, ...validateKey(key).split('/'));
+  }
+
+  async put(key: string, body: Readable): Promise<{ size: number }> {
+    const target = this.pathOf(key);
+    const dir = path.dirname(target);
+    const temp = path.join(dir, `.${path.basename(target)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
+    let fh: FileHandle | undefined;
+    let size = 0;
+    let sourceError: unknown;
+    body.once('error', (err) => (sourceError ??= err));
+    try {
+      await mkdir(dir, { recursive: true }).catch((err) => {
+        throw this.writeError(err, dir);
+      });
+      await pipeline(
+        body,
+        async function* count(source: AsyncIterable<Buffer | string>) {
+          for await (const chunk of source) {
+            size += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(temp, { flags: 'wx', mode: 0o644 }),
+      );
+      // fsync is per file, not per descriptor: syncing through a second handle flushes the data
+      // written above before the rename makes it visible.
+      fh = await open(temp, 'r+');
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      await rename(temp, target);
+    } catch (err) {
+      body.destroy();
+      await fh?.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      if (sourceError !== undefined) throw sourceFailed(sourceError, key, this.location);
+      throw this.writeError(err, target);
+    }
+    // The rename is only durable once the directory entry is on disk.
+    await syncDir(dir).catch((err) => {
+      throw this.writeError(err, dir);
+    });
+    return { size };
+  }
+
+  async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    const file = this.pathOf(key);
+    let fh: FileHandle;
+    try {
+      // Reading through an open handle pins this version of the file: a concurrent put renames a
+      // new inode over the name, and a concurrent delete unlinks it, without cutting this read.
+      fh = await open(file, 'r');
+    } catch (err) {
+      throw this.readError(err, key);
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw notFound(key, this.location);
+      const r = range ? checkRange(range, st.size, `${key} in ${this.location}`) : undefined;
+      return fh.createReadStream(r ? { start: r.start, end: r.end } : {});
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw this.readError(err, key);
+    }
+  }
+
+  async stat(key: string): Promise<StoredObject> {
+    try {
+      const st = await stat(this.pathOf(key));
+      if (!st.isFile()) throw notFound(key, this.location);
+      return { key, size: st.size, modifiedAt: st.mtime };
+    } catch (err) {
+      throw this.readError(err, key);
+    }
+  }
+
+  async list(prefix = ''): Promise<StoredObject[]> {
+    validatePrefix(prefix);
+    const out: StoredObject[] = [];
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        // A missing root (nothing stored yet) or a subdirectory removed meanwhile lists as empty.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw this.readError(err, rel || '.', true);
+      }
+      for (const e of entries) {
+        if (e.name.startsWith('.')) continue; // temp files of writes in progress, hidden files
+        const key = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) {
+          // Descend only where keys can still match the prefix.
+          if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) await walk(path.join(dir, e.name), key);
+        } else if (e.isFile() && key.startsWith(prefix)) {
+          try {
+            const st = await stat(path.join(dir, e.name));
+            out.push({ key, size: st.size, modifiedAt: st.mtime });
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.readError(err, key, true);
+          }
+        }
+      }
+    };
+    await walk(this.root, '');
+    return out.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.pathOf(key);
+    try {
+      await unlink(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw this.writeError(err, file);
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open between calls.
+  }
+
+  /** Maps a failure while creating/replacing/deleting to a one-line 'storage' error naming the path. */
+  private writeError(err: unknown, p: string): AppError {
+    if (err instanceof AppError) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const cause = describeErrno(err);
+    if (code === 'ENOSPC' || code === 'EDQUOT') return new AppError('storage', `storage ${p} is full: ${cause}`, { cause: err });
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new AppError('storage', `storage ${p} not writable: ${cause}`, { cause: err });
+    if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR') return new AppError('storage', `storage ${p} not usable: ${cause}`, { cause: err });
+    return new AppError('storage', `storage ${p} write failed: ${cause}`, { cause: err });
+  }
+
+  /** Maps a read failure: a missing object is 'not_found', anything else a 'storage' error. */
+  private readError(err: unknown, key: string, listing = false): AppError {
+    if (err instanceof AppError) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!listing && (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')) return notFound(key, this.location);
+    const where = path.join(this.root, key);
+    if (code === 'EACCES' || code === 'EPERM') return new AppError('storage', `storage ${where} not readable: ${describeErrno(err)}`, { cause: err });
+    return new AppError('storage', `storage ${where} read failed: ${describeErrno(err)}`, { cause: err });
+  }
+}
+
+/** 'permission denied' rather than "EACCES: permission denied, open '/x/.y.tmp-…'" (the path is named already). */
+function describeErrno(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const known: Record<string, string> = {
+    ENOSPC: 'no space left on device',
+    EDQUOT: 'disk quota exceeded',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOTDIR: 'a path component is not a directory',
+    EEXIST: 'a path component exists and is not a directory',
+    EISDIR: 'is a directory',
+    EIO: 'input/output error',
+  };
+  if (e?.code && known[e.code]) return known[e.code];
+  return oneLine(e?.message ?? String(err));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
