@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -21,6 +21,8 @@ const require = createRequire(import.meta.url);
  * - GET reads the size from one stat() and the bytes from a later open(): after a concurrent
  *   overwrite the two disagree. Fixed: open once, size from that descriptor.
  * - 'Range: bytes=0-0' returns the whole object (end 0 is taken as "no end"). Fixed.
+ * AbortMultipartUpload is not implemented by s3rver (405); `startS3Server` adds it (see
+ * abortMultipartMiddleware), so clients' cleanup after a failed upload really runs.
  */
 function patchS3rverStore(): void {
   const FilesystemStore = require('s3rver/lib/stores/filesystem.js');
@@ -90,6 +92,33 @@ function patchS3rverStore(): void {
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
+/** Where s3rver keeps the parts of multipart uploads not yet completed or aborted. */
+function uploadsDir(dataDir: string, bucket: string): string {
+  return path.join(dataDir, bucket, '._S3rver_uploads');
+}
+
+/** Koa middleware: DELETE /<bucket>/<key>?uploadId=<id> removes the upload's parts, as S3 does. */
+function abortMultipartMiddleware(dataDir: string) {
+  return async (ctx: { method: string; path: string; query: Record<string, unknown>; status: number; body: unknown; type: string }, next: () => Promise<void>) => {
+    const uploadId = ctx.query.uploadId;
+    if (ctx.method !== 'DELETE' || typeof uploadId !== 'string' || !/^[0-9a-f]+$/.test(uploadId)) return next();
+    const bucket = decodeURIComponent(ctx.path.split('/')[1] ?? '');
+    const dir = path.join(uploadsDir(dataDir, bucket), uploadId);
+    const exists = await stat(dir).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      ctx.status = 404;
+      ctx.type = 'application/xml';
+      ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
+      return;
+    }
+    await rm(dir, { recursive: true, force: true });
+    ctx.status = 204;
+  };
+}
+
 export interface TestS3Server {
   /** http://127.0.0.1:<port>: pass as `endpoint` with forcePathStyle true. */
   endpoint: string;
@@ -105,6 +134,13 @@ export interface TestS3Server {
    * s3:// URL, the CLI in a child process). Merge into process.env or a child's env.
    */
   env: Record<string, string>;
+  /** The server's data directory (objects and pending multipart uploads live here). */
+  directory: string;
+  /**
+   * Multipart uploads started and neither completed nor aborted, as their object keys: after a
+   * failed put this must be empty (S3 bills for stray parts).
+   */
+  incompleteUploads(): Promise<string[]>;
   /** Stops the server and removes its data directory. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -131,6 +167,9 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<Tes
   // silent: true only mutes the console transport; winston still complains on stderr when a late
   // request (after close) logs. Mute the logger itself.
   (server as unknown as { logger: { silent: boolean } }).logger.silent = true;
+  // Before s3rver's router (Koa composes `middleware` when the server starts listening).
+  const mw = (server as unknown as { middleware: unknown[] }).middleware;
+  mw.splice(mw.length - 1, 0, abortMultipartMiddleware(dir));
   let addr: { port: number };
   try {
     addr = await server.run();
@@ -158,6 +197,12 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<Tes
       AWS_REGION: region,
       S3_ENDPOINT: endpoint,
       S3_FORCE_PATH_STYLE: 'true',
+    },
+    directory: dir,
+    async incompleteUploads() {
+      const base = uploadsDir(dir, bucket);
+      const ids = await readdir(base).catch(() => [] as string[]);
+      return Promise.all(ids.map((id) => readFile(path.join(base, id, 'key'), 'utf8').catch(() => `(upload ${id})`)));
     },
     async stop() {
       if (stopped) return;

@@ -9,7 +9,7 @@ import { isNotFound } from '../../lib/storage/storage-backend';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { LocalStorage } from '../../lib/storage/local/local-storage';
 import { S3Storage } from '../../lib/storage/s3/s3-storage';
-import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { startS3Server } from '../helpers/s3-server';
 import type { TestS3Server } from '../helpers/s3-server';
 
@@ -112,7 +112,9 @@ function storageContract(factory: () => Promise<ContractFixture>) {
     const whole = await readAll(generated(size, 3).stream);
     await s.put('r.bin', generated(size, 3).stream);
     expect(await readAll(await s.get('r.bin', { start: 0, end: 0 }))).toEqual(whole.subarray(0, 1));
-    expect(await readAll(await s.get('r.bin', { start: 1_000_000, end: 2_000_123 }))).toEqual(whole.subarray(1_000_000, 2_000_124));
+    const middle = await readAll(await s.get('r.bin', { start: 1_000_000, end: 2_000_123 }));
+    expect(middle.length).toBe(1_000_124);
+    expect(middle.equals(whole.subarray(1_000_000, 2_000_124))).toBe(true);
     expect(await readAll(await s.get('r.bin', { start: size - 1, end: size - 1 }))).toEqual(whole.subarray(size - 1));
     expect(await readAll(await s.get('r.bin', { start: size - 10, end: size + 1000 }))).toEqual(whole.subarray(size - 10));
     expect((await rejection(s.get('r.bin', { start: 5, end: 4 }))).code).toBe('usage');
@@ -325,8 +327,8 @@ describe('S3Storage on s3rver', () => {
         const listed = new Set((await storage.list()).map((o) => `${prefix}/${o.key}`));
         const objs = await raw.send(new ListObjectsV2Command({ Bucket: server.bucket, Prefix: `${prefix}/` }));
         const stray = (objs.Contents ?? []).map((o) => o.Key ?? '').filter((k) => !listed.has(k));
-        const mpu = await raw.send(new ListMultipartUploadsCommand({ Bucket: server.bucket, Prefix: `${prefix}/` })).catch(() => undefined);
-        return [...stray, ...(mpu?.Uploads ?? []).map((u) => `multipart upload ${u.Key}`)];
+        const pending = (await server.incompleteUploads()).filter((k) => k.startsWith(`${prefix}/`));
+        return [...stray, ...pending.map((k) => `incomplete multipart upload of ${k}`)];
       },
       async cleanup() {
         raw.destroy();

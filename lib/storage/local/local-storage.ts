@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { access, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -41,12 +41,16 @@ export class LocalStorage implements StorageBackend {
     const temp = path.join(dir, `.${path.basename(target)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
     let fh: FileHandle | undefined;
     let size = 0;
-    let sourceError: unknown;
-    body.once('error', (err) => (sourceError ??= err));
+    // Which side failed first decides the message: pipeline() destroys the other side with the
+    // same error, so a disk-full write also surfaces as an 'error' on the source afterwards.
+    let firstError: { from: 'source' | 'write'; err: unknown } | undefined;
+    body.once('error', (err) => (firstError ??= { from: 'source', err }));
     try {
-      await mkdir(dir, { recursive: true }).catch((err) => {
-        throw this.writeError(err, dir);
+      await mkdir(dir, { recursive: true }).catch(async (err) => {
+        throw this.writeError(await explainMkdirFailure(dir, err), dir);
       });
+      const out = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+      out.once('error', (err) => (firstError ??= { from: 'write', err }));
       await pipeline(
         body,
         async function* count(source: AsyncIterable<Buffer | string>) {
@@ -55,7 +59,7 @@ export class LocalStorage implements StorageBackend {
             yield chunk;
           }
         },
-        createWriteStream(temp, { flags: 'wx', mode: 0o644 }),
+        out,
       );
       // fsync is per file, not per descriptor: syncing through a second handle flushes the data
       // written above before the rename makes it visible.
@@ -68,7 +72,7 @@ export class LocalStorage implements StorageBackend {
       body.destroy();
       await fh?.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
-      if (sourceError !== undefined) throw sourceFailed(sourceError, key, this.location);
+      if (firstError?.from === 'source') throw sourceFailed(firstError.err, key, this.location);
       throw this.writeError(err, target);
     }
     // The rename is only durable once the directory entry is on disk.
@@ -194,6 +198,29 @@ function describeErrno(err: unknown): string {
   };
   if (e?.code && known[e.code]) return known[e.code];
   return oneLine(e?.message ?? String(err));
+}
+
+/**
+ * mkdir -p reports ENOENT in cases that are really "read-only" or "not a directory" (e.g. on a
+ * read-only mount). Find the deepest existing ancestor and ask it the real question.
+ */
+async function explainMkdirFailure(dir: string, err: unknown): Promise<unknown> {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return err;
+  let p = path.dirname(dir);
+  for (;;) {
+    try {
+      const st = await stat(p);
+      if (!st.isDirectory()) return Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      await access(p, constants.W_OK);
+      return err;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') return e;
+    }
+    const up = path.dirname(p);
+    if (up === p) return err;
+    p = up;
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {
