@@ -306,3 +306,40 @@ export function countNewlines(b: Buffer): number {
   }
   return n;
 }
+
+/** Reads past `length` bytes (still hashed); throws 'corrupt' when the archive ends first. */
+export async function skipBytes(reader: ByteReader, length: number): Promise<void> {
+  let left = length;
+  while (left > 0) {
+    const b = await reader.next(left);
+    if (!b) throw new AppError('corrupt', `archive ends ${left} bytes early (truncated)`);
+    left -= b.length;
+  }
+}
+
+/**
+ * Streams the whole archive, hashing it, and checks size and SHA-256 against the manifest — the
+ * cheap integrity gate restore passes before it touches a database. Throws AppError 'corrupt'.
+ */
+export async function checkArchiveSha(source: ArchiveSource, m: Manifest, onBytes?: (read: number) => void, signal?: AbortSignal): Promise<void> {
+  const size = await source.archiveSize();
+  if (size !== m.archive.sizeBytes) {
+    throw new AppError('corrupt', `${source.label}: archive has ${size} bytes but the manifest says ${m.archive.sizeBytes}${size < m.archive.sizeBytes ? ' (truncated)' : ''}`);
+  }
+  const h = createHash('sha256');
+  let n = 0;
+  const stream = await source.openArchive();
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    if (signal?.aborted) {
+      stream.destroy();
+      throw new AppError('aborted', 'interrupted while checking the archive');
+    }
+    h.update(c);
+    n += c.length;
+    onBytes?.(n);
+  }
+  const sha = h.digest('hex');
+  if (sha !== m.archive.sha256) {
+    throw new AppError('corrupt', `${source.label}: archive SHA-256 does not match the manifest (corrupt or tampered; run verify for the member it hits)`);
+  }
+}

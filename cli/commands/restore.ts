@@ -1,0 +1,173 @@
+import { createInterface } from 'node:readline/promises';
+import { formatBytes } from '../../lib/backup/run-backup';
+import type { RestorePlan, RestoreProgress, RestoreResult } from '../../lib/backup/restore/restore-backup';
+import { isArchivePath, restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
+import { databaseUrl } from '../../lib/db/pool';
+import { AppError, oneLine, toAppError } from '../../lib/errors';
+import { openStorage } from '../../lib/storage/open-storage';
+import type { StorageBackend } from '../../lib/storage/storage-backend';
+import { parseCommandArgs } from '../parse-command-args';
+import { formatDuration } from '../progress-bar';
+
+export const summary = 'restore a backup (fresh, replace, data-only, or tables into a new schema) in one transaction';
+
+const USAGE = `Usage: tickethub-backup restore <id | path/to/<id>.sql.gz> [options]
+
+  --storage URL        where the backup id lives (default: BACKUP_STORAGE_URL, else .data/backups)
+  --target-url URL     database to restore into (default: DATABASE_URL)
+  --mode MODE          fresh (default: empty database) | replace (backed-up schemas replaced) |
+                       data-only (with --tables: empty and reload those tables only)
+  --tables a,b         tables for data-only / --into-schema (name or schema.name)
+  --into-schema NAME   create NAME and restore --tables there, next to the live data
+  --cascade            data-only: also reload tables whose rows reference the chosen ones;
+                       replace: also drop objects outside the backup that depend on it
+  --force              restore a backup taken at a newer migration than this app's
+  --yes                do not ask for confirmation (required when stdin is not a terminal)
+  --jobs N             fresh only: N parallel connections, NOT atomic (faster; default 1 = one transaction)
+  --json               print one JSON object with the result
+
+A restore runs in ONE transaction: any error, Ctrl-C or lost connection rolls it back and leaves the
+target exactly as it was.`;
+
+const MODES = ['fresh', 'replace', 'data-only'] as const;
+
+class Bar {
+  private last = 0;
+  private len = 0;
+  constructor(private readonly out = process.stderr) {}
+  get enabled() {
+    return Boolean(this.out.isTTY);
+  }
+  update(p: RestoreProgress) {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (now - this.last < 100) return;
+    this.last = now;
+    const frac = p.phase === 'verifying' ? (p.totalTables ? p.tablesDone / p.totalTables : 1) : p.totalBytes ? p.bytesRead / p.totalBytes : 0;
+    const w = 24;
+    const f = Math.round(Math.min(1, frac) * w);
+    const label = p.phase === 'checking' ? 'checking archive' : p.phase === 'loading' ? 'loading' : 'comparing with manifest';
+    const line = `${label} [${'#'.repeat(f)}${'.'.repeat(w - f)}] ${p.phase === 'checking' ? '' : `${p.tablesDone}/${p.totalTables} tables  ${p.rowsLoaded.toLocaleString('en-US')}/${p.totalRows.toLocaleString('en-US')} rows  `}${formatBytes(p.bytesRead)}/${formatBytes(p.totalBytes)}${p.current ? `  ${p.current}` : ''}`;
+    const cols = this.out.columns || 100;
+    const l = line.slice(0, cols - 1);
+    this.out.write(`\r${l}${' '.repeat(Math.max(0, this.len - l.length))}`);
+    this.len = l.length;
+  }
+  done() {
+    if (this.enabled && this.len) this.out.write(`\r${' '.repeat(this.len)}\r`);
+    this.len = 0;
+  }
+}
+
+export function formatPlan(p: RestorePlan): string {
+  const lines = [
+    `Restore plan: backup ${p.id} (taken ${p.backupStartedAt}, migration ${p.backupMigration ?? 'none'})`,
+    `  from    ${p.source}`,
+    `  into    ${p.target}  (mode ${p.mode})`,
+    `  objects ${p.objects} archive members, ${p.tables.length} tables, ${p.rows.toLocaleString('en-US')} rows, ${formatBytes(p.archiveBytes)} compressed`,
+    ...p.actions.map((a) => `  - ${a}`),
+  ];
+  if (p.tables.length <= 20) for (const t of p.tables) lines.push(`    ${t.schema}.${t.name}: ${t.rows.toLocaleString('en-US')} rows`);
+  return lines.join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      storage: { type: 'string' },
+      'target-url': { type: 'string' },
+      mode: { type: 'string' },
+      tables: { type: 'string' },
+      'into-schema': { type: 'string' },
+      cascade: { type: 'boolean' },
+      force: { type: 'boolean' },
+      yes: { type: 'boolean', short: 'y' },
+      jobs: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    USAGE,
+    1,
+  );
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const source = positionals[0];
+  if (!source) throw new AppError('usage', `missing backup id or archive path\n${USAGE}`);
+  const mode = values.mode as string | undefined;
+  if (mode !== undefined && !(MODES as readonly string[]).includes(mode)) throw new AppError('usage', `--mode must be fresh, replace or data-only, got ${JSON.stringify(mode)}`);
+  const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 16) throw new AppError('usage', `--jobs must be an integer from 1 to 16, got ${JSON.stringify(values.jobs)}`);
+  if (jobs > 1 && ((mode && mode !== 'fresh') || values['into-schema'] !== undefined)) throw new AppError('usage', '--jobs works only with fresh restores into an empty database');
+  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  if (!values.yes && !interactive) throw new AppError('usage', 'refusing without --yes: stdin is not a terminal, so the restore plan cannot be confirmed');
+  const targetUrl = (values['target-url'] as string | undefined) ?? databaseUrl();
+  const tables = (values.tables as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
+
+  // A downloaded archive file needs no storage; an id is looked up in it.
+  const storage: StorageBackend | undefined = isArchivePath(source) ? undefined : openStorage(values.storage as string | undefined);
+  const json = Boolean(values.json);
+  const bar = json ? undefined : new Bar();
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const confirm = async (plan: RestorePlan): Promise<boolean> => {
+    bar?.done();
+    if (!json || !values.yes) process.stderr.write(`${formatPlan(plan)}\n`);
+    if (values.yes) return true;
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const a = await rl.question(`Restore into ${plan.target}${plan.mode === 'replace' ? ' (REPLACES the backed-up schemas)' : ''}? [y/N] `);
+      return /^y(es)?$/i.test(a.trim());
+    } finally {
+      rl.close();
+    }
+  };
+  try {
+    let r: RestoreResult;
+    if (jobs > 1) {
+      r = await restoreParallel({ source, storage, targetUrl, jobs, force: Boolean(values.force), confirm, onProgress: bar ? (p) => bar.update(p) : undefined, signal: ac.signal });
+    } else {
+      r = await restoreBackup({
+        source,
+        storage,
+        targetUrl,
+        mode: mode as (typeof MODES)[number] | undefined,
+        tables,
+        intoSchema: values['into-schema'] as string | undefined,
+        cascade: Boolean(values.cascade),
+        force: Boolean(values.force),
+        confirm,
+        onProgress: bar ? (p) => bar.update(p) : undefined,
+        signal: ac.signal,
+      });
+    }
+    bar?.done();
+    const atomic = jobs === 1;
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ ok: true, id: r.id, mode: r.mode, target: r.target, committed: true, atomic, tables: r.tables, rows: r.rows, durationMs: r.durationMs })}\n`);
+    } else {
+      const out = [`restore of backup ${r.id} into ${r.target} (${r.mode}) ${atomic ? 'ran in one transaction: committed' : `ran on ${jobs} connections (not atomic): completed`} in ${formatDuration(r.durationMs)}`];
+      for (const t of r.tables) {
+        out.push(`  ${t.rows === t.expectedRows && t.contentMatches !== false ? 'ok  ' : 'DIFF'} ${t.schema}.${t.name}: ${t.rows.toLocaleString('en-US')}/${t.expectedRows.toLocaleString('en-US')} rows, content ${t.contentMatches === null ? 'not checked' : t.contentMatches ? 'matches the backup' : 'DIFFERS'}`);
+      }
+      out.push(`${r.tables.length} tables, ${r.rows.toLocaleString('en-US')} rows match the manifest`);
+      process.stdout.write(`${out.join('\n')}\n`);
+    }
+    return 0;
+  } catch (err) {
+    bar?.done();
+    const e = toAppError(err);
+    const d = e.details as { rolledBack?: boolean; phase?: string } | undefined;
+    const state = d?.phase === 'transaction' ? '' : e.code === 'usage' ? '' : ' — nothing was changed';
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, code: e.code, error: oneLine(e.message) + state, rolledBack: d?.rolledBack ?? false })}\n`);
+    throw new AppError(e.code, `${oneLine(e.message)}${state}`, { cause: err, details: e.details });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await storage?.close();
+  }
+}

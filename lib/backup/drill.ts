@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { AppError, oneLine, toAppError } from '../errors';
+import type { StorageBackend } from '../storage/storage-backend';
+import type { RestoredTable } from './restore/restore-backup';
+import { restoreBackup } from './restore/restore-backup';
+
+export type DrillPolicy = 'off' | 'weekly' | 'daily';
+
+/** Outcome of one restore drill (stored as backup_runs.drill). */
+export interface DrillResult {
+  ok: boolean;
+  id: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** 'scratch database <name> (created and dropped)' or 'DRILL_DATABASE_URL <host/db>'. */
+  target: string;
+  tables: RestoredTable[];
+  rows: number;
+  /** Why it failed (one line), null when ok. */
+  error: string | null;
+  /** Whether the result was written to backup_runs of the app database. */
+  recorded: boolean;
+}
+
+export interface DrillOptions {
+  storage: StorageBackend;
+  id: string;
+  /** An EMPTY database to restore into (DRILL_DATABASE_URL); left as restored, not dropped. */
+  drillUrl?: string;
+  /** Any database URL on the server where a scratch database may be created and dropped. */
+  serverUrl?: string;
+  /** The app database whose backup_runs row gets drill_at/drill (when it has that table). */
+  recordUrl?: string;
+  onProgress?: Parameters<typeof restoreBackup>[0]['onProgress'];
+  signal?: AbortSignal;
+}
+
+function withDatabase(url: string, db: string): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+function hostDb(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
+  try {
+    await c.connect();
+  } catch (err) {
+    throw toAppError(err, `cannot connect to the drill server ${hostDb(url)}`);
+  }
+  c.on('error', () => {});
+  try {
+    await c.query(sql);
+  } catch (err) {
+    throw toAppError(err, `drill server ${hostDb(url)}`);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/**
+ * A restore drill: restores backup `id` fresh into a scratch database (created on the server of
+ * `serverUrl` and always dropped afterwards) or into the empty `drillUrl`, and compares every
+ * table's row count and content hash with the values the manifest recorded at backup time (the
+ * restore does that comparison inside its transaction). A drill that finds a difference, a corrupt
+ * archive or a restore error resolves with ok=false and the cause; only a drill that could not run
+ * at all (server unreachable, no permission to create a database) rejects. The result is recorded
+ * in backup_runs (drill_at, drill) of `recordUrl` when that database has the table and the row.
+ */
+export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
+  const started = Date.now();
+  const drillUrl = opts.drillUrl ?? process.env.DRILL_DATABASE_URL;
+  let targetUrl: string;
+  let target: string;
+  let scratch: string | null = null;
+  if (drillUrl) {
+    targetUrl = drillUrl;
+    target = `drill database ${hostDb(drillUrl)}`;
+  } else {
+    if (!opts.serverUrl) throw new AppError('usage', 'a drill needs a server to create its scratch database on (serverUrl / --drill-url / DRILL_DATABASE_URL)');
+    scratch = `tickethub_drill_${opts.id.slice(0, 15).toLowerCase()}_${randomBytes(3).toString('hex')}`;
+    await adminQuery(opts.serverUrl, `CREATE DATABASE "${scratch}" TEMPLATE template0 ENCODING 'UTF8'`);
+    targetUrl = withDatabase(opts.serverUrl, scratch);
+    target = `scratch database ${scratch} (created and dropped)`;
+  }
+  const result: DrillResult = { ok: false, id: opts.id, startedAt: new Date(started).toISOString(), finishedAt: '', durationMs: 0, target, tables: [], rows: 0, error: null, recorded: false };
+  try {
+    const r = await restoreBackup({ source: opts.id, storage: opts.storage, targetUrl, mode: 'fresh', onProgress: opts.onProgress, signal: opts.signal });
+    result.tables = r.tables;
+    result.rows = r.rows;
+    result.ok = r.tables.every((t) => t.rows === t.expectedRows && t.contentMatches === true);
+    if (!result.ok) result.error = 'restored tables differ from the backup';
+  } catch (err) {
+    const ae = toAppError(err);
+    // The backup does not exist, or the drill could not reach its database: not a drill verdict.
+    if (ae.code === 'not_found' || ae.code === 'db_unreachable' || ae.code === 'db_auth' || ae.code === 'aborted' || ae.code === 'usage' || ae.code === 'conflict') throw ae;
+    result.error = oneLine(ae.message);
+    const tables = (ae.details as { tables?: RestoredTable[] } | undefined)?.tables;
+    if (tables) result.tables = tables;
+  } finally {
+    if (scratch && opts.serverUrl) await adminQuery(opts.serverUrl, `DROP DATABASE IF EXISTS "${scratch}" WITH (FORCE)`).catch(() => {});
+  }
+  result.finishedAt = new Date().toISOString();
+  result.durationMs = Date.now() - started;
+  if (opts.recordUrl) result.recorded = await recordDrill(opts.recordUrl, result).catch(() => false);
+  return result;
+}
+
+/** Writes a drill result to backup_runs (drill_at, drill) when the table and the row exist. */
+export async function recordDrill(url: string, r: DrillResult): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
+  await c.connect();
+  c.on('error', () => {});
+  try {
+    const t = await c.query(`SELECT to_regclass('public.backup_runs') AS t`);
+    if (!t.rows[0].t) return false;
+    const u = await c.query(`UPDATE public.backup_runs SET drill_at = $2, drill = $3::jsonb WHERE id = $1`, [r.id, r.finishedAt, JSON.stringify(r)]);
+    return (u.rowCount ?? 0) > 0;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** BACKUP_DRILL (off | weekly | daily), default weekly; anything else is a config error. */
+export function drillPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): DrillPolicy {
+  const v = (env.BACKUP_DRILL ?? '').trim().toLowerCase();
+  if (v === '') return 'weekly';
+  if (v === 'off' || v === 'weekly' || v === 'daily') return v;
+  throw new AppError('config', `BACKUP_DRILL must be off, weekly or daily, got ${JSON.stringify(env.BACKUP_DRILL)}`);
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Whether a scheduled drill is due: never with 'off'; with 'daily'/'weekly' when no drill ran yet
+ * or the last one is at least a day/a week old. A clock that went backwards (last drill "in the
+ * future") counts as due, so a bad clock cannot silence drills forever.
+ */
+export function scheduledDrillDue(policy: DrillPolicy, lastDrillAt: Date | string | null | undefined, now: Date = new Date()): boolean {
+  if (policy === 'off') return false;
+  if (!lastDrillAt) return true;
+  const last = new Date(lastDrillAt).getTime();
+  if (!Number.isFinite(last)) return true;
+  const age = now.getTime() - last;
+  if (age < 0) return true;
+  return age >= (policy === 'daily' ? DAY_MS : 7 * DAY_MS);
+}

@@ -1,0 +1,189 @@
+import pg from 'pg';
+import { AppError, oneLine, toAppError } from '../../errors';
+import { latestMigrationName } from '../../db/migrate';
+import type { StorageBackend } from '../../storage/storage-backend';
+import { ByteReader, checkArchiveSha, describeEntry, manifestProblems, parseManifest, readMember } from '../archive-reader';
+import type { ManifestEntry } from '../manifest';
+import { copyMember, readSqlMember } from './load-member';
+import type { RestorePlan, RestoreProgress, RestoreResult, RestoredTable } from './restore-backup';
+import { resolveSource } from './restore-backup';
+import { readTableContent } from './table-content';
+import { freshConflicts } from './target-catalog';
+
+export interface ParallelRestoreOptions {
+  source: string;
+  storage?: StorageBackend;
+  targetUrl: string;
+  /** Connections (2..16). */
+  jobs: number;
+  force?: boolean;
+  confirm?: (plan: RestorePlan) => Promise<boolean>;
+  onProgress?: (p: RestoreProgress) => void;
+  signal?: AbortSignal;
+}
+
+function hostDb(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/** Post-data kinds that only need their table (and nothing else post-data) to exist. */
+const PARALLEL_POST = new Set(['INDEX', 'CONSTRAINT']);
+
+/**
+ * Fresh restore on `jobs` connections, trading atomicity for speed (`restore --jobs N`): pre-data
+ * on one connection, table-data members spread over all connections (each member read from its
+ * own byte range), then indexes and keys in parallel batches, the rest of post-data in archive
+ * order, and the same row-count/content comparison as the atomic restore. NOT atomic: a failure
+ * leaves a partly restored database (the error says so), which is why it only targets an empty
+ * database and is never the default.
+ */
+export async function restoreParallel(opts: ParallelRestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const source = resolveSource(opts.source, opts.storage);
+  const m = parseManifest(await source.manifestText(), source.label);
+  const mp = manifestProblems(m);
+  if (mp.length) throw new AppError('corrupt', `${source.label}: manifest is inconsistent: ${mp[0].problem}`);
+  const appLevel = await latestMigrationName().catch(() => null);
+  if (m.app.migration && appLevel && m.app.migration > appLevel && !opts.force) {
+    throw new AppError('incompatible', `backup ${m.id} was taken at migration ${m.app.migration}, newer than this app's ${appLevel}: upgrade the app or pass --force`);
+  }
+  const totalBytes = m.archive.sizeBytes;
+  await checkArchiveSha(source, m, (n) => opts.onProgress?.({ phase: 'checking', bytesRead: n, totalBytes, rowsLoaded: 0, totalRows: 0, tablesDone: 0, totalTables: 0 }), opts.signal);
+  const target = hostDb(opts.targetUrl);
+  const clients: pg.Client[] = [];
+  const connect = async () => {
+    const c = new pg.Client({ connectionString: opts.targetUrl, application_name: 'tickethub-restore' });
+    try {
+      await c.connect();
+    } catch (err) {
+      throw toAppError(err, `cannot connect to the target ${target}`);
+    }
+    c.on('error', () => {});
+    clients.push(c);
+    return c;
+  };
+  let started2 = false;
+  try {
+    const main = await connect();
+    const createdSchemas = m.entries.filter((e) => e.kind === 'SCHEMA').map((e) => e.name);
+    const c = await freshConflicts(main, m.source.schemas, createdSchemas);
+    if (c.total > 0) throw new AppError('conflict', `target ${target} is not empty: it has ${c.sample.join(', ')}; --jobs restores only into an empty database`);
+    const plan: RestorePlan = {
+      id: m.id,
+      source: source.label,
+      mode: 'fresh',
+      target,
+      backupStartedAt: m.startedAt,
+      backupMigration: m.app.migration,
+      objects: m.entries.length - 1,
+      tables: m.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows })),
+      rows: m.totals.rows,
+      archiveBytes: totalBytes,
+      actions: [`load on ${opts.jobs} connections in parallel — NOT atomic: a failure leaves a partial database`],
+    };
+    if (opts.confirm && !(await opts.confirm(plan))) throw new AppError('aborted', 'restore cancelled: nothing was changed');
+    const workers = [main];
+    for (let i = 1; i < opts.jobs; i++) workers.push(await connect());
+    const header = m.entries.find((e) => e.section === 'header');
+    const readEntry = async <T>(e: ManifestEntry, consume: Parameters<typeof readMember<T>>[2]): Promise<T> => {
+      const stream = await source.openArchive({ start: e.offset, end: e.offset + e.length - 1 });
+      const reader = new ByteReader(stream);
+      try {
+        return await readMember(reader, e.length, consume);
+      } finally {
+        stream.destroy();
+      }
+    };
+    const exec = async (client: pg.Client, e: ManifestEntry) => {
+      const sql = await readEntry(e, (out) => readSqlMember(out, e));
+      try {
+        if (sql.trim()) await client.query(sql);
+      } catch (err) {
+        throw new AppError('db_error', `${describeEntry(e)}: ${oneLine(toAppError(err).message)}`, { cause: err });
+      }
+    };
+    started2 = true;
+    if (header) for (const w of workers) await exec(w, header);
+    let rowsLoaded = 0;
+    let tablesDone = 0;
+    let bytesDone = 0;
+    const progress = (current?: string, phase: RestoreProgress['phase'] = 'loading') =>
+      opts.onProgress?.({ phase, bytesRead: bytesDone, totalBytes, rowsLoaded, totalRows: m.totals.rows, tablesDone, totalTables: m.tables.length, current });
+    const pool = async <T>(items: T[], fn: (w: pg.Client, item: T) => Promise<void>) => {
+      let next = 0;
+      await Promise.all(
+        workers.map(async (w) => {
+          while (next < items.length) {
+            if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted');
+            const item = items[next++];
+            await fn(w, item);
+          }
+        }),
+      );
+    };
+    for (const e of m.entries.filter((x) => x.section === 'pre-data')) {
+      progress(describeEntry(e));
+      await exec(main, e);
+      bytesDone += e.length;
+    }
+    // Biggest members first, so one large chunk does not finish last alone.
+    const data = m.entries.filter((x) => x.section === 'table-data').sort((a, b) => b.length - a.length);
+    const loaded = new Map<string, number>();
+    await pool(data, async (w, e) => {
+      progress(describeEntry(e));
+      const rows = await readEntry(e, (out) => copyMember(w, out, e, e.copy!, { signal: opts.signal }));
+      rowsLoaded += rows;
+      bytesDone += e.length;
+      const k = `${e.schema}.${e.name}`;
+      loaded.set(k, (loaded.get(k) ?? 0) + rows);
+    });
+    for (const e of m.entries.filter((x) => x.section === 'sequence-set')) await exec(main, e);
+    const post = m.entries.filter((x) => x.section === 'post-data');
+    for (let i = 0; i < post.length; ) {
+      if (PARALLEL_POST.has(post[i].kind)) {
+        let j = i;
+        while (j < post.length && PARALLEL_POST.has(post[j].kind)) j++;
+        await pool(post.slice(i, j), async (w, e) => {
+          progress(describeEntry(e));
+          await exec(w, e);
+          bytesDone += e.length;
+        });
+        i = j;
+      } else {
+        progress(describeEntry(post[i]));
+        await exec(main, post[i]);
+        bytesDone += post[i].length;
+        i++;
+      }
+    }
+    const report: RestoredTable[] = [];
+    await pool(
+      m.tables.filter((t) => !t.dataExcluded),
+      async (w, t) => {
+        progress(`${t.schema}.${t.name}`, 'verifying');
+        await w.query('BEGIN');
+        const c2 = await readTableContent(w, m, t);
+        await w.query('COMMIT');
+        tablesDone++;
+        report.push({ schema: t.schema, name: t.name, expectedRows: t.rows, rows: c2.rows, contentMatches: c2.contentSha256 === t.contentSha256 });
+      },
+    );
+    report.sort((a, b) => (a.schema + a.name).localeCompare(b.schema + b.name));
+    const bad = report.filter((t) => t.rows !== t.expectedRows || !t.contentMatches);
+    if (bad.length) {
+      throw new AppError('verification_failed', `restored data does not match backup ${m.id}: ${bad.map((t) => `${t.schema}.${t.name}`).join(', ')}`, { details: { tables: report } });
+    }
+    return { id: m.id, mode: 'fresh', target, committed: true, plan, tables: report, rows: report.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started };
+  } catch (err) {
+    const ae = toAppError(err);
+    const suffix = started2 ? ' — parallel restore (not atomic): the target is PARTLY restored; drop and recreate it before retrying' : '';
+    throw new AppError(ae.code, `${oneLine(ae.message)}${suffix}`, { cause: err, details: { ...(ae.details ?? {}), rolledBack: false, phase: started2 ? 'transaction' : 'checks' } });
+  } finally {
+    for (const c of clients) await c.end().catch(() => {});
+  }
+}

@@ -1,0 +1,205 @@
+import type pg from 'pg';
+
+/**
+ * Catalog questions a restore asks the target database before and while it changes anything. All
+ * SQL of the restore's pre-checks lives here.
+ */
+
+export function q(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function qrel(schema: string, name: string): string {
+  return `${q(schema)}.${q(name)}`;
+}
+
+const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
+const NOT_EXTENSION = (classid: string, objid: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
+
+/**
+ * User objects that make a database "not empty" for a fresh restore: any relation anywhere outside
+ * the system schemas, any schema the backup would create that already exists, and any function or
+ * type in the backed-up schemas (extension members excluded: CREATE EXTENSION IF NOT EXISTS is
+ * idempotent). Returns descriptions like `table public.trips`, at most `limit`, plus the total.
+ */
+export async function freshConflicts(client: pg.ClientBase, schemas: string[], createdSchemas: string[], limit = 5): Promise<{ total: number; sample: string[] }> {
+  const r = await client.query<{ what: string }>(
+    `SELECT what FROM (
+       SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                             WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' ELSE 'relation' END
+              || ' ' || n.nspname || '.' || c.relname AS what, 1 AS o
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${NOT_EXTENSION('pg_class', 'c.oid')}
+       UNION ALL
+       SELECT 'schema ' || n.nspname, 0 FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($2::text[])
+       UNION ALL
+       SELECT 'function ' || n.nspname || '.' || p.proname, 2
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = ANY($1::text[]) AND ${NOT_EXTENSION('pg_proc', 'p.oid')}
+       UNION ALL
+       SELECT 'type ' || n.nspname || '.' || t.typname, 3
+         FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname = ANY($1::text[]) AND t.typtype IN ('e', 'd', 'r') AND ${NOT_EXTENSION('pg_type', 't.oid')}
+     ) x ORDER BY o, what`,
+    [schemas, createdSchemas],
+  );
+  return { total: r.rowCount ?? r.rows.length, sample: r.rows.slice(0, limit).map((x) => x.what) };
+}
+
+/**
+ * Objects OUTSIDE the given schemas that depend on objects inside them (a view in `reporting` over
+ * `public.trips`, a foreign key from another schema, a column of a type from `public`): replacing
+ * the schemas would drop them with CASCADE, so replace refuses unless told otherwise.
+ */
+export async function outsideDependents(client: pg.ClientBase, schemas: string[]): Promise<string[]> {
+  // Rules (views), column defaults, triggers and policies have no schema of their own: theirs is
+  // their table's.
+  const r = await client.query<{ dependent: string; referenced: string }>(
+    `SELECT DISTINCT pg_catalog.pg_describe_object(x.classid, x.objid, 0) AS dependent,
+            pg_catalog.pg_describe_object(x.refclassid, x.refobjid, 0) AS referenced
+       FROM (
+         SELECT d.*, COALESCE(o.schema, (
+                  SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                   WHERE c.oid = CASE d.classid
+                     WHEN 'pg_catalog.pg_rewrite'::regclass THEN (SELECT ev_class FROM pg_catalog.pg_rewrite WHERE oid = d.objid)
+                     WHEN 'pg_catalog.pg_attrdef'::regclass THEN (SELECT adrelid FROM pg_catalog.pg_attrdef WHERE oid = d.objid)
+                     WHEN 'pg_catalog.pg_trigger'::regclass THEN (SELECT tgrelid FROM pg_catalog.pg_trigger WHERE oid = d.objid)
+                     WHEN 'pg_catalog.pg_policy'::regclass THEN (SELECT polrelid FROM pg_catalog.pg_policy WHERE oid = d.objid)
+                   END)) AS oschema, r.schema AS rschema
+           FROM pg_catalog.pg_depend d
+           CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, 0) o
+           CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) r
+          WHERE d.deptype = 'n' AND d.classid <> 'pg_catalog.pg_namespace'::regclass
+       ) x
+      WHERE x.rschema = ANY($1::text[]) AND x.oschema IS NOT NULL AND NOT (x.oschema = ANY($1::text[]))
+        AND x.oschema NOT IN ('pg_catalog', 'information_schema') AND x.oschema NOT LIKE 'pg\\_%'
+      ORDER BY 1 LIMIT 20`,
+    [schemas],
+  );
+  return r.rows.map((x) => `${x.dependent} (depends on ${x.referenced})`);
+}
+
+/**
+ * DROP statements that empty a schema which itself stays (public: the archive does not create it):
+ * every relation, routine and user type that is not an extension member. CASCADE + IF EXISTS, so
+ * order does not matter (outside dependents were refused before).
+ */
+export async function dropSchemaContents(client: pg.ClientBase, schema: string): Promise<string[]> {
+  const rels = await client.query<{ kind: string; name: string }>(
+    `SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                           WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END AS kind,
+            pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND NOT c.relispartition
+        AND ${NOT_EXTENSION('pg_class', 'c.oid')}
+      ORDER BY CASE c.relkind WHEN 'v' THEN 0 WHEN 'm' THEN 1 WHEN 'f' THEN 2 WHEN 'r' THEN 3 WHEN 'p' THEN 3 WHEN 'S' THEN 4 ELSE 5 END, c.relname`,
+    [schema],
+  );
+  const procs = await client.query<{ sig: string }>(
+    `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS sig
+       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = $1 AND ${NOT_EXTENSION('pg_proc', 'p.oid')} ORDER BY 1`,
+    [schema],
+  );
+  const types = await client.query<{ kind: string; name: string }>(
+    `SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS kind,
+            pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS name
+       FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+      WHERE n.nspname = $1 AND t.typtype IN ('e', 'd', 'r') AND ${NOT_EXTENSION('pg_type', 't.oid')} ORDER BY 2`,
+    [schema],
+  );
+  const colls = await client.query<{ name: string }>(
+    `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.collname) AS name
+       FROM pg_catalog.pg_collation c JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace
+      WHERE n.nspname = $1 AND ${NOT_EXTENSION('pg_collation', 'c.oid')}`,
+    [schema],
+  );
+  return [
+    ...rels.rows.map((x) => `DROP ${x.kind} IF EXISTS ${x.name} CASCADE`),
+    ...procs.rows.map((x) => `DROP ROUTINE IF EXISTS ${x.sig} CASCADE`),
+    ...types.rows.map((x) => `DROP ${x.kind} IF EXISTS ${x.name} CASCADE`),
+    ...colls.rows.map((x) => `DROP COLLATION IF EXISTS ${x.name} CASCADE`),
+  ];
+}
+
+export async function schemaExists(client: pg.ClientBase, schema: string): Promise<boolean> {
+  const r = await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [schema]);
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** OID of a table, or null when it does not exist. */
+export async function tableOid(client: pg.ClientBase, schema: string, name: string): Promise<number | null> {
+  const r = await client.query<{ oid: number | null }>(`SELECT to_regclass($1)::oid AS oid`, [qrel(schema, name)]);
+  return r.rows[0].oid ?? null;
+}
+
+/** A foreign key from a table outside the restored set into one inside it. */
+export interface IncomingForeignKey {
+  name: string;
+  schema: string;
+  table: string;
+  refSchema: string;
+  refTable: string;
+  /** pg_get_constraintdef: re-adding it restores the constraint exactly. */
+  definition: string;
+  columns: string[];
+  refColumns: string[];
+  /** True when the referencing table is outside the given set (its rows may lose their parent). */
+  incoming: boolean;
+}
+
+/** Foreign keys from tables outside `oids` into tables of `oids`. */
+export async function incomingForeignKeys(client: pg.ClientBase, oids: number[]): Promise<IncomingForeignKey[]> {
+  return (await touchingForeignKeys(client, oids)).filter((f) => f.incoming);
+}
+
+/** Every foreign key whose referencing or referenced table is one of `oids`. */
+export async function touchingForeignKeys(client: pg.ClientBase, oids: number[]): Promise<IncomingForeignKey[]> {
+  const r = await client.query(
+    `SELECT con.conname AS name, cn.nspname AS schema, cc.relname AS "table", pn.nspname AS "refSchema", pc.relname AS "refTable",
+            pg_catalog.pg_get_constraintdef(con.oid) AS definition,
+            ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o)::text[] AS columns,
+            ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o)::text[] AS "refColumns",
+            NOT (con.conrelid = ANY($1::oid[])) AS incoming
+       FROM pg_catalog.pg_constraint con
+       JOIN pg_catalog.pg_class cc ON cc.oid = con.conrelid JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
+       JOIN pg_catalog.pg_class pc ON pc.oid = con.confrelid JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+      WHERE con.contype = 'f' AND con.conparentid = 0 AND (con.confrelid = ANY($1::oid[]) OR con.conrelid = ANY($1::oid[]))
+      ORDER BY 2, 3, 1`,
+    [oids],
+  );
+  return r.rows as IncomingForeignKey[];
+}
+
+/** Rows of `fk`'s table whose key no longer matches a row of the referenced table. */
+export async function orphanCount(client: pg.ClientBase, fk: IncomingForeignKey): Promise<number> {
+  const notNull = fk.columns.map((c) => `c.${q(c)} IS NOT NULL`).join(' AND ');
+  const match = fk.columns.map((c, i) => `p.${q(fk.refColumns[i])} = c.${q(c)}`).join(' AND ');
+  const r = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM ${qrel(fk.schema, fk.table)} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${qrel(fk.refSchema, fk.refTable)} p WHERE ${match})`,
+  );
+  return Number(r.rows[0].n);
+}
+
+/** Sequences owned by (serial) or bound to (identity) columns of the given tables: their OIDs. */
+export async function ownedSequences(client: pg.ClientBase, oids: number[]): Promise<number[]> {
+  const r = await client.query<{ oid: number }>(
+    `SELECT d.objid::int8 AS oid FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class s ON s.oid = d.objid
+      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+        AND d.refobjid = ANY($1::oid[]) AND d.deptype IN ('a', 'i') AND s.relkind = 'S'`,
+    [oids],
+  );
+  return r.rows.map((x) => Number(x.oid));
+}
+
+/** Enabled user triggers of the given tables (disabled during a data-only reload, re-enabled after). */
+export async function enabledUserTriggers(client: pg.ClientBase, oids: number[]): Promise<{ rel: string; name: string }[]> {
+  const r = await client.query<{ rel: string; name: string }>(
+    `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS rel, t.tgname AS name
+       FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.tgrelid = ANY($1::oid[]) AND NOT t.tgisinternal AND t.tgenabled <> 'D'`,
+    [oids],
+  );
+  return r.rows;
+}
