@@ -1,4 +1,4 @@
-import { AppError, httpStatus, oneLine } from '../errors';
+import { AppError, httpStatus, oneLine, toAppError } from '../errors';
 
 /** The JSON error body every API route returns. */
 export interface ErrorBody {
@@ -25,7 +25,14 @@ export function errorResponse(err: unknown): Response {
     if (typeof retry === 'number') headers['Retry-After'] = String(retry);
     return jsonError(status, err.code, err.message, err.details, headers);
   }
-  const e = err as { message?: string; code?: string } | undefined;
-  console.error(`[api] unexpected error: ${oneLine(String(e?.message ?? err)).replace(/postgres(ql)?:\/\/[^\s]+/g, 'postgres://***')}`);
+  const detail = oneLine(String((err as { message?: string } | undefined)?.message ?? err)).replace(/postgres(ql)?:\/\/[^\s]+/g, 'postgres://***');
+  const mapped = toAppError(err);
+  // The database being down is an operational state, not a bug: say so (503), but without the
+  // driver's message, which names hosts and ports to anyone who can reach the login route.
+  if (mapped.code === 'db_unreachable' || mapped.code === 'db_auth') {
+    console.error(`[api] database unavailable: ${detail}`);
+    return jsonError(503, 'db_unreachable', 'The database is unavailable; try again shortly');
+  }
+  console.error(`[api] unexpected error: ${detail}`);
   return jsonError(500, 'internal', 'Internal server error');
 }

@@ -285,6 +285,29 @@ describe('/admin/activity', () => {
   });
 });
 
+describe('with the database down', () => {
+  it('sign-in answers 503 JSON without leaking the connection details, and pages show the error page', async () => {
+    const down = await startAppServer({ databaseUrl: 'postgres://postgres:secretpw@127.0.0.1:1/nowhere' });
+    try {
+      const res = await fetch(`${down.baseUrl}/api/auth/login`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'root@tickethub.et', password: PASSWORD }),
+      });
+      expect(res.status).toBe(503);
+      const body = await res.text();
+      expect(JSON.parse(body).error.code).toBe('db_unreachable');
+      expect(body).not.toMatch(/127\.0\.0\.1|secretpw|ECONNREFUSED/);
+      expect(down.output()).not.toContain('secretpw');
+      const page = await fetch(`${down.baseUrl}/admin`, { headers: { cookie: 'tickethub_session=Fe26.2*x' } });
+      // (Next streams pages, so the status may already be 200 when the error boundary takes over.)
+      const html = await page.text();
+      expect(html).toContain('Something went wrong');
+      expect(html).not.toContain('secretpw');
+    } finally {
+      await down.stop();
+    }
+  });
+});
+
 describe('without SESSION_SECRET in production', () => {
   it('refuses to sign in (500 JSON naming the variable) and admin pages stay closed', async () => {
     const bare = await startAppServer({ databaseUrl: db.url, env: { SESSION_SECRET: undefined } });
