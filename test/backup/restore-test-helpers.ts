@@ -1,6 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtemp } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { contentShaOf } from '../../lib/backup/archive-reader';
+import type { Manifest, ManifestEntry } from '../../lib/backup/manifest';
+import { archiveKey, manifestKey } from '../../lib/backup/manifest';
 import { runBackup } from '../../lib/backup/run-backup';
 import { openStorage } from '../../lib/storage/open-storage';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
@@ -49,4 +54,43 @@ export async function exec(url: string, sql: string): Promise<void> {
 
 export async function scalar<T = unknown>(url: string, sql: string): Promise<T> {
   return withClient(url, async (c) => Object.values((await c.query(sql)).rows[0] ?? {})[0] as T);
+}
+
+/**
+ * Rewrites one member of a stored backup and fixes up everything a checksum could catch: the
+ * member's SHA-256/lengths, every later offset, the archive's size and SHA-256 — and, for table
+ * data, the table's content hash unless `keepTableHash`. What is left is a backup whose every
+ * checksum agrees with a content that differs from what was backed up: only a restore that
+ * compares the loaded tables with the recorded fingerprints can notice.
+ */
+export async function tamperMember(dir: string, id: string, pick: (e: ManifestEntry) => boolean, edit: (text: string) => string, opts: { keepTableHash?: boolean } = {}): Promise<ManifestEntry> {
+  const mfile = path.join(dir, manifestKey(id));
+  const afile = path.join(dir, archiveKey(id));
+  const m = JSON.parse(await readFile(mfile, 'utf8')) as Manifest;
+  const archive = await readFile(afile);
+  const target = m.entries.find(pick);
+  if (!target) throw new Error('no such member');
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const e of m.entries) {
+    let gz = archive.subarray(e.offset, e.offset + e.length);
+    if (e === target) {
+      const raw = Buffer.from(edit(gunzipSync(gz).toString('utf8')), 'utf8');
+      if (raw.equals(gunzipSync(gz))) throw new Error('edit changed nothing');
+      gz = gzipSync(raw);
+      e.sha256 = createHash('sha256').update(raw).digest('hex');
+      e.rawLength = raw.length;
+    }
+    e.offset = offset;
+    e.length = gz.length;
+    offset += gz.length;
+    parts.push(gz);
+  }
+  const out = Buffer.concat(parts);
+  m.archive.sizeBytes = out.length;
+  m.archive.sha256 = createHash('sha256').update(out).digest('hex');
+  if (!opts.keepTableHash) for (const t of m.tables) t.contentSha256 = contentShaOf(t.entries.map((i) => m.entries[i].sha256));
+  await writeFile(afile, out);
+  await writeFile(mfile, JSON.stringify(m, null, 2));
+  return target;
 }
