@@ -44,7 +44,7 @@ export function parseStorageUrl(url?: string): ParsedStorage {
       throw new AppError('config', 'S3 storage URL must not contain credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead');
     }
     const bucket = u.hostname;
-    if (!bucket) throw new AppError('config', `S3 storage URL ${JSON.stringify(describeStorage(raw))} has no bucket: use s3://bucket/prefix`);
+    if (!bucket) throw new AppError('config', 'S3 storage URL has no bucket: use s3://bucket/prefix');
     if (u.search || u.hash) throw new AppError('config', `S3 storage URL takes no query or fragment: use s3://bucket/prefix (endpoint via S3_ENDPOINT)`);
     const prefix = decodeURIComponent(u.pathname).replace(/^\/+|\/+$/g, '');
     return { kind: 's3', bucket, prefix };
