@@ -137,6 +137,15 @@ describe('pages and API authorization', () => {
     expect(html).toContain('አበበ ከበደ');
   });
 
+  it('pages and API answers forbid framing and MIME sniffing', async () => {
+    for (const p of ['/admin/login', '/api/admin/me']) {
+      const res = await get(p);
+      expect(res.headers.get('x-frame-options'), p).toBe('DENY');
+      expect(res.headers.get('content-security-policy'), p).toContain("frame-ancestors 'none'");
+      expect(res.headers.get('x-content-type-options'), p).toBe('nosniff');
+    }
+  });
+
   it('a forged session cookie gets past the proxy but not the page or the API', async () => {
     const forged = 'tickethub_session=Fe26.2*1*forged';
     const page = await get('/admin', forged);
