@@ -58,7 +58,12 @@ async function main(): Promise<void> {
   }
   const rssBefore = process.memoryUsage().rss;
   let sampledPeak = rssBefore;
-  const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, process.memoryUsage().rss)), 50);
+  let peakAB = 0;
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    sampledPeak = Math.max(sampledPeak, m.rss);
+    peakAB = Math.max(peakAB, m.arrayBuffers);
+  }, 50);
   const t0 = performance.now();
   const { size } = await storage.put('bench.bin', generated(sizeMiB * MiB));
   const secs = (performance.now() - t0) / 1000;
@@ -78,6 +83,7 @@ async function main(): Promise<void> {
       rssBeforeMiB: Number((rssBefore / MiB).toFixed(1)),
       peakRssSampledMiB: Number((sampledPeak / MiB).toFixed(1)),
       peakRssMaxrssMiB: Number(maxRssMiB.toFixed(1)),
+      peakArrayBuffersMiB: Number((peakAB / MiB).toFixed(1)),
     }),
   );
 }
