@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -27,7 +26,7 @@ export interface MemberInfo {
  */
 export class ArchiveWriter {
   /** The archive bytes; give this to storage.put. */
-  readonly output = new PassThrough({ highWaterMark: 1 << 20 });
+  readonly output = new PassThrough({ highWaterMark: 256 * 1024 });
   readonly entries: ManifestEntry[] = [];
   private readonly hash = createHash('sha256');
   private offset = 0;
@@ -54,7 +53,17 @@ export class ArchiveWriter {
     this.hash.update(buf);
     this.offset += buf.length;
     if (!this.output.write(buf)) {
-      await Promise.race([once(this.output, 'drain'), once(this.output, 'close')]);
+      // Wait for the consumer, or for it to give up (close without drain): one pair of listeners,
+      // removed either way, so long archives do not pile listeners up.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.output.off('drain', done);
+          this.output.off('close', done);
+          resolve();
+        };
+        this.output.on('drain', done);
+        this.output.on('close', done);
+      });
       if (this.failed) throw this.failed;
     }
   }

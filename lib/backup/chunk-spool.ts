@@ -26,7 +26,7 @@ export class ChunkSpool extends Writable {
     private readonly name: string,
     private readonly memoryLimit: number,
   ) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: 256 * 1024 });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -78,7 +78,7 @@ export class ChunkSpool extends Writable {
   /** The spooled bytes, in order (call after 'finish'). */
   async *read(): AsyncGenerator<Buffer> {
     if (this.filePath) {
-      for await (const b of createReadStream(this.filePath, { highWaterMark: 1 << 20 })) yield b as Buffer;
+      for await (const b of createReadStream(this.filePath, { highWaterMark: 256 * 1024 })) yield b as Buffer;
     } else {
       const bufs = this.buffers;
       this.buffers = [];

@@ -86,7 +86,7 @@ export async function copyChunk(
   let rows = 0;
   let rawLength = 0;
   const spool = new ChunkSpool(opts.spoolDir, opts.spoolName, opts.spoolMemory);
-  const source = client.query(copyTo(copyQuery(chunk), { highWaterMark: 1 << 20 }));
+  const source = client.query(copyTo(copyQuery(chunk), { highWaterMark: 256 * 1024 }));
   try {
     await pipeline(
       async function* () {

@@ -98,7 +98,7 @@ export const BACKUP_DEFAULTS = {
   /** Heap bytes per ctid-range chunk: big enough to amortise a query, small enough to parallelise. */
   chunkBytes: 64 * 1024 * 1024,
   /** Compressed bytes a finished chunk may keep in memory before spooling to a temp file. */
-  spoolMemory: 4 * 1024 * 1024,
+  spoolMemory: 1024 * 1024,
   /** How long to wait for ACCESS SHARE locks (a concurrent ALTER TABLE) before giving up. */
   lockTimeout: '60s',
 };
@@ -497,7 +497,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     spoolDir = await mkdtemp(path.join(process.env.BACKUP_SPOOL_DIR || os.tmpdir(), `tickethub-backup-${id}-`));
     results = chunks.map(() => deferred<ChunkResult>());
     // Workers may run at most `window` chunks ahead of the writer: bounds spool memory and disk.
-    const window = nWorkers * 3;
+    const window = nWorkers * 2;
     let next = 0;
     let written = 0;
     const worker = async (client: pg.Client) => {
