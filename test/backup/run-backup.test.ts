@@ -187,6 +187,39 @@ describe('runBackup on a foreign database (Chinook)', () => {
   });
 });
 
+describe('runBackup data paths: partitions, generated columns, materialized views, odd names, zero-column tables', () => {
+  it('copies leaf partitions, leaves generated columns to the server, refreshes materialized views', async () => {
+    const db = await newDb(false);
+    await withClient(db.url, async (c) => {
+      await c.query(`CREATE TABLE public.sales (id bigserial, sold_on date NOT NULL, amount numeric(12,2) NOT NULL,
+                       amount_with_vat numeric(12,2) GENERATED ALWAYS AS (amount * 1.15) STORED, PRIMARY KEY (id, sold_on)) PARTITION BY RANGE (sold_on)`);
+      await c.query(`CREATE TABLE public.sales_2025 PARTITION OF public.sales FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')`);
+      await c.query(`CREATE TABLE public.sales_2026 PARTITION OF public.sales FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`);
+      await c.query(`INSERT INTO public.sales (sold_on, amount) SELECT date '2025-01-01' + (g % 700), g / 7.0 FROM generate_series(1, 20000) g`);
+      await c.query(`CREATE MATERIALIZED VIEW public.sales_by_year AS SELECT date_part('year', sold_on) AS y, sum(amount_with_vat) AS total FROM public.sales GROUP BY 1`);
+      await c.query(`CREATE TABLE public."Odd ""Name"" ቲኬት" ("Id" int PRIMARY KEY, "the text" text, arr int[], js jsonb, ts timestamptz, f float8, b bytea)`);
+      await c.query(`INSERT INTO public."Odd ""Name"" ቲኬት" SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE E'line\\nnext\\ttab \\\\ ' || g END, ARRAY[g, g + 1], jsonb_build_object('k', g, 'ስም', 'እሴት'),
+                       timestamptz '2025-06-01 12:00:00+03' + g * interval '1 minute', g / 3.0, decode(md5(g::text), 'hex') FROM generate_series(1, 3000) g`);
+      await c.query(`CREATE TABLE public.empty_cols ()`);
+      await c.query(`INSERT INTO public.empty_cols DEFAULT VALUES`);
+      await c.query(`INSERT INTO public.empty_cols DEFAULT VALUES`);
+    });
+    const src = await captureSource(db.url);
+    const storage = openStorage(path.join(tmp, 'store-kinds'));
+    try {
+      const r = await runBackup({ databaseUrl: db.url, storage, trigger: 'cli', chunkBytes: 64 * 1024 });
+      const m = await readManifest(storage, r.id);
+      expect(m.tables.map((t) => t.name).sort()).toEqual(['Odd "Name" ቲኬት', 'empty_cols', 'sales_2025', 'sales_2026'].sort());
+      expect(m.tables.find((t) => t.name === 'sales_2025')?.columns).toEqual(['id', 'sold_on', 'amount']);
+      const target = await expectRestoresExactly(storage, r.id, src);
+      const mv = await withClient(target.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM public.sales_by_year')).rows[0].n);
+      expect(mv).toBe(2);
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
 describe('consistency: one snapshot while money moves', () => {
   it('restores to a state where total balance and the ledger agree', async () => {
     const bank = await newDb(false);
