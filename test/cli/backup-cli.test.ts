@@ -7,7 +7,10 @@ import { createTestDatabase, withClient } from '../helpers/db';
 import type { TestDatabase } from '../helpers/db';
 import { startS3Server } from '../helpers/s3-server';
 import type { TestS3Server } from '../helpers/s3-server';
+import pg from 'pg';
 import { openStorage } from '../../lib/storage/open-storage';
+import { listBackups } from '../../lib/backup/list-backups';
+import { recoverStaleRuns, STALE_RUN_ERROR } from '../../lib/backup/backup-runs';
 import { downloadArchive, gunzipIntoPsql, tableHashes } from '../backup/backup-test-helpers';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -117,6 +120,48 @@ describe('tickethub-backup backup / list / show / reindex', () => {
     const list = await cli(['list', '--json'], env);
     expect(JSON.parse(list.stdout).map((b: { id: string }) => b.id)).toEqual([out.id]);
     await restoreAndCompare(s3.url, out.id, before, s3.env);
+  });
+
+  it('a backup process killed with SIGKILL leaves nothing listed, and its run is marked failed (not running forever)', async () => {
+    const big = await createTestDatabase({ migrate: true, prefix: 'bkcli_kill' });
+    extra.push(big);
+    await withClient(big.url, async (c) => {
+      await c.query(`CREATE TABLE public.big (id int PRIMARY KEY, body text NOT NULL)`);
+      await c.query(`INSERT INTO public.big SELECT g, repeat(md5(g::text), 10) FROM generate_series(1, 300000) g`);
+    });
+    const dir = path.join(tmp, 'killed');
+    const child = spawn(process.execPath, [BIN, 'backup', '--database-url', big.url, '--storage', dir], { cwd: ROOT, stdio: 'ignore' });
+    const exited = new Promise((r) => child.on('close', r));
+    const watcher = new pg.Client({ connectionString: big.url });
+    await watcher.connect();
+    try {
+      let copying = false;
+      for (let i = 0; i < 1000 && !copying; i++) {
+        const r = await watcher.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY%big%' AND state = 'active'`);
+        copying = (r.rowCount ?? 0) > 0;
+        if (!copying) await new Promise((res) => setTimeout(res, 10));
+      }
+      expect(copying).toBe(true);
+      child.kill('SIGKILL');
+      await exited;
+      const running = (await watcher.query(`SELECT id, status FROM public.backup_runs`)).rows;
+      expect(running).toEqual([{ id: expect.any(String), status: 'running' }]);
+      const storage = openStorage(dir);
+      expect(await listBackups(storage)).toEqual([]);
+      await storage.close();
+      // The dead session released the lock, so the dashboard's recovery call fixes the row.
+      let recovered: string[] = [];
+      for (let i = 0; i < 50 && !recovered.length; i++) {
+        const pool = new pg.Pool({ connectionString: big.url });
+        recovered = await recoverStaleRuns(pool);
+        await pool.end();
+        if (!recovered.length) await new Promise((res) => setTimeout(res, 100)); // the server notices the dead socket
+      }
+      expect(recovered).toEqual([running[0].id]);
+      expect((await watcher.query(`SELECT status, error FROM public.backup_runs`)).rows).toEqual([{ status: 'failed', error: STALE_RUN_ERROR }]);
+    } finally {
+      await watcher.end();
+    }
   });
 
   it('usage errors exit 2; failures exit 1 with one line on stderr and nothing on stdout', async () => {
