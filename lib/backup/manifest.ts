@@ -14,6 +14,10 @@
  *                        `COPY "s"."t" ("a", "b") FROM stdin;\n` + rows (COPY text format) + `\\.\n`
  *                      A large table is split into several chunks (ctid ranges), each its own
  *                      member with its own COPY header, chunks of one table in ctid order.
+ *                      The writer emits tables biggest first (its work order); readers must not
+ *                      assume any table order. Rows are COPY text as produced with
+ *                      client_encoding UTF8, DateStyle ISO, IntervalStyle postgres,
+ *                      extra_float_digits 3, synchronize_seqscans off (physical order).
  *      4. `sequence-set` one member: `SELECT pg_catalog.setval(...)` for every sequence.
  *      5. `post-data`  one member per object: primary/unique/exclusion keys, indexes, foreign
  *                      keys, triggers, rules, policies, `REFRESH MATERIALIZED VIEW`, ...

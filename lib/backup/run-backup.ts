@@ -250,7 +250,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
   describeUrl(opts.databaseUrl);
 
   const control = await connect(opts.databaseUrl, 'control');
-  let recording = false;
+  let recording: boolean;
   let locked = false;
   try {
     recording = await hasBackupRuns(control);
