@@ -268,6 +268,7 @@ async function main(): Promise<number> {
 
   if (values['no-web']) {
     say(`database ready${external ? '' : ` at ${url}`} (--no-web: not serving the app; Ctrl-C stops${external ? '' : ' the database'})`);
+    setInterval(() => {}, 1 << 30); // nothing else may keep the event loop alive (external database)
     await new Promise<void>(() => {}); // until a signal arrives
   }
 

