@@ -114,6 +114,30 @@ describe('backup failures', () => {
     expect(await lastRun()).toMatchObject({ status: 'failed', error: err.message });
   });
 
+  it('disk full (a 512 KB tmpfs): storage error naming the cause, run recorded failed, no file left', async (ctx) => {
+    const { execFile } = await import('node:child_process');
+    const run = (cmd: string, args: string[]) => new Promise<void>((res, rej) => execFile(cmd, args, (e) => (e ? rej(e) : res())));
+    const mnt = path.join(tmp, 'full');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(mnt, { recursive: true });
+    try {
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', mnt]);
+    } catch {
+      ctx.skip(); // needs root and mount permission; the storage contract tests cover ENOSPC mapping too
+    }
+    try {
+      const storage = openStorage(mnt);
+      const err = await runBackup({ databaseUrl: app.url, storage, trigger: 'cron' }).catch((e) => e);
+      expect(err.code).toBe('storage');
+      expect(err.message).toMatch(/no space|disk full|ENOSPC/i);
+      oneLine(err.message);
+      expect(await lastRun()).toMatchObject({ status: 'failed', error: err.message });
+      expect(await readdir(mnt)).toEqual([]);
+    } finally {
+      await run('umount', [mnt]).catch(() => {});
+    }
+  });
+
   it('missing S3 bucket: storage error naming the bucket, run recorded failed', async () => {
     const saved = { ...process.env };
     Object.assign(process.env, s3.env);
