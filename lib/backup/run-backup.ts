@@ -185,6 +185,12 @@ async function beginSnapshot(client: pg.Client, snapshot?: string): Promise<void
   // with synchronized seqscans off, a whole-table COPY reads blocks in physical order (the order a
   // drill re-reads to compare content hashes).
   await client.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET synchronize_seqscans = off; SET extra_float_digits = 3; SET DateStyle = ISO; SET IntervalStyle = postgres`);
+  // A helper connection takes its own ACCESS SHARE lock when its COPY starts. If another session
+  // queued an ACCESS EXCLUSIVE request (ALTER TABLE, a migration) after the coordinator locked the
+  // table, that lock request waits for the coordinator, which waits for this helper: no deadlock
+  // PostgreSQL can see, so without a timeout the backup would hang forever (pg_dump has the same
+  // hazard and uses NOWAIT). Fail with a clear message instead.
+  if (snapshot) await client.query(`SET lock_timeout = '${BACKUP_DEFAULTS.lockTimeout}'`);
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
 }
@@ -521,7 +527,15 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
           });
           results[i].resolve(r);
         } catch (err) {
-          const e = failure ?? fail(err, `reading table ${c.schema}.${c.table} failed`);
+          const lockTimeout = (err as { code?: string }).code === '55P03';
+          const e =
+            failure ??
+            fail(
+              lockTimeout
+                ? new AppError('db_error', `reading table ${c.schema}.${c.table} failed: lock timeout: another session is waiting for an exclusive lock on it (ALTER TABLE, a migration?); try again when it is done`, { cause: err })
+                : err,
+              `reading table ${c.schema}.${c.table} failed`,
+            );
           results[i].reject(e);
           return;
         }
