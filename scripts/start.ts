@@ -147,7 +147,7 @@ async function seedIfEmpty(url: string, why: string): Promise<void> {
   try {
     const busy = await firstNonEmptyTable(c);
     if (busy) {
-      say(`not seeding: the database already has data (table ${busy}); \`npm run db:seed -- --force\` replaces it`);
+      say(why === 'first start' ? 'existing data found: not seeding' : `not seeding: the database already has data (table ${busy}); \`npm run db:seed -- --force\` replaces it`);
       return;
     }
     say(`${why}: seeding demo data (scale ${DEFAULT_SEED_SCALE})...`);
