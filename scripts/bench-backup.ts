@@ -87,6 +87,8 @@ interface OursResult {
   rows: number;
   maxRssMB: number;
   verifyMs?: number;
+  /** CPU time of our process (all threads, incl. zlib's), for tuning on a noisy machine. */
+  cpuMs?: number;
 }
 
 /** One backup in a fresh child process, so its peak RSS is the backup's alone. */
@@ -122,7 +124,8 @@ async function childMain(dbUrl: string, dir: string, verify: boolean): Promise<v
     verifyMs = Number(process.hrtime.bigint() - v0) / 1e6;
   }
   await storage.close();
-  const res: OursResult = { ms, sizeBytes: r.sizeBytes, rows: r.rows, maxRssMB: process.resourceUsage().maxRSS / 1024, verifyMs };
+  const ru = process.resourceUsage();
+  const res: OursResult = { ms, sizeBytes: r.sizeBytes, rows: r.rows, maxRssMB: ru.maxRSS / 1024, verifyMs, cpuMs: (ru.userCPUTime + ru.systemCPUTime) / 1000 };
   process.stdout.write(`${JSON.stringify(res)}\n`);
 }
 
