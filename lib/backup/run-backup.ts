@@ -441,7 +441,10 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     await coordinator.query(`SET LOCAL lock_timeout = '${BACKUP_DEFAULTS.lockTimeout}'`);
     const toLock = await coordinator.query(
       `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') ORDER BY 1, 2`,
+        WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p')
+          -- (not materialized views: LOCK TABLE refuses them; not extension members: the extension recreates them)
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        ORDER BY 1, 2`,
       [schemas],
     );
     for (const t of toLock.rows as { schema: string; name: string }[]) {
