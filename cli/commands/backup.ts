@@ -57,9 +57,10 @@ export async function run(argv: string[]): Promise<number> {
       onProgress: bar ? (p) => bar.backup(p) : undefined,
     });
     bar?.done();
+    for (const w of r.warnings ?? []) process.stderr.write(`tickethub-backup backup: warning: ${w}\n`);
     if (values.json) {
       const { id, status, location, tables, rows, sizeBytes, durationMs, sha256 } = r;
-      process.stdout.write(`${JSON.stringify({ id, status, location, tables, rows, sizeBytes, durationMs, sha256, verified: r.verification?.ok ?? null })}\n`);
+      process.stdout.write(`${JSON.stringify({ id, status, location, tables, rows, sizeBytes, durationMs, sha256, verified: r.verification?.ok ?? null, ...(r.warnings ? { warnings: r.warnings } : {}) })}\n`);
     } else {
       process.stdout.write(
         `backup ${r.id} succeeded: ${r.rows.toLocaleString('en-US')} rows in ${r.tables} tables, ${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}${r.verification ? ', verified' : ''}\n  ${r.location}\n  sha256 ${r.sha256}\n`,

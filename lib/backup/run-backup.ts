@@ -85,6 +85,8 @@ export interface BackupResult {
   sha256: string;
   manifest: Manifest;
   verification: VerifyResult | null;
+  /** Problems that did not make the backup fail (e.g. it could not be recorded in backup_runs). */
+  warnings?: string[];
 }
 
 /** Tuning knobs, measured with `npm run bench:backup` on a 2-core machine (see scripts/bench-backup.ts). */
@@ -298,8 +300,16 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     }
     const durationMs = Date.now() - t0;
     const location = `${storage.location.replace(/\/$/, '')}/${archiveKey(id)}`;
+    let bookkeepingError: string | undefined;
     if (recording) {
-      await markRunSucceeded(control, id, manifest, { durationMs, location, verification });
+      // The backup exists now (manifest written, verified): failing to record it must not delete
+      // it. The row stays 'running' and is marked failed as interrupted by the next run; `reindex`
+      // records it as succeeded from storage.
+      try {
+        await markRunSucceeded(control, id, manifest, { durationMs, location, verification });
+      } catch (err) {
+        bookkeepingError = `the backup succeeded but could not be recorded in backup_runs: ${oneLine(toAppError(err).message)} (run \`tickethub-backup reindex\`)`;
+      }
       await logActivity(control, {
         action: trigger === 'cron' ? 'AUTOMATED_BACKUP' : 'MANUAL_BACKUP',
         entityType: 'system',
@@ -313,6 +323,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     }
     opts.onProgress?.({ ...lastProgress(id, manifest), phase: 'done', elapsedMs: durationMs });
     return {
+      ...(bookkeepingError ? { warnings: [bookkeepingError] } : {}),
       id,
       status: 'succeeded',
       location,
