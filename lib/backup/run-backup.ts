@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -10,7 +10,7 @@ import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { APP_VERSION } from '../version';
 import { ArchiveWriter } from './archive-writer';
-import { newBackupId } from './backup-id';
+import { backupIdTime, newBackupId } from './backup-id';
 import {
   currentRun,
   failStaleRuns,
@@ -514,7 +514,9 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       await writer.appendText({ section: 'pre-data', kind: o.kind, schema: o.schema ?? null, name: o.name, ...(o.table ? { table: o.table } : {}) }, withNewline(o.sql));
     }
 
-    spoolDir = await mkdtemp(path.join(process.env.BACKUP_SPOOL_DIR || os.tmpdir(), `tickethub-backup-${id}-`));
+    const spoolParent = process.env.BACKUP_SPOOL_DIR || os.tmpdir();
+    await removeStaleSpools(spoolParent);
+    spoolDir = await mkdtemp(path.join(spoolParent, `tickethub-backup-${id}-`));
     results = chunks.map(() => deferred<ChunkResult>());
     // Workers may run at most `window` chunks ahead of the writer: bounds spool memory and disk.
     const window = nWorkers * 2;
@@ -646,6 +648,23 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       else await c.end().catch(() => {});
     }
     if (spoolDir) await rm(spoolDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Spool directories left by a process that was killed (SIGKILL, power loss) are removed by a later
+ * run once they are two days old — old enough that no live backup can still own them.
+ */
+async function removeStaleSpools(parent: string): Promise<void> {
+  try {
+    const cutoff = Date.now() - 2 * 24 * 3600 * 1000;
+    for (const name of await readdir(parent)) {
+      const m = /^tickethub-backup-(\d{8}T\d{6}Z-[0-9a-z]+)-/.exec(name);
+      const at = m ? backupIdTime(m[1]) : null;
+      if (at && at.getTime() < cutoff) await rm(path.join(parent, name), { recursive: true, force: true });
+    }
+  } catch {
+    // best effort: a spool directory we cannot list or remove is not the backup's problem
   }
 }
 

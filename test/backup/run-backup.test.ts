@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, withClient } from '../helpers/db';
@@ -176,12 +176,21 @@ describe('runBackup on a foreign database (Chinook)', () => {
     expect(Object.keys(before).length).toBeGreaterThanOrEqual(11);
     const dir = path.join(tmp, 'store-chinook');
     const storage = openStorage(dir);
+    // Spool directories a killed process left behind are cleaned up once old; recent ones stay.
+    const spool = path.join(tmp, 'spool');
+    const stale = path.join(spool, 'tickethub-backup-20200101T000000Z-old00000-abc');
+    const recent = path.join(spool, `tickethub-backup-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}-new00000-abc`);
+    await mkdir(stale, { recursive: true });
+    await mkdir(recent, { recursive: true });
+    process.env.BACKUP_SPOOL_DIR = spool;
     try {
       const r = await runBackup({ databaseUrl: chinook.url, storage, trigger: 'cli' });
+      expect((await readdir(spool)).sort()).toEqual([path.basename(recent)]);
       expect(r.rows).toBe(Object.values(before).reduce((s, t) => s + t.rows, 0));
       expect((await readdir(dir)).sort()).toEqual([`${r.id}.manifest.json`, `${r.id}.sql.gz`]);
       await expectRestoresExactly(storage, r.id, src);
     } finally {
+      delete process.env.BACKUP_SPOOL_DIR;
       await storage.close();
     }
   });
