@@ -111,7 +111,13 @@ export async function run(argv: string[]): Promise<number> {
   const json = Boolean(values.json);
   const bar = json ? undefined : new Bar();
   const ac = new AbortController();
-  const onSignal = () => ac.abort();
+  // First Ctrl-C/SIGTERM: abort (rollback, then exit 1). A second one exits at once: the server
+  // still aborts the open transaction when the connection drops.
+  const onSignal = () => {
+    if (ac.signal.aborted) process.exit(130);
+    process.stderr.write('\ninterrupted: rolling back…\n');
+    ac.abort();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const confirm = async (plan: RestorePlan): Promise<boolean> => {
