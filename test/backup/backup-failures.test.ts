@@ -154,6 +154,26 @@ describe('backup failures', () => {
     }
   });
 
+  it('interrupted (Ctrl-C in the CLI = an aborted signal): aborted, recorded failed, nothing stored', async () => {
+    const dir = path.join(tmp, 'aborted');
+    const storage = openStorage(dir);
+    const ac = new AbortController();
+    const err = await runBackup({
+      databaseUrl: app.url,
+      storage,
+      trigger: 'cli',
+      chunkBytes: 1024 * 1024,
+      signal: ac.signal,
+      onProgress: (p) => {
+        if (p.phase === 'data' && p.rows > 1000) ac.abort();
+      },
+    }).catch((e) => e);
+    expect(err.code).toBe('aborted');
+    expect(err.message).toBe('the backup was interrupted');
+    expect(await lastRun()).toMatchObject({ status: 'failed', error: 'the backup was interrupted' });
+    await expectNothingStored(storage, dir);
+  });
+
   it('connection dropped mid-COPY: fails with the cause, recorded failed, nothing left in storage (S3)', async () => {
     const saved = { ...process.env };
     Object.assign(process.env, s3.env);
