@@ -9,7 +9,7 @@ export interface ParsedCommandArgs {
 
 /**
  * Parses a command's argv with node:util parseArgs (strict). An unknown flag, a missing flag value
- * or too many positional arguments is AppError('usage') carrying the command's usage text (exit 2).
+ * or too many positional arguments is AppError('usage') with the command's synopsis (exit 2).
  * `--help`/`-h` is always accepted.
  */
 export function parseCommandArgs(argv: string[], options: NonNullable<ParseArgsConfig['options']>, usage: string, maxPositionals = 0): ParsedCommandArgs {
@@ -18,6 +18,7 @@ export function parseCommandArgs(argv: string[], options: NonNullable<ParseArgsC
     if (r.positionals.length > maxPositionals) throw new Error(`unexpected argument '${r.positionals[maxPositionals]}'`);
     return { values: r.values as ParsedCommandArgs['values'], positionals: r.positionals };
   } catch (err) {
-    throw new AppError('usage', `${(err as Error).message.split('\n')[0]}\n${usage}`);
+    // One line (the dispatcher prints errors as one line): the problem, then the synopsis.
+    throw new AppError('usage', `${(err as Error).message.split('\n')[0]}; ${usage.split('\n')[0].replace(/^Usage: /, 'usage: ')}`);
   }
 }

@@ -7,7 +7,7 @@ import { ProgressBar, formatDuration } from '../progress-bar';
 
 export const summary = 'back up the database into storage (one snapshot, plain-SQL archive + manifest)';
 
-const USAGE = `Usage: tickethub-backup backup [--database-url URL] [--storage URL] [--description TEXT] [--workers N] [--json]
+const USAGE = `Usage: tickethub-backup backup [--database-url URL] [--storage URL] [--description TEXT] [--workers N] [--no-verify] [--json]
 
   --database-url URL   database to back up (default: DATABASE_URL)
   --storage URL        file:///dir, a directory, or s3://bucket/prefix (default: BACKUP_STORAGE_URL, else .data/backups)

@@ -18,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const id = positionals[0];
-  if (!id) throw new AppError('usage', `missing backup id\n${USAGE}`);
+  if (!id) throw new AppError('usage', `missing backup id; ${USAGE.split('\n')[0].replace(/^Usage: /, 'usage: ')}`);
   const storage = openStorage(values.storage as string | undefined);
   try {
     const m = await readManifest(storage, id);
