@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, withClient } from '../helpers/db';
@@ -152,6 +153,46 @@ describe('backup failures', () => {
       await storage.close();
       process.env = saved;
     }
+  });
+
+  it('storage that silently corrupts what it stores: caught by the read-back verification, run failed, files removed', async () => {
+    const dir = path.join(tmp, 'bitrot');
+    const inner = openStorage(dir);
+    // A disk/bucket that flips one bit in the middle of every archive it stores.
+    const bitrot: StorageBackend = {
+      location: inner.location,
+      put: (key, body) => {
+        if (!key.endsWith('.sql.gz')) return inner.put(key, body);
+        let seen = 0;
+        const flip = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            const at = 5000 - seen;
+            if (at >= 0 && at < chunk.length) {
+              chunk = Buffer.from(chunk);
+              chunk[at] ^= 0x10;
+            }
+            seen += chunk.length;
+            cb(null, chunk);
+          },
+        });
+        body.on('error', (e) => flip.destroy(e));
+        return inner.put(key, body.pipe(flip));
+      },
+      get: (k, r) => inner.get(k, r),
+      stat: (k) => inner.stat(k),
+      list: (p) => inner.list(p),
+      delete: (k) => inner.delete(k),
+      close: () => inner.close(),
+    };
+    const err = await runBackup({ databaseUrl: app.url, storage: bitrot, trigger: 'cron' }).catch((e) => e);
+    expect(err.code).toBe('verification_failed');
+    expect(err.message).toMatch(/^the stored backup did not verify: /);
+    oneLine(err.message);
+    const run = await withClient(app.url, async (c) => (await c.query(`SELECT status, error, verification, verified_at FROM public.backup_runs ORDER BY started_at DESC LIMIT 1`)).rows[0]);
+    expect(run).toMatchObject({ status: 'failed', error: err.message });
+    expect(run.verification.ok).toBe(false);
+    expect(run.verified_at).not.toBeNull();
+    await expectNothingStored(inner, dir);
   });
 
   it('interrupted (Ctrl-C in the CLI = an aborted signal): aborted, recorded failed, nothing stored', async () => {
