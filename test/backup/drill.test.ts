@@ -102,8 +102,8 @@ describe('restore drills', () => {
     expect(scheduledDrillDue('daily', '2026-11-24T12:00:01Z', now)).toBe(false);
     expect(scheduledDrillDue('daily', '2026-11-24T12:00:00Z', now)).toBe(true);
     expect(scheduledDrillDue('daily', '2026-12-01T00:00:00Z', now)).toBe(true); // clock went back
-    expect(drillPolicyFromEnv({})).toBe('weekly');
-    expect(drillPolicyFromEnv({ BACKUP_DRILL: 'daily' })).toBe('daily');
-    expect(() => drillPolicyFromEnv({ BACKUP_DRILL: 'hourly' })).toThrow(/BACKUP_DRILL/);
+    expect(drillPolicyFromEnv({} as unknown as NodeJS.ProcessEnv)).toBe('weekly');
+    expect(drillPolicyFromEnv({ BACKUP_DRILL: 'daily' } as unknown as NodeJS.ProcessEnv)).toBe('daily');
+    expect(() => drillPolicyFromEnv({ BACKUP_DRILL: 'hourly' } as unknown as NodeJS.ProcessEnv)).toThrow(/BACKUP_DRILL/);
   });
 });

@@ -2,6 +2,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
 import { archiveKey } from '../../lib/backup/manifest';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -52,6 +53,14 @@ describe('restoreBackup on TicketHub demo data', () => {
     expect(await hashesOf(t.url)).toEqual(srcHashes);
     expect(await schemaOf(t.url)).toEqual(srcSchema);
     expect(await scalar(t.url, `SELECT last_value FROM public.tickets_id_seq`)).toEqual(await scalar(src.url, `SELECT last_value FROM public.tickets_id_seq`));
+  });
+
+  it('fresh with --jobs 2 (parallel, not atomic) gives the same database', async () => {
+    const t = await db();
+    const r = await restoreParallel({ source: id, storage, targetUrl: t.url, jobs: 2 });
+    expect(r.tables.every((x) => x.contentMatches === true)).toBe(true);
+    expect(await hashesOf(t.url)).toEqual(srcHashes);
+    expect(await schemaOf(t.url)).toEqual(srcSchema);
   });
 
   it('fresh: refuses a non-empty target with one line naming what is there, and changes nothing', async () => {

@@ -28,10 +28,12 @@ export async function copyMember(
   out: Readable,
   e: ManifestEntry,
   copyLine: string,
-  opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
+  opts: { signal?: AbortSignal; onBytes?: (n: number) => void; freeze?: boolean } = {},
 ): Promise<number> {
   const hash = createHash('sha256');
-  const copy = client.query(copyFrom(copyLine.replace(/;\s*$/, '')));
+  // FREEZE (only for a table created or truncated in this transaction): rows are written frozen
+  // and pages all-visible, so the post-load re-read and later VACUUMs have no hint bits to set.
+  const copy = client.query(copyFrom(`${copyLine.replace(/;\s*$/, '')}${opts.freeze ? ' WITH (FREEZE)' : ''}`));
   let tail: Buffer = Buffer.alloc(0);
   async function* body() {
     let head: Buffer | null = Buffer.alloc(0);

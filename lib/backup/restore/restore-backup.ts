@@ -380,7 +380,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     canceller = () => opts.signal?.removeEventListener('abort', onAbort);
     // Catalog deparsers (pg_get_constraintdef) must schema-qualify everything, as the archive does.
     await client.query(`SELECT pg_catalog.set_config('search_path', '', true)`);
+    // Index builds after the load get room to sort in memory; the one commit need not wait for
+    // its WAL flush to be acknowledged before returning (a crash before the flush loses the whole
+    // transaction, never half of it).
     await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+    await client.query(`SET LOCAL synchronous_commit = off`);
 
     const fkToReadd: IncomingForeignKey[] = [];
     const triggersToEnable: { rel: string; name: string }[] = [];
@@ -441,6 +445,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
             const rows = await readMember(reader, e.length, (out) =>
               copyMember(client, out, e, a.copyLine, {
                 signal: opts.signal,
+                freeze: true,
                 onBytes: () => progress({ phase: 'loading', bytesRead: reader.position, rowsLoaded, totalRows, tablesDone, totalTables: chosen.length, current }),
               }),
             );

@@ -8,7 +8,7 @@ import { copyMember, readSqlMember } from './load-member';
 import type { RestorePlan, RestoreProgress, RestoreResult, RestoredTable } from './restore-backup';
 import { resolveSource } from './restore-backup';
 import { readTableContent } from './table-content';
-import { freshConflicts } from './target-catalog';
+import { freshConflicts, qrel } from './target-catalog';
 
 export interface ParallelRestoreOptions {
   source: string;
@@ -131,16 +131,23 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
       await exec(main, e);
       bytesDone += e.length;
     }
-    // Biggest members first, so one large chunk does not finish last alone.
-    const data = m.entries.filter((x) => x.section === 'table-data').sort((a, b) => b.length - a.length);
-    const loaded = new Map<string, number>();
-    await pool(data, async (w, e) => {
-      progress(describeEntry(e));
-      const rows = await readEntry(e, (out) => copyMember(w, out, e, e.copy!, { signal: opts.signal }));
-      rowsLoaded += rows;
-      bytesDone += e.length;
-      const k = `${e.schema}.${e.name}`;
-      loaded.set(k, (loaded.get(k) ?? 0) + rows);
+    // One task per table (its chunks in archive order, so its physical order — and with it the
+    // content fingerprint — is the backup's), biggest first so no large table starts last. Each
+    // task is its own transaction: TRUNCATE of the just-created table allows COPY FREEZE.
+    const tasks = m.tables
+      .filter((t) => t.entries.length > 0)
+      .map((t) => ({ t, entries: t.entries.map((i) => m.entries[i]) }))
+      .sort((a, b) => b.entries.reduce((s, e) => s + e.length, 0) - a.entries.reduce((s, e) => s + e.length, 0));
+    await pool(tasks, async (w, task) => {
+      await w.query('BEGIN');
+      await w.query(`TRUNCATE ONLY ${qrel(task.t.schema, task.t.name)}`);
+      for (const e of task.entries) {
+        progress(describeEntry(e));
+        const rows = await readEntry(e, (out) => copyMember(w, out, e, e.copy!, { signal: opts.signal, freeze: true }));
+        rowsLoaded += rows;
+        bytesDone += e.length;
+      }
+      await w.query('COMMIT');
     });
     for (const e of m.entries.filter((x) => x.section === 'sequence-set')) await exec(main, e);
     const post = m.entries.filter((x) => x.section === 'post-data');
