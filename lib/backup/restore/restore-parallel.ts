@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { AppError, oneLine, toAppError } from '../../errors';
 import { latestMigrationName } from '../../db/migrate';
 import type { StorageBackend } from '../../storage/storage-backend';
-import { ByteReader, checkArchiveSha, describeEntry, manifestProblems, parseManifest, readMember } from '../archive-reader';
+import { ByteReader, checkArchiveSha, contentShaOf, countNewlines, describeEntry, manifestProblems, parseManifest, readMember } from '../archive-reader';
 import type { ManifestEntry } from '../manifest';
 import { copyMember, readSqlMember } from './load-member';
 import type { RestorePlan, RestoreProgress, RestoreResult, RestoredTable } from './restore-backup';
@@ -138,14 +140,21 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
       .filter((t) => t.entries.length > 0)
       .map((t) => ({ t, entries: t.entries.map((i) => m.entries[i]) }))
       .sort((a, b) => b.entries.reduce((s, e) => s + e.length, 0) - a.entries.reduce((s, e) => s + e.length, 0));
+    // Where each chunk's rows landed (ctid after its last row), so the comparison below can re-read
+    // chunks of one big table on several connections at once.
+    const chunkEnds = new Map<number, string | null>();
     await pool(tasks, async (w, task) => {
+      const rel = qrel(task.t.schema, task.t.name);
       await w.query('BEGIN');
-      await w.query(`TRUNCATE ONLY ${qrel(task.t.schema, task.t.name)}`);
+      await w.query(`TRUNCATE ONLY ${rel}`);
+      let last: string | null = '(0,0)';
       for (const e of task.entries) {
         progress(describeEntry(e));
         const rows = await readEntry(e, (out) => copyMember(w, out, e, e.copy!, { signal: opts.signal, freeze: true }));
         rowsLoaded += rows;
         bytesDone += e.length;
+        if (task.entries.length > 1 && last !== null && rows > 0) last = await lastCtid(w, rel);
+        chunkEnds.set(e.index, last);
       }
       await w.query('COMMIT');
     });
@@ -169,17 +178,45 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
       }
     }
     const report: RestoredTable[] = [];
-    await pool(
-      m.tables.filter((t) => !t.dataExcluded),
-      async (w, t) => {
-        progress(`${t.schema}.${t.name}`, 'verifying');
+    // Re-read chunk by chunk (TID ranges) on all connections; a table whose chunk ends are unknown
+    // is re-read whole.
+    interface ReadJob {
+      t: (typeof m.tables)[number];
+      chunk: number;
+      from: string | null;
+      to: string | null;
+    }
+    const jobsList: ReadJob[] = [];
+    for (const t of m.tables.filter((x) => !x.dataExcluded)) {
+      const ends = t.entries.map((i) => chunkEnds.get(i));
+      if (t.entries.length > 1 && ends.every((x) => typeof x === 'string')) {
+        t.entries.forEach((_, ci) => jobsList.push({ t, chunk: ci, from: ci === 0 ? '(0,0)' : (ends[ci - 1] as string), to: ends[ci] as string }));
+      } else jobsList.push({ t, chunk: -1, from: null, to: null });
+    }
+    jobsList.sort((a, b) => (b.chunk === -1 ? b.t.rows : (m.entries[b.t.entries[b.chunk]].rows ?? 0)) - (a.chunk === -1 ? a.t.rows : (m.entries[a.t.entries[a.chunk]].rows ?? 0)));
+    const chunkShas = new Map<string, { rows: number; sha: string }[]>();
+    await pool(jobsList, async (w, j) => {
+      progress(`${j.t.schema}.${j.t.name}`, 'verifying');
+      if (j.chunk === -1) {
         await w.query('BEGIN');
-        const c2 = await readTableContent(w, m, t);
+        const c2 = await readTableContent(w, m, j.t);
         await w.query('COMMIT');
         tablesDone++;
-        report.push({ schema: t.schema, name: t.name, expectedRows: t.rows, rows: c2.rows, contentMatches: c2.contentSha256 === t.contentSha256 });
-      },
-    );
+        report.push({ schema: j.t.schema, name: j.t.name, expectedRows: j.t.rows, rows: c2.rows, contentMatches: c2.contentSha256 === j.t.contentSha256 });
+        return;
+      }
+      const k = `${j.t.schema}.${j.t.name}`;
+      const list = chunkShas.get(k) ?? [];
+      chunkShas.set(k, list);
+      list[j.chunk] = await readChunkRange(w, m.entries[j.t.entries[j.chunk]].copy!, qrel(j.t.schema, j.t.name), j.t.columns, j.from!, j.to!);
+    });
+    for (const [k, list] of chunkShas) {
+      const t = m.tables.find((x) => `${x.schema}.${x.name}` === k)!;
+      const rows = list.reduce((s2, c2) => s2 + c2.rows, 0);
+      const sha = contentShaOf(list.map((c2) => c2.sha));
+      tablesDone++;
+      report.push({ schema: t.schema, name: t.name, expectedRows: t.rows, rows, contentMatches: sha === t.contentSha256 });
+    }
     report.sort((a, b) => (a.schema + a.name).localeCompare(b.schema + b.name));
     const bad = report.filter((t) => t.rows !== t.expectedRows || !t.contentMatches);
     if (bad.length) {
@@ -193,4 +230,30 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
   } finally {
     for (const c of clients) await c.end().catch(() => {});
   }
+}
+
+/** The ctid of the last row of a table just filled by COPY (looking only at its last pages). */
+async function lastCtid(client: pg.Client, rel: string): Promise<string | null> {
+  const pages = Number((await client.query(`SELECT pg_catalog.pg_relation_size('${rel.replace(/'/g, "''")}') / pg_catalog.current_setting('block_size')::int AS p`)).rows[0].p);
+  // Bulk extension may leave empty pages at the end: widen the window until a row shows up.
+  for (let k = 4; ; k *= 8) {
+    const from = Math.max(0, pages - k);
+    const r = await client.query(`SELECT max(ctid)::text AS c FROM ONLY ${rel} WHERE ctid >= '(${from},0)'::tid`);
+    if (r.rows[0].c) return r.rows[0].c as string;
+    if (from === 0) return null;
+  }
+}
+
+/** Hash of one chunk re-read by TID range: `copy line + rows + \.` as the backup hashed it. */
+async function readChunkRange(client: pg.Client, copyLine: string, rel: string, columns: string[], from: string, to: string): Promise<{ rows: number; sha: string }> {
+  const cols = columns.map((c) => `"${c.replace(/"/g, '""')}"`).join(', ');
+  const h = createHash('sha256').update(`${copyLine}\n`);
+  let rows = 0;
+  const stream = client.query(copyTo(`COPY (SELECT ${cols} FROM ONLY ${rel} WHERE ctid > '${from}'::tid AND ctid <= '${to}'::tid) TO STDOUT`));
+  for await (const b of stream as AsyncIterable<Buffer>) {
+    h.update(b);
+    rows += countNewlines(b);
+  }
+  h.update('\\.\n');
+  return { rows, sha: h.digest('hex') };
 }
