@@ -158,9 +158,13 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       const out = [`restore of backup ${r.id} into ${r.target} (${r.mode}) ${atomic ? 'ran in one transaction: committed' : `ran on ${jobs} connections (not atomic): completed`} in ${formatDuration(r.durationMs)}`];
       for (const t of r.tables) {
+        if (Number.isNaN(t.expectedRows)) {
+          out.push(`  -    ${t.name}: ${t.rows.toLocaleString('en-US')} rows loaded (no manifest: not checked)`);
+          continue;
+        }
         out.push(`  ${t.rows === t.expectedRows && t.contentMatches !== false ? 'ok  ' : 'DIFF'} ${t.schema}.${t.name}: ${t.rows.toLocaleString('en-US')}/${t.expectedRows.toLocaleString('en-US')} rows, content ${t.contentMatches === null ? 'not checked' : t.contentMatches ? 'matches the backup' : 'DIFFERS'}`);
       }
-      out.push(`${r.tables.length} tables, ${r.rows.toLocaleString('en-US')} rows match the manifest`);
+      out.push(r.plan.backupStartedAt === 'unknown' ? `${r.tables.length} tables, ${r.rows.toLocaleString('en-US')} rows loaded without a manifest: nothing was verified` : `${r.tables.length} tables, ${r.rows.toLocaleString('en-US')} rows match the manifest`);
       process.stdout.write(`${out.join('\n')}\n`);
     }
     return 0;

@@ -140,7 +140,14 @@ describe('tickethub-backup restore / verify', () => {
       const t2 = await db();
       const n = cli(['restore', path.join(fdir, archiveKey(id)), '--target-url', t2.url, '--yes']);
       expect(n.code).toBe(1);
-      expect(n.stderr).toMatch(/no manifest beside it/);
+      expect(n.stderr).toMatch(/no manifest beside it.*pass --force/);
+      expect(await hashesOf(t2.url)).toEqual({});
+      // --force: loaded as the plain script it is, in one transaction, nothing verified.
+      const f = cli(['restore', path.join(fdir, archiveKey(id)), '--target-url', t2.url, '--yes', '--force']);
+      expect(f.code).toBe(0);
+      expect(f.stdout).toMatch(/ran in one transaction: committed/);
+      expect(f.stdout).toMatch(/not checked/);
+      expect(await hashesOf(t2.url)).toEqual(await hashesOf(t.url));
     } finally {
       await rm(fdir, { recursive: true, force: true });
     }

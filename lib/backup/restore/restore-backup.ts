@@ -18,6 +18,7 @@ import {
 import type { Manifest, ManifestEntry, ManifestTable } from '../manifest';
 import { BACKUP_ID_RE } from '../manifest';
 import { copyMember, readSqlMember } from './load-member';
+import { restoreScriptWithoutManifest } from './restore-script';
 import { readTableContent } from './table-content';
 import {
   dropSchemaContents,
@@ -212,7 +213,20 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
 
   // ---- checks that read only the backup ----
   const source = resolveSource(opts.source, opts.storage);
-  const m = parseManifest(await source.manifestText(), source.label);
+  let manifestText: string;
+  try {
+    manifestText = await source.manifestText();
+  } catch (err) {
+    if ((err as AppError).code !== 'not_found' || !isArchivePath(opts.source) || !existsSync(opts.source)) throw err;
+    if (!opts.force || mode !== 'fresh') {
+      throw new AppError('not_found', `${oneLine((err as Error).message)}: without it nothing can be checked; pass --force to load the archive as a plain script (fresh mode, one transaction, no checks)`, { cause: err });
+    }
+    const target = redactTarget(opts.targetUrl);
+    const r = await restoreScriptWithoutManifest({ file: opts.source, targetUrl: opts.targetUrl, target, signal: opts.signal });
+    const plan: RestorePlan = { id: source.id, source: source.label, mode, target, backupStartedAt: 'unknown', backupMigration: null, objects: 0, tables: [], rows: r.rows, archiveBytes: 0, actions: ['no manifest (--force): loaded as a plain script, nothing verified'] };
+    return { id: source.id, mode, target, committed: true, plan, tables: r.tables, rows: r.rows, durationMs: Date.now() - started };
+  }
+  const m = parseManifest(manifestText, source.label);
   const mp = manifestProblems(m);
   if (mp.length) throw new AppError('corrupt', `${source.label}: manifest is inconsistent: ${mp[0].problem}${mp.length > 1 ? ` (+${mp.length - 1} more)` : ''}`);
   const appLevel = await latestMigrationName().catch(() => null);
