@@ -17,6 +17,9 @@ const USAGE = `Usage:
   printed once. At least 8 characters. New admins get the role 'admin' unless --role says otherwise.
   Database: DATABASE_URL, or --database-url, else the local database of \`npm start\` (.data/pg).`;
 
+// Usage errors are one line (the dispatcher prints one line): the problem, then this synopsis.
+const SYNOPSIS = 'usage: tickethub-backup admin create|reset-password --email EMAIL [options] (see --help)';
+
 async function readStdinLine(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -54,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    throw new AppError('usage', `${(err as Error).message.split('\n')[0]}\n${USAGE}`);
+    throw new AppError('usage', `${(err as Error).message.split('\n')[0]}; ${SYNOPSIS}`);
   }
   const { values, positionals } = parsed;
   if (values.help) {
@@ -62,9 +65,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const [sub, extra] = positionals;
-  if (sub !== 'create' && sub !== 'reset-password') throw new AppError('usage', `${sub ? `unknown admin subcommand '${sub}'` : 'missing subcommand'}\n${USAGE}`);
-  if (extra !== undefined) throw new AppError('usage', `unexpected argument '${extra}'\n${USAGE}`);
-  if (!values.email) throw new AppError('usage', `--email is required\n${USAGE}`);
+  if (sub !== 'create' && sub !== 'reset-password') throw new AppError('usage', `${sub ? `unknown admin subcommand '${sub}'` : 'missing subcommand'}; ${SYNOPSIS}`);
+  if (extra !== undefined) throw new AppError('usage', `unexpected argument '${extra}'; ${SYNOPSIS}`);
+  if (!values.email) throw new AppError('usage', `--email is required; ${SYNOPSIS}`);
   if (sub === 'reset-password' && (values.name !== undefined || values.role !== undefined)) throw new AppError('usage', 'reset-password changes only the password (no --name/--role)');
   const role = (values.role ?? 'admin') as AdminRole;
   if (!ADMIN_ROLES.includes(role)) throw new AppError('usage', `unknown role '${values.role}' (expected ${ADMIN_ROLES.join(', ')})`);

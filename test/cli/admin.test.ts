@@ -91,6 +91,7 @@ describe('tickethub-backup admin', () => {
     expect(short.stderr).toBe('tickethub-backup admin: admin password must be at least 8 characters\n');
     const noEmail = cli(['create'], env);
     expect(noEmail.code).toBe(2);
+    expect(noEmail.stderr).toBe('tickethub-backup admin: --email is required; usage: tickethub-backup admin create|reset-password --email EMAIL [options] (see --help)\n');
     expect(await hashOf(db.url, 'x@tickethub.et')).toBeUndefined();
     const down = cli(['create', '--email', 'x@tickethub.et', '--password', 'long-enough'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x' });
     expect(down.code).toBe(1);
