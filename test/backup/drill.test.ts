@@ -1,5 +1,4 @@
 import { cp, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDrill, scheduledDrillDue, drillPolicyFromEnv } from '../../lib/backup/drill';
 import { verifyBackup } from '../../lib/backup/verify';

@@ -81,6 +81,16 @@ describe('tickethub-backup restore / verify', () => {
     expect(out.tables.find((x: { name: string }) => x.name === 'trips').contentMatches).toBe(true);
   });
 
+  it('verify --drill restores into the given empty database and passes', async () => {
+    const d = await db();
+    const r = cli(['verify', id, '--storage', url, '--drill', '--drill-url', d.url]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/drill passed: restored into drill database .*; \d+ tables, [\d,]+ rows match/);
+    const j = cli(['verify', id, '--storage', url, '--json']);
+    expect(JSON.parse(j.stdout)).toMatchObject({ ok: true, verify: { ok: true, archiveSha256Ok: true } });
+  });
+
   it('refuses without --yes when stdin is not a terminal (exit 2), before touching anything', async () => {
     const t = await db();
     const r = cli(['restore', id, '--storage', url, '--target-url', t.url]);

@@ -160,7 +160,7 @@ function tkey(schema: string | null, name: string): string {
 }
 
 /** Is the backup's migration level newer than the newest migration this app ships? */
-function migrationNewer(backup: string | null, app: string | null): boolean {
+export function migrationNewer(backup: string | null, app: string | null): boolean {
   if (!backup || !app) return false;
   const num = (s: string) => Number(/^(\d+)/.exec(s)?.[1] ?? NaN);
   const a = num(backup);

@@ -8,7 +8,7 @@ import { ByteReader, checkArchiveSha, contentShaOf, countNewlines, describeEntry
 import type { ManifestEntry } from '../manifest';
 import { copyMember, readSqlMember } from './load-member';
 import type { RestorePlan, RestoreProgress, RestoreResult, RestoredTable } from './restore-backup';
-import { resolveSource } from './restore-backup';
+import { migrationNewer, resolveSource } from './restore-backup';
 import { readTableContent } from './table-content';
 import { freshConflicts, qrel } from './target-catalog';
 
@@ -51,7 +51,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
   const mp = manifestProblems(m);
   if (mp.length) throw new AppError('corrupt', `${source.label}: manifest is inconsistent: ${mp[0].problem}`);
   const appLevel = await latestMigrationName().catch(() => null);
-  if (m.app.migration && appLevel && m.app.migration > appLevel && !opts.force) {
+  if (migrationNewer(m.app.migration, appLevel) && !opts.force) {
     throw new AppError('incompatible', `backup ${m.id} was taken at migration ${m.app.migration}, newer than this app's ${appLevel}: upgrade the app or pass --force`);
   }
   const totalBytes = m.archive.sizeBytes;
