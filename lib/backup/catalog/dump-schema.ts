@@ -408,15 +408,20 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
           if (c.coll) l += ` COLLATE ${c.coll}`;
           if (c.attgenerated === 's') l += ` GENERATED ALWAYS AS (${c.defexpr}) STORED`;
           else if (c.defexpr !== null && !separateDefault(c) && !(c.attinhcount > 0 && !isPartition)) l += ` DEFAULT ${c.defexpr}`;
-          if (c.attidentity) {
-            const seq = seqByOid.get(identitySeq.get(`${r.oid}:${c.attnum}`) ?? -1);
-            l += ` GENERATED ${c.attidentity === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`;
+          const seq = seqByOid.get(identitySeq.get(`${r.oid}:${c.attnum}`) ?? -1);
+          // PostgreSQL 17+: a partition's identity is its parent's (same sequence, none of its own),
+          // given by ATTACH PARTITION, which refuses a table with an identity column. So the
+          // stand-alone partition gets a plain NOT NULL column. (On 14-16 partitions have no
+          // inherited identity; one of their own has its own sequence and is printed in full.)
+          const identity = c.attidentity && !(isPartition && !seq) ? c.attidentity : '';
+          if (identity) {
+            l += ` GENERATED ${identity === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`;
             if (seq) {
               l += ` (\n        SEQUENCE NAME ${qualifiedName(seq.nspname, seq.relname)}\n${sequenceOptions(seq, '        ')}\n    )`;
               keys.push(key(PG_CLASS, seq.oid));
             }
           }
-          if (c.attnotnull && !c.attidentity) l += ' NOT NULL';
+          if (c.attnotnull && !identity) l += ' NOT NULL';
           lines.push(l);
         } else if (c.attnotnull && !parents.some((p) => colsByRel.get(p.oid)?.some((pc) => pc.attname === c.attname && pc.attnotnull))) {
           after.push(`ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET NOT NULL;\n`);
