@@ -213,6 +213,31 @@ describe('tickethub-backup restore / verify', () => {
   });
 });
 
+describe('tickethub-backup restore interrupted', () => {
+  it('Ctrl-C (SIGINT) mid-load rolls back, says so, exits 1 and leaves the target unchanged', async () => {
+    const t = await db();
+    await exec(t.url, `CREATE TABLE public.big (id bigint PRIMARY KEY, payload text); INSERT INTO public.big VALUES (7, 'mine');`);
+    const before = await hashesOf(t.url);
+    const base = { ...process.env };
+    delete base.DATABASE_URL;
+    const child = spawn(process.execPath, ['bin/tickethub-backup.mjs', 'restore', bigId, '--storage', url, '--target-url', t.url, '--mode', 'replace', '--yes'], { cwd: ROOT, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    let copying = false;
+    while (Date.now() < deadline && !copying) {
+      copying = (await scalar<number>(t.url, `SELECT count(*)::int FROM pg_stat_activity WHERE application_name = 'tickethub-restore' AND query LIKE 'COPY%big%'`)) > 0;
+      if (!copying) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(copying).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/restore interrupted — rolled back: target unchanged/);
+    expect(await hashesOf(t.url)).toEqual(before);
+  });
+});
+
 /** A reference restore of `id` through the API (for comparing CLI results). */
 let reference: TestDatabase | undefined;
 async function restoredFromStore(): Promise<TestDatabase> {
