@@ -84,7 +84,11 @@ describe('restore drills', () => {
   it('uses an empty DRILL_DATABASE_URL and refuses a non-empty one', async () => {
     const d = await createTestDatabase({ prefix: 'drl' });
     try {
+      // A target whose session defaults print dates and intervals differently must still match.
+      await scalar(serverUrl(), `ALTER DATABASE "${d.name}" SET DateStyle = 'SQL, DMY'`);
+      await scalar(serverUrl(), `ALTER DATABASE "${d.name}" SET IntervalStyle = 'sql_standard'`);
       const r = await runDrill({ storage, id, drillUrl: d.url });
+      expect(r.error).toBeNull();
       expect(r.ok).toBe(true);
       await expect(runDrill({ storage, id, drillUrl: d.url })).rejects.toMatchObject({ code: 'conflict' });
     } finally {

@@ -66,6 +66,8 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
       throw toAppError(err, `cannot connect to the target ${target}`);
     }
     c.on('error', () => {});
+    // The output settings the backup read its rows with (see restore-backup.ts).
+    await c.query(`SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3`);
     clients.push(c);
     return c;
   };
