@@ -172,7 +172,7 @@ export async function run(argv: string[]): Promise<number> {
     bar?.done();
     const e = toAppError(err);
     const d = e.details as { rolledBack?: boolean; phase?: string } | undefined;
-    const state = d?.phase === 'transaction' ? '' : e.code === 'usage' ? '' : ' — nothing was changed';
+    const state = d?.phase === 'transaction' || e.code === 'usage' || /nothing was changed|target unchanged/.test(e.message) ? '' : ' — nothing was changed';
     if (json) process.stdout.write(`${JSON.stringify({ ok: false, code: e.code, error: oneLine(e.message) + state, rolledBack: d?.rolledBack ?? false })}\n`);
     throw new AppError(e.code, `${oneLine(e.message)}${state}`, { cause: err, details: e.details });
   } finally {
