@@ -95,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const source = positionals[0];
-  if (!source) throw new AppError('usage', `missing backup id or archive path\n${USAGE}`);
+  if (!source) throw new AppError('usage', `missing backup id or archive path; ${USAGE.split('\n')[0].replace(/^Usage: /, 'usage: ')}`);
   const mode = values.mode as string | undefined;
   if (mode !== undefined && !(MODES as readonly string[]).includes(mode)) throw new AppError('usage', `--mode must be fresh, replace or data-only, got ${JSON.stringify(mode)}`);
   const jobs = values.jobs === undefined ? 1 : Number(values.jobs);

@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const id = positionals[0];
-  if (!id) throw new AppError('usage', `missing backup id\n${USAGE}`);
+  if (!id) throw new AppError('usage', `missing backup id; ${USAGE.split('\n')[0].replace(/^Usage: /, 'usage: ')}`);
   if (values['drill-url'] !== undefined && !values.drill) throw new AppError('usage', '--drill-url needs --drill');
   const storage = openStorage(values.storage as string | undefined);
   const ac = new AbortController();
