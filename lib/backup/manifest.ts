@@ -17,7 +17,8 @@
  *                      The writer emits tables biggest first (its work order); readers must not
  *                      assume any table order. Rows are COPY text as produced with
  *                      client_encoding UTF8, DateStyle ISO, IntervalStyle postgres,
- *                      extra_float_digits 3, synchronize_seqscans off (physical order).
+ *                      extra_float_digits 3, TimeZone UTC (session-settings.ts: one list for
+ *                      the backup and every re-read), synchronize_seqscans off (physical order).
  *      4. `sequence-set` one member: `SELECT pg_catalog.setval(...)` for every sequence.
  *      5. `post-data`  one member per object: primary/unique/exclusion keys, indexes, foreign
  *                      keys, triggers, rules, policies, `REFRESH MATERIALIZED VIEW`, ...

@@ -26,6 +26,7 @@ import type { TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk, quoteIdent } from './copy-chunk';
 import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, manifestKey } from './manifest';
+import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
 import { verifyBackup } from './verify';
 import type { VerifyResult } from './verify';
@@ -186,7 +187,8 @@ async function beginSnapshot(client: pg.Client, snapshot?: string): Promise<void
   // Sessions-wide settings, before BEGIN: the backup must not be cut off by a role's timeouts, and
   // with synchronized seqscans off, a whole-table COPY reads blocks in physical order (the order a
   // drill re-reads to compare content hashes).
-  await client.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET synchronize_seqscans = off; SET extra_float_digits = 3; SET DateStyle = ISO; SET IntervalStyle = postgres`);
+  // The COPY output settings are shared with every re-read that compares content (session-settings.ts).
+  await client.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET synchronize_seqscans = off; ${copyOutputSettingsSql()}`);
   // A helper connection takes its own ACCESS SHARE lock when its COPY starts. If another session
   // queued an ACCESS EXCLUSIVE request (ALTER TABLE, a migration) after the coordinator locked the
   // table, that lock request waits for the coordinator, which waits for this helper: no deadlock

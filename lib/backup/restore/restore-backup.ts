@@ -19,6 +19,7 @@ import type { Manifest, ManifestEntry, ManifestTable } from '../manifest';
 import { BACKUP_ID_RE } from '../manifest';
 import { copyMember, readSqlMember } from './load-member';
 import { restoreScriptWithoutManifest } from './restore-script';
+import { copyOutputSettingsSql } from '../session-settings';
 import { readTableContent } from './table-content';
 import {
   dropSchemaContents,
@@ -394,9 +395,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     canceller = () => opts.signal?.removeEventListener('abort', onAbort);
     // Catalog deparsers (pg_get_constraintdef) must schema-qualify everything, as the archive does.
     await client.query(`SELECT pg_catalog.set_config('search_path', '', true)`);
-    // The output settings the backup read its rows with (run-backup.ts): the post-load re-read
+    // The output settings the backup read its rows with (session-settings.ts): the post-load re-read
     // must print values exactly as they were hashed, whatever the target server's defaults.
-    await client.query(`SET LOCAL DateStyle = ISO; SET LOCAL IntervalStyle = postgres; SET LOCAL extra_float_digits = 3`);
+    await client.query(copyOutputSettingsSql(true));
     // Index builds after the load get room to sort in memory; the one commit need not wait for
     // its WAL flush to be acknowledged before returning (a crash before the flush loses the whole
     // transaction, never half of it).

@@ -9,6 +9,7 @@ import type { ManifestEntry } from '../manifest';
 import { copyMember, readSqlMember } from './load-member';
 import type { RestorePlan, RestoreProgress, RestoreResult, RestoredTable } from './restore-backup';
 import { migrationNewer, resolveSource } from './restore-backup';
+import { copyOutputSettingsSql } from '../session-settings';
 import { readTableContent } from './table-content';
 import { freshConflicts, qrel } from './target-catalog';
 
@@ -67,7 +68,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     }
     c.on('error', () => {});
     // The output settings the backup read its rows with (see restore-backup.ts).
-    await c.query(`SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3`);
+    await c.query(copyOutputSettingsSql());
     clients.push(c);
     return c;
   };

@@ -22,8 +22,7 @@ export interface TableContent {
  * order is its load order, which is the archive's order, so an exact restore reproduces the hash.
  * `at` reads another location (the --into-schema copy); the copy lines hashed stay the manifest's.
  * Streams: memory stays flat whatever the table size. The caller's session must use the backup's
- * output settings (DateStyle ISO, IntervalStyle postgres, extra_float_digits 3, and the same
- * TimeZone as the source server: the archive does not record it).
+ * output settings (copyOutputSettingsSql() of ../session-settings, TimeZone UTC included).
  */
 export async function readTableContent(client: pg.ClientBase, m: Manifest, t: ManifestTable, at?: { schema: string; name: string }): Promise<TableContent> {
   const chunks = t.entries.map((i) => m.entries[i]);
