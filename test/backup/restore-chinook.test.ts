@@ -5,10 +5,11 @@ import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { psqlFile } from '../helpers/schema-round-trip';
 import { backup, exec, hashesOf, schemaOf, tempStorage } from './restore-test-helpers';
+import { chinookSqlPath } from '../helpers/fixtures';
 
 // The same modes on a database that is not ours: Chinook (self-referencing employee FK, a
 // composite-key link table, numeric/timestamp data).
-const CHINOOK = '/work/shared/fixtures/chinook.sql';
+const CHINOOK = chinookSqlPath();
 let src: TestDatabase;
 let storage: StorageBackend;
 let dir: string;

@@ -16,9 +16,10 @@ import { openStorage } from '../../lib/storage/open-storage';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { seedDemoData } from '../../lib/seed/seed-demo-data';
 import { catalogFingerprint, downloadArchive, gunzipIntoPsql, pgDumpUsable, schemaDump, tableHashes } from './backup-test-helpers';
+import { chinookSqlPath } from '../helpers/fixtures';
 
 const execFileAsync = promisify(execFile);
-const CHINOOK = path.resolve(import.meta.dirname, '../../../shared/fixtures/chinook.sql');
+const CHINOOK = chinookSqlPath();
 
 let tmp: string;
 const dbs: TestDatabase[] = [];

@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db';
 import { catalogFingerprint } from '../helpers/catalog-fingerprint';
@@ -7,8 +6,9 @@ import { tableHashes } from '../helpers/table-hashes';
 import { dumpInSnapshot, localPgDumpMajor, pgDumpSchema, psqlFile, roundTrip, serverMajor } from '../helpers/schema-round-trip';
 import { dumpSchema } from '../../lib/backup/catalog/dump-schema';
 import { quoteIdent } from '../../lib/backup/catalog/quote-ident';
+import { chinookSqlPath } from '../helpers/fixtures';
 
-const CHINOOK = path.resolve(import.meta.dirname, '../../../shared/fixtures/chinook.sql');
+const CHINOOK = chinookSqlPath();
 const dbs: TestDatabase[] = [];
 afterAll(async () => {
   for (const d of dbs) await d.drop();
