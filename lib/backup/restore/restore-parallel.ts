@@ -119,14 +119,20 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     let bytesDone = 0;
     const progress = (current?: string, phase: RestoreProgress['phase'] = 'loading') =>
       opts.onProgress?.({ phase, bytesRead: bytesDone, totalBytes, rowsLoaded, totalRows: m.totals.rows, tablesDone, totalTables: m.tables.length, current });
+    let failed = false;
     const pool = async <T>(items: T[], fn: (w: pg.Client, item: T) => Promise<void>) => {
       let next = 0;
       await Promise.all(
         workers.map(async (w) => {
-          while (next < items.length) {
+          while (next < items.length && !failed) {
             if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted');
             const item = items[next++];
-            await fn(w, item);
+            try {
+              await fn(w, item);
+            } catch (err) {
+              failed = true;
+              throw err;
+            }
           }
         }),
       );
@@ -136,33 +142,157 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
       await exec(main, e);
       bytesDone += e.length;
     }
-    // One task per table (its chunks in archive order, so its physical order — and with it the
-    // content fingerprint — is the backup's), biggest first so no large table starts last. Each
-    // task is its own transaction: TRUNCATE of the just-created table allows COPY FREEZE.
+
+    // ---- data, verification and the tables' own keys/indexes as one task graph ----
+    // Work becomes ready as its inputs are: a table's load first (biggest first, so no large table
+    // starts last); when it commits, its content re-read and its keys/indexes (as pg_restore
+    // builds a table's indexes right after its data). So verification and index builds overlap
+    // the loads of other tables instead of being serial passes at the end.
+    const report: RestoredTable[] = [];
+    const tableKey = (schema: string | null, name: string) => `${schema}\u0000${name}`;
+    const loadedTables = new Set(m.tables.filter((t) => t.entries.length > 0).map((t) => tableKey(t.schema, t.name)));
+    // Keys and indexes of a loaded table need nothing but that table (pre-data made everything
+    // else they reference): they run early. Everything else post-data (foreign keys, which need
+    // every referenced key; triggers; partition attachments; matview refreshes) waits for the end.
+    const early = new Map<string, ManifestEntry[]>();
+    const earlyDone = new Set<number>();
+    for (const e of m.entries) {
+      if (e.section !== 'post-data' || !PARALLEL_POST.has(e.kind) || e.table === undefined) continue;
+      const k = tableKey(e.schema, e.table);
+      if (!loadedTables.has(k)) continue;
+      early.set(k, [...(early.get(k) ?? []), e]);
+      earlyDone.add(e.index);
+    }
+    type Task = { run: (w: pg.Client) => Promise<void> };
+    const loads: Task[] = [];
+    const ready: Task[] = [];
+    let running = 0;
+    let wake: (() => void) | null = null;
+    const notify = () => {
+      const f = wake;
+      wake = null;
+      f?.();
+    };
+    const afterCommit = (t: (typeof m.tables)[number]) => {
+      for (const e of early.get(tableKey(t.schema, t.name)) ?? []) {
+        ready.push({
+          run: async (w) => {
+            progress(describeEntry(e));
+            await exec(w, e);
+            bytesDone += e.length;
+          },
+        });
+      }
+      notify();
+    };
     const tasks = m.tables
       .filter((t) => t.entries.length > 0)
       .map((t) => ({ t, entries: t.entries.map((i) => m.entries[i]) }))
       .sort((a, b) => b.entries.reduce((s, e) => s + e.length, 0) - a.entries.reduce((s, e) => s + e.length, 0));
-    // Where each chunk's rows landed (ctid after its last row), so the comparison below can re-read
-    // chunks of one big table on several connections at once.
-    const chunkEnds = new Map<number, string | null>();
-    await pool(tasks, async (w, task) => {
-      const rel = qrel(task.t.schema, task.t.name);
-      await w.query('BEGIN');
-      await w.query(`TRUNCATE ONLY ${rel}`);
-      let last: string | null = '(0,0)';
-      for (const e of task.entries) {
-        progress(describeEntry(e));
-        const rows = await readEntry(e, (out) => copyMember(w, out, e, e.copy!, { signal: opts.signal, freeze: true }));
-        rowsLoaded += rows;
-        bytesDone += e.length;
-        if (task.entries.length > 1 && last !== null && rows > 0) last = await lastCtid(w, rel);
-        chunkEnds.set(e.index, last);
+    for (const task of tasks) {
+      loads.push({
+        run: async (w) => {
+          const t = task.t;
+          const rel = qrel(t.schema, t.name);
+          // One transaction per table: TRUNCATE of the just-created table allows COPY FREEZE
+          // (rows written frozen, pages all-visible: the re-read below sets no hint bits).
+          await w.query('BEGIN');
+          await w.query(`TRUNCATE ONLY ${rel}`);
+          const ends: string[] = [];
+          let last: string | null = '(0,0)';
+          for (const e of task.entries) {
+            if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted');
+            progress(describeEntry(e));
+            const rows = await readEntry(e, (out) => copyMember(w, out, e, e.copy!, { signal: opts.signal, freeze: true }));
+            rowsLoaded += rows;
+            bytesDone += e.length;
+            if (task.entries.length > 1 && last !== null && rows > 0) last = await lastCtid(w, rel);
+            if (last !== null) ends.push(last);
+          }
+          if (t.dataExcluded) {
+            await w.query('COMMIT');
+            afterCommit(t);
+            return;
+          }
+          if (task.entries.length === 1 || ends.length !== task.entries.length) {
+            // One chunk (or chunk ends unknown): re-read the whole table here, on the loading
+            // connection inside its own transaction, while other connections still load.
+            progress(`${t.schema}.${t.name}`, 'verifying');
+            const c2 = await readTableContent(w, m, t);
+            await w.query('COMMIT');
+            tablesDone++;
+            report.push({ schema: t.schema, name: t.name, expectedRows: t.rows, rows: c2.rows, contentMatches: c2.contentSha256 === t.contentSha256 });
+            afterCommit(t);
+            return;
+          }
+          await w.query('COMMIT');
+          // Its index builds first (each one indivisible, so longest-first), then the chunk re-reads.
+          afterCommit(t);
+          // Several chunks: each chunk's rows are a TID range (the table was filled in chunk order
+          // by one COPY FREEZE transaction, appending pages), re-read on whichever connection is
+          // free, so one big table's check is spread over all connections.
+          const shas: ({ rows: number; sha: string } | undefined)[] = new Array(task.entries.length);
+          let left = task.entries.length;
+          task.entries.forEach((e, ci) => {
+            ready.push({
+              run: async (w2) => {
+                progress(`${t.schema}.${t.name}`, 'verifying');
+                shas[ci] = await readChunkRange(w2, e.copy!, rel, t.columns, ci === 0 ? '(0,0)' : ends[ci - 1], ends[ci]);
+                if (--left === 0) {
+                  const rows = shas.reduce((s2, c2) => s2 + c2!.rows, 0);
+                  tablesDone++;
+                  report.push({ schema: t.schema, name: t.name, expectedRows: t.rows, rows, contentMatches: contentShaOf(shas.map((c2) => c2!.sha)) === t.contentSha256 });
+                }
+              },
+            });
+          });
+          notify();
+        },
+      });
+    }
+    await Promise.all(
+      workers.map(async (w) => {
+        for (;;) {
+          if (failed) return;
+          if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted');
+          // Loads first: they are the long pole; verification and indexes fill the gaps.
+          const task = loads.shift() ?? ready.shift();
+          if (!task) {
+            if (running === 0) {
+              notify();
+              return;
+            }
+            await new Promise<void>((r) => {
+              const prev = wake;
+              wake = () => {
+                prev?.();
+                r();
+              };
+            });
+            continue;
+          }
+          running++;
+          try {
+            await task.run(w);
+          } catch (err) {
+            failed = true;
+            notify();
+            throw err;
+          } finally {
+            running--;
+          }
+          notify();
+        }
+      }),
+    );
+    for (const t of m.tables) {
+      if (t.entries.length === 0 && !t.dataExcluded) {
+        tablesDone++;
+        report.push({ schema: t.schema, name: t.name, expectedRows: t.rows, rows: 0, contentMatches: t.contentSha256 === contentShaOf([]) });
       }
-      await w.query('COMMIT');
-    });
+    }
     for (const e of m.entries.filter((x) => x.section === 'sequence-set')) await exec(main, e);
-    const post = m.entries.filter((x) => x.section === 'post-data');
+    const post = m.entries.filter((x) => x.section === 'post-data' && !earlyDone.has(x.index));
     for (let i = 0; i < post.length; ) {
       if (PARALLEL_POST.has(post[i].kind)) {
         let j = i;
@@ -179,46 +309,6 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
         bytesDone += post[i].length;
         i++;
       }
-    }
-    const report: RestoredTable[] = [];
-    // Re-read chunk by chunk (TID ranges) on all connections; a table whose chunk ends are unknown
-    // is re-read whole.
-    interface ReadJob {
-      t: (typeof m.tables)[number];
-      chunk: number;
-      from: string | null;
-      to: string | null;
-    }
-    const jobsList: ReadJob[] = [];
-    for (const t of m.tables.filter((x) => !x.dataExcluded)) {
-      const ends = t.entries.map((i) => chunkEnds.get(i));
-      if (t.entries.length > 1 && ends.every((x) => typeof x === 'string')) {
-        t.entries.forEach((_, ci) => jobsList.push({ t, chunk: ci, from: ci === 0 ? '(0,0)' : (ends[ci - 1] as string), to: ends[ci] as string }));
-      } else jobsList.push({ t, chunk: -1, from: null, to: null });
-    }
-    jobsList.sort((a, b) => (b.chunk === -1 ? b.t.rows : (m.entries[b.t.entries[b.chunk]].rows ?? 0)) - (a.chunk === -1 ? a.t.rows : (m.entries[a.t.entries[a.chunk]].rows ?? 0)));
-    const chunkShas = new Map<string, { rows: number; sha: string }[]>();
-    await pool(jobsList, async (w, j) => {
-      progress(`${j.t.schema}.${j.t.name}`, 'verifying');
-      if (j.chunk === -1) {
-        await w.query('BEGIN');
-        const c2 = await readTableContent(w, m, j.t);
-        await w.query('COMMIT');
-        tablesDone++;
-        report.push({ schema: j.t.schema, name: j.t.name, expectedRows: j.t.rows, rows: c2.rows, contentMatches: c2.contentSha256 === j.t.contentSha256 });
-        return;
-      }
-      const k = `${j.t.schema}.${j.t.name}`;
-      const list = chunkShas.get(k) ?? [];
-      chunkShas.set(k, list);
-      list[j.chunk] = await readChunkRange(w, m.entries[j.t.entries[j.chunk]].copy!, qrel(j.t.schema, j.t.name), j.t.columns, j.from!, j.to!);
-    });
-    for (const [k, list] of chunkShas) {
-      const t = m.tables.find((x) => `${x.schema}.${x.name}` === k)!;
-      const rows = list.reduce((s2, c2) => s2 + c2.rows, 0);
-      const sha = contentShaOf(list.map((c2) => c2.sha));
-      tablesDone++;
-      report.push({ schema: t.schema, name: t.name, expectedRows: t.rows, rows, contentMatches: sha === t.contentSha256 });
     }
     report.sort((a, b) => (a.schema + a.name).localeCompare(b.schema + b.name));
     const bad = report.filter((t) => t.rows !== t.expectedRows || !t.contentMatches);
