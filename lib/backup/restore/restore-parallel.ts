@@ -69,6 +69,9 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     c.on('error', () => {});
     // The output settings the backup read its rows with (see restore-backup.ts).
     await c.query(copyOutputSettingsSql());
+    // As in the atomic restore: index builds sort in memory; a table's commit need not wait for
+    // its WAL flush (a crash mid-restore leaves a partial target either way, which must be dropped).
+    await c.query(`SET maintenance_work_mem = '256MB'; SET synchronous_commit = off`);
     clients.push(c);
     return c;
   };
