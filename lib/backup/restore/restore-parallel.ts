@@ -39,11 +39,15 @@ const PARALLEL_POST = new Set(['INDEX', 'CONSTRAINT']);
 
 /**
  * Fresh restore on `jobs` connections, trading atomicity for speed (`restore --jobs N`): pre-data
- * on one connection, table-data members spread over all connections (each member read from its
- * own byte range), then indexes and keys in parallel batches, the rest of post-data in archive
- * order, and the same row-count/content comparison as the atomic restore. NOT atomic: a failure
- * leaves a partly restored database (the error says so), which is why it only targets an empty
- * database and is never the default.
+ * on one connection; then a task graph on all connections: each table loaded in its own
+ * transaction (TRUNCATE + COPY FREEZE, biggest table first); as soon as a table is loaded, its
+ * content re-read (a one-chunk table inside its load transaction, a multi-chunk one chunk by chunk
+ * by TID range on whichever connection is free) and its own keys and indexes (as pg_restore builds
+ * a table's indexes after its data); the rest of post-data (foreign keys after every key, partition
+ * index attachments, triggers, ...) in archive order at the end. Every table's row count and
+ * content hash is compared with the manifest, as in the atomic restore. NOT atomic: a failure
+ * leaves a partly restored database (the error says so and that it must be dropped), which is why
+ * it only targets an empty database and is never the default.
  */
 export async function restoreParallel(opts: ParallelRestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
