@@ -1,5 +1,5 @@
 import { runBackup, formatBytes } from '../../lib/backup/run-backup';
-import { databaseUrl } from '../../lib/db/pool';
+import { openCliDatabase } from '../../lib/db/local-database';
 import { AppError } from '../../lib/errors';
 import { openStorage } from '../../lib/storage/open-storage';
 import { parseCommandArgs } from '../parse-command-args';
@@ -9,7 +9,8 @@ export const summary = 'back up the database into storage (one snapshot, plain-S
 
 const USAGE = `Usage: tickethub-backup backup [--database-url URL] [--storage URL] [--description TEXT] [--workers N] [--no-verify] [--json]
 
-  --database-url URL   database to back up (default: DATABASE_URL)
+  --database-url URL   database to back up (default: DATABASE_URL, else the local
+                       database of 'npm start' in .data/pg)
   --storage URL        file:///dir, a directory, or s3://bucket/prefix (default: BACKUP_STORAGE_URL, else .data/backups)
   --description TEXT   note stored with the backup
   --workers N          parallel COPY connections on the one snapshot (default 2)
@@ -38,7 +39,8 @@ export async function run(argv: string[]): Promise<number> {
     workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new AppError('usage', `--workers must be an integer from 1 to 16, got ${JSON.stringify(values.workers)}`);
   }
-  const url = (values['database-url'] as string | undefined) ?? databaseUrl();
+  const db = await openCliDatabase(values['database-url'] as string | undefined);
+  const url = db.url;
   const storage = openStorage(values.storage as string | undefined);
   const bar = values.json ? undefined : new ProgressBar();
   const ac = new AbortController();
@@ -72,5 +74,6 @@ export async function run(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await storage.close();
+    await db.close();
   }
 }

@@ -1,5 +1,5 @@
 import { reindex } from '../../lib/backup/reindex';
-import { databaseUrl } from '../../lib/db/pool';
+import { openCliDatabase } from '../../lib/db/local-database';
 import { openStorage } from '../../lib/storage/open-storage';
 import { parseCommandArgs } from '../parse-command-args';
 
@@ -7,7 +7,8 @@ export const summary = 'rebuild the backup_runs table from the manifests in stor
 
 const USAGE = `Usage: tickethub-backup reindex [--database-url URL] [--storage URL] [--json]
 
-  --database-url URL   the app database holding backup_runs (default: DATABASE_URL)
+  --database-url URL   the app database holding backup_runs (default: DATABASE_URL, else the local
+                       database of 'npm start' in .data/pg)
   --storage URL        file:///dir, a directory, or s3://bucket/prefix (default: BACKUP_STORAGE_URL, else .data/backups)
   --json               print the result as JSON`;
 
@@ -17,7 +18,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const url = (values['database-url'] as string | undefined) ?? databaseUrl();
+  const db = await openCliDatabase(values['database-url'] as string | undefined);
+  const url = db.url;
   const storage = openStorage(values.storage as string | undefined);
   try {
     const r = await reindex(storage, url);
@@ -30,5 +32,6 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await storage.close();
+    await db.close();
   }
 }

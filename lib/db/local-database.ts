@@ -104,11 +104,12 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * The database a CLI command should use: DATABASE_URL when set; otherwise the local embedded
+ * The database a CLI command should use: the explicit URL (a --database-url flag), else DATABASE_URL when set; otherwise the local embedded
  * database, either the one a running `npm start` serves or, when none runs, one started just for
  * this command (and stopped by close()). Throws AppError('config') when there is neither.
  */
-export async function openCliDatabase(): Promise<LocalDatabase> {
+export async function openCliDatabase(explicitUrl?: string): Promise<LocalDatabase> {
+  if (explicitUrl) return { url: explicitUrl, close: async () => {} };
   if (process.env.DATABASE_URL) return { url: databaseUrl(), close: async () => {} };
   try {
     const state = JSON.parse(await readFile(stateFile(), 'utf8')) as { url?: string; pid?: number };

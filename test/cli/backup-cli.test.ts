@@ -181,4 +181,14 @@ describe('tickethub-backup backup / list / show / reindex', () => {
     expect(down.stderr).toMatch(/^tickethub-backup backup: cannot connect to the database 127\.0\.0\.1:1\/nowhere: .+\n$/);
     expect(await readdir(path.join(tmp, 'down')).catch(() => [])).toEqual([]);
   });
+
+  it('without DATABASE_URL uses the local npm start database, and says so when there is none', async () => {
+    const env = { DATABASE_URL: '', TICKETHUB_DATA_DIR: path.join(tmp, 'no-local-data') };
+    for (const cmd of [['backup', '--storage', path.join(tmp, 'nolocal')], ['reindex', '--storage', path.join(tmp, 'nolocal')]]) {
+      const r = await cli(cmd, env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^tickethub-backup ${cmd[0]}: DATABASE_URL is not set and there is no local database in .+no-local-data \\(run \`npm start\` once, or set DATABASE_URL\\)\n$`));
+    }
+    expect(await readdir(path.join(tmp, 'nolocal')).catch(() => [])).toEqual([]);
+  });
 });
