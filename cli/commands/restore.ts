@@ -3,7 +3,7 @@ import { formatBytes } from '../../lib/backup/run-backup';
 import type { RestorePlan, RestoreProgress, RestoreResult } from '../../lib/backup/restore/restore-backup';
 import { isArchivePath, restoreBackup } from '../../lib/backup/restore/restore-backup';
 import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
-import { databaseUrl } from '../../lib/db/pool';
+import { openCliDatabase } from '../../lib/db/local-database';
 import { AppError, oneLine, toAppError } from '../../lib/errors';
 import { openStorage } from '../../lib/storage/open-storage';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
@@ -15,7 +15,7 @@ export const summary = 'restore a backup (fresh, replace, data-only, or tables i
 const USAGE = `Usage: tickethub-backup restore <id | path/to/<id>.sql.gz> [options]
 
   --storage URL        where the backup id lives (default: BACKUP_STORAGE_URL, else .data/backups)
-  --target-url URL     database to restore into (default: DATABASE_URL)
+  --target-url URL     database to restore into (default: DATABASE_URL, else the local database of 'npm start')
   --mode MODE          fresh (default: empty database) | replace (backed-up schemas replaced) |
                        data-only (with --tables: empty and reload those tables only)
   --tables a,b         tables for data-only / --into-schema (name or schema.name)
@@ -103,8 +103,10 @@ export async function run(argv: string[]): Promise<number> {
   if (jobs > 1 && ((mode && mode !== 'fresh') || values['into-schema'] !== undefined)) throw new AppError('usage', '--jobs works only with fresh restores into an empty database');
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   if (!values.yes && !interactive) throw new AppError('usage', 'refusing without --yes: stdin is not a terminal, so the restore plan cannot be confirmed');
-  const targetUrl = (values['target-url'] as string | undefined) ?? databaseUrl();
   const tables = (values.tables as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
+  // Default target: DATABASE_URL, else the local database of `npm start`.
+  const target = await openCliDatabase(values['target-url'] as string | undefined);
+  const targetUrl = target.url;
 
   // A downloaded archive file needs no storage; an id is looked up in it.
   const storage: StorageBackend | undefined = isArchivePath(source) ? undefined : openStorage(values.storage as string | undefined);
@@ -179,5 +181,6 @@ export async function run(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await storage?.close();
+    await target.close();
   }
 }

@@ -1,5 +1,7 @@
 import { runDrill } from '../../lib/backup/drill';
 import { formatProblem, verifyBackup } from '../../lib/backup/verify';
+import { openCliDatabase } from '../../lib/db/local-database';
+import type { LocalDatabase } from '../../lib/db/local-database';
 import { AppError } from '../../lib/errors';
 import { openStorage } from '../../lib/storage/open-storage';
 import { parseCommandArgs } from '../parse-command-args';
@@ -36,12 +38,22 @@ export async function run(argv: string[]): Promise<number> {
   const onSignal = () => ac.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let local: LocalDatabase | undefined;
   try {
     const v = await verifyBackup(storage, id, { signal: ac.signal });
     let drill: Awaited<ReturnType<typeof runDrill>> | null = null;
     if (values.drill && v.ok) {
       const drillUrl = (values['drill-url'] as string | undefined) ?? process.env.DRILL_DATABASE_URL;
-      const appUrl = process.env.DATABASE_URL;
+      let appUrl = process.env.DATABASE_URL;
+      if (!appUrl) {
+        // Demo mode: the local database of `npm start` gets the scratch database and the record.
+        try {
+          local = await openCliDatabase();
+          appUrl = local.url;
+        } catch (err) {
+          if (!drillUrl) throw err;
+        }
+      }
       if (!drillUrl && !appUrl) throw new AppError('config', 'a drill needs --drill-url, DRILL_DATABASE_URL or DATABASE_URL (whose server gets the scratch database)');
       drill = await runDrill({ storage, id, drillUrl, serverUrl: appUrl, recordUrl: appUrl, signal: ac.signal });
     }
@@ -73,5 +85,6 @@ export async function run(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await storage.close();
+    await local?.close();
   }
 }

