@@ -1,12 +1,13 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { freePort } from '../../lib/db/embedded';
 import { verifyPassword } from '../../lib/auth/password';
+import { ensureAppBuilt } from '../helpers/app-server';
 import { createTestDatabase, withClient } from '../helpers/db';
-import { launch, processesMentioning, ROOT, tempDataDir } from './launcher';
+import { launch, processesMentioning, tempDataDir } from './launcher';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -113,10 +114,16 @@ describe('npm start (database part, --no-web)', () => {
   });
 });
 
-// The full start (build + next start) needs a production build of the web app; CI builds it before
-// running the tests (`npm run build`), so the launcher does not build here.
-const built = existsSync(path.join(ROOT, '.next', 'BUILD_ID'));
-describe.skipIf(!built)('npm start (web app)', () => {
+// The full start (build + next start) runs on the production build that the web tests share:
+// ensureAppBuilt builds it when missing or stale, under the same lock the web tests take, and keeps
+// it from being rebuilt while this launcher's server runs.
+describe('npm start (web app)', () => {
+  let release: (() => void) | undefined;
+  beforeAll(async () => {
+    release = await ensureAppBuilt(`${process.pid}-start-test`);
+  }, 600_000);
+  afterAll(() => release?.());
+
   it('serves /admin/login, signs in the ADMIN_EMAIL admin, protects /admin/backups, and stops cleanly', async () => {
     const dir = await newDataDir();
     const port = await freePort();
