@@ -17,6 +17,13 @@ export async function POST(req: Request): Promise<Response> {
   try {
     // Refuse before touching credentials when the session secret is unusable (config → 500).
     const session = await getSession();
+    // JSON only: a cross-site HTML form can POST text/plain or urlencoded bodies that parse as JSON
+    // without a CORS preflight, which would sign the victim's browser in to the attacker's account
+    // (login CSRF). application/json cannot be sent cross-site without a preflight we never grant.
+    const type = (req.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') {
+      return jsonError(415, 'unsupported_media_type', 'Content-Type must be application/json');
+    }
     let raw: unknown;
     try {
       raw = await req.json();
