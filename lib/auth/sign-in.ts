@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { logActivity } from '../activity/log-activity';
 import { AppError } from '../errors';
@@ -26,11 +27,17 @@ export interface SignInInput {
  */
 export async function signIn(pool: pg.Pool, input: SignInInput): Promise<AdminUser> {
   const email = input.email.trim();
+  // Something without an @ cannot be an account (upsertAdmin requires one) and is most often the
+  // password typed into the email box: never write it to the audit trail (every role reads it) or
+  // the attempts table. Its throttle key is a hash, so repeated tries are still counted.
+  const isEmailLike = /^[^@\s]+@[^@\s]+$/.test(email);
+  const attemptKey = isEmailLike ? email : `sha256:${createHash('sha256').update(email.toLowerCase()).digest('hex')}`;
+  const shownEmail = isEmailLike ? email.slice(0, 200) : '(not an email address)';
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('login:' || lower($1) || '|' || $2, 0))`, [email, input.ip]);
-    const wait = await throttleWaitSeconds(client, email, input.ip);
+    const wait = await throttleWaitSeconds(client, attemptKey, input.ip);
     if (wait > 0) {
       await client.query('COMMIT');
       throw new AppError('rate_limited', `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`, {
@@ -41,21 +48,21 @@ export async function signIn(pool: pg.Pool, input: SignInInput): Promise<AdminUs
     const ok = user ? await verifyPassword(user.passwordHash, input.password) : await verifyDummy(input.password);
     const audit = { ipAddress: input.ip, userAgent: input.userAgent ?? null };
     if (!user || !ok || !user.isActive) {
-      await recordLoginAttempt(client, email, input.ip, false);
+      await recordLoginAttempt(client, attemptKey, input.ip, false);
       const reason = !user ? 'unknown_email' : !ok ? 'wrong_password' : 'inactive';
       await logActivity(client, {
         action: 'ADMIN_SIGN_IN_FAILED',
         entityType: 'admin_user',
         entityId: user?.id ?? null,
-        description: `Failed sign-in for ${email.slice(0, 200)}`,
-        metadata: { email: email.slice(0, 200), reason },
+        description: `Failed sign-in for ${shownEmail}`,
+        metadata: { email: shownEmail, reason },
         adminUserId: user?.id ?? null,
         ...audit,
       });
       await client.query('COMMIT');
       throw new AppError('unauthorized', INVALID_CREDENTIALS);
     }
-    await recordLoginAttempt(client, email, input.ip, true);
+    await recordLoginAttempt(client, attemptKey, input.ip, true);
     await touchLastSignIn(client, user.id);
     await logActivity(client, {
       action: 'ADMIN_SIGN_IN',
