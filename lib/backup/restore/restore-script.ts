@@ -57,7 +57,8 @@ export async function restoreScriptWithoutManifest(opts: { file: string; targetU
             // Keep a tail that could start the terminator; send the rest.
             const cut = Math.max(0, pending.lastIndexOf(10) + 1);
             if (cut > 0) {
-              if (!copy.stream.write(pending.subarray(0, cut))) await new Promise((r) => copy!.stream.once('drain', r));
+              // A COPY the server rejected never drains: wait for drain OR its failure.
+              if (!copy.stream.write(pending.subarray(0, cut))) await Promise.race([new Promise((r) => copy!.stream.once('drain', r)), copy.done]);
               pending = pending.subarray(cut);
             }
             break;
@@ -77,7 +78,10 @@ export async function restoreScriptWithoutManifest(opts: { file: string; targetU
           await flushSql();
           const stream = new PassThrough();
           const q = client.query(copyFrom(line.slice(0, -1)));
-          copy = { stream, done: pipeline(stream, q), table: m[1], counter: q as unknown as { rowCount?: number } };
+          const done = pipeline(stream, q);
+          // The server may reject the data long before the block ends: awaited below, never unhandled.
+          done.catch(() => {});
+          copy = { stream, done, table: m[1], counter: q as unknown as { rowCount?: number } };
         } else {
           sql.push(pending.subarray(0, nl + 1));
         }
