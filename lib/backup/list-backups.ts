@@ -1,7 +1,7 @@
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { parseManifest } from './archive-reader';
-import { BACKUP_ID_RE, manifestKey } from './manifest';
+import { BACKUP_ID_RE, archiveKey, manifestKey } from './manifest';
 import type { Manifest } from './manifest';
 
 /** One backup as storage knows it. */
@@ -10,7 +10,7 @@ export interface StoredBackup {
   /**
    * 'succeeded': manifest present and readable. 'incomplete': an archive without a manifest (a run
    * in progress or one that died before finishing: never a usable backup). 'unreadable': a
-   * manifest that does not parse.
+   * manifest that does not parse, or a manifest whose archive is missing.
    */
   status: 'succeeded' | 'incomplete' | 'unreadable';
   startedAt: string | null;
@@ -73,6 +73,11 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
     }
     try {
       const m = parseManifest(await readText(storage, manifestKey(id)), `backup ${id}`);
+      if (!e.archive) {
+        // Its archive was deleted or lost: nothing to restore, so never 'succeeded' (nor counted by retention).
+        out.push({ id, status: 'unreadable', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: null, sha256: m.archive.sha256, error: `archive ${archiveKey(id)} is missing`, manifest: m });
+        continue;
+      }
       out.push({
         id,
         status: 'succeeded',
