@@ -430,7 +430,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         triggersToEnable.push(trg);
       }
       for (const o of await ownedSequences(client, allOids)) ownedSeqOids.add(o);
-      await client.query(`TRUNCATE ${chosen.map((t) => qrel(t.schema, t.name)).join(', ')}`);
+      // ONLY: inheritance children are tables of their own (reloaded only when chosen); without it
+      // TRUNCATE would empty them too and their rows would be lost.
+      await client.query(`TRUNCATE ONLY ${chosen.map((t) => qrel(t.schema, t.name)).join(', ')}`);
     } else if (mode === 'into-schema') {
       await client.query(`CREATE SCHEMA ${q(opts.intoSchema!)}`);
     }
