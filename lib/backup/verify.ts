@@ -116,6 +116,9 @@ interface MemberFacts {
   tail: string;
 }
 
+/** Longest COPY line looked for (load-member.ts allows the same). */
+const HEAD_LIMIT = 1 << 20;
+
 async function memberFacts(out: Readable): Promise<MemberFacts> {
   const h = createHash('sha256');
   let rawLength = 0;
@@ -126,7 +129,8 @@ async function memberFacts(out: Readable): Promise<MemberFacts> {
     h.update(c);
     rawLength += c.length;
     newlines += countNewlines(c);
-    if (head.length < 4096 && head.indexOf(10) === -1) head = Buffer.concat([head, c.subarray(0, 4096)]);
+    // Up to the first newline: a wide table's COPY line (1600 quoted names) can be far over 4 KiB.
+    if (head.length < HEAD_LIMIT && head.indexOf(10) === -1) head = Buffer.concat([head, c.subarray(0, HEAD_LIMIT)]);
     tail = tail.length + c.length <= 3 ? Buffer.concat([tail, c]) : Buffer.concat([tail, c]).subarray(-3);
   }
   const nl = head.indexOf(10);
