@@ -263,6 +263,10 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
   let recording: boolean;
   let locked = false;
   try {
+    // The control session holds the lock and idles outside any transaction for the whole run: a
+    // role's or database's idle_session_timeout (PostgreSQL 14+) must not end it (that would free
+    // the lock mid-run and lose the bookkeeping). pg_settings: older servers lack the setting.
+    await control.query(`SELECT pg_catalog.set_config(name, '0', false) FROM pg_catalog.pg_settings WHERE name IN ('idle_session_timeout', 'statement_timeout')`);
     recording = await hasBackupRuns(control);
     locked = await tryBackupLock(control);
     if (!locked) {
