@@ -24,14 +24,15 @@ export async function verifyPassword(passwordHash: string, password: string): Pr
   }
 }
 
-// A real hash of a random throw-away password, computed once. Verifying against it when the email is
-// unknown makes a miss cost as much time as a wrong password, so response timing does not reveal
-// which emails have accounts.
-let dummyHash: Promise<string> | undefined;
+// A real argon2id hash (same parameters as OPTIONS) of 32 random bytes that were discarded at once,
+// so no password matches it. Verifying against it when the email is unknown makes a miss cost as
+// much time as a wrong password. It is a constant rather than computed on first use: a lazily
+// computed hash made the first unknown-email attempt of each process take a hash plus a verify
+// (about twice as long), revealing after a restart that an email has no account.
+const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$RBlcamcCnx+igDakjAtaTQ$Ww7GPol8gsKLIUZVFwr1qYFt9yFqkgtjp91XG0boPag';
 
 /** Spends the same work as verifyPassword on a hash no password matches; always false. */
 export async function verifyDummy(password: string): Promise<false> {
-  dummyHash ??= hash(`dummy-${Math.random()}-${Date.now()}`, OPTIONS);
-  await verifyPassword(await dummyHash, password);
+  await verifyPassword(DUMMY_HASH, password);
   return false;
 }

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { hashPassword, verifyDummy, verifyPassword } from '../../lib/auth/password';
+
+// Sign-in with an unknown email verifies against a dummy hash so it costs what a wrong password
+// costs. The dummy hash used to be computed lazily by the FIRST unknown-email attempt of a server
+// process, which then took about twice as long (hash + verify): a timing oracle for account
+// existence right after every restart. (Each Vitest file gets fresh modules, so this is that first call.)
+
+const ms = async (f: () => Promise<unknown>) => {
+  const t = performance.now();
+  await f();
+  return performance.now() - t;
+};
+
+describe('unknown-email timing', () => {
+  it('the first unknown-email check costs about one verify, not a hash plus a verify', async () => {
+    const real = await hashPassword('the real password');
+    const wrong: number[] = [];
+    for (let i = 0; i < 3; i++) wrong.push(await ms(() => verifyPassword(real, 'a wrong password')));
+    const baseline = Math.min(...wrong);
+    const first = await ms(() => verifyDummy('a wrong password'));
+    expect(first / baseline).toBeLessThan(1.6);
+    // ...and not much less either (a malformed dummy hash would fail fast: the opposite oracle).
+    expect(first / baseline).toBeGreaterThan(0.6);
+    expect(await verifyDummy('the real password')).toBe(false);
+  });
+});
