@@ -188,7 +188,9 @@ async function beginSnapshot(client: pg.Client, snapshot?: string): Promise<void
   // with synchronized seqscans off, a whole-table COPY reads blocks in physical order (the order a
   // drill re-reads to compare content hashes).
   // The COPY output settings are shared with every re-read that compares content (session-settings.ts).
-  await client.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET synchronize_seqscans = off; ${copyOutputSettingsSql()}`);
+  // row_security off (as pg_dump): a role that policies apply to must fail loudly, never COPY a
+  // silently filtered subset of a table's rows.
+  await client.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET synchronize_seqscans = off; SET row_security = off; ${copyOutputSettingsSql()}`);
   // A helper connection takes its own ACCESS SHARE lock when its COPY starts. If another session
   // queued an ACCESS EXCLUSIVE request (ALTER TABLE, a migration) after the coordinator locked the
   // table, that lock request waits for the coordinator, which waits for this helper: no deadlock
