@@ -38,7 +38,8 @@ describe('backup under idle_session_timeout', () => {
         if (key.endsWith('.manifest.json')) {
           await new Promise((res) => setTimeout(res, 2500));
           lockHeldMidRun = await withClient(db.url, async (c) =>
-            (await c.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 7263 AND objid = 3 AND granted`)).rows[0].n === 1,
+            (await c.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 7263 AND objid = 3 AND granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows[0].n === 1,
           );
         }
         return local.put(key, body);
