@@ -405,7 +405,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     await client.query(`SET LOCAL synchronous_commit = off`);
 
     const fkToReadd: IncomingForeignKey[] = [];
-    const triggersToEnable: { rel: string; name: string }[] = [];
+    const triggersToEnable: { rel: string; name: string; enable: string }[] = [];
     if (mode === 'replace') {
       for (const s of schemas) {
         if (createdSchemas.includes(s)) {
@@ -495,7 +495,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       if (orphans.length) throw new AppError('conflict', `${orphans.join('; ')}; pass --cascade to reload the referencing tables too`);
       for (const fk of fkToReadd) await client.query(`ALTER TABLE ${qrel(fk.schema, fk.table)} ADD CONSTRAINT ${q(fk.name)} ${fk.definition}`);
     }
-    for (const trg of triggersToEnable) await client.query(`ALTER TABLE ${trg.rel} ENABLE TRIGGER ${q(trg.name)}`);
+    for (const trg of triggersToEnable) await client.query(`ALTER TABLE ${trg.rel} ${trg.enable} TRIGGER ${q(trg.name)}`);
 
     // ---- compare with the manifest, still inside the transaction ----
     const report: RestoredTable[] = [];

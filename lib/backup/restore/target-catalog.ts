@@ -194,9 +194,11 @@ export async function ownedSequences(client: pg.ClientBase, oids: number[]): Pro
 }
 
 /** Enabled user triggers of the given tables (disabled during a data-only reload, re-enabled after). */
-export async function enabledUserTriggers(client: pg.ClientBase, oids: number[]): Promise<{ rel: string; name: string }[]> {
-  const r = await client.query<{ rel: string; name: string }>(
-    `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS rel, t.tgname AS name
+export async function enabledUserTriggers(client: pg.ClientBase, oids: number[]): Promise<{ rel: string; name: string; enable: string }[]> {
+  // `enable`: the ENABLE form that puts each trigger back in its own firing mode (O/A/R).
+  const r = await client.query<{ rel: string; name: string; enable: string }>(
+    `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS rel, t.tgname AS name,
+            CASE t.tgenabled WHEN 'A' THEN 'ENABLE ALWAYS' WHEN 'R' THEN 'ENABLE REPLICA' ELSE 'ENABLE' END AS enable
        FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE t.tgrelid = ANY($1::oid[]) AND NOT t.tgisinternal AND t.tgenabled <> 'D'`,
     [oids],
