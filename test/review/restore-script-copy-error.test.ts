@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -54,4 +54,20 @@ describe('restore without manifest: COPY rejected mid-block', () => {
     const n = await withClient(db.url, (c) => c.query(`SELECT to_regclass('public.t') AS t`));
     expect(n.rows[0].t).toBeNull();
   }, 60_000);
+
+  it('a read error of the archive file fails the restore instead of hanging or crashing', async () => {
+    // A path that opens but cannot be read (EISDIR): stands for a disk read error mid-file.
+    const bad = path.join(dir, 'unreadable', '20261125T020000Z-abcdef13.sql.gz');
+    await mkdir(bad, { recursive: true });
+    const outcome = await Promise.race([
+      restoreBackup({ source: bad, targetUrl: db.url, force: true }).then(
+        () => ({ ok: true as const }),
+        (err: unknown) => ({ ok: false as const, err: err as Error }),
+      ),
+      new Promise<{ ok: 'hung' }>((r) => setTimeout(() => r({ ok: 'hung' }), 15_000)),
+    ]);
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok !== false) return;
+    expect(outcome.err.message).toMatch(/EISDIR|directory/i);
+  }, 30_000);
 });

@@ -41,7 +41,12 @@ export async function restoreScriptWithoutManifest(opts: { file: string; targetU
       sql = [];
       if (text.trim()) await client.query(text);
     };
-    const input = createReadStream(opts.file).pipe(zlib.createGunzip());
+    // Not a bare .pipe(): a read error of the file must reach the loop below (pipe() drops it,
+    // leaving gunzip waiting forever and the error uncaught).
+    const file = createReadStream(opts.file);
+    const input = zlib.createGunzip();
+    file.on('error', (err) => input.destroy(err));
+    file.pipe(input);
     for await (const chunk of input as AsyncIterable<Buffer>) {
       if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted');
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
