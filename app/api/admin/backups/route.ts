@@ -1,6 +1,22 @@
-// GET /api/admin/backups – backup history. Placeholder until the backup engine lands (a later
-// issue replaces this body); the role check (no staff) is already the real one.
+// GET /api/admin/backups?limit=30 – backup history, newest first (super_admin and admin; staff 403).
+import { z } from 'zod';
 import { BACKUP_ROLES } from '@/lib/auth/roles';
+import { getPool } from '@/lib/db/pool';
+import { AppError } from '@/lib/errors';
 import { withAdmin } from '@/lib/http/with-admin';
+import { backupHistory } from '@/lib/queries/backups';
 
-export const GET = withAdmin(async () => Response.json({ items: [], total: 0 }), { roles: BACKUP_ROLES });
+const Query = z.object({ limit: z.coerce.number().int().min(1).max(100).default(30) });
+
+export const dynamic = 'force-dynamic';
+
+export const GET = withAdmin(
+  async (req) => {
+    const raw = new URL(req.url).searchParams.get('limit');
+    const parsed = Query.safeParse(raw === null ? {} : { limit: raw });
+    if (!parsed.success) throw new AppError('bad_request', 'limit must be a whole number from 1 to 100');
+    const backups = await backupHistory(getPool(), { limit: parsed.data.limit });
+    return Response.json({ backups });
+  },
+  { roles: BACKUP_ROLES },
+);

@@ -1,0 +1,17 @@
+// GET /api/admin/backups/stats – totals, last success, average size, last failure (super_admin and admin).
+import { BACKUP_ROLES } from '@/lib/auth/roles';
+import { recoverStaleRuns } from '@/lib/backup/backup-runs';
+import { getPool } from '@/lib/db/pool';
+import { withAdmin } from '@/lib/http/with-admin';
+import { backupStatistics } from '@/lib/queries/backups';
+
+export const dynamic = 'force-dynamic';
+
+export const GET = withAdmin(
+  async () => {
+    // A run whose process died counts as failed, not as forever running.
+    await recoverStaleRuns(getPool());
+    return Response.json(await backupStatistics(getPool()));
+  },
+  { roles: BACKUP_ROLES },
+);

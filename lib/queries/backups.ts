@@ -1,0 +1,101 @@
+import type pg from 'pg';
+import type { Queryable } from '../activity/log-activity';
+import { recoverStaleRuns } from '../backup/backup-runs';
+
+/** One backup_runs row as the history API and page show it. */
+export interface BackupHistoryRow {
+  id: string;
+  trigger: string;
+  /** Who asked (manual): the admin's email and name; null for cron/cli or a deleted admin. */
+  triggeredBy: { id: string; email: string; fullName: string } | null;
+  description: string;
+  status: 'running' | 'succeeded' | 'failed';
+  startedAt: Date;
+  finishedAt: Date | null;
+  durationMs: number | null;
+  tableCount: number | null;
+  rowCount: number | null;
+  sizeBytes: number | null;
+  sha256: string | null;
+  error: string | null;
+  verifiedAt: Date | null;
+  drillAt: Date | null;
+  /** Result of the last restore drill; null when none ran. */
+  drillOk: boolean | null;
+}
+
+export interface BackupStatistics {
+  totalBackups: number;
+  successfulBackups: number;
+  failedBackups: number;
+  /** finished_at of the newest succeeded backup, null when none succeeded. */
+  lastBackupTime: Date | null;
+  /** Mean archive size (bytes, rounded) of succeeded backups; 0 when none. */
+  averageBackupSize: number;
+  /** The newest failed run, if any. */
+  lastFailure?: { id: string; at: Date; error: string | null };
+}
+
+/**
+ * The newest `limit` backup runs, newest first. Marks runs left 'running' by a dead process as
+ * failed first (recoverStaleRuns), so the history never shows a backup "running" forever.
+ */
+export async function backupHistory(db: pg.Pool, opts: { limit: number }): Promise<BackupHistoryRow[]> {
+  await recoverStaleRuns(db);
+  const limit = Math.min(Math.max(Math.trunc(opts.limit) || 30, 1), 100);
+  const { rows } = await db.query(
+    `SELECT r.id, r.trigger, r.triggered_by, a.email, a.full_name, r.description, r.status, r.started_at, r.finished_at,
+            r.duration_ms, r.table_count, r.row_count, r.size_bytes, r.sha256, r.error, r.verified_at, r.drill_at,
+            (r.drill ->> 'ok')::boolean AS drill_ok
+       FROM public.backup_runs r
+       LEFT JOIN public.admin_users a ON a.id = r.triggered_by
+      ORDER BY r.started_at DESC, r.id DESC
+      LIMIT $1`,
+    [limit],
+  );
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return rows.map((r) => ({
+    id: r.id,
+    trigger: r.trigger,
+    triggeredBy: r.triggered_by && r.email ? { id: r.triggered_by, email: r.email, fullName: r.full_name } : null,
+    description: r.description,
+    status: r.status,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    durationMs: num(r.duration_ms),
+    tableCount: num(r.table_count),
+    rowCount: num(r.row_count),
+    sizeBytes: num(r.size_bytes),
+    sha256: r.sha256,
+    error: r.error,
+    verifiedAt: r.verified_at,
+    drillAt: r.drill_at,
+    drillOk: r.drill_ok,
+  }));
+}
+
+/** Counts and averages over all recorded backup runs (running ones count in the total only). */
+export async function backupStatistics(db: Queryable): Promise<BackupStatistics> {
+  const { rows } = await db.query(
+    `SELECT count(*)::bigint AS total,
+            count(*) FILTER (WHERE status = 'succeeded')::bigint AS ok,
+            count(*) FILTER (WHERE status = 'failed')::bigint AS failed,
+            max(finished_at) FILTER (WHERE status = 'succeeded') AS last_ok,
+            COALESCE(round(avg(size_bytes) FILTER (WHERE status = 'succeeded')), 0)::bigint AS avg_size
+       FROM public.backup_runs`,
+  );
+  const s = rows[0];
+  const stats: BackupStatistics = {
+    totalBackups: Number(s.total),
+    successfulBackups: Number(s.ok),
+    failedBackups: Number(s.failed),
+    lastBackupTime: s.last_ok,
+    averageBackupSize: Number(s.avg_size),
+  };
+  const f = await db.query(
+    `SELECT id, COALESCE(finished_at, started_at) AS at, error FROM public.backup_runs
+      WHERE status = 'failed' ORDER BY started_at DESC, id DESC LIMIT 1`,
+  );
+  if (f.rowCount) stats.lastFailure = { id: f.rows[0].id, at: f.rows[0].at, error: f.rows[0].error };
+  return stats;
+}
