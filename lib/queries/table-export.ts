@@ -54,10 +54,30 @@ async function primaryKey(db: Pick<pg.ClientBase, 'query'>, table: TicketHubTabl
   return rows.map((r) => r.attname);
 }
 
+/** Exported columns holding free text (customers type their own names): candidates for formula cells. */
+async function textColumns(db: Pick<pg.ClientBase, 'query'>, table: TicketHubTable): Promise<Set<string>> {
+  const { rows } = await db.query<{ column_name: string }>(
+    `SELECT column_name FROM information_schema.columns
+      WHERE table_schema = 'public' AND table_name = $1 AND data_type IN ('text', 'character varying', 'character')`,
+    [table],
+  );
+  return new Set(rows.map((r) => r.column_name));
+}
+
+/**
+ * One exported column. Spreadsheets run a cell that starts with = + - @ (or tab/CR before one) as
+ * a formula, and customer-chosen names reach this export: such text cells get a leading ' (the
+ * OWASP CSV-injection advice), which spreadsheets show as plain text.
+ */
+function exportExpression(column: string, text: boolean): string {
+  if (!text) return q(column);
+  return `CASE WHEN left(${q(column)}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || ${q(column)} ELSE ${q(column)} END AS ${q(column)}`;
+}
+
 /** The COPY statement that writes one table's exportable columns as CSV with a header. */
-function copySql(table: TicketHubTable, columns: string[], pk: string[]): string {
+function copySql(table: TicketHubTable, columns: string[], pk: string[], text: Set<string>): string {
   const order = pk.length ? ` ORDER BY ${pk.map(q).join(', ')}` : '';
-  return `COPY (SELECT ${columns.map(q).join(', ')} FROM public.${q(table)}${order}) TO STDOUT WITH (FORMAT csv, HEADER)`;
+  return `COPY (SELECT ${columns.map((c) => exportExpression(c, text.has(c))).join(', ')} FROM public.${q(table)}${order}) TO STDOUT WITH (FORMAT csv, HEADER)`;
 }
 
 export interface CsvExport {
@@ -85,7 +105,7 @@ export async function openCsvExport(pool: pg.Pool, tables: readonly TicketHubTab
     await client.query(`SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 3`);
     for (const t of tables) {
       columns[t] = await exportColumns(client, t);
-      statements.push({ table: t, sql: copySql(t, columns[t], await primaryKey(client, t)) });
+      statements.push({ table: t, sql: copySql(t, columns[t], await primaryKey(client, t), await textColumns(client, t)) });
     }
   } catch (err) {
     client.release(true);

@@ -280,4 +280,21 @@ describe('CSV export', () => {
     }
     expect(rows[2].metadata.tables).toHaveLength(10);
   });
+
+  it('neutralises customer text that a spreadsheet would run as a formula, and leaves other text alone', async () => {
+    const evil = '=HYPERLINK("http://evil.example","click")';
+    await withClient(db.url, (c) =>
+      c.query(`INSERT INTO telegram_users (telegram_id, username, first_name, last_name) VALUES (987654321, 'plain_user', $1, '@cmd')`, [evil]),
+    );
+    const res = await call('GET', '/api/admin/backups/export?table=telegram_users', adminCookie);
+    expect(res.status).toBe(200);
+    const rows = parseCsv((await res.text()).replace(/^\uFEFF/, ''));
+    const head = rows[0];
+    const row = rows.find((r) => r[head.indexOf('telegram_id')] === '987654321');
+    expect(row).toBeDefined();
+    expect(row![head.indexOf('first_name')]).toBe(`'${evil}`);
+    expect(row![head.indexOf('last_name')]).toBe(`'@cmd`);
+    expect(row![head.indexOf('username')]).toBe('plain_user');
+    for (const r of rows.slice(1)) expect(r[head.indexOf('first_name')]).not.toMatch(/^[=+\-@]/);
+  });
 });
