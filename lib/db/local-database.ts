@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -21,13 +21,22 @@ export function dataDir(): string {
   return path.resolve(process.env.TICKETHUB_DATA_DIR || path.join(PROJECT_ROOT, '.data'));
 }
 
+/**
+ * The file (mode 0600) holding the embedded cluster's superuser password, beside its data
+ * directory: embeddedPasswordFile() of ./embedded, restated because importing that module
+ * installs signal handlers (see startLocalDatabase).
+ */
+export function embeddedPasswordPath(): string {
+  return `${embeddedClusterDir()}.password`;
+}
+
 /** The embedded cluster's data directory. */
 export function embeddedClusterDir(): string {
   return path.join(dataDir(), 'pg');
 }
 
-/** Written by the launcher while its embedded server runs, so the CLI can reach the same database. */
-function stateFile(): string {
+/** Written by the launcher while its embedded server runs (mode 0600), so the CLI can reach the same database. */
+export function stateFile(): string {
   return path.join(dataDir(), 'embedded.json');
 }
 
@@ -81,7 +90,12 @@ export async function startLocalDatabase(opts: { advertise?: boolean } = {}): Pr
     throw err;
   }
   const url = withDatabase(server.url, EMBEDDED_DATABASE_NAME);
-  if (opts.advertise) await writeFile(stateFile(), JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
+  if (opts.advertise) {
+    // The URL carries the superuser password: owner-only, also when an old file had wider bits
+    // (writeFile's mode applies only when it creates the file).
+    await writeFile(stateFile(), JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
+    await chmod(stateFile(), 0o600);
+  }
   let closed = false;
   return {
     url,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { freePort } from '../../lib/db/embedded';
@@ -29,7 +29,15 @@ describe('npm start (database part, --no-web)', () => {
     expect(out1).toMatch(/first start: seeding demo data \(scale 2000\)/);
     const password = /password: (\S+)/.exec(out1)?.[1];
     expect(password).toBeTruthy();
-    const url = /database ready at (postgres:\S+)/.exec(out1)![1];
+    // The banner masks the superuser password and says where it is; the full URL is in embedded.json (0600).
+    const banner = /database ready at (postgres:\S+)/.exec(out1)![1];
+    expect(new URL(banner).password).toBe('***');
+    const pgPassword = (await readFile(path.join(dir, 'pg.password'), 'utf8')).trim();
+    expect(out1).not.toContain(pgPassword);
+    expect(out1).toContain(`password in ${path.join(dir, 'pg.password')}`);
+    expect((await stat(path.join(dir, 'embedded.json'))).mode & 0o777).toBe(0o600);
+    const url = (JSON.parse(await readFile(path.join(dir, 'embedded.json'), 'utf8')) as { url: string }).url;
+    expect(decodeURIComponent(new URL(url).password)).toBe(pgPassword);
     await withClient(url, async (c) => {
       const admin = await c.query(`SELECT role, password_hash FROM public.admin_users WHERE email = 'admin@tickethub.local'`);
       expect(admin.rows[0].role).toBe('super_admin');
@@ -48,6 +56,7 @@ describe('npm start (database part, --no-web)', () => {
 
     const second = launch(['--no-web'], { TICKETHUB_DATA_DIR: dir });
     const out2 = await second.waitFor(/database ready at/);
+    expect(out2).not.toContain(pgPassword);
     expect(out2).not.toMatch(/seeding demo data/);
     expect(out2).not.toMatch(/password:/);
     expect(out2).toMatch(/database schema is up to date/);
