@@ -29,7 +29,7 @@ export async function verifyPassword(passwordHash: string, password: string): Pr
 // much time as a wrong password. It is a constant rather than computed on first use: a lazily
 // computed hash made the first unknown-email attempt of each process take a hash plus a verify
 // (about twice as long), revealing after a restart that an email has no account.
-const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$RBlcamcCnx+igDakjAtaTQ$Ww7GPol8gsKLIUZVFwr1qYFt9yFqkgtjp91XG0boPag';
+export const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$RBlcamcCnx+igDakjAtaTQ$Ww7GPol8gsKLIUZVFwr1qYFt9yFqkgtjp91XG0boPag';
 
 /** Spends the same work as verifyPassword on a hash no password matches; always false. */
 export async function verifyDummy(password: string): Promise<false> {
