@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { countNewlines } from './archive-reader';
 import { ChunkSpool } from './chunk-spool';
 
 /** Quotes an SQL identifier always (the archive's names are all quoted, whatever they look like). */
@@ -58,16 +59,6 @@ export interface ChunkResult {
 }
 
 const TERMINATOR = Buffer.from('\\.\n');
-
-function countNewlines(b: Buffer): number {
-  let n = 0;
-  let i = b.indexOf(10);
-  while (i !== -1) {
-    n++;
-    i = b.indexOf(10, i + 1);
-  }
-  return n;
-}
 
 /**
  * Reads one chunk with COPY TO STDOUT on `client` (already inside the backup's snapshot) and

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import type { RestoredTable } from './restore/restore-backup';
-import { restoreBackup } from './restore/restore-backup';
+import { redactTarget, restoreBackup } from './restore/restore-backup';
 
 export type DrillPolicy = 'off' | 'weekly' | 'daily';
 
@@ -43,27 +43,18 @@ function withDatabase(url: string, db: string): string {
   return u.toString();
 }
 
-function hostDb(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
 async function adminQuery(url: string, sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
   try {
     await c.connect();
   } catch (err) {
-    throw toAppError(err, `cannot connect to the drill server ${hostDb(url)}`);
+    throw toAppError(err, `cannot connect to the drill server ${redactTarget(url)}`);
   }
   c.on('error', () => {});
   try {
     await c.query(sql);
   } catch (err) {
-    throw toAppError(err, `drill server ${hostDb(url)}`);
+    throw toAppError(err, `drill server ${redactTarget(url)}`);
   } finally {
     await c.end().catch(() => {});
   }
@@ -86,7 +77,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   let scratch: string | null = null;
   if (drillUrl) {
     targetUrl = drillUrl;
-    target = `drill database ${hostDb(drillUrl)}`;
+    target = `drill database ${redactTarget(drillUrl)}`;
   } else {
     if (!opts.serverUrl) throw new AppError('usage', 'a drill needs a server to create its scratch database on (serverUrl / --drill-url / DRILL_DATABASE_URL)');
     scratch = `tickethub_drill_${opts.id.slice(0, 15).toLowerCase()}_${randomBytes(3).toString('hex')}`;

@@ -118,7 +118,8 @@ export interface RestoreFailureDetails {
   phase: 'checks' | 'transaction';
 }
 
-function redactTarget(url: string): string {
+/** host:port/database of a connection URL, for messages (never the user or password). */
+export function redactTarget(url: string): string {
   try {
     const u = new URL(url);
     return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;

@@ -8,7 +8,7 @@ import { ByteReader, checkArchiveSha, contentShaOf, countNewlines, describeEntry
 import type { ManifestEntry } from '../manifest';
 import { copyMember, readSqlMember } from './load-member';
 import type { RestorePlan, RestoreProgress, RestoreResult, RestoredTable } from './restore-backup';
-import { migrationNewer, resolveSource } from './restore-backup';
+import { migrationNewer, redactTarget, resolveSource } from './restore-backup';
 import { copyOutputSettingsSql } from '../session-settings';
 import { readTableContent } from './table-content';
 import { freshConflicts, qrel } from './target-catalog';
@@ -23,15 +23,6 @@ export interface ParallelRestoreOptions {
   confirm?: (plan: RestorePlan) => Promise<boolean>;
   onProgress?: (p: RestoreProgress) => void;
   signal?: AbortSignal;
-}
-
-function hostDb(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
-  } catch {
-    return '(invalid URL)';
-  }
 }
 
 /** Post-data kinds that only need their table (and nothing else post-data) to exist. */
@@ -61,7 +52,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
   }
   const totalBytes = m.archive.sizeBytes;
   await checkArchiveSha(source, m, (n) => opts.onProgress?.({ phase: 'checking', bytesRead: n, totalBytes, rowsLoaded: 0, totalRows: 0, tablesDone: 0, totalTables: 0 }), opts.signal);
-  const target = hostDb(opts.targetUrl);
+  const target = redactTarget(opts.targetUrl);
   const clients: pg.Client[] = [];
   const connect = async () => {
     const c = new pg.Client({ connectionString: opts.targetUrl, application_name: 'tickethub-restore' });
