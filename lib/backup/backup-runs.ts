@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Manifest } from './manifest';
+import type { BackupHealthFacts } from './backup-health';
 
 /**
  * All SQL of the backup bookkeeping (`public.backup_runs`) and the one-backup-at-a-time lock, as
@@ -14,6 +15,12 @@ import type { Manifest } from './manifest';
  * rows are recognised.
  */
 export const BACKUP_LOCK = [7263, 3] as const;
+
+/**
+ * Tables of the backup system itself, whose rows a backup leaves out (definitions kept): restoring
+ * yesterday's history, slot ledger or alert state over today's would lie about what happened.
+ */
+export const BOOKKEEPING_TABLES = ['public.backup_runs', 'public.backup_schedule_slots', 'public.backup_alert_state'] as const;
 
 export const STALE_RUN_ERROR = 'interrupted: the process running this backup stopped before it finished';
 
@@ -132,4 +139,26 @@ export async function upsertRunFromManifest(db: Db, m: Manifest, location: strin
             storage_location = EXCLUDED.storage_location, sha256 = EXCLUDED.sha256, manifest = EXCLUDED.manifest`,
     [m.id, trigger, m.description ?? '', m.startedAt, m.finishedAt, duration, m.totals.tables, m.totals.rows, m.archive.sizeBytes, location, m.archive.sha256, JSON.stringify(m)],
   );
+}
+
+/**
+ * SQL condition of a GOOD backup (alias r): it succeeded, its stored copy verified, and no later
+ * verification or drill failed. The one definition health, alerts and retention use.
+ */
+export const GOOD_RUN_SQL = `r.status = 'succeeded' AND r.verified_at IS NOT NULL
+  AND COALESCE((r.verification ->> 'ok')::boolean, true) AND COALESCE((r.drill ->> 'ok')::boolean, true)`;
+
+/** Triggers of runs started by a schedule (in-process scheduler, cron route, run-scheduled). */
+export const SCHEDULED_TRIGGERS = ['schedule', 'cron'] as const;
+
+/** The facts backupHealth() needs, in one query. */
+export async function backupHealthFacts(db: Db): Promise<BackupHealthFacts> {
+  const r = await db.query(
+    `SELECT (SELECT max(COALESCE(r.finished_at, r.started_at)) FROM public.backup_runs r WHERE ${GOOD_RUN_SQL}) AS last_good,
+            (SELECT CASE WHEN r.status = 'deleted' THEN r.deleted_from ELSE r.status END FROM public.backup_runs r
+              WHERE r.trigger = ANY($1::text[]) AND r.status <> 'running'
+              ORDER BY r.started_at DESC, r.id DESC LIMIT 1) AS latest_scheduled`,
+    [[...SCHEDULED_TRIGGERS]],
+  );
+  return { lastVerifiedBackupAt: r.rows[0].last_good ?? null, latestScheduledStatus: r.rows[0].latest_scheduled ?? null };
 }

@@ -12,6 +12,7 @@ import { APP_VERSION } from '../version';
 import { ArchiveWriter } from './archive-writer';
 import { backupIdTime, newBackupId } from './backup-id';
 import {
+  BOOKKEEPING_TABLES,
   currentRun,
   failStaleRuns,
   hasBackupRuns,
@@ -61,7 +62,7 @@ export interface BackupOptions {
   description?: string;
   /** Schemas to back up; default BACKUP_SCHEMAS (comma list) or ['public']. */
   schemas?: string[];
-  /** 'schema.table' names whose rows are left out (definition kept); default ['public.backup_runs']. */
+  /** 'schema.table' names whose rows are left out (definition kept); default BOOKKEEPING_TABLES. */
   excludeTableData?: string[];
   /** Parallel COPY connections on the one snapshot; default BACKUP_WORKERS or 2. */
   workers?: number;
@@ -392,7 +393,7 @@ function lastProgress(id: string, m: Manifest): BackupProgress {
 async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Promise<Manifest> {
   const t0 = startedAt.getTime();
   const schemas = opts.schemas?.length ? opts.schemas : envSchemas();
-  const excludeTableData = opts.excludeTableData ?? ['public.backup_runs'];
+  const excludeTableData = opts.excludeTableData ?? [...BOOKKEEPING_TABLES];
   const workers = Math.max(1, Math.min(16, Math.floor(opts.workers ?? envInt('BACKUP_WORKERS', BACKUP_DEFAULTS.workers))));
   const gzipLevel = Math.max(1, Math.min(9, Math.floor(envInt('BACKUP_GZIP_LEVEL', BACKUP_DEFAULTS.gzipLevel))));
   const chunkBytes = opts.chunkBytes ?? envInt('BACKUP_CHUNK_MB', BACKUP_DEFAULTS.chunkBytes / 1048576) * 1048576;
