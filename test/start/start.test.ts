@@ -156,6 +156,7 @@ describe('npm start (web app)', () => {
       run.child.kill('SIGTERM');
     }
     expect(await run.exit).toBe(0);
+    expect(run.output().trimEnd().split('\n').at(-1)).toBe(`tickethub: SIGTERM: stopped the web app (port ${port}) and the embedded PostgreSQL (data in ${path.join(dir, 'pg')})`);
     expect(processesMentioning(dir)).toEqual([]);
     expect(processesMentioning(`-p ${port}`)).toEqual([]);
   });
