@@ -3,7 +3,8 @@ import { formatBytes } from '../../lib/backup/run-backup';
 import type { RestorePlan, RestoreProgress, RestoreResult } from '../../lib/backup/restore/restore-backup';
 import { isArchivePath, restoreBackup } from '../../lib/backup/restore/restore-backup';
 import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
-import { openCliDatabase } from '../../lib/db/local-database';
+import { createDatabase, dropDatabase } from '../../lib/db/create-database';
+import { openCliDatabase, withDatabase } from '../../lib/db/local-database';
 import { AppError, oneLine, toAppError } from '../../lib/errors';
 import { openStorage } from '../../lib/storage/open-storage';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
@@ -16,6 +17,10 @@ const USAGE = `Usage: tickethub-backup restore <id | path/to/<id>.sql.gz> [optio
 
   --storage URL        where the backup id lives (default: BACKUP_STORAGE_URL, else .data/backups)
   --target-url URL     database to restore into (default: DATABASE_URL, else the local database of 'npm start')
+  --target-db NAME     restore into database NAME on the same server as the default target
+                       (handy with the embedded server, whose URL and password are generated)
+  --create             create the target database first (fresh mode; refuses one that exists);
+                       a restore that fails or is declined drops it again
   --mode MODE          fresh (default: empty database) | replace (backed-up schemas replaced) |
                        data-only (with --tables: empty and reload those tables only)
   --tables a,b         tables for data-only / --into-schema (name or schema.name)
@@ -86,6 +91,8 @@ export async function run(argv: string[]): Promise<number> {
       yes: { type: 'boolean', short: 'y' },
       jobs: { type: 'string' },
       json: { type: 'boolean' },
+      'target-db': { type: 'string' },
+      create: { type: 'boolean' },
     },
     USAGE,
     1,
@@ -104,9 +111,12 @@ export async function run(argv: string[]): Promise<number> {
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   if (!values.yes && !interactive) throw new AppError('usage', 'refusing without --yes: stdin is not a terminal, so the restore plan cannot be confirmed');
   const tables = (values.tables as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
+  const create = Boolean(values.create);
+  if (create && ((mode && mode !== 'fresh') || values['into-schema'] !== undefined)) throw new AppError('usage', '--create makes a new, empty database: only for fresh restores (no --mode replace/data-only, no --into-schema)');
+  if (values['target-db'] !== undefined && values['target-url'] !== undefined) throw new AppError('usage', 'give --target-url or --target-db, not both');
   // Default target: DATABASE_URL, else the local database of `npm start`.
   const target = await openCliDatabase(values['target-url'] as string | undefined);
-  const targetUrl = target.url;
+  const targetUrl = values['target-db'] === undefined ? target.url : withDatabase(target.url, values['target-db'] as string);
 
   // A downloaded archive file needs no storage; an id is looked up in it.
   const storage: StorageBackend | undefined = isArchivePath(source) ? undefined : openStorage(values.storage as string | undefined);
@@ -134,7 +144,12 @@ export async function run(argv: string[]): Promise<number> {
       rl.close();
     }
   };
+  let created = false;
   try {
+    if (create) {
+      await createDatabase(targetUrl);
+      created = true;
+    }
     let r: RestoreResult;
     if (jobs > 1) {
       r = await restoreParallel({ source, storage, targetUrl, jobs, force: Boolean(values.force), confirm, onProgress: bar ? (p) => bar.update(p) : undefined, signal: ac.signal });
@@ -172,6 +187,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     bar?.done();
+    // The database --create made must not stay behind half-filled (or empty after a "no").
+    if (created) await dropDatabase(targetUrl).catch(() => {});
     const e = toAppError(err);
     const d = e.details as { rolledBack?: boolean; phase?: string } | undefined;
     const state = d?.phase === 'transaction' || e.code === 'usage' || /nothing was changed|target unchanged/.test(e.message) ? '' : ' — nothing was changed';
