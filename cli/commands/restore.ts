@@ -1,7 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import { formatBytes } from '../../lib/backup/run-backup';
-import type { RestorePlan, RestoreProgress, RestoreResult } from '../../lib/backup/restore/restore-backup';
-import { isArchivePath, restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { isArchivePath } from '../../lib/backup/restore/preflight';
+import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import type { RestorePlan, RestoreProgress, RestoreResult } from '../../lib/backup/restore/restore-types';
 import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
 import { createDatabase, dropDatabase } from '../../lib/db/create-database';
 import { openCliDatabase, withDatabase } from '../../lib/db/local-database';

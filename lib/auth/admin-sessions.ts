@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Queryable } from '../activity/log-activity';
-import type { AdminRole, AdminUser } from './admin-users';
+import type { AdminRole, AdminUser } from './admin-user-types';
 
 const hashId = (id: string) => createHash('sha256').update(id).digest('hex');
 

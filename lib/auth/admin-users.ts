@@ -1,21 +1,13 @@
 import type { Queryable } from '../activity/log-activity';
 import { AppError } from '../errors';
 import { revokeAllAdminSessions } from './admin-sessions';
+import { ADMIN_ROLES } from './admin-user-types';
+import type { AdminRole, AdminUser } from './admin-user-types';
 import { hashPassword, verifyPassword } from './password';
 
-/** The roles of admin_users.role; the order is from most to least powerful. */
-export const ADMIN_ROLES = ['super_admin', 'admin', 'staff'] as const;
-export type AdminRole = (typeof ADMIN_ROLES)[number];
-
-/** An admin user as the app sees it (never includes the password hash). */
-export interface AdminUser {
-  id: string;
-  email: string;
-  fullName: string;
-  role: AdminRole;
-  isActive: boolean;
-  lastSignInAt: Date | null;
-}
+// The role list and the user shape live in admin-user-types.ts (admin-sessions needs them too).
+export { ADMIN_ROLES } from './admin-user-types';
+export type { AdminRole, AdminUser } from './admin-user-types';
 
 /** An admin user together with the stored hash, for the sign-in check only. */
 export interface AdminUserWithHash extends AdminUser {

@@ -7,8 +7,8 @@ import zlib from 'node:zlib';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { isNotFound } from '../storage/storage-backend';
-import type { Manifest, ManifestEntry } from './manifest';
-import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, manifestKey } from './manifest';
+import type { Manifest } from './manifest';
+import { archiveKey, manifestKey } from './manifest';
 
 /**
  * Where a backup's archive and manifest are read from: a storage backend (by id) or a downloaded
@@ -102,92 +102,6 @@ export function fileArchiveSource(file: string): ArchiveSource {
       return s;
     },
   };
-}
-
-/**
- * Parses a manifest's text. Throws AppError 'corrupt' when it is not JSON or lacks the fields a
- * reader relies on, 'incompatible' when its format or format version is not one this code reads.
- */
-export function parseManifest(text: string, label: string): Manifest {
-  let m: Manifest;
-  try {
-    m = JSON.parse(text) as Manifest;
-  } catch (err) {
-    throw new AppError('corrupt', `${label}: manifest is not valid JSON (${oneLine((err as Error).message)})`, { cause: err });
-  }
-  if (!m || typeof m !== 'object') throw new AppError('corrupt', `${label}: manifest is not a JSON object`);
-  if (m.format !== ARCHIVE_FORMAT) throw new AppError('incompatible', `${label}: unknown archive format ${JSON.stringify(m.format)} (expected ${ARCHIVE_FORMAT})`);
-  if (m.formatVersion !== ARCHIVE_FORMAT_VERSION) {
-    throw new AppError('incompatible', `${label}: unknown archive format version ${JSON.stringify(m.formatVersion)} (this version reads ${ARCHIVE_FORMAT_VERSION})`);
-  }
-  if (!Array.isArray(m.entries) || !Array.isArray(m.tables) || !m.archive || typeof m.archive.sizeBytes !== 'number' || typeof m.archive.sha256 !== 'string') {
-    throw new AppError('corrupt', `${label}: manifest lacks entries, tables or archive size/sha256`);
-  }
-  return m;
-}
-
-/** One thing wrong with a backup, tied to the object it hits when there is one. */
-export interface ArchiveProblem {
-  index?: number;
-  kind?: string;
-  schema?: string | null;
-  name?: string;
-  problem: string;
-}
-
-export function entryProblem(e: ManifestEntry, problem: string): ArchiveProblem {
-  return { index: e.index, kind: e.kind, schema: e.schema, name: e.name, problem };
-}
-
-/** Human-readable name of an entry, e.g. `TABLE DATA "public"."tickets" (chunk 2, #41)`. */
-export function describeEntry(e: { index?: number; kind?: string; schema?: string | null; name?: string }): string {
-  const obj = e.schema ? `${e.schema}.${e.name}` : (e.name ?? '');
-  const chunk = (e as ManifestEntry).chunk !== undefined ? ` chunk ${(e as ManifestEntry).chunk}` : '';
-  return `${e.kind ?? 'entry'} ${obj}${chunk}${e.index !== undefined ? ` (#${e.index})` : ''}`.trim();
-}
-
-/**
- * Internal consistency of a manifest, without reading the archive: entries numbered in archive
- * order, their byte ranges tiling the archive exactly, tables' row totals and content hashes
- * agreeing with their chunks. A manifest that fails these cannot be trusted to locate anything.
- */
-export function manifestProblems(m: Manifest): ArchiveProblem[] {
-  const problems: ArchiveProblem[] = [];
-  let expectOffset = 0;
-  m.entries.forEach((e, i) => {
-    if (e.index !== i) problems.push(entryProblem(e, `entry at position ${i} has index ${e.index}`));
-    if (!Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.length <= 0) {
-      problems.push(entryProblem(e, `invalid byte range offset=${e.offset} length=${e.length}`));
-      return;
-    }
-    if (e.offset !== expectOffset) problems.push(entryProblem(e, `starts at byte ${e.offset}, expected ${expectOffset} (members must tile the archive)`));
-    expectOffset = e.offset + e.length;
-    if (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)) problems.push(entryProblem(e, 'missing or malformed sha256'));
-    if (e.section === 'table-data' && (!Number.isInteger(e.rows) || typeof e.copy !== 'string')) problems.push(entryProblem(e, 'table-data entry without rows/copy'));
-  });
-  if (m.entries.length && expectOffset !== m.archive.sizeBytes) {
-    problems.push({ problem: `members end at byte ${expectOffset} but the manifest says the archive has ${m.archive.sizeBytes} bytes` });
-  }
-  for (const t of m.tables) {
-    const chunks = (t.entries ?? []).map((i) => m.entries[i]);
-    if (chunks.some((c) => !c || c.section !== 'table-data')) {
-      problems.push({ kind: 'TABLE', schema: t.schema, name: t.name, problem: 'table lists entries that are not its table-data members' });
-      continue;
-    }
-    const rows = chunks.reduce((s, c) => s + (c.rows ?? 0), 0);
-    if (rows !== t.rows) problems.push({ kind: 'TABLE', schema: t.schema, name: t.name, problem: `table says ${t.rows} rows but its chunks hold ${rows}` });
-    if (t.contentSha256 !== contentShaOf(chunks.map((c) => c.sha256))) {
-      problems.push({ kind: 'TABLE', schema: t.schema, name: t.name, problem: 'table content hash does not match its chunks\' hashes' });
-    }
-  }
-  return problems;
-}
-
-/** The table content fingerprint from its chunks' hex hashes (see ManifestTable.contentSha256). */
-export function contentShaOf(chunkShas: string[]): string {
-  const h = createHash('sha256');
-  for (const s of chunkShas) h.update(`${s}\n`);
-  return h.digest('hex');
 }
 
 /** Pulls exact byte counts out of a stream of Buffers (the archive read sequentially). */

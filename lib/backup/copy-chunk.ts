@@ -5,11 +5,8 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { countNewlines } from './archive-reader';
 import { ChunkSpool } from './chunk-spool';
-
-/** Quotes an SQL identifier always (the archive's names are all quoted, whatever they look like). */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+import { quoteIdentAlways as qa } from './catalog/quote-ident';
+import { copyStatement } from './manifest';
 
 /** One unit of table data: a whole table, or one ctid range of a large one. */
 export interface DataChunk {
@@ -28,8 +25,7 @@ export interface DataChunk {
 
 /** The member's first line, without its newline: `COPY "s"."t" ("a", "b") FROM stdin;`. */
 export function copyLine(c: Pick<DataChunk, 'schema' | 'table' | 'columns'>): string {
-  const cols = c.columns.length ? ` (${c.columns.map(quoteIdent).join(', ')})` : '';
-  return `COPY ${quoteIdent(c.schema)}.${quoteIdent(c.table)}${cols} FROM stdin;`;
+  return copyStatement(c.schema, c.table, c.columns);
 }
 
 /**
@@ -39,15 +35,15 @@ export function copyLine(c: Pick<DataChunk, 'schema' | 'table' | 'columns'>): st
  * (children are their own tables in the backup).
  */
 export function copyQuery(c: DataChunk): string {
-  const rel = `${quoteIdent(c.schema)}.${quoteIdent(c.table)}`;
+  const rel = `${qa(c.schema)}.${qa(c.table)}`;
   if (c.fromPage === null && c.toPage === null) {
-    const cols = c.columns.length ? ` (${c.columns.map(quoteIdent).join(', ')})` : '';
+    const cols = c.columns.length ? ` (${c.columns.map(qa).join(', ')})` : '';
     return `COPY ${rel}${cols} TO STDOUT`;
   }
   const conds: string[] = [];
   if (c.fromPage !== null) conds.push(`ctid >= '(${c.fromPage},0)'::pg_catalog.tid`);
   if (c.toPage !== null) conds.push(`ctid < '(${c.toPage},0)'::pg_catalog.tid`);
-  return `COPY (SELECT ${c.columns.map(quoteIdent).join(', ')} FROM ONLY ${rel} WHERE ${conds.join(' AND ')}) TO STDOUT`;
+  return `COPY (SELECT ${c.columns.map(qa).join(', ')} FROM ONLY ${rel} WHERE ${conds.join(' AND ')}) TO STDOUT`;
 }
 
 export interface ChunkResult {

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
-import type { RestoredTable } from './restore/restore-backup';
-import { redactTarget, restoreBackup } from './restore/restore-backup';
+import { redactTarget } from './restore/preflight';
+import { restoreBackup } from './restore/restore-backup';
+import type { RestoredTable } from './restore/restore-types';
 
 export type DrillPolicy = 'off' | 'weekly' | 'daily';
 

@@ -1,7 +1,6 @@
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
-import { parseManifest } from './archive-reader';
-import { BACKUP_ID_RE, archiveKey, manifestKey } from './manifest';
+import { BACKUP_ID_RE, archiveKey, manifestKey, parseManifest } from './manifest';
 import type { Manifest } from './manifest';
 
 /** One backup as storage knows it. */

@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { AppError, oneLine } from '../errors';
+import { quoteIdentAlways } from './catalog/quote-ident';
+
 /**
  * The backup archive format, version 1 — the contract between the writer (backup engine), the
  * readers (verify, restore, drills) and operators who restore with nothing but `gunzip | psql`.
@@ -32,6 +36,7 @@
  * decompress one member alone (`storage.get(key, {start, end})` + gunzip).
  */
 export const ARCHIVE_FORMAT = 'tickethub-backup';
+/** The version this code WRITES. What it reads is MANIFEST_READERS below (every version ever written). */
 export const ARCHIVE_FORMAT_VERSION = 1;
 
 export type EntrySection = 'header' | 'pre-data' | 'table-data' | 'sequence-set' | 'post-data';
@@ -138,3 +143,145 @@ export function manifestKey(id: string): string {
 
 /** Backup ids: `YYYYMMDDTHHMMSSZ-<6+ base36 chars>`; sort by time, safe in file names and URLs. */
 export const BACKUP_ID_RE = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]{6,16}$/;
+
+// ---------------------------------------------------------------------------------------------
+// Building
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The COPY line of a table-data member: `COPY "s"."t" ("a", "b") FROM stdin;` — every name always
+ * double-quoted (format v1). Readers never take this line from storage: they build it from the
+ * manifest's validated table name and columns with this function and require the member's first
+ * line (and the manifest's `copy` field) to be exactly it. A name may hold a newline, so the "line"
+ * may span several physical lines; it still ends at the first `FROM stdin;\n` after the names.
+ */
+export function copyStatement(schema: string, table: string, columns: string[]): string {
+  const cols = columns.length ? ` (${columns.map(quoteIdentAlways).join(', ')})` : '';
+  return `COPY ${quoteIdentAlways(schema)}.${quoteIdentAlways(table)}${cols} FROM stdin;`;
+}
+
+/** The table content fingerprint from its chunks' hex hashes (see ManifestTable.contentSha256). */
+export function contentShaOf(chunkShas: string[]): string {
+  const h = createHash('sha256');
+  for (const s of chunkShas) h.update(`${s}\n`);
+  return h.digest('hex');
+}
+
+/** The manifest's bytes as stored (`<id>.manifest.json`). */
+export function serializeManifest(m: Manifest): Buffer {
+  return Buffer.from(`${JSON.stringify(m, null, 2)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: every format version ever written
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One reader per format version this code can read, each turning that version's JSON into today's
+ * `Manifest` (a later version's reader adds fields; an older one's fills them with what they meant
+ * then). A version missing here is refused as 'incompatible' — never read "as if" it were another.
+ */
+const MANIFEST_READERS: Readonly<Record<number, (raw: Record<string, unknown>, label: string) => Manifest>> = {
+  1: readV1,
+};
+
+/** Format versions this code reads. */
+export const READABLE_FORMAT_VERSIONS: readonly number[] = Object.keys(MANIFEST_READERS).map(Number);
+
+/**
+ * Parses a manifest's text, whatever format version it has. Throws AppError 'corrupt' when it is not
+ * JSON or lacks the fields a reader relies on, 'incompatible' when its format or format version is
+ * not one this code reads.
+ */
+export function parseManifest(text: string, label: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new AppError('corrupt', `${label}: manifest is not valid JSON (${oneLine((err as Error).message)})`, { cause: err });
+  }
+  return readManifestJson(raw, label);
+}
+
+/** parseManifest for already-parsed JSON: dispatches on `formatVersion`. */
+export function readManifestJson(raw: unknown, label: string): Manifest {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new AppError('corrupt', `${label}: manifest is not a JSON object`);
+  const obj = raw as Record<string, unknown>;
+  if (obj.format !== ARCHIVE_FORMAT) throw new AppError('incompatible', `${label}: unknown archive format ${JSON.stringify(obj.format)} (expected ${ARCHIVE_FORMAT})`);
+  const v = obj.formatVersion;
+  const reader = typeof v === 'number' && Number.isInteger(v) && Object.hasOwn(MANIFEST_READERS, v) ? MANIFEST_READERS[v] : undefined;
+  if (!reader) {
+    throw new AppError('incompatible', `${label}: unknown archive format version ${JSON.stringify(v)} (this version reads ${READABLE_FORMAT_VERSIONS.join(', ')})`);
+  }
+  return reader(obj, label);
+}
+
+/** Format v1: the shape written since the first release. */
+function readV1(raw: Record<string, unknown>, label: string): Manifest {
+  const m = raw as unknown as Manifest;
+  if (!Array.isArray(m.entries) || !Array.isArray(m.tables) || !m.archive || typeof m.archive.sizeBytes !== 'number' || typeof m.archive.sha256 !== 'string') {
+    throw new AppError('corrupt', `${label}: manifest lacks entries, tables or archive size/sha256`);
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validating
+// ---------------------------------------------------------------------------------------------
+
+/** One thing wrong with a backup, tied to the object it hits when there is one. */
+export interface ArchiveProblem {
+  index?: number;
+  kind?: string;
+  schema?: string | null;
+  name?: string;
+  problem: string;
+}
+
+export function entryProblem(e: ManifestEntry, problem: string): ArchiveProblem {
+  return { index: e.index, kind: e.kind, schema: e.schema, name: e.name, problem };
+}
+
+/** Human-readable name of an entry, e.g. `TABLE DATA "public"."tickets" (chunk 2, #41)`. */
+export function describeEntry(e: { index?: number; kind?: string; schema?: string | null; name?: string }): string {
+  const obj = e.schema ? `${e.schema}.${e.name}` : (e.name ?? '');
+  const chunk = (e as ManifestEntry).chunk !== undefined ? ` chunk ${(e as ManifestEntry).chunk}` : '';
+  return `${e.kind ?? 'entry'} ${obj}${chunk}${e.index !== undefined ? ` (#${e.index})` : ''}`.trim();
+}
+
+/**
+ * Internal consistency of a manifest, without reading the archive: entries numbered in archive
+ * order, their byte ranges tiling the archive exactly, tables' row totals and content hashes
+ * agreeing with their chunks. A manifest that fails these cannot be trusted to locate anything.
+ */
+export function manifestProblems(m: Manifest): ArchiveProblem[] {
+  const problems: ArchiveProblem[] = [];
+  let expectOffset = 0;
+  m.entries.forEach((e, i) => {
+    if (e.index !== i) problems.push(entryProblem(e, `entry at position ${i} has index ${e.index}`));
+    if (!Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.length <= 0) {
+      problems.push(entryProblem(e, `invalid byte range offset=${e.offset} length=${e.length}`));
+      return;
+    }
+    if (e.offset !== expectOffset) problems.push(entryProblem(e, `starts at byte ${e.offset}, expected ${expectOffset} (members must tile the archive)`));
+    expectOffset = e.offset + e.length;
+    if (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)) problems.push(entryProblem(e, 'missing or malformed sha256'));
+    if (e.section === 'table-data' && (!Number.isInteger(e.rows) || typeof e.copy !== 'string')) problems.push(entryProblem(e, 'table-data entry without rows/copy'));
+  });
+  if (m.entries.length && expectOffset !== m.archive.sizeBytes) {
+    problems.push({ problem: `members end at byte ${expectOffset} but the manifest says the archive has ${m.archive.sizeBytes} bytes` });
+  }
+  for (const t of m.tables) {
+    const chunks = (t.entries ?? []).map((i) => m.entries[i]);
+    if (chunks.some((c) => !c || c.section !== 'table-data')) {
+      problems.push({ kind: 'TABLE', schema: t.schema, name: t.name, problem: 'table lists entries that are not its table-data members' });
+      continue;
+    }
+    const rows = chunks.reduce((s, c) => s + (c.rows ?? 0), 0);
+    if (rows !== t.rows) problems.push({ kind: 'TABLE', schema: t.schema, name: t.name, problem: `table says ${t.rows} rows but its chunks hold ${rows}` });
+    if (t.contentSha256 !== contentShaOf(chunks.map((c) => c.sha256))) {
+      problems.push({ kind: 'TABLE', schema: t.schema, name: t.name, problem: 'table content hash does not match its chunks\' hashes' });
+    }
+  }
+  return problems;
+}

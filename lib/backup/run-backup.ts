@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,8 +24,9 @@ import {
 import { dumpSchema } from './catalog/dump-schema';
 import type { TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
-import { copyChunk, quoteIdent } from './copy-chunk';
-import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, manifestKey } from './manifest';
+import { copyChunk } from './copy-chunk';
+import { qualifiedName } from './catalog/quote-ident';
+import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, manifestKey, serializeManifest } from './manifest';
 import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
 import { verifyBackup } from './verify';
@@ -469,7 +469,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     );
     for (const t of toLock.rows as { schema: string; name: string }[]) {
       try {
-        await coordinator.query(`LOCK TABLE ${quoteIdent(t.schema)}.${quoteIdent(t.name)} IN ACCESS SHARE MODE`);
+        await coordinator.query(`LOCK TABLE ${qualifiedName(t.schema, t.name)} IN ACCESS SHARE MODE`);
       } catch (err) {
         throw toAppError(err, `cannot read table ${t.schema}.${t.name}`);
       }
@@ -624,7 +624,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
         rows: te?.rows ?? 0,
         columns: t.columns,
         entries: te?.entries ?? [],
-        contentSha256: contentSha(shas),
+        contentSha256: contentShaOf(shas),
         ...(isExcluded(t) ? { dataExcluded: true } : {}),
       };
     });
@@ -644,7 +644,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       entries: writer.entries,
     };
     // Written last: its presence is what makes the backup exist.
-    await storage.put(manifestKey(id), Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]));
+    await storage.put(manifestKey(id), Readable.from([serializeManifest(manifest)]));
     return manifest;
   } catch (err) {
     const e = fail(err);
@@ -680,10 +680,4 @@ async function removeStaleSpools(parent: string): Promise<void> {
 /** Members are concatenated into one script: each must end its last line. */
 function withNewline(sql: string): string {
   return sql.endsWith('\n') ? sql : `${sql}\n`;
-}
-
-function contentSha(chunkShas: string[]): string {
-  const h = createHash('sha256');
-  for (const s of chunkShas) h.update(`${s}\n`);
-  return h.digest('hex');
 }

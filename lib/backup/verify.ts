@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
-import type { ArchiveProblem, ArchiveSource } from './archive-reader';
-import { ByteReader, countNewlines, entryProblem, manifestProblems, parseManifest, readMember, storageArchiveSource } from './archive-reader';
-import type { Manifest, ManifestEntry } from './manifest';
+import type { ArchiveSource } from './archive-reader';
+import { ByteReader, countNewlines, readMember, storageArchiveSource } from './archive-reader';
+import type { ArchiveProblem, Manifest, ManifestEntry } from './manifest';
+import { entryProblem, manifestProblems, parseManifest } from './manifest';
 
 export type VerifyProblem = ArchiveProblem;
 

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { quoteIdentAlways } from '../backup/catalog/quote-ident';
 import { AppError } from '../errors';
 import { TICKETHUB_TABLES } from '../seed/seed-demo-data';
 import type { TicketHubTable } from '../seed/seed-demo-data';
@@ -28,7 +29,7 @@ export function exportableTable(name: string): TicketHubTable {
   throw new AppError('bad_request', `table ${JSON.stringify(name.slice(0, 100))} cannot be exported; allowed: ${EXPORTABLE_TABLES.join(', ')}`);
 }
 
-const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
+const q = quoteIdentAlways;
 
 /** The exported columns of a table, in table order: every column except secrets (isSecretColumn). */
 export async function exportColumns(db: Pick<pg.ClientBase, 'query'>, table: TicketHubTable): Promise<string[]> {

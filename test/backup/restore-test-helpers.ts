@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { contentShaOf } from '../../lib/backup/archive-reader';
+import { contentShaOf } from '../../lib/backup/manifest';
 import type { Manifest, ManifestEntry } from '../../lib/backup/manifest';
 import { archiveKey, manifestKey } from '../../lib/backup/manifest';
 import { runBackup } from '../../lib/backup/run-backup';

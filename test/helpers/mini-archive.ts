@@ -8,7 +8,7 @@ import { AppError } from '../../lib/errors';
 import type { Manifest, ManifestEntry } from '../../lib/backup/manifest';
 import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, manifestKey } from '../../lib/backup/manifest';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
-import { contentShaOf } from '../../lib/backup/archive-reader';
+import { contentShaOf } from '../../lib/backup/manifest';
 
 /** A bare directory StorageBackend for reader tests that must not depend on the real adapters. */
 export function dirStorage(dir: string): StorageBackend {

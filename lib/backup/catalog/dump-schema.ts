@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { AppError } from '../../errors';
 import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
 import { readCatalog, type Catalog, type ColumnRow, type ConstraintRow, type RelRow } from './read-catalog';
+import type { DumpObject } from './dump-object';
 import { orderObjects, type DumpNode } from './order-objects';
 
 /**
@@ -11,17 +12,7 @@ import { orderObjects, type DumpNode } from './order-objects';
  * recreates catalogs that `pg_dump --schema-only` prints identically to the source's.
  */
 
-export interface DumpObject {
-  section: 'pre-data' | 'post-data';
-  /** pg_dump's names: 'SCHEMA', 'EXTENSION', 'TYPE', 'DOMAIN', 'SEQUENCE', 'TABLE', 'TABLE ATTACH', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'VIEW', 'MATERIALIZED VIEW', 'COMMENT', 'DEFAULT', 'SEQUENCE OWNED BY', 'CONSTRAINT', 'CHECK CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'INDEX ATTACH', 'STATISTICS', 'TRIGGER', 'RULE', 'POLICY', 'ROW SECURITY', 'MATERIALIZED VIEW DATA'. */
-  kind: string;
-  schema: string | null;
-  name: string;
-  /** Owning table for constraints/indexes/triggers/policies/defaults. */
-  table?: string;
-  /** Complete statements, each ending in ';\n'; every name schema-qualified and quoted where needed. */
-  sql: string;
-}
+export type { DumpObject } from './dump-object';
 
 export interface TableToCopy {
   schema: string;

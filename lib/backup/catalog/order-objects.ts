@@ -1,4 +1,4 @@
-import type { DumpObject } from './dump-schema';
+import type { DumpObject } from './dump-object';
 
 /** One entry of the dump while it is being ordered. */
 export interface DumpNode {

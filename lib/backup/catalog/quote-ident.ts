@@ -18,9 +18,21 @@ treat trim true union unique user using values varchar variadic verbose when whe
 xmlconcat xmlelement xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable`.split(/\s+/),
 );
 
-/** `quote_ident`: returns the name bare when it is a lower-case identifier and not a keyword, else double-quoted. */
+/**
+ * The one place identifiers are quoted. `quoteIdent` is `quote_ident`: the name bare when it is a
+ * lower-case identifier and not a keyword, else double-quoted (generated DDL reads like pg_dump's).
+ * Any character may appear inside the quotes (newline, CR, U+2028, backslash): only `"` is doubled.
+ */
 export function quoteIdent(name: string): string {
   if (/^[a-z_][a-z0-9_]*$/.test(name) && !NON_UNRESERVED.has(name)) return name;
+  return quoteIdentAlways(name);
+}
+
+/**
+ * Always double-quoted, whatever the name looks like: the archive's COPY lines are spelled this way
+ * (format v1) and readers compare them byte for byte.
+ */
+export function quoteIdentAlways(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 

@@ -4,8 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { AppError } from '../../errors';
-import { describeEntry } from '../archive-reader';
-import type { ManifestEntry } from '../manifest';
+import type { ManifestEntry, ManifestTable } from '../manifest';
+import { copyStatement, describeEntry } from '../manifest';
 
 /** Reads a (small) SQL member whole, checking its SHA-256 against the manifest. */
 export async function readSqlMember(out: Readable, e: ManifestEntry): Promise<string> {
@@ -18,22 +18,28 @@ export async function readSqlMember(out: Readable, e: ManifestEntry): Promise<st
 }
 
 /**
- * Streams a table-data member into COPY FROM STDIN on `client`: the member's own COPY line is
- * checked against the manifest and replaced by `copyLine` (the same table, or its --into-schema
- * copy), the `\.` terminator is stripped, rows pass through untouched. The member's SHA-256 and the
- * server's row count are checked against the manifest. `onBytes` reports uncompressed bytes sent.
+ * Streams a table-data member into COPY FROM STDIN on `client`. The COPY statement sent is BUILT
+ * from the manifest's table name and columns (into `into` for --into-schema), never read from
+ * storage; the member must start with exactly that table's COPY line (which may span several
+ * physical lines when a name holds a newline). The line is stripped, the `\.` terminator too, rows
+ * pass through untouched. The member's SHA-256 and the server's row count are checked against the
+ * manifest. `onBytes` reports uncompressed bytes sent.
  */
 export async function copyMember(
   client: pg.ClientBase,
   out: Readable,
   e: ManifestEntry,
-  copyLine: string,
-  opts: { signal?: AbortSignal; onBytes?: (n: number) => void; freeze?: boolean } = {},
+  table: ManifestTable,
+  opts: { signal?: AbortSignal; onBytes?: (n: number) => void; freeze?: boolean; into?: { schema: string; name: string } } = {},
 ): Promise<number> {
   const hash = createHash('sha256');
+  const expectedHead = Buffer.from(`${copyStatement(table.schema, table.name, table.columns)}\n`, 'utf8');
+  if (e.copy !== undefined && `${e.copy}\n` !== expectedHead.toString('utf8')) throw new AppError('corrupt', `${describeEntry(e)}: the manifest's COPY line is not the COPY line of ${table.schema}.${table.name} (tampered manifest?)`);
+  const at = opts.into ?? table;
   // FREEZE (only for a table created or truncated in this transaction): rows are written frozen
   // and pages all-visible, so the post-load re-read and later VACUUMs have no hint bits to set.
-  const copy = client.query(copyFrom(`${copyLine.replace(/;\s*$/, '')}${opts.freeze ? ' WITH (FREEZE)' : ''}`));
+  const statement = copyStatement(at.schema, at.name, table.columns).replace(/ FROM stdin;$/, ` FROM STDIN${opts.freeze ? ' WITH (FREEZE)' : ''}`);
+  const copy = client.query(copyFrom(statement));
   let tail: Buffer = Buffer.alloc(0);
   async function* body() {
     let head: Buffer | null = Buffer.alloc(0);
@@ -44,14 +50,9 @@ export async function copyMember(
       let c = raw;
       if (head) {
         head = Buffer.concat([head, c]);
-        const nl = head.indexOf(10);
-        if (nl === -1) {
-          if (head.length > 1 << 20) throw new AppError('corrupt', `${describeEntry(e)}: no COPY line`);
-          continue;
-        }
-        const line = head.subarray(0, nl).toString('utf8');
-        if (e.copy !== undefined && line !== e.copy) throw new AppError('corrupt', `${describeEntry(e)}: COPY line differs from the manifest's`);
-        c = head.subarray(nl + 1);
+        if (head.length < expectedHead.length) continue;
+        if (!head.subarray(0, expectedHead.length).equals(expectedHead)) throw new AppError('corrupt', `${describeEntry(e)}: the member does not start with the COPY line of ${table.schema}.${table.name}`);
+        c = head.subarray(expectedHead.length);
         head = null;
       }
       opts.onBytes?.(raw.length);

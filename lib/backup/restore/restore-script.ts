@@ -2,10 +2,12 @@ import { createReadStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import pg from 'pg';
+import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { AppError, oneLine, toAppError } from '../../errors';
-import type { RestoredTable } from './restore-backup';
+import { AppError } from '../../errors';
+import { inOneTransaction, restoreFailure } from './one-transaction';
+import { connectTarget } from './preflight';
+import type { RestoredTable } from './restore-types';
 import { freshConflicts } from './target-catalog';
 
 const COPY_RE = /^COPY (.+) FROM stdin;$/;
@@ -19,91 +21,84 @@ const TERM = Buffer.from('\\.\n');
  * which the result says; fresh mode into an empty database only.
  */
 export async function restoreScriptWithoutManifest(opts: { file: string; targetUrl: string; target: string; signal?: AbortSignal }): Promise<{ tables: RestoredTable[]; rows: number }> {
-  const client = new pg.Client({ connectionString: opts.targetUrl, application_name: 'tickethub-restore' });
+  const conn = await connectTarget(opts.targetUrl);
+  const tx = { open: false };
   try {
-    await client.connect();
-  } catch (err) {
-    throw toAppError(err, `cannot connect to the target ${opts.target}`);
-  }
-  client.on('error', () => {});
-  let inTx = false;
-  try {
-    const c = await freshConflicts(client, ['public'], []);
+    const c = await freshConflicts(conn.client, ['public'], []);
     if (c.total > 0) throw new AppError('conflict', `target ${opts.target} is not empty: it has ${c.sample.join(', ')}; a restore without manifest goes only into an empty database`);
-    await client.query('BEGIN');
-    inTx = true;
-    const tables: RestoredTable[] = [];
-    let sql: Buffer[] = [];
-    let copy: { stream: PassThrough; done: Promise<void>; table: string; counter: { rowCount?: number } } | null = null;
-    let pending: Buffer = Buffer.alloc(0);
-    const flushSql = async () => {
-      const text = Buffer.concat(sql).toString('utf8');
-      sql = [];
-      if (text.trim()) await client.query(text);
-    };
-    // Not a bare .pipe(): a read error of the file must reach the loop below (pipe() drops it,
-    // leaving gunzip waiting forever and the error uncaught).
-    const file = createReadStream(opts.file);
-    const input = zlib.createGunzip();
-    file.on('error', (err) => input.destroy(err));
-    file.pipe(input);
-    for await (const chunk of input as AsyncIterable<Buffer>) {
-      if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted');
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      for (;;) {
-        if (copy) {
-          // Rows until a line that is exactly `\.`.
-          let end = pending.subarray(0, 3).equals(TERM) ? 0 : -1;
-          if (end === -1) {
-            const i = pending.indexOf('\n\\.\n');
-            end = i === -1 ? -1 : i + 1;
-          }
-          if (end === -1) {
-            // Keep a tail that could start the terminator; send the rest.
-            const cut = Math.max(0, pending.lastIndexOf(10) + 1);
-            if (cut > 0) {
-              // A COPY the server rejected never drains: wait for drain OR its failure.
-              if (!copy.stream.write(pending.subarray(0, cut))) await Promise.race([new Promise((r) => copy!.stream.once('drain', r)), copy.done]);
-              pending = pending.subarray(cut);
-            }
-            break;
-          }
-          copy.stream.end(pending.subarray(0, end));
-          await copy.done;
-          tables.push({ schema: '', name: copy.table, expectedRows: NaN, rows: Number(copy.counter.rowCount ?? 0), contentMatches: null });
-          pending = pending.subarray(end + 3);
-          copy = null;
-          continue;
-        }
-        const nl = pending.indexOf(10);
-        if (nl === -1) break;
-        const line = pending.subarray(0, nl).toString('utf8');
-        const m = COPY_RE.exec(line);
-        if (m) {
-          await flushSql();
-          const stream = new PassThrough();
-          const q = client.query(copyFrom(line.slice(0, -1)));
-          const done = pipeline(stream, q);
-          // The server may reject the data long before the block ends: awaited below, never unhandled.
-          done.catch(() => {});
-          copy = { stream, done, table: m[1], counter: q as unknown as { rowCount?: number } };
-        } else {
-          sql.push(pending.subarray(0, nl + 1));
-        }
-        pending = pending.subarray(nl + 1);
-      }
-    }
-    if (copy) throw new AppError('corrupt', `archive ends inside the data of ${copy.table} (truncated)`);
-    if (pending.length) sql.push(pending);
-    await flushSql();
-    await client.query('COMMIT');
-    inTx = false;
-    return { tables, rows: tables.reduce((s, t) => s + t.rows, 0) };
+    return await inOneTransaction(conn.client, opts.targetUrl, tx, opts.signal, (client) => runScript(client, opts.file, opts.signal));
   } catch (err) {
-    if (inTx) await client.query('ROLLBACK').catch(() => {});
-    const ae = toAppError(err);
-    throw new AppError(ae.code, `${oneLine(ae.message)}${inTx ? ' — rolled back: target unchanged' : ''}`, { cause: err, details: { rolledBack: inTx, phase: inTx ? 'transaction' : 'checks' } });
+    throw await restoreFailure(err, conn.client, tx);
   } finally {
-    await client.end().catch(() => {});
+    await conn.client.end().catch(() => {});
   }
+}
+
+/** Executes the archive file as a script on `client` (inside the caller's transaction). */
+async function runScript(client: pg.Client, file: string, signal?: AbortSignal): Promise<{ tables: RestoredTable[]; rows: number }> {
+  const tables: RestoredTable[] = [];
+  let sql: Buffer[] = [];
+  let copy: { stream: PassThrough; done: Promise<void>; table: string; counter: { rowCount?: number } } | null = null;
+  let pending: Buffer = Buffer.alloc(0);
+  const flushSql = async () => {
+    const text = Buffer.concat(sql).toString('utf8');
+    sql = [];
+    if (text.trim()) await client.query(text);
+  };
+  // Not a bare .pipe(): a read error of the file must reach the loop below (pipe() drops it,
+  // leaving gunzip waiting forever and the error uncaught).
+  const input0 = createReadStream(file);
+  const input = zlib.createGunzip();
+  input0.on('error', (err) => input.destroy(err));
+  input0.pipe(input);
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    if (signal?.aborted) throw new AppError('aborted', 'restore interrupted');
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    for (;;) {
+      if (copy) {
+        // Rows until a line that is exactly `\.`.
+        let end = pending.subarray(0, 3).equals(TERM) ? 0 : -1;
+        if (end === -1) {
+          const i = pending.indexOf('\n\\.\n');
+          end = i === -1 ? -1 : i + 1;
+        }
+        if (end === -1) {
+          // Keep a tail that could start the terminator; send the rest.
+          const cut = Math.max(0, pending.lastIndexOf(10) + 1);
+          if (cut > 0) {
+            // A COPY the server rejected never drains: wait for drain OR its failure.
+            if (!copy.stream.write(pending.subarray(0, cut))) await Promise.race([new Promise((r) => copy!.stream.once('drain', r)), copy.done]);
+            pending = pending.subarray(cut);
+          }
+          break;
+        }
+        copy.stream.end(pending.subarray(0, end));
+        await copy.done;
+        tables.push({ schema: '', name: copy.table, expectedRows: NaN, rows: Number(copy.counter.rowCount ?? 0), contentMatches: null });
+        pending = pending.subarray(end + 3);
+        copy = null;
+        continue;
+      }
+      const nl = pending.indexOf(10);
+      if (nl === -1) break;
+      const line = pending.subarray(0, nl).toString('utf8');
+      const m = COPY_RE.exec(line);
+      if (m) {
+        await flushSql();
+        const stream = new PassThrough();
+        const q = client.query(copyFrom(line.slice(0, -1)));
+        const done = pipeline(stream, q);
+        // The server may reject the data long before the block ends: awaited below, never unhandled.
+        done.catch(() => {});
+        copy = { stream, done, table: m[1], counter: q as unknown as { rowCount?: number } };
+      } else {
+        sql.push(pending.subarray(0, nl + 1));
+      }
+      pending = pending.subarray(nl + 1);
+    }
+  }
+  if (copy) throw new AppError('corrupt', `archive ends inside the data of ${copy.table} (truncated)`);
+  if (pending.length) sql.push(pending);
+  await flushSql();
+  return { tables, rows: tables.reduce((s, t) => s + t.rows, 0) };
 }

@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { quoteIdent as q } from '../catalog/quote-ident';
 import type { Manifest, ManifestTable } from '../manifest';
-import { contentShaOf } from '../archive-reader';
-
-function q(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+import { contentShaOf, copyStatement } from '../manifest';
 
 /** What a table holds now, in the manifest's fingerprint terms. */
 export interface TableContent {
@@ -33,7 +30,9 @@ export async function readTableContent(client: pg.ClientBase, m: Manifest, t: Ma
   const stream = client.query(copyTo(`COPY ${rel}${cols} TO STDOUT`));
   const shas: string[] = [];
   let ci = 0;
-  let h = createHash('sha256').update(`${chunks[0].copy}\n`);
+  // The copy lines hashed are the table's own (built from its validated name), as the backup wrote them.
+  const head = `${copyStatement(t.schema, t.name, t.columns)}\n`;
+  let h = createHash('sha256').update(head);
   let left = chunks[0].rows ?? 0;
   let rows = 0;
   let extra = 0;
@@ -42,7 +41,7 @@ export async function readTableContent(client: pg.ClientBase, m: Manifest, t: Ma
     shas.push(h.digest('hex'));
     ci++;
     if (ci < chunks.length) {
-      h = createHash('sha256').update(`${chunks[ci].copy}\n`);
+      h = createHash('sha256').update(head);
       left = chunks[ci].rows ?? 0;
     }
   };

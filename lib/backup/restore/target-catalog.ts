@@ -1,17 +1,10 @@
 import type pg from 'pg';
+import { qualifiedName as qrel, quoteIdent as q } from '../catalog/quote-ident';
 
 /**
  * Catalog questions a restore asks the target database before and while it changes anything. All
  * SQL of the restore's pre-checks lives here.
  */
-
-export function q(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-export function qrel(schema: string, name: string): string {
-  return `${q(schema)}.${q(name)}`;
-}
 
 const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
 const NOT_EXTENSION = (classid: string, objid: string) =>

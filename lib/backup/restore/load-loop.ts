@@ -1,0 +1,156 @@
+import type pg from 'pg';
+import type { Readable } from 'node:stream';
+import { AppError, oneLine, toAppError } from '../../errors';
+import type { ArchiveSource } from '../archive-reader';
+import { ByteReader, readMember, skipBytes } from '../archive-reader';
+import type { Manifest, ManifestEntry, ManifestTable } from '../manifest';
+import { describeEntry } from '../manifest';
+import { copyMember, readSqlMember } from './load-member';
+import { tkey } from './plan-base';
+import type { LoadCounters, MemberAction, MemberReader, RestoredTable } from './restore-types';
+import { readTableContent } from './table-content';
+
+/**
+ * Restore, phase 3: THE load-and-verify loop. Every restore — atomic (one connection, one pass over
+ * the archive), parallel (`--jobs`: each connection runs this loop over its share of the members)
+ * and drills — loads members only through `loadMembers`, and compares the result with the manifest
+ * only through `verifyTables`.
+ */
+
+/** Members read from ONE sequential stream of the archive (members must be asked for in archive order). */
+export async function sequentialReader(source: ArchiveSource): Promise<MemberReader> {
+  const stream = await source.openArchive();
+  const reader = new ByteReader(stream);
+  return {
+    get position() {
+      return reader.position;
+    },
+    read: (e, consume) => readMember(reader, e.length, consume),
+    skip: (e) => skipBytes(reader, e.length),
+    async close() {
+      await reader.close().catch(() => {});
+      stream.destroy();
+    },
+  };
+}
+
+/** Members each read by its own ranged read (any order, any number at once: the parallel restore). */
+export function rangedReader(source: ArchiveSource): MemberReader {
+  let position = 0;
+  return {
+    get position() {
+      return position;
+    },
+    async read<T>(e: ManifestEntry, consume: (out: Readable) => Promise<T>): Promise<T> {
+      const stream = await source.openArchive({ start: e.offset, end: e.offset + e.length - 1 });
+      try {
+        return await readMember(new ByteReader(stream), e.length, consume);
+      } finally {
+        position += e.length;
+        stream.destroy();
+      }
+    },
+    async skip(e) {
+      position += e.length;
+    },
+    async close() {},
+  };
+}
+
+/** What the loop reports and how it may be interrupted. */
+export interface LoadContext {
+  counters: LoadCounters;
+  signal?: AbortSignal;
+  /** Rows per table loaded so far (tkey → rows). */
+  loaded: Map<string, number>;
+  /** Error that broke the connection, if any (checked between members). */
+  lost?: () => unknown;
+  /** Called before each member and as COPY data flows. */
+  onMember?: (current: string) => void;
+  /** After a table-data member is loaded (the parallel restore notes where its rows end). */
+  afterCopy?: (e: ManifestEntry, rows: number) => Promise<void>;
+}
+
+/**
+ * Loads `entries` (in the order given) on `client`: SQL members executed (after the plan's rewrite
+ * or filter), table-data members streamed through COPY with the statement built from the manifest,
+ * skipped members passed over. Each member's SHA-256 is checked (SQL: before it runs; COPY: before
+ * the caller's COMMIT) and each COPY's server row count compared with the manifest's. A failure is
+ * an AppError naming the member.
+ */
+export async function loadMembers(client: pg.ClientBase, reader: MemberReader, entries: ManifestEntry[], actions: MemberAction[], ctx: LoadContext): Promise<void> {
+  for (const e of entries) {
+    if (ctx.signal?.aborted) throw new AppError('aborted', 'restore interrupted');
+    if (ctx.lost?.()) throw toAppError(ctx.lost(), 'lost the connection to the target');
+    const a = actions[e.index];
+    const current = describeEntry(e);
+    ctx.onMember?.(current);
+    if (a.kind === 'skip') {
+      await reader.skip(e);
+      continue;
+    }
+    try {
+      if (a.kind === 'exec') {
+        let sql = await reader.read(e, (out) => readSqlMember(out, e));
+        if (a.rewrite) sql = a.rewrite(sql);
+        if (a.filter) sql = await a.filter(client, sql);
+        if (sql.trim()) await client.query(sql);
+      } else {
+        const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: true, into: a.into, onBytes: () => ctx.onMember?.(current) }));
+        ctx.counters.rowsLoaded += rows;
+        const k = tkey(a.table.schema, a.table.name);
+        ctx.loaded.set(k, (ctx.loaded.get(k) ?? 0) + rows);
+        if (a.table.entries[a.table.entries.length - 1] === e.index) ctx.counters.tablesDone++;
+        await ctx.afterCopy?.(e, rows);
+      }
+    } catch (err) {
+      const ae = toAppError(err);
+      if (ae.code === 'aborted' || ctx.signal?.aborted) throw new AppError('aborted', 'restore interrupted', { cause: err });
+      throw new AppError(ae.code === 'internal' ? 'db_error' : ae.code, `${current}: ${oneLine(ae.message)}`, { cause: err });
+    }
+  }
+}
+
+/**
+ * Compares the restored tables with the manifest: the rows each COPY loaded (the server's count),
+ * and with `checkContent` the table re-read and fingerprinted exactly as the backup hashed it
+ * (proving the server stored exactly what was sent). Throws 'verification_failed' listing the
+ * differences (details.tables: the per-table report); returns the report when everything matches.
+ */
+export async function verifyTables(
+  client: pg.ClientBase,
+  m: Manifest,
+  tables: ManifestTable[],
+  loaded: Map<string, number>,
+  opts: { checkContent: boolean; locate?: (t: ManifestTable) => { schema: string; name: string } | undefined; signal?: AbortSignal; onTable?: (t: ManifestTable, i: number) => void },
+): Promise<RestoredTable[]> {
+  const report: RestoredTable[] = [];
+  let i = 0;
+  for (const t of tables) {
+    if (t.dataExcluded) continue;
+    opts.onTable?.(t, i++);
+    if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted');
+    let rows = loaded.get(tkey(t.schema, t.name)) ?? 0;
+    let contentMatches: boolean | null = null;
+    if (opts.checkContent) {
+      const c = await readTableContent(client, m, t, opts.locate?.(t));
+      rows = c.rows;
+      contentMatches = c.contentSha256 === t.contentSha256;
+    }
+    report.push({ schema: t.schema, name: t.name, expectedRows: t.rows, rows, contentMatches });
+  }
+  return checkReport(m, report);
+}
+
+/** Throws 'verification_failed' when any table of the report differs from the manifest. */
+export function checkReport(m: Manifest, report: RestoredTable[]): RestoredTable[] {
+  const mismatches = report
+    .filter((t) => t.rows !== t.expectedRows || t.contentMatches === false)
+    .map((t) => (t.rows !== t.expectedRows ? `${t.schema}.${t.name}: ${t.rows} rows, backup has ${t.expectedRows}` : `${t.schema}.${t.name}: content hash differs from the backup's`));
+  if (mismatches.length) {
+    throw new AppError('verification_failed', `restored data does not match backup ${m.id}: ${mismatches.slice(0, 3).join('; ')}${mismatches.length > 3 ? ` (+${mismatches.length - 3} more)` : ''}`, {
+      details: { tables: report },
+    });
+  }
+  return report;
+}

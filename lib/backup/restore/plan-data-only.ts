@@ -1,0 +1,112 @@
+import type pg from 'pg';
+import { AppError } from '../../errors';
+import { qualifiedName as qrel, quoteIdent } from '../catalog/quote-ident';
+import type { ManifestTable } from '../manifest';
+import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
+import { selectTables } from './preflight';
+import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
+import type { IncomingForeignKey } from './target-catalog';
+import { enabledUserTriggers, incomingForeignKeys, orphanCount, ownedSequences, tableOid, touchingForeignKeys } from './target-catalog';
+
+/**
+ * Data-only: the chosen tables (which must exist in the target) are emptied and reloaded, their
+ * sequences reset; with `cascade`, tables whose rows reference them are reloaded too (transitively).
+ * Foreign keys touching them are dropped during the load and re-added (validated) after; a row left
+ * without its parent is refused by name. Their enabled triggers are off during the load.
+ */
+export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
+  const { client, manifest: m, target } = ctx;
+  const chosen = selectTables(m, ctx.opts.tables ?? []);
+  for (const t of chosen) if (t.dataExcluded) throw new AppError('usage', `backup ${m.id} holds no rows of ${t.schema}.${t.name} (its data was excluded)`);
+  const oids = new Map<string, number>();
+  for (const t of chosen) {
+    const oid = await tableOid(client, t.schema, t.name);
+    if (oid === null) throw new AppError('not_found', `table ${t.schema}.${t.name} does not exist in the target ${target} (data-only reloads existing tables; use --into-schema or --mode replace)`);
+    oids.set(tkey(t.schema, t.name), oid);
+  }
+  const { incoming, cascaded } = await growByCascade(ctx, chosen, oids);
+  const lines = [`empty ${chosen.map((t) => `${t.schema}.${t.name}`).join(', ')} (TRUNCATE) and reload their rows; reset their sequences`, ...cascaded];
+  for (const fk of incoming) lines.push(`check ${fk.schema}.${fk.table} (${fk.name}) still finds every row it references; refuse otherwise`);
+
+  const loadSet = new Set(chosen.map((t) => tkey(t.schema, t.name)));
+  const byKey = tablesByKey(m);
+  const ownedSeqOids = new Set<number>();
+  const actions = m.entries.map((e): MemberAction => {
+    if (e.section === 'header') return { kind: 'exec' };
+    if (e.section === 'table-data') {
+      const t = tableOfEntry(byKey, e);
+      return t && loadSet.has(tkey(t.schema, t.name)) ? { kind: 'copy', table: t } : { kind: 'skip' };
+    }
+    if (e.section === 'sequence-set') return { kind: 'exec', filter: (c, sql) => keepOwnedSetvals(c, sql, ownedSeqOids) };
+    return { kind: 'skip' };
+  });
+  const fkToReadd: IncomingForeignKey[] = [];
+  const triggersToEnable: { rel: string; name: string; enable: string }[] = [];
+  return loadPlan(ctx, chosen, actions, lines, {
+    async prepare(c) {
+      const allOids = chosen.map((t) => oids.get(tkey(t.schema, t.name))!);
+      const rels = chosen.map((t) => qrel(t.schema, t.name)).join(', ');
+      await c.query(`LOCK TABLE ${rels} IN ACCESS EXCLUSIVE MODE`);
+      // Every FK touching the reloaded tables goes while they reload (rows arrive table by table,
+      // in archive order) and comes back after, validated; re-read now that the tables are locked.
+      for (const fk of await touchingForeignKeys(c, allOids)) {
+        await c.query(`ALTER TABLE ${qrel(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+        fkToReadd.push(fk);
+      }
+      for (const trg of await enabledUserTriggers(c, allOids)) {
+        await c.query(`ALTER TABLE ${trg.rel} DISABLE TRIGGER ${quoteIdent(trg.name)}`);
+        triggersToEnable.push(trg);
+      }
+      for (const o of await ownedSequences(c, allOids)) ownedSeqOids.add(o);
+      // ONLY: inheritance children are tables of their own (reloaded only when chosen); without it
+      // TRUNCATE would empty them too and their rows would be lost.
+      await c.query(`TRUNCATE ONLY ${rels}`);
+    },
+    async finish(c) {
+      const orphans: string[] = [];
+      for (const fk of fkToReadd.filter((f) => f.incoming)) {
+        const n = await orphanCount(c, fk);
+        if (n > 0) orphans.push(`${n} row(s) of ${fk.schema}.${fk.table} (constraint ${fk.name}) reference rows of ${fk.refSchema}.${fk.refTable} that the backup does not have`);
+      }
+      if (orphans.length) throw new AppError('conflict', `${orphans.join('; ')}; pass --cascade to reload the referencing tables too`);
+      for (const fk of fkToReadd) await c.query(`ALTER TABLE ${qrel(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`);
+      for (const trg of triggersToEnable) await c.query(`ALTER TABLE ${trg.rel} ${trg.enable} TRIGGER ${quoteIdent(trg.name)}`);
+    },
+  });
+}
+
+/** With --cascade, adds (to `chosen`, in place) the tables referencing the chosen ones, transitively. */
+async function growByCascade(ctx: PlanContext, chosen: ManifestTable[], oids: Map<string, number>): Promise<{ incoming: IncomingForeignKey[]; cascaded: string[] }> {
+  const { client, manifest: m } = ctx;
+  const loadSet = new Set(chosen.map((t) => tkey(t.schema, t.name)));
+  const cascaded: string[] = [];
+  for (;;) {
+    const incoming = await incomingForeignKeys(client, [...oids.values()]);
+    if (!ctx.opts.cascade || incoming.length === 0) return { incoming, cascaded };
+    let grew = false;
+    for (const fk of incoming) {
+      const k = tkey(fk.schema, fk.table);
+      if (loadSet.has(k)) continue;
+      const mt = m.tables.find((t) => t.schema === fk.schema && t.name === fk.table);
+      if (!mt || mt.dataExcluded) throw new AppError('conflict', `--cascade: ${fk.schema}.${fk.table} references ${fk.refSchema}.${fk.refTable} (${fk.name}) but backup ${m.id} holds no rows of it`);
+      loadSet.add(k);
+      chosen.push(mt);
+      oids.set(k, (await tableOid(client, fk.schema, fk.table))!);
+      cascaded.push(`also reload ${fk.schema}.${fk.table}: it references ${fk.refSchema}.${fk.refTable} (${fk.name}) (--cascade)`);
+      grew = true;
+    }
+    if (!grew) return { incoming, cascaded };
+  }
+}
+
+/** The sequence-set member reduced to the setval calls of sequences the reloaded tables own. */
+async function keepOwnedSetvals(client: pg.ClientBase, sql: string, owned: Set<number>): Promise<string> {
+  const keep: string[] = [];
+  for (const line of sql.split('\n')) {
+    const mm = /setval\('((?:[^']|'')+)'/.exec(line);
+    if (!mm) continue;
+    const r = await client.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [mm[1].replace(/''/g, "'")]);
+    if (r.rows[0].oid !== null && owned.has(Number(r.rows[0].oid))) keep.push(line);
+  }
+  return keep.join('\n');
+}

@@ -1,0 +1,60 @@
+import { AppError } from '../../errors';
+import { quoteIdent, quoteIdentAlways } from '../catalog/quote-ident';
+import type { ManifestEntry } from '../manifest';
+import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
+import { selectTables } from './preflight';
+import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
+import { schemaExists } from './target-catalog';
+
+function reEscape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Matches an identifier as the archive may spell it: always quoted, or bare when it needs no quotes. */
+function identPattern(name: string): string {
+  const quoted = reEscape(quoteIdentAlways(name));
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? `(?:${quoted}|${reEscape(name)})` : quoted;
+}
+
+/** Rewrites a table's DDL from the archive into another schema (the table and its identity sequences). */
+export function rewriteInto(sql: string, t: { schema: string; name: string }, into: string): string {
+  const table = new RegExp(`(?<![\\w"$])${identPattern(t.schema)}\\.${identPattern(t.name)}(?![\\w"$])`, 'g');
+  const seq = new RegExp(`SEQUENCE NAME ${identPattern(t.schema)}\\.`, 'g');
+  return sql.replace(table, `${quoteIdentAlways(into)}.${quoteIdentAlways(t.name)}`).replace(seq, `SEQUENCE NAME ${quoteIdentAlways(into)}.`);
+}
+
+/** Member kinds of a chosen table that --into-schema recreates (no foreign keys, triggers, policies). */
+const OWN_KINDS = new Set(['TABLE', 'CONSTRAINT', 'CHECK CONSTRAINT', 'INDEX']);
+
+/**
+ * Into-schema: the chosen tables are created in a NEW schema next to the live data (definitions,
+ * keys and indexes rewritten into it, no foreign keys or triggers) and loaded there.
+ */
+export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
+  const { client, manifest: m, target } = ctx;
+  const into = ctx.opts.intoSchema!;
+  const chosen = selectTables(m, ctx.opts.tables ?? []);
+  for (const t of chosen) if (t.dataExcluded) throw new AppError('usage', `backup ${m.id} holds no rows of ${t.schema}.${t.name} (its data was excluded)`);
+  if (await schemaExists(client, into)) throw new AppError('conflict', `schema ${into} already exists in the target ${target}: --into-schema needs a new schema name`);
+  const lines = [`create schema ${into} with ${chosen.map((t) => t.name).join(', ')} (definitions without foreign keys or triggers, and rows)`];
+  const loadSet = new Set(chosen.map((t) => tkey(t.schema, t.name)));
+  const byKey = tablesByKey(m);
+  const ownerOf = (e: ManifestEntry) => (e.kind === 'TABLE' ? tkey(e.schema, e.name) : e.table !== undefined ? tkey(e.schema, e.table) : null);
+  const actions = m.entries.map((e): MemberAction => {
+    if (e.section === 'header') return { kind: 'exec' };
+    if (e.section === 'table-data') {
+      const t = tableOfEntry(byKey, e);
+      return t && loadSet.has(tkey(t.schema, t.name)) ? { kind: 'copy', table: t, into: { schema: into, name: t.name } } : { kind: 'skip' };
+    }
+    const owner = ownerOf(e);
+    if (!owner || !loadSet.has(owner) || !OWN_KINDS.has(e.kind)) return { kind: 'skip' };
+    const t = byKey.get(owner)!;
+    return { kind: 'exec', rewrite: (sql) => rewriteInto(sql, t, into) };
+  });
+  return loadPlan(ctx, chosen, actions, lines, {
+    async prepare(c) {
+      await c.query(`CREATE SCHEMA ${quoteIdent(into)}`);
+    },
+    locate: (t) => ({ schema: into, name: t.name }),
+  });
+}

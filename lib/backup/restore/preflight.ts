@@ -1,0 +1,131 @@
+import { existsSync } from 'node:fs';
+import pg from 'pg';
+import { latestMigrationName } from '../../db/migrate';
+import { AppError, oneLine, toAppError } from '../../errors';
+import type { StorageBackend } from '../../storage/storage-backend';
+import type { ArchiveSource } from '../archive-reader';
+import { checkArchiveSha, fileArchiveSource, storageArchiveSource } from '../archive-reader';
+import type { Manifest, ManifestTable } from '../manifest';
+import { BACKUP_ID_RE, manifestProblems, parseManifest } from '../manifest';
+import type { CheckedBackup, RestoreCommonOptions, RestoreMode, RestoreOptions, RestoreProgress } from './restore-types';
+
+/**
+ * Restore, phase 1: everything checked before the target is touched — the arguments, the source
+ * (backup id or archive file), its manifest (format version, consistency), the archive's size and
+ * SHA-256, the migration level; then the connection to the target. Mode-specific readiness of the
+ * target (empty? dependents? tables present?) is each planner's first step.
+ */
+
+/** host:port/database of a connection URL, for messages (never the user or password). */
+export function redactTarget(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/** Whether a restore source names an archive file rather than a backup id in storage. */
+export function isArchivePath(source: string): boolean {
+  return source.includes('/') || source.endsWith('.gz') || existsSync(source);
+}
+
+/** Resolves `source` (id or archive path) to an ArchiveSource. */
+export function resolveSource(source: string, storage?: StorageBackend): ArchiveSource {
+  if (isArchivePath(source)) return fileArchiveSource(source);
+  if (!BACKUP_ID_RE.test(source)) throw new AppError('usage', `'${source}' is neither a backup id (like 20261125T020000Z-ab12cd) nor an archive file`);
+  if (!storage) throw new AppError('usage', `restoring backup ${source} by id needs a storage location`);
+  return storageArchiveSource(storage, source);
+}
+
+/** Is the backup's migration level newer than the newest migration this app ships? */
+export function migrationNewer(backup: string | null, app: string | null): boolean {
+  if (!backup || !app) return false;
+  const num = (s: string) => Number(/^(\d+)/.exec(s)?.[1] ?? NaN);
+  const a = num(backup);
+  const b = num(app);
+  if (Number.isFinite(a) && Number.isFinite(b) && a !== b) return a > b;
+  return backup > app;
+}
+
+/** The restore mode the options ask for; AppError 'usage' for combinations that make no sense. */
+export function restoreModeOf(opts: RestoreOptions): RestoreMode {
+  const mode: RestoreMode = opts.intoSchema !== undefined ? 'into-schema' : (opts.mode ?? 'fresh');
+  if (opts.intoSchema !== undefined && opts.mode && opts.mode !== 'fresh') throw new AppError('usage', '--into-schema cannot be combined with --mode');
+  if ((mode === 'data-only' || mode === 'into-schema') && !opts.tables?.length) throw new AppError('usage', `${mode === 'data-only' ? '--mode data-only' : '--into-schema'} needs --tables`);
+  if ((mode === 'fresh' || mode === 'replace') && opts.tables?.length) throw new AppError('usage', `--tables works with --mode data-only or --into-schema, not --mode ${mode}`);
+  if (mode === 'into-schema' && !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(opts.intoSchema!)) throw new AppError('usage', `--into-schema: '${opts.intoSchema}' is not a plain schema name`);
+  return mode;
+}
+
+/** Tables of the manifest chosen by `names` (`t` or `s.t`); usage/not_found errors name the culprit. */
+export function selectTables(m: Manifest, names: string[]): ManifestTable[] {
+  const out: ManifestTable[] = [];
+  for (const raw of names) {
+    const n = raw.trim();
+    if (!n) continue;
+    const dot = n.indexOf('.');
+    const matches = dot > 0 ? m.tables.filter((t) => t.schema === n.slice(0, dot) && t.name === n.slice(dot + 1)) : m.tables.filter((t) => t.name === n);
+    if (matches.length === 0) throw new AppError('not_found', `table ${n} is not in backup ${m.id}`);
+    if (matches.length > 1) throw new AppError('usage', `table name ${n} is ambiguous in backup ${m.id} (${matches.map((t) => `${t.schema}.${t.name}`).join(', ')}): qualify it`);
+    if (!out.includes(matches[0])) out.push(matches[0]);
+  }
+  if (out.length === 0) throw new AppError('usage', '--tables names no table');
+  return out;
+}
+
+/** The outcome of preflight: a checked backup, or (`restore <file> --force`) an archive without manifest. */
+export type PreflightResult = ({ kind: 'manifest' } & CheckedBackup) | { kind: 'script'; source: ArchiveSource; file: string };
+
+/**
+ * Reads and checks the backup: the manifest must exist (an archive FILE without one is loaded as a
+ * plain script only with `force` in fresh mode), parse in a format version this code reads, be
+ * internally consistent, not come from a newer migration than the app's (unless `force`), and the
+ * archive must have exactly its size and SHA-256.
+ */
+export async function preflight(opts: RestoreCommonOptions, mode: RestoreMode): Promise<PreflightResult> {
+  const source = resolveSource(opts.source, opts.storage);
+  let text: string;
+  try {
+    text = await source.manifestText();
+  } catch (err) {
+    if ((err as AppError).code !== 'not_found' || !isArchivePath(opts.source) || !existsSync(opts.source)) throw err;
+    if (!opts.force || mode !== 'fresh') {
+      throw new AppError('not_found', `${oneLine((err as Error).message)}: without it nothing can be checked; pass --force to load the archive as a plain script (fresh mode, one transaction, no checks)`, { cause: err });
+    }
+    return { kind: 'script', source, file: opts.source };
+  }
+  const manifest = parseManifest(text, source.label);
+  const mp = manifestProblems(manifest);
+  if (mp.length) throw new AppError('corrupt', `${source.label}: manifest is inconsistent: ${mp[0].problem}${mp.length > 1 ? ` (+${mp.length - 1} more)` : ''}`);
+  const appLevel = await latestMigrationName().catch(() => null);
+  if (migrationNewer(manifest.app.migration, appLevel) && !opts.force) {
+    throw new AppError('incompatible', `backup ${manifest.id} was taken at migration ${manifest.app.migration}, newer than this app's ${appLevel}: upgrade the app or pass --force`);
+  }
+  const totalBytes = manifest.archive.sizeBytes;
+  const onBytes = (n: number) => opts.onProgress?.({ phase: 'checking', bytesRead: n, totalBytes, rowsLoaded: 0, totalRows: 0, tablesDone: 0, totalTables: 0 } satisfies RestoreProgress);
+  await checkArchiveSha(source, manifest, onBytes, opts.signal);
+  return { kind: 'manifest', source, manifest };
+}
+
+/** A connection to the target; `lost()` returns the error that broke it, if any. */
+export interface TargetConnection {
+  client: pg.Client;
+  lost(): unknown;
+}
+
+/** Connects to the target (AppError naming it, without credentials, when that fails). */
+export async function connectTarget(url: string): Promise<TargetConnection> {
+  const client = new pg.Client({ connectionString: url, application_name: 'tickethub-restore' });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw toAppError(err, `cannot connect to the target ${redactTarget(url)}`);
+  }
+  let lost: unknown;
+  client.on('error', (err) => {
+    lost ??= err;
+  });
+  return { client, lost: () => lost };
+}
