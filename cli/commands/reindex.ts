@@ -25,9 +25,10 @@ export async function run(argv: string[]): Promise<number> {
     const r = await reindex(storage, url);
     if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else {
-      process.stdout.write(`reindexed ${storage.location}: ${r.upserted.length} backup(s) recorded, ${r.missing.length} missing from storage marked failed, ${r.skipped.length} skipped\n`);
+      process.stdout.write(`reindexed ${storage.location}: ${r.upserted.length} backup(s) recorded, ${r.missing.length} missing from storage marked failed, ${r.failed.length} failure(s) recorded while the database was down folded in, ${r.skipped.length} skipped\n`);
       for (const s of r.skipped) process.stdout.write(`  skipped ${s.id}: ${s.reason}\n`);
       for (const id of r.missing) process.stdout.write(`  missing ${id}\n`);
+      for (const id of r.failed) process.stdout.write(`  failed ${id} (from ${id}.failed.json)\n`);
     }
     return 0;
   } finally {

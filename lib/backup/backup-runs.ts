@@ -162,3 +162,78 @@ export async function backupHealthFacts(db: Db): Promise<BackupHealthFacts> {
   );
   return { lastVerifiedBackupAt: r.rows[0].last_good ?? null, latestScheduledStatus: r.rows[0].latest_scheduled ?? null };
 }
+
+/** Rows retention judges besides the backups in storage: failed/running runs, and good-or-not flags of succeeded ones. */
+export async function retentionRows(db: Db): Promise<{ id: string; status: 'succeeded' | 'failed' | 'running'; startedAt: Date; good: boolean }[]> {
+  const r = await db.query(
+    `SELECT r.id, r.status, r.started_at,
+            COALESCE((r.verification ->> 'ok')::boolean, true) AND COALESCE((r.drill ->> 'ok')::boolean, true) AS good
+       FROM public.backup_runs r WHERE r.status IN ('succeeded', 'failed', 'running')`,
+  );
+  return r.rows.map((x) => ({ id: x.id, status: x.status, startedAt: x.started_at, good: x.good }));
+}
+
+/**
+ * Marks a run deleted (its files are gone) and says when and why; the row stays as history.
+ * `deleted_from` keeps whether it had succeeded or failed.
+ */
+export async function markRunDeleted(db: Db, id: string, reason: string): Promise<void> {
+  await db.query(
+    `UPDATE public.backup_runs
+        SET deleted_from = CASE WHEN status = 'running' THEN 'failed' ELSE status END, status = 'deleted',
+            deleted_at = now(), deleted_reason = $2, finished_at = COALESCE(finished_at, now())
+      WHERE id = $1 AND status <> 'deleted'`,
+    [id, reason],
+  );
+}
+
+/** Records a failure that was written to storage while the database was down (reindex, next job). No-op if the row exists. */
+export async function insertFailedRun(db: Db, f: { id: string; trigger: string; startedAt: string; finishedAt: string; error: string }): Promise<boolean> {
+  const trigger = ['cron', 'schedule', 'manual', 'cli'].includes(f.trigger) ? f.trigger : 'schedule';
+  const duration = Math.max(0, Math.min(2147483647, Date.parse(f.finishedAt) - Date.parse(f.startedAt))) || 0;
+  const r = await db.query(
+    `INSERT INTO public.backup_runs (id, trigger, status, started_at, finished_at, duration_ms, error)
+     VALUES ($1, $2, 'failed', $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+    [f.id, trigger, f.startedAt, f.finishedAt, duration, f.error],
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** Ids recorded 'succeeded' that are not in `present` (reindex: their manifests are gone). */
+export async function succeededRunsNotIn(db: Db, present: string[]): Promise<string[]> {
+  const r = await db.query(`SELECT id FROM public.backup_runs WHERE status = 'succeeded' AND NOT (id = ANY($1::text[]))`, [present]);
+  return r.rows.map((x) => x.id as string);
+}
+
+/** Marks a run failed because its files are no longer in storage (reindex). */
+export async function markRunMissing(db: Db, id: string, error: string): Promise<void> {
+  await db.query(`UPDATE public.backup_runs SET status = 'failed', error = $2 WHERE id = $1`, [id, error]);
+}
+
+/** Writes a restore drill's result on its backup's row; false when there is no such row. */
+export async function recordDrillResult(db: Db, id: string, finishedAt: string, drill: unknown): Promise<boolean> {
+  const u = await db.query(`UPDATE public.backup_runs SET drill_at = $2, drill = $3::jsonb WHERE id = $1`, [id, finishedAt, JSON.stringify(drill)]);
+  return (u.rowCount ?? 0) > 0;
+}
+
+/** When the newest drill of any backup ran (for "is a scheduled drill due"). */
+export async function lastDrillAt(db: Db): Promise<Date | null> {
+  const r = await db.query(`SELECT max(drill_at) AS at FROM public.backup_runs`);
+  return r.rows[0].at ?? null;
+}
+
+/**
+ * Rows, size and per-table rows of the last `n` good backups before `id` (the anomaly check's median input).
+ */
+export async function recentGoodTotals(db: Db, id: string, n = 7): Promise<{ rows: number; sizeBytes: number; tables: Record<string, number> }[]> {
+  const r = await db.query(
+    `SELECT r.row_count, r.size_bytes,
+            (SELECT jsonb_object_agg((t ->> 'schema') || '.' || (t ->> 'name'), (t ->> 'rows')::bigint)
+               FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r.manifest -> 'tables') = 'array' THEN r.manifest -> 'tables' ELSE '[]'::jsonb END) t) AS tables
+       FROM public.backup_runs r
+      WHERE ${GOOD_RUN_SQL} AND r.id <> $1 AND r.started_at < (SELECT started_at FROM public.backup_runs WHERE id = $1)
+      ORDER BY r.started_at DESC LIMIT $2`,
+    [id, n],
+  );
+  return r.rows.map((x) => ({ rows: Number(x.row_count ?? 0), sizeBytes: Number(x.size_bytes ?? 0), tables: (x.tables ?? {}) as Record<string, number> }));
+}

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
+import { hasBackupRuns, recordDrillResult } from './backup-runs';
 import { redactTarget } from './restore/preflight';
 import { restoreBackup } from './restore/restore-backup';
 import type { RestoredTable } from './restore/restore-types';
@@ -115,10 +116,8 @@ export async function recordDrill(url: string, r: DrillResult): Promise<boolean>
   await c.connect();
   c.on('error', () => {});
   try {
-    const t = await c.query(`SELECT to_regclass('public.backup_runs') AS t`);
-    if (!t.rows[0].t) return false;
-    const u = await c.query(`UPDATE public.backup_runs SET drill_at = $2, drill = $3::jsonb WHERE id = $1`, [r.id, r.finishedAt, JSON.stringify(r)]);
-    return (u.rowCount ?? 0) > 0;
+    if (!(await hasBackupRuns(c))) return false;
+    return await recordDrillResult(c, r.id, r.finishedAt, r);
   } finally {
     await c.end().catch(() => {});
   }

@@ -1,5 +1,6 @@
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
+import { readFailedMarker } from './failed-marker';
 import { BACKUP_ID_RE, archiveKey, manifestKey, parseManifest } from './manifest';
 import type { Manifest } from './manifest';
 
@@ -9,9 +10,10 @@ export interface StoredBackup {
   /**
    * 'succeeded': manifest present and readable. 'incomplete': an archive without a manifest (a run
    * in progress or one that died before finishing: never a usable backup). 'unreadable': a
-   * manifest that does not parse, or a manifest whose archive is missing.
+   * manifest that does not parse, or a manifest whose archive is missing. 'failed': a run that
+   * failed while the database was unreachable (`<id>.failed.json`, see failed-marker.ts).
    */
-  status: 'succeeded' | 'incomplete' | 'unreadable';
+  status: 'succeeded' | 'incomplete' | 'unreadable' | 'failed';
   startedAt: string | null;
   finishedAt: string | null;
   trigger: string | null;
@@ -20,7 +22,7 @@ export interface StoredBackup {
   rows: number | null;
   sizeBytes: number | null;
   sha256: string | null;
-  /** Why it is unreadable. */
+  /** Why it is unreadable, or why the run failed. */
   error?: string;
   manifest?: Manifest;
 }
@@ -51,12 +53,13 @@ export async function readManifest(storage: StorageBackend, id: string): Promise
  */
 export async function listBackups(storage: StorageBackend): Promise<StoredBackup[]> {
   const objects = await storage.list();
-  const ids = new Map<string, { manifest: boolean; archive: boolean; size?: number; modifiedAt?: Date }>();
+  const ids = new Map<string, { manifest: boolean; archive: boolean; failed?: boolean; size?: number; modifiedAt?: Date }>();
   for (const o of objects) {
-    const m = /^(.+)\.(manifest\.json|sql\.gz)$/.exec(o.key);
+    const m = /^(.+)\.(manifest\.json|sql\.gz|failed\.json)$/.exec(o.key);
     if (!m || !BACKUP_ID_RE.test(m[1])) continue;
     const e = ids.get(m[1]) ?? { manifest: false, archive: false };
     if (m[2] === 'manifest.json') e.manifest = true;
+    else if (m[2] === 'failed.json') e.failed = true;
     else {
       e.archive = true;
       e.size = o.size;
@@ -66,6 +69,14 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
   }
   const out: StoredBackup[] = [];
   for (const [id, e] of [...ids].sort((a, b) => (a[0] < b[0] ? 1 : -1))) {
+    if (!e.manifest && e.failed) {
+      const f = await readFailedMarker(storage, id).catch(() => null);
+      if (f) {
+        out.push({ id, status: 'failed', startedAt: f.startedAt, finishedAt: f.finishedAt, trigger: f.trigger, description: '', tables: null, rows: null, sizeBytes: null, sha256: null, error: f.error });
+        continue;
+      }
+      if (!e.archive) continue; // unreadable marker, nothing else: not a backup
+    }
     if (!e.manifest) {
       out.push({ id, status: 'incomplete', startedAt: null, finishedAt: null, trigger: null, description: '', tables: null, rows: null, sizeBytes: e.size ?? null, sha256: null });
       continue;

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { AppError, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
-import { hasBackupRuns, upsertRunFromManifest } from './backup-runs';
+import { hasBackupRuns, insertFailedRun, markRunMissing, succeededRunsNotIn, upsertRunFromManifest } from './backup-runs';
+import { failedKey, readFailedMarker } from './failed-marker';
 import { listBackups } from './list-backups';
 import { archiveKey } from './manifest';
 
@@ -10,6 +11,8 @@ export interface ReindexResult {
   upserted: string[];
   /** Rows recorded 'succeeded' whose manifest is no longer in storage, now marked failed. */
   missing: string[];
+  /** Failures written to storage while the database was down (`<id>.failed.json`), now rows. */
+  failed: string[];
   /** Objects in storage that are not usable backups (no manifest, unreadable manifest). */
   skipped: { id: string; reason: string }[];
 }
@@ -33,27 +36,33 @@ export async function reindex(storage: StorageBackend, databaseUrl: string): Pro
     await client.end().catch(() => {});
     throw toAppError(err, 'cannot connect to the database');
   }
-  const result: ReindexResult = { upserted: [], missing: [], skipped: [] };
+  const result: ReindexResult = { upserted: [], missing: [], failed: [], skipped: [] };
   try {
     if (!(await hasBackupRuns(client))) throw new AppError('config', 'cannot reindex: the database has no public.backup_runs table (run the migrations first) or is read-only');
     await client.query('BEGIN');
     const present = new Set<string>();
     for (const b of backups) {
+      if (b.status === 'failed') continue;
       if (b.status !== 'succeeded' || !b.manifest) {
         result.skipped.push({ id: b.id, reason: b.status === 'incomplete' ? 'archive without manifest (incomplete)' : (b.error ?? 'unreadable manifest') });
         continue;
       }
       present.add(b.id);
-      const trigger = ['cron', 'manual', 'cli'].includes(b.manifest.trigger) ? b.manifest.trigger : 'cli';
+      const trigger = ['cron', 'schedule', 'manual', 'cli'].includes(b.manifest.trigger) ? b.manifest.trigger : 'cli';
       await upsertRunFromManifest(client, b.manifest, `${storage.location.replace(/\/$/, '')}/${archiveKey(b.id)}`, trigger);
       result.upserted.push(b.id);
     }
-    const gone = await client.query(`SELECT id FROM public.backup_runs WHERE status = 'succeeded' AND NOT (id = ANY($1::text[]))`, [[...present]]);
-    for (const r of gone.rows) {
-      await client.query(`UPDATE public.backup_runs SET status = 'failed', error = $2 WHERE id = $1`, [r.id, MISSING_FROM_STORAGE]);
-      result.missing.push(r.id);
+    for (const id of await succeededRunsNotIn(client, [...present])) {
+      await markRunMissing(client, id, MISSING_FROM_STORAGE);
+      result.missing.push(id);
+    }
+    for (const b of backups.filter((x) => x.status === 'failed')) {
+      const marker = await readFailedMarker(storage, b.id).catch(() => null);
+      if (marker && (await insertFailedRun(client, marker))) result.failed.push(b.id);
     }
     await client.query('COMMIT');
+    // Folded into backup_runs: the storage copy of the failure is no longer needed.
+    for (const id of result.failed) await storage.delete(failedKey(id)).catch(() => {});
     return result;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});

@@ -27,12 +27,14 @@ import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
 import { qualifiedName } from './catalog/quote-ident';
 import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, manifestKey, serializeManifest } from './manifest';
+import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
 import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
 import { verifyBackup } from './verify';
 import type { VerifyResult } from './verify';
 
-export type BackupTrigger = 'cron' | 'manual' | 'cli';
+/** 'schedule': the in-process scheduler or run-scheduled; 'cron': the HTTP cron route. */
+export type BackupTrigger = 'cron' | 'schedule' | 'manual' | 'cli';
 
 /** Progress of a running backup, for progress bars (CLI) and logs. */
 export interface BackupProgress {
@@ -259,8 +261,10 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
   const id = newBackupId(startedAt);
   const { storage } = opts;
   const trigger = opts.trigger;
-  if (!['cron', 'manual', 'cli'].includes(trigger)) throw new AppError('usage', `unknown backup trigger ${JSON.stringify(trigger)}`);
+  if (!['cron', 'schedule', 'manual', 'cli'].includes(trigger)) throw new AppError('usage', `unknown backup trigger ${JSON.stringify(trigger)}`);
   describeUrl(opts.databaseUrl);
+  assertNotTransactionPoolerUrl(opts.databaseUrl);
+  const automated = trigger === 'cron' || trigger === 'schedule';
 
   const control = await connect(opts.databaseUrl, 'control');
   let recording: boolean;
@@ -270,6 +274,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     // role's or database's idle_session_timeout (PostgreSQL 14+) must not end it (that would free
     // the lock mid-run and lose the bookkeeping). pg_settings: older servers lack the setting.
     await control.query(`SELECT pg_catalog.set_config(name, '0', false) FROM pg_catalog.pg_settings WHERE name IN ('idle_session_timeout', 'statement_timeout')`);
+    await assertSessionConnection(control);
     recording = await hasBackupRuns(control);
     locked = await tryBackupLock(control);
     if (!locked) {
@@ -320,11 +325,11 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
         bookkeepingError = `the backup succeeded but could not be recorded in backup_runs: ${oneLine(toAppError(err).message)} (run \`tickethub-backup reindex\`)`;
       }
       await logActivity(control, {
-        action: trigger === 'cron' ? 'AUTOMATED_BACKUP' : 'MANUAL_BACKUP',
+        action: automated ? 'AUTOMATED_BACKUP' : 'MANUAL_BACKUP',
         entityType: 'system',
         entityId: id,
-        description: `${trigger === 'cron' ? 'Automated daily backup' : trigger === 'cli' ? 'Backup from the command line' : 'Manual backup'}: ${manifest.totals.rows} records in ${manifest.totals.tables} tables, ${formatBytes(manifest.archive.sizeBytes)}`,
-        ipAddress: trigger === 'cron' ? 'system-automation' : null,
+        description: `${automated ? 'Automated daily backup' : trigger === 'cli' ? 'Backup from the command line' : 'Manual backup'}: ${manifest.totals.rows} records in ${manifest.totals.tables} tables, ${formatBytes(manifest.archive.sizeBytes)}`,
+        ipAddress: automated ? 'system-automation' : null,
         userAgent: userAgent(trigger),
         adminUserId: opts.triggeredBy ?? null,
         metadata: { backupId: id, tables: manifest.totals.tables, rows: manifest.totals.rows, sizeBytes: manifest.archive.sizeBytes, durationMs, sha256: manifest.archive.sha256, location, verified: verification?.ok ?? null },
@@ -357,7 +362,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
         entityType: 'system',
         entityId: id,
         description: `Backup failed: ${oneLine(e.message)}`,
-        ipAddress: trigger === 'cron' ? 'system-automation' : null,
+        ipAddress: automated ? 'system-automation' : null,
         userAgent: userAgent(trigger),
         adminUserId: opts.triggeredBy ?? null,
         metadata: { backupId: id, trigger, error: oneLine(e.message), code: e.code, durationMs },
@@ -371,7 +376,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
 }
 
 function userAgent(trigger: BackupTrigger): string {
-  return trigger === 'cron' ? 'backup-cron-job' : trigger === 'cli' ? 'tickethub-backup-cli' : 'admin-dashboard';
+  return trigger === 'cron' || trigger === 'schedule' ? 'backup-cron-job' : trigger === 'cli' ? 'tickethub-backup-cli' : 'admin-dashboard';
 }
 
 function lastProgress(id: string, m: Manifest): BackupProgress {

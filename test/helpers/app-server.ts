@@ -8,7 +8,7 @@ import { freePort } from '../../lib/db/embedded';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NEXT_BIN = path.join(ROOT, 'node_modules/next/dist/bin/next');
 // Inputs of the web build: a file newer than .next/BUILD_ID means the build is stale.
-const BUILD_INPUTS = ['app', 'components', 'lib', 'messages', 'proxy.ts', 'next.config.ts', 'postcss.config.mjs', 'tsconfig.web.json', 'package-lock.json'];
+const BUILD_INPUTS = ['app', 'components', 'lib', 'messages', 'proxy.ts', 'instrumentation.ts', 'vercel.json', 'next.config.ts', 'postcss.config.mjs', 'tsconfig.web.json', 'package-lock.json'];
 
 function newestMtime(p: string): number {
   if (!existsSync(p)) return 0;
@@ -134,6 +134,9 @@ export async function startAppServer(opts: { databaseUrl: string; env?: Record<s
     DATABASE_URL: opts.databaseUrl,
     SESSION_SECRET: 'test-session-secret-0123456789abcdef-0123456789',
     PORT: String(port),
+    // No surprise backups from the in-process scheduler (instrumentation.ts) in a test's server;
+    // tests of the scheduler pass their own BACKUP_SCHEDULE.
+    BACKUP_SCHEDULE: 'off',
     ...opts.env,
   };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];

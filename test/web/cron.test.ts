@@ -106,10 +106,35 @@ describe('GET/POST /api/cron/daily-backup', () => {
     expect(await withClient(db.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM backup_runs')).rows[0].n)).toBe(0);
   });
 
-  it('right secret: 200, one verified backup in storage, a cron backup_runs row and an AUTOMATED_BACKUP activity row', async () => {
-    const res = await hit(open, `Bearer ${SECRET}`);
-    const body = await res.json();
-    expect(res.status, JSON.stringify(body)).toBe(200);
+  it('a backup that cannot run answers 500 with the one-line cause, records nothing in storage; the failed slot may be retried', async () => {
+    // Hold the engine's one-backup-at-a-time lock: the cron run must fail (conflict) and prune nothing.
+    await withClient(db.url, async (c) => {
+      await c.query('SELECT pg_advisory_lock($1, $2)', [...BACKUP_LOCK]);
+      const res = await hit(open, `Bearer ${SECRET}`);
+      const body = await res.json();
+      expect(res.status).toBe(500);
+      expect(body.error.code).toBe('conflict');
+      expect(body.error.message).toMatch(/a backup is already running/);
+      expect(body.error.message).not.toContain('\n');
+      expect(body.backup).toBeNull();
+      expect(body.retention.removed).toEqual([]);
+    });
+    expect(await manifests(dir)).toHaveLength(0);
+  });
+  it('right secret, two concurrent calls for one slot: ONE verified backup, a cron backup_runs row and an AUTOMATED_BACKUP activity row; the other call waits and answers skipped', async () => {
+    const [r1, r2] = await Promise.all([hit(open, `Bearer ${SECRET}`), hit(open, `Bearer ${SECRET}`)]);
+    const bodies = [await r1.json(), await r2.json()];
+    const body = bodies.find((b) => b.backup)!;
+    expect(body, JSON.stringify(bodies)).toBeDefined();
+    const [mine, theirs] = body === bodies[0] ? [r1, r2] : [r2, r1];
+    const other = bodies.find((b) => b !== body)!;
+    expect(mine.status).toBe(200);
+    // The second call waits for the first (up to 30 s), then says skipped; a slower first run: 409.
+    if (theirs.status === 200) expect(other).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/slot already ran/), backupId: body.backup.id });
+    else {
+      expect(theirs.status, JSON.stringify(other)).toBe(409);
+      expect(other.error).toMatchObject({ code: 'conflict', message: expect.stringMatching(/slot is being run by another process/) });
+    }
     expect(body.backup).toMatchObject({ status: 'succeeded', tables: expect.any(Number), rows: expect.any(Number) });
     expect(body.backup.rows).toBeGreaterThan(50);
     expect(body.backup.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -126,29 +151,18 @@ describe('GET/POST /api/cron/daily-backup', () => {
     });
   });
 
-  it('POST with the secret (other schedulers) makes a second backup; default retention (30 days, 7) keeps both', async () => {
-    const res = await hit(open, `Bearer ${SECRET}`, 'POST');
-    const body = await res.json();
-    expect(res.status, JSON.stringify(body)).toBe(200);
-    expect(body.retention).toEqual({ kept: 2, removed: [], failed: [] });
-    expect(await manifests(dir)).toHaveLength(2);
+  it('a second delivery of the same slot later (GET or POST): 200 skipped with the slot\'s backup id, no second backup', async () => {
+    const before = await manifests(dir);
+    for (const method of ['GET', 'POST']) {
+      const res = await hit(open, `Bearer ${SECRET}`, method);
+      const body = await res.json();
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(body).toMatchObject({ status: 'skipped', reason: expect.any(String), backupId: before[0] });
+    }
+    expect(await manifests(dir)).toEqual(before);
+    expect(await withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM backup_runs WHERE status = 'succeeded'`)).rows[0].n)).toBe(1);
   });
 
-  it('a backup that cannot run answers 500 with the one-line cause, records nothing new in storage', async () => {
-    // Hold the engine's one-backup-at-a-time lock: the cron run must fail (conflict) and prune nothing.
-    await withClient(db.url, async (c) => {
-      await c.query('SELECT pg_advisory_lock($1, $2)', [...BACKUP_LOCK]);
-      const res = await hit(open, `Bearer ${SECRET}`);
-      const body = await res.json();
-      expect(res.status).toBe(500);
-      expect(body.error.code).toBe('conflict');
-      expect(body.error.message).toMatch(/a backup is already running/);
-      expect(body.error.message).not.toContain('\n');
-      expect(body.backup).toBeNull();
-      expect(body.retention.removed).toEqual([]);
-    });
-    expect(await manifests(dir)).toHaveLength(2);
-  });
 });
 
 describe('runScheduledBackup retention (real database and storage, injected clock)', () => {
@@ -214,8 +228,16 @@ describe('runScheduledBackup retention (real database and storage, injected cloc
     expect(files).toContain(`${ORPHAN_ID}.sql.gz`);
 
     await withClient(db.url, async (c) => {
-      const ids = (await c.query('SELECT id FROM backup_runs ORDER BY id')).rows.map((x) => x.id);
+      const ids = (await c.query(`SELECT id FROM backup_runs WHERE status <> 'deleted' ORDER BY id`)).rows.map((x) => x.id);
       expect(ids).toEqual([made[2], today].sort());
+      // Removed backups stay in the history as deleted, saying when and why.
+      const gone = (await c.query(`SELECT id, deleted_from, deleted_at, deleted_reason FROM backup_runs WHERE status = 'deleted' ORDER BY id`)).rows;
+      expect(gone.map((g) => g.id)).toEqual([made[0], made[1], FAILED_ID].sort());
+      for (const g of gone) {
+        expect(g.deleted_at).toBeInstanceOf(Date);
+        expect(g.deleted_reason).toMatch(/^retention: /);
+        expect(g.deleted_from).toBe(g.id === FAILED_ID ? 'failed' : 'succeeded');
+      }
       const logs = (await c.query(`SELECT description, ip_address, metadata FROM activity_logs WHERE action = 'BACKUP_RETENTION'`)).rows;
       expect(logs).toHaveLength(1);
       expect(logs[0].ip_address).toBe('system-automation');

@@ -1,0 +1,98 @@
+import { oneLine } from '../../errors';
+import { alertLocaleFromEnv, alertText, severityOf } from './alert-messages';
+import type { AlertEvent } from './alert-messages';
+
+/** One alert as it goes out. `message` is the one-line cause in English (for logs and webhooks). */
+export interface Alert {
+  event: AlertEvent;
+  backupId: string | null;
+  message: string;
+  occurredAt: string;
+  /** Values of the localized text (see the `alerts` catalog in messages/*.json). */
+  values?: Record<string, string | number | null>;
+}
+
+/** Outcome per channel; `error` is a one-line cause without secrets. */
+export interface DeliveryResult {
+  channel: 'webhook' | 'telegram';
+  ok: boolean;
+  attempts: number;
+  error?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Retries of a failing notification: 3 tries, short backoff, each try bounded (never holds up a backup long). */
+export const DELIVERY = { tries: 3, backoffMs: [250, 750], timeoutMs: 1500 } as const;
+
+export function alertChannels(env: Env = process.env): { webhook: string | null; telegram: { token: string; chatId: string; base: string } | null } {
+  const webhook = env.BACKUP_ALERT_WEBHOOK_URL?.trim() || null;
+  const token = env.TELEGRAM_BOT_TOKEN?.trim();
+  const chatId = env.TELEGRAM_ALERT_CHAT_ID?.trim();
+  const base = (env.TELEGRAM_API_BASE_URL?.trim() || 'https://api.telegram.org').replace(/\/+$/, '');
+  return { webhook, telegram: token && chatId ? { token, chatId, base } : null };
+}
+
+/** The localized text of an alert: the Slack/Mattermost `text` of the webhook and the Telegram message. */
+export function renderAlert(a: Alert, env: Env = process.env): string {
+  const locale = alertLocaleFromEnv(env);
+  return alertText(locale, a.event, { backupId: a.backupId ?? '—', message: a.message, ...a.values });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function postJson(url: string, body: unknown, redact: (s: string) => string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(DELIVERY.timeoutMs),
+      redirect: 'error',
+    });
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    // No `cause`: the original error may carry the URL (a Telegram bot token) and this one is logged.
+    // eslint-disable-next-line preserve-caught-error
+    throw new Error(redact(oneLine(e.name === 'TimeoutError' ? `no answer within ${DELIVERY.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message))));
+  }
+  await res.arrayBuffer().catch(() => undefined);
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+}
+
+async function withRetries(channel: DeliveryResult['channel'], send: () => Promise<void>): Promise<DeliveryResult> {
+  let last = '';
+  for (let i = 0; i < DELIVERY.tries; i++) {
+    if (i > 0) await sleep(DELIVERY.backoffMs[i - 1]);
+    try {
+      await send();
+      return { channel, ok: true, attempts: i + 1 };
+    } catch (err) {
+      last = (err as Error).message;
+    }
+  }
+  return { channel, ok: false, attempts: DELIVERY.tries, error: last };
+}
+
+/**
+ * Sends one alert to every configured channel, in parallel, each retried (3 tries with backoff,
+ * every try bounded): the whole call ends within about five seconds whatever the receivers do.
+ * Never throws. The Telegram bot token is part of the API URL: it never appears in a result.
+ */
+export async function sendAlert(a: Alert, env: Env = process.env): Promise<DeliveryResult[]> {
+  const { webhook, telegram } = alertChannels(env);
+  const text = renderAlert(a, env);
+  const jobs: Promise<DeliveryResult>[] = [];
+  if (webhook) {
+    const hideUrl = (s: string) => s.split(webhook).join('<webhook>');
+    const payload = { event: a.event, severity: severityOf(a.event), backupId: a.backupId, message: a.message, occurredAt: a.occurredAt, text };
+    jobs.push(withRetries('webhook', () => postJson(webhook, payload, hideUrl)));
+  }
+  if (telegram) {
+    const hideToken = (s: string) => s.split(telegram.token).join('<token>');
+    const url = `${telegram.base}/bot${telegram.token}/sendMessage`;
+    jobs.push(withRetries('telegram', () => postJson(url, { chat_id: telegram.chatId, text, disable_web_page_preview: true }, hideToken)));
+  }
+  return Promise.all(jobs);
+}
