@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups } from '../../lib/backup/list-backups';
 import { reindex } from '../../lib/backup/reindex';
+import { runBackup } from '../../lib/backup/run-backup';
 import { runScheduledBackup } from '../../lib/backup/run-scheduled-backup';
 import type { ScheduledBackupOptions } from '../../lib/backup/run-scheduled-backup';
 import { parseSchedule } from '../../lib/backup/schedule';
@@ -227,5 +228,47 @@ describe('scheduled job: concurrency, alerts once per incident, anomaly, databas
     expect(body.text).toMatch(/[\u1200-\u137f]{3,}/);
     await job(15, { env: alertEnv({ BACKUP_ALERT_LOCALE: 'am' }) });
     expect((tg.received[1].body as { text: string }).text).toMatch(/ምትኬዎች እንደገና እየሠሩ ነው/);
+  }, 120_000);
+});
+
+describe('prune (CLI)', () => {
+  it('--dry-run lists every backup with keep/remove and why and changes nothing; without it removes and keeps the rows as deleted', async () => {
+    const dir = path.join(tmp, 'prune');
+    const storage = openStorage(dir);
+    for (let i = 0; i < 4; i++) await runBackup({ databaseUrl: db.url, storage, trigger: 'cli', verify: false });
+    await withClient(db.url, (c) =>
+      c.query(`INSERT INTO backup_runs (id, trigger, status, started_at, finished_at, error) VALUES ('20200101T000000Z-prunefail', 'cli', 'failed', now() - interval '3 days', now(), 'disk full')`),
+    );
+    const env = { DATABASE_URL: db.url, BACKUP_STORAGE_URL: dir, BACKUP_RETENTION_DAYS: '0', BACKUP_RETENTION_MIN: '2', BACKUP_KEEP_DAILY: '0' };
+    const filesBefore = (await readdir(dir)).sort();
+    const rowsBefore = await withClient(db.url, async (c) => (await c.query('SELECT id, status FROM backup_runs ORDER BY id')).rows);
+    const dry = await cli(['prune', '--dry-run', '--json'], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout);
+    expect(plan.dryRun).toBe(true);
+    expect(plan.removed).toEqual([]);
+    const keep = plan.items.filter((i: { action: string }) => i.action === 'keep');
+    const remove = plan.items.filter((i: { action: string }) => i.action === 'remove');
+    expect(keep.filter((i: { status: string }) => i.status === "succeeded"), JSON.stringify(plan.items, null, 1)).toHaveLength(2);
+    expect(remove.map((r: { id: string }) => r.id)).toContain('20200101T000000Z-prunefail');
+    expect(remove).toHaveLength(3);
+    for (const i of plan.items) expect(i.reason).toEqual(expect.any(String));
+    expect((await readdir(dir)).sort()).toEqual(filesBefore);
+    expect(await withClient(db.url, async (c) => (await c.query('SELECT id, status FROM backup_runs ORDER BY id')).rows)).toEqual(rowsBefore);
+
+    const human = await cli(['prune', '--dry-run'], env);
+    expect(human.stdout).toMatch(/^would remove {2}\d{8}T/m);
+    expect(human.stdout).toMatch(/dry run: would remove \d+, kept \d+/);
+
+    const real = await cli(['prune', '--json'], env);
+    expect(real.code, real.stderr).toBe(0);
+    const done = JSON.parse(real.stdout);
+    expect(done.removed.map((r: { id: string }) => r.id).sort()).toEqual(remove.map((r: { id: string }) => r.id).sort());
+    expect((await listBackups(openStorage(dir))).filter((b) => b.status === 'succeeded')).toHaveLength(2);
+    await withClient(db.url, async (c) => {
+      const gone = (await c.query(`SELECT id, deleted_reason FROM backup_runs WHERE status = 'deleted' AND id = ANY($1)`, [remove.map((r: { id: string }) => r.id)])).rows;
+      expect(gone.length).toBe(remove.length);
+      for (const g of gone) expect(g.deleted_reason).toMatch(/^retention: /);
+    });
   }, 120_000);
 });
