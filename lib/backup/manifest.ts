@@ -149,6 +149,34 @@ export const BACKUP_ID_RE = /^[0-9]{8}T[0-9]{6}Z-[0-9a-z]{6,16}$/;
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * The statements a header member may hold (besides `-- ` comment lines): what pg_dump's plain format
+ * sets, minus what does not apply. Readers refuse a header with anything else (member-check.ts), so a
+ * writer that needs a new SET adds it HERE (old archives keep reading: this only ever grows).
+ */
+export const HEADER_STATEMENTS: readonly string[] = [
+  'SET statement_timeout = 0;',
+  'SET lock_timeout = 0;',
+  'SET idle_in_transaction_session_timeout = 0;',
+  "SET client_encoding = 'UTF8';",
+  'SET standard_conforming_strings = on;',
+  "SELECT pg_catalog.set_config('search_path', '', false);",
+  'SET check_function_bodies = false;',
+  'SET xmloption = content;',
+  'SET client_min_messages = warning;',
+  'SET row_security = off;',
+];
+
+/** The header member of backup `id`. */
+export function headerSql(id: string): string {
+  return [
+    `-- TicketHub backup ${id} (${ARCHIVE_FORMAT} format v${ARCHIVE_FORMAT_VERSION})`,
+    '-- Restore into an empty database: gunzip -c <this file> | psql -v ON_ERROR_STOP=1 -d <database>',
+    ...HEADER_STATEMENTS,
+    '',
+  ].join('\n');
+}
+
+/**
  * The COPY line of a table-data member: `COPY "s"."t" ("a", "b") FROM stdin;` — every name always
  * double-quoted (format v1). Readers never take this line from storage: they build it from the
  * manifest's validated table name and columns with this function and require the member's first
@@ -268,6 +296,7 @@ export function manifestProblems(m: Manifest): ArchiveProblem[] {
     if (typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)) problems.push(entryProblem(e, 'missing or malformed sha256'));
     if (e.section === 'table-data' && (!Number.isInteger(e.rows) || typeof e.copy !== 'string')) problems.push(entryProblem(e, 'table-data entry without rows/copy'));
   });
+  problems.push(...shapeProblems(m));
   if (m.entries.length && expectOffset !== m.archive.sizeBytes) {
     problems.push({ problem: `members end at byte ${expectOffset} but the manifest says the archive has ${m.archive.sizeBytes} bytes` });
   }
@@ -283,5 +312,44 @@ export function manifestProblems(m: Manifest): ArchiveProblem[] {
       problems.push({ kind: 'TABLE', schema: t.schema, name: t.name, problem: 'table content hash does not match its chunks\' hashes' });
     }
   }
+  return problems;
+}
+
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 1000 && !v.includes('\u0000');
+
+/**
+ * The manifest's names and the archive's layout, checked before anything is built from them: every
+ * table has a schema, a name and columns that are strings (any characters but NUL; they are only
+ * ever used quoted), every table-data entry belongs to exactly the table that lists it and records
+ * exactly that table's COPY line (readers never use the recorded line: they build it with
+ * copyStatement and require both the member and the manifest to agree), one header first, at most
+ * one sequence-set member.
+ */
+function shapeProblems(m: Manifest): ArchiveProblem[] {
+  const problems: ArchiveProblem[] = [];
+  const owner = new Map<number, ManifestTable>();
+  for (const t of m.tables) {
+    const at = { kind: 'TABLE', schema: String(t.schema), name: String(t.name) };
+    if (!isName(t.schema) || !isName(t.name) || !Array.isArray(t.columns) || !t.columns.every(isName) || !Array.isArray(t.entries)) {
+      problems.push({ ...at, problem: 'table without a valid schema, name, columns or entries' });
+      continue;
+    }
+    for (const i of t.entries) {
+      if (owner.has(i)) problems.push({ ...at, problem: `entry #${i} is listed by two tables` });
+      owner.set(i, t);
+    }
+  }
+  m.entries.forEach((e) => {
+    if (e.index === 0 ? e.section !== 'header' : e.section === 'header') problems.push(entryProblem(e, 'the header must be the first member and the only one'));
+    if (e.section !== 'table-data') return;
+    const t = owner.get(e.index);
+    if (!t || t.schema !== e.schema || t.name !== e.name) {
+      problems.push(entryProblem(e, 'table-data entry that no table of the manifest lists as its own'));
+      return;
+    }
+    if (e.kind !== 'TABLE DATA') problems.push(entryProblem(e, `table-data entry of kind ${JSON.stringify(e.kind)}`));
+    if (e.copy !== copyStatement(t.schema, t.name, t.columns)) problems.push(entryProblem(e, `the manifest's COPY line is not the COPY line of ${t.schema}.${t.name} (tampered manifest?)`));
+  });
+  if (m.entries.filter((e) => e.section === 'sequence-set').length > 1) problems.push({ kind: 'MANIFEST', problem: 'more than one sequence-set member' });
   return problems;
 }

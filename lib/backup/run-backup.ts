@@ -26,7 +26,7 @@ import type { TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
 import { qualifiedName } from './catalog/quote-ident';
-import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, manifestKey, serializeManifest } from './manifest';
+import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, headerSql, manifestKey, serializeManifest } from './manifest';
 import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
 import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
@@ -108,23 +108,6 @@ export const BACKUP_DEFAULTS = {
   /** How long to wait for ACCESS SHARE locks (a concurrent ALTER TABLE) before giving up. */
   lockTimeout: '60s',
 };
-
-const HEADER_SQL = (id: string) =>
-  [
-    `-- TicketHub backup ${id} (${ARCHIVE_FORMAT} format v${ARCHIVE_FORMAT_VERSION})`,
-    '-- Restore into an empty database: gunzip -c <this file> | psql -v ON_ERROR_STOP=1 -d <database>',
-    'SET statement_timeout = 0;',
-    'SET lock_timeout = 0;',
-    'SET idle_in_transaction_session_timeout = 0;',
-    "SET client_encoding = 'UTF8';",
-    'SET standard_conforming_strings = on;',
-    "SELECT pg_catalog.set_config('search_path', '', false);",
-    'SET check_function_bodies = false;',
-    'SET xmloption = content;',
-    'SET client_min_messages = warning;',
-    'SET row_security = off;',
-    '',
-  ].join('\n');
 
 function envSchemas(): string[] {
   const s = (process.env.BACKUP_SCHEMAS ?? '')
@@ -523,7 +506,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     // Header and pre-data go out while the workers start reading.
     progress.phase = 'data';
     emit(true);
-    await writer.appendText({ section: 'header', kind: 'HEADER', schema: null, name: 'header' }, HEADER_SQL(id));
+    await writer.appendText({ section: 'header', kind: 'HEADER', schema: null, name: 'header' }, headerSql(id));
     for (const o of dump.objects.filter((x) => x.section === 'pre-data')) {
       await writer.appendText({ section: 'pre-data', kind: o.kind, schema: o.schema ?? null, name: o.name, ...(o.table ? { table: o.table } : {}) }, withNewline(o.sql));
     }

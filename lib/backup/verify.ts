@@ -3,9 +3,10 @@ import type { Readable } from 'node:stream';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import type { ArchiveSource } from './archive-reader';
-import { ByteReader, countNewlines, readMember, storageArchiveSource } from './archive-reader';
+import { ByteReader, readMember, storageArchiveSource } from './archive-reader';
 import type { ArchiveProblem, Manifest, ManifestEntry } from './manifest';
-import { entryProblem, manifestProblems, parseManifest } from './manifest';
+import { describeEntry, entryProblem, manifestProblems, parseManifest } from './manifest';
+import { sqlMemberProblem, tableOfDataEntry, TableDataScanner } from './member-check';
 
 export type VerifyProblem = ArchiveProblem;
 
@@ -112,30 +113,46 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
 interface MemberFacts {
   sha256: string;
   rawLength: number;
-  newlines: number;
-  firstLine: string;
-  tail: string;
+  /** table-data: rows between its COPY line and terminator (when its shape could be read). */
+  rows?: number;
+  /** Why the member is not what its kind allows (member-check.ts), if it is not. */
+  shape?: string;
 }
 
-/** Longest COPY line looked for (load-member.ts allows the same). */
-const HEAD_LIMIT = 1 << 20;
+/** SQL members whose text is checked against their kind are read whole up to this size. */
+const SQL_CHECK_LIMIT = 64 << 20;
 
-async function memberFacts(out: Readable): Promise<MemberFacts> {
+async function memberFacts(out: Readable, e: ManifestEntry, m: Manifest): Promise<MemberFacts> {
   const h = createHash('sha256');
   let rawLength = 0;
-  let newlines = 0;
-  let head = Buffer.alloc(0);
-  let tail = Buffer.alloc(0);
+  const table = e.section === 'table-data' ? tableOfDataEntry(m, e) : undefined;
+  let scanner = table ? new TableDataScanner(table, describeEntry(e)) : undefined;
+  const sqlParts: Buffer[] | undefined = e.section === 'header' || e.section === 'sequence-set' ? [] : undefined;
+  let shape: string | undefined;
   for await (const c of out as AsyncIterable<Buffer>) {
     h.update(c);
     rawLength += c.length;
-    newlines += countNewlines(c);
-    // Up to the first newline: a wide table's COPY line (1600 quoted names) can be far over 4 KiB.
-    if (head.length < HEAD_LIMIT && head.indexOf(10) === -1) head = Buffer.concat([head, c.subarray(0, HEAD_LIMIT)]);
-    tail = tail.length + c.length <= 3 ? Buffer.concat([tail, c]) : Buffer.concat([tail, c]).subarray(-3);
+    if (sqlParts && rawLength <= SQL_CHECK_LIMIT) sqlParts.push(c);
+    try {
+      scanner?.push(c);
+    } catch (err) {
+      shape = problemText(err);
+      scanner = undefined; // keep hashing: the checksum finding is reported as well
+    }
   }
-  const nl = head.indexOf(10);
-  return { sha256: h.digest('hex'), rawLength, newlines, firstLine: (nl === -1 ? head : head.subarray(0, nl)).toString('utf8'), tail: tail.toString('utf8') };
+  try {
+    scanner?.end();
+  } catch (err) {
+    shape = problemText(err);
+    scanner = undefined;
+  }
+  if (sqlParts) shape = rawLength > SQL_CHECK_LIMIT ? `an SQL member of ${rawLength} bytes is larger than a ${e.section} member can be` : (sqlMemberProblem(e, Buffer.concat(sqlParts).toString('utf8')) ?? undefined);
+  return { sha256: h.digest('hex'), rawLength, rows: scanner?.rows, shape };
+}
+
+/** The problem of a member-check error, without the member's name (the problem list names it). */
+function problemText(err: unknown): string {
+  return oneLine((err as Error).message).replace(/^[^:]*\(#\d+\): /, '');
 }
 
 /** Compares one member's facts with its manifest entry. */
@@ -143,13 +160,8 @@ function memberProblems(e: ManifestEntry, f: MemberFacts): string[] {
   const out: string[] = [];
   if (f.sha256 !== e.sha256) out.push(`content SHA-256 ${f.sha256.slice(0, 16)}… does not match the manifest's ${String(e.sha256).slice(0, 16)}…`);
   if (typeof e.rawLength === 'number' && f.rawLength !== e.rawLength) out.push(`decompresses to ${f.rawLength} bytes, manifest says ${e.rawLength}`);
-  if (e.section === 'table-data') {
-    // COPY line + one line per row + the `\.` terminator; COPY text escapes newlines inside values.
-    const rows = f.newlines - 2;
-    if (rows !== e.rows) out.push(`holds ${rows} rows, manifest says ${e.rows}`);
-    if (e.copy !== undefined && f.firstLine !== e.copy) out.push(`COPY line differs from the manifest's`);
-    if (f.tail !== '\\.\n') out.push('does not end with the COPY terminator \\.');
-  }
+  if (f.shape) out.push(f.shape);
+  if (e.section === 'table-data' && f.rows !== undefined && f.rows !== e.rows) out.push(`holds ${f.rows} rows, manifest says ${e.rows}`);
   return out;
 }
 
@@ -178,7 +190,7 @@ async function checkMembers(stream: Readable, m: Manifest, opts: VerifyOptions, 
         }
       }
       try {
-        const facts = await readMember(reader, e.length, memberFacts);
+        const facts = await readMember(reader, e.length, (out) => memberFacts(out, e, m));
         for (const p of memberProblems(e, facts)) problems.push(entryProblem(e, p));
       } catch (err) {
         const ae = toAppError(err);

@@ -84,7 +84,7 @@ export async function writeMiniArchive(dir: string, id: string, members: MemberS
     source: { serverVersion: '15', serverVersionNum: 150000, database: 'x', schemas: ['public'], encoding: 'UTF8' },
     app: { version: '0.1.0', migration: null },
     archive: { key: archiveKey(id), sizeBytes: archive.length, sha256: createHash('sha256').update(archive).digest('hex'), rawBytes: entries.reduce((s, e) => s + e.rawLength, 0) },
-    tables: [...tables.values()].map((t) => ({ ...t, columns: [], contentSha256: contentShaOf(t.entries.map((i) => entries[i].sha256)) })),
+    tables: [...tables.values()].map((t) => ({ ...t, columns: columnsOfCopy(entries[t.entries[0]].copy), contentSha256: contentShaOf(t.entries.map((i) => entries[i].sha256)) })),
     totals: { tables: tables.size, rows: [...tables.values()].reduce((s, t) => s + t.rows, 0) },
     entries,
   };
@@ -92,4 +92,10 @@ export async function writeMiniArchive(dir: string, id: string, members: MemberS
   await writeFile(path.join(dir, archiveKey(id)), archive);
   await writeFile(path.join(dir, manifestKey(id)), JSON.stringify(manifest, null, 2));
   return manifest;
+}
+
+/** The column names of a COPY line `COPY "s"."t" ("a", "b""c") FROM stdin;` (none without a list). */
+function columnsOfCopy(copy: string | undefined): string[] {
+  const list = /\(((?:"(?:[^"]|"")*"(?:, )?)*)\) FROM stdin;$/.exec(copy ?? '');
+  return list ? [...list[1].matchAll(/"((?:[^"]|"")*)"/g)].map((x) => x[1].replace(/""/g, '"')) : [];
 }

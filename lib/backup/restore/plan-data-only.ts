@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { AppError } from '../../errors';
 import { qualifiedName as qrel, quoteIdent } from '../catalog/quote-ident';
 import type { ManifestTable } from '../manifest';
+import { setvalStatements } from '../member-check';
 import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { selectTables } from './preflight';
 import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
@@ -99,14 +100,12 @@ async function growByCascade(ctx: PlanContext, chosen: ManifestTable[], oids: Ma
   }
 }
 
-/** The sequence-set member reduced to the setval calls of sequences the reloaded tables own. */
+/** The sequence-set member (checked: only setval calls) reduced to the sequences the reloaded tables own. */
 async function keepOwnedSetvals(client: pg.ClientBase, sql: string, owned: Set<number>): Promise<string> {
   const keep: string[] = [];
-  for (const line of sql.split('\n')) {
-    const mm = /setval\('((?:[^']|'')+)'/.exec(line);
-    if (!mm) continue;
-    const r = await client.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [mm[1].replace(/''/g, "'")]);
-    if (r.rows[0].oid !== null && owned.has(Number(r.rows[0].oid))) keep.push(line);
+  for (const { statement, sequence } of setvalStatements(sql)) {
+    const r = await client.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [sequence]);
+    if (r.rows[0].oid !== null && owned.has(Number(r.rows[0].oid))) keep.push(statement);
   }
-  return keep.join('\n');
+  return keep.join('');
 }

@@ -10,7 +10,7 @@ import { connectTarget } from './preflight';
 import type { RestoredTable } from './restore-types';
 import { freshConflicts } from './target-catalog';
 
-const COPY_RE = /^COPY (.+) FROM stdin;$/;
+const COPY_RE = /^COPY ([\s\S]+?) (?:\([\s\S]*\) )?FROM stdin;$/;
 const TERM = Buffer.from('\\.\n');
 
 /**
@@ -40,6 +40,7 @@ async function runScript(client: pg.Client, file: string, signal?: AbortSignal):
   let sql: Buffer[] = [];
   let copy: { stream: PassThrough; done: Promise<void>; table: string; counter: { rowCount?: number } } | null = null;
   let pending: Buffer = Buffer.alloc(0);
+  const statements = new StatementTracker();
   const flushSql = async () => {
     const text = Buffer.concat(sql).toString('utf8');
     sql = [];
@@ -81,18 +82,19 @@ async function runScript(client: pg.Client, file: string, signal?: AbortSignal):
       }
       const nl = pending.indexOf(10);
       if (nl === -1) break;
-      const line = pending.subarray(0, nl).toString('utf8');
-      const m = COPY_RE.exec(line);
+      sql.push(pending.subarray(0, nl + 1));
+      const stmt = statements.line(pending.subarray(0, nl).toString('utf8'));
+      const m = stmt === null ? null : COPY_RE.exec(stmt);
       if (m) {
+        // The COPY statement may span several lines (a name with a newline): all of them are its.
+        sql.splice(sql.length - statements.lastLines);
         await flushSql();
         const stream = new PassThrough();
-        const q = client.query(copyFrom(line.slice(0, -1)));
+        const q = client.query(copyFrom(stmt!.slice(0, -1)));
         const done = pipeline(stream, q);
         // The server may reject the data long before the block ends: awaited below, never unhandled.
         done.catch(() => {});
         copy = { stream, done, table: m[1], counter: q as unknown as { rowCount?: number } };
-      } else {
-        sql.push(pending.subarray(0, nl + 1));
       }
       pending = pending.subarray(nl + 1);
     }
@@ -101,4 +103,71 @@ async function runScript(client: pg.Client, file: string, signal?: AbortSignal):
   if (pending.length) sql.push(pending);
   await flushSql();
   return { tables, rows: tables.reduce((s, t) => s + t.rows, 0) };
+}
+
+/**
+ * Follows SQL text line by line the way psql's lexer does (quoted identifiers, string literals,
+ * E'' strings, dollar quotes, comments), to find where each statement ends — a name may hold a
+ * newline, so a statement (a COPY line included) can span several lines.
+ */
+class StatementTracker {
+  private state: 'code' | 'dq' | 'sq' | 'esq' | 'dollar' | 'block' = 'code';
+  private tag = '';
+  private depth = 0;
+  private text = '';
+  private lines = 0;
+  /** Lines of the statement `line()` last returned. */
+  lastLines = 0;
+
+  /** Feeds one line (without its newline); returns the statement it completes (leading comments dropped), else null. */
+  line(l: string): string | null {
+    if (this.state === 'code' && this.text === '' && /^\s*(--.*)?$/.test(l)) return null;
+    this.text += this.text ? `\n${l}` : l;
+    this.lines++;
+    let last = '';
+    for (let i = 0; i < l.length; i++) {
+      const c = l[i];
+      if (this.state === 'code') {
+        if (c === '-' && l[i + 1] === '-') break;
+        if (c === '/' && l[i + 1] === '*') {
+          this.state = 'block';
+          this.depth = 1;
+          i++;
+        }
+        else if (c === '"') this.state = 'dq';
+        else if (c === "'") this.state = /[Ee]/.test(l[i - 1] ?? '') && !/[\w$]/.test(l[i - 2] ?? '') ? 'esq' : 'sq';
+        else if (c === '$') {
+          const m = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(l.slice(i));
+          if (m && !/[\w$]/.test(l[i - 1] ?? '')) {
+            this.state = 'dollar';
+            this.tag = m[0];
+            i += m[0].length - 1;
+          }
+        }
+        if (!/\s/.test(c)) last = c;
+      } else if (this.state === 'dq') {
+        if (c === '"') this.state = 'code';
+      } else if (this.state === 'sq' || this.state === 'esq') {
+        if (this.state === 'esq' && c === '\\') i++;
+        else if (c === "'") this.state = 'code';
+      } else if (this.state === 'dollar') {
+        if (l.startsWith(this.tag, i)) {
+          this.state = 'code';
+          i += this.tag.length - 1;
+        }
+      } else if (c === '*' && l[i + 1] === '/') {
+        if (--this.depth === 0) this.state = 'code';
+        i++;
+      } else if (c === '/' && l[i + 1] === '*') {
+        this.depth++;
+        i++;
+      }
+    }
+    if (this.state !== 'code' || last !== ';') return null;
+    const done = this.text;
+    this.lastLines = this.lines;
+    this.text = '';
+    this.lines = 0;
+    return done;
+  }
 }
