@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { AppError, oneLine } from '../../errors';
+
+/** Splits key text (comma/newline separated, `#` comments and blank lines ignored, as in age's key files). */
+function keyLines(text: string): string[] {
+  return text
+    .split(/[\n,]/)
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter(Boolean);
+}
+
+/** Key text given inline, or read from the file it names. `what` names the setting in errors. */
+function inlineOrFile(value: string, looksInline: (s: string) => boolean, what: string): { text: string; from: string } {
+  const v = value.trim();
+  if (looksInline(v)) return { text: v, from: what };
+  try {
+    return { text: readFileSync(v, 'utf8'), from: `${what} file ${v}` };
+  } catch (err) {
+    throw new AppError('config', `${what}: cannot read ${v} (${(err as NodeJS.ErrnoException).code ?? oneLine((err as Error).message)}); give age keys or the path of a file holding them`);
+  }
+}
+
+/**
+ * The age recipients backups are encrypted to: BACKUP_ENCRYPTION_RECIPIENTS (`age1…` public
+ * keys, comma or newline separated, or the path of a file of them). Empty/unset: null (backups are
+ * not encrypted). Anything that is not a valid recipient fails with one line naming it — a typo
+ * must never silently mean "not encrypted".
+ */
+export function encryptionRecipients(value = process.env.BACKUP_ENCRYPTION_RECIPIENTS): string[] | null {
+  if (value === undefined || value.trim() === '') return null;
+  const { text, from } = inlineOrFile(value, (s) => /^age1/.test(s), 'BACKUP_ENCRYPTION_RECIPIENTS');
+  const keys = [...new Set(keyLines(text))];
+  if (!keys.length) throw new AppError('config', `${from} holds no age recipient (age1…)`);
+  for (const k of keys) {
+    if (k.startsWith('AGE-SECRET-KEY-')) throw new AppError('config', `${from} holds a PRIVATE key (AGE-SECRET-KEY-…): give the recipient (age1…, from \`tickethub-backup keygen\`) and keep the identity off this server`);
+    try {
+      new Encrypter().addRecipient(k);
+      if (!/^age1[0-9a-z]+$/.test(k)) throw new Error('bad characters');
+    } catch {
+      throw new AppError('config', `${from}: ${JSON.stringify(k.length > 24 ? `${k.slice(0, 24)}…` : k)} is not an age recipient (age1…)`);
+    }
+  }
+  return keys;
+}
+
+/**
+ * The age identities to decrypt with: `--identity FILE` (flag), else BACKUP_ENCRYPTION_IDENTITY
+ * (a file path or the key itself). Null when neither is given. Malformed keys fail with one line.
+ */
+export function encryptionIdentities(flag?: string, env = process.env.BACKUP_ENCRYPTION_IDENTITY): string[] | null {
+  let source: { text: string; from: string };
+  if (flag !== undefined) {
+    try {
+      source = { text: readFileSync(flag, 'utf8'), from: `--identity ${flag}` };
+    } catch (err) {
+      throw new AppError('config', `--identity: cannot read ${flag} (${(err as NodeJS.ErrnoException).code ?? oneLine((err as Error).message)})`);
+    }
+  } else if (env !== undefined && env.trim() !== '') {
+    source = inlineOrFile(env, (s) => /^AGE-SECRET-KEY-/i.test(s), 'BACKUP_ENCRYPTION_IDENTITY');
+  } else {
+    return null;
+  }
+  const keys = keyLines(source.text).filter((k) => !/^age1/.test(k));
+  if (!keys.length) throw new AppError('config', `${source.from} holds no age identity (AGE-SECRET-KEY-1…)`);
+  for (const k of keys) {
+    try {
+      new Decrypter().addIdentity(k);
+    } catch {
+      throw new AppError('config', `${source.from}: a line is not an age identity (AGE-SECRET-KEY-1…)`);
+    }
+  }
+  return keys;
+}
+
+/** A new X25519 identity and its recipient (for `tickethub-backup keygen`). */
+export async function generateKeyPair(): Promise<{ identity: string; recipient: string }> {
+  const identity = await generateX25519Identity();
+  return { identity, recipient: await identityToRecipient(identity) };
+}
