@@ -62,10 +62,13 @@ export async function run(argv: string[]): Promise<number> {
     for (const w of r.warnings ?? []) process.stderr.write(`tickethub-backup backup: warning: ${w}\n`);
     if (values.json) {
       const { id, status, location, tables, rows, sizeBytes, durationMs, sha256 } = r;
-      process.stdout.write(`${JSON.stringify({ id, status, location, tables, rows, sizeBytes, durationMs, sha256, verified: r.verification?.ok ?? null, ...(r.warnings ? { warnings: r.warnings } : {}) })}\n`);
+      const enc = r.manifest.encryption;
+      process.stdout.write(`${JSON.stringify({ id, status, location, tables, rows, sizeBytes, durationMs, sha256, verified: r.verification?.ok ?? null, encrypted: Boolean(enc), ...(enc ? { recipients: enc.recipients, ciphertextSha256: enc.ciphertext.sha256 } : {}), ...(r.warnings ? { warnings: r.warnings } : {}) })}\n`);
     } else {
+      const enc = r.manifest.encryption;
+      const verified = r.verification ? (r.verification.encryption && !r.verification.encryption.lookedInside ? ', stored ciphertext verified' : ', verified') : '';
       process.stdout.write(
-        `backup ${r.id} succeeded: ${r.rows.toLocaleString('en-US')} rows in ${r.tables} tables, ${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}${r.verification ? ', verified' : ''}\n  ${r.location}\n  sha256 ${r.sha256}\n`,
+        `backup ${r.id} succeeded: ${r.rows.toLocaleString('en-US')} rows in ${r.tables} tables, ${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}${verified}\n  ${r.location}\n  sha256 ${r.sha256}${enc ? ` (of the gzip inside)\n  encrypted (age) for ${enc.recipients.length} recipient(s); ciphertext sha256 ${enc.ciphertext.sha256}` : ''}\n`,
       );
     }
     return 0;

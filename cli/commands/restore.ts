@@ -9,6 +9,7 @@ import { openCliDatabase, withDatabase } from '../../lib/db/local-database';
 import { AppError, oneLine, toAppError } from '../../lib/errors';
 import { openStorage } from '../../lib/storage/open-storage';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
+import { applyIdentityOption, IDENTITY_HELP } from '../identity-option';
 import { parseCommandArgs } from '../parse-command-args';
 import { formatDuration } from '../progress-bar';
 
@@ -32,6 +33,7 @@ const USAGE = `Usage: tickethub-backup restore <id | path/to/<id>.sql.gz> [optio
   --yes                do not ask for confirmation (required when stdin is not a terminal)
   --jobs N             fresh only: N parallel connections, NOT atomic (faster; default 1 = one transaction)
   --json               print one JSON object with the result
+${IDENTITY_HELP.replace(/^ {2}--identity FILE {3}/, '  --identity FILE      ').replace(/\n {20}/, '\n                       ')}
 
 A restore runs in ONE transaction: any error, Ctrl-C or lost connection rolls it back and leaves the
 target exactly as it was.`;
@@ -93,6 +95,7 @@ export async function run(argv: string[]): Promise<number> {
       jobs: { type: 'string' },
       json: { type: 'boolean' },
       'target-db': { type: 'string' },
+      identity: { type: 'string' },
       create: { type: 'boolean' },
     },
     USAGE,
@@ -112,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   if (!values.yes && !interactive) throw new AppError('usage', 'refusing without --yes: stdin is not a terminal, so the restore plan cannot be confirmed');
   const tables = (values.tables as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
+  applyIdentityOption(values.identity as string | undefined);
   const create = Boolean(values.create);
   if (create && ((mode && mode !== 'fresh') || values['into-schema'] !== undefined)) throw new AppError('usage', '--create makes a new, empty database: only for fresh restores (no --mode replace/data-only, no --into-schema)');
   if (values['target-db'] !== undefined && values['target-url'] !== undefined) throw new AppError('usage', 'give --target-url or --target-db, not both');

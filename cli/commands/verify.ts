@@ -4,6 +4,7 @@ import { openCliDatabase } from '../../lib/db/local-database';
 import type { LocalDatabase } from '../../lib/db/local-database';
 import { AppError } from '../../lib/errors';
 import { openStorage } from '../../lib/storage/open-storage';
+import { applyIdentityOption, IDENTITY_HELP } from '../identity-option';
 import { parseCommandArgs } from '../parse-command-args';
 import { formatDuration } from '../progress-bar';
 
@@ -16,13 +17,15 @@ const USAGE = `Usage: tickethub-backup verify <id> [--storage URL] [--json] [--d
   --drill-url URL   an EMPTY database for the drill (default: DRILL_DATABASE_URL, else a scratch
                     database created and dropped on the DATABASE_URL server)
   --json            print one JSON object
+${IDENTITY_HELP}
+  Without an identity an encrypted backup's ciphertext SHA-256 is checked, not its contents.
 
 Exit 0 when everything matches, 1 on any mismatch.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { storage: { type: 'string' }, json: { type: 'boolean' }, drill: { type: 'boolean' }, 'drill-url': { type: 'string' } },
+    { storage: { type: 'string' }, json: { type: 'boolean' }, drill: { type: 'boolean' }, 'drill-url': { type: 'string' }, identity: { type: 'string' } },
     USAGE,
     1,
   );
@@ -33,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   const id = positionals[0];
   if (!id) throw new AppError('usage', `missing backup id; ${USAGE.split('\n')[0].replace(/^Usage: /, 'usage: ')}`);
   if (values['drill-url'] !== undefined && !values.drill) throw new AppError('usage', '--drill-url needs --drill');
+  applyIdentityOption(values.identity as string | undefined);
   const storage = openStorage(values.storage as string | undefined);
   const ac = new AbortController();
   const onSignal = () => ac.abort();
@@ -62,7 +66,9 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify({ ok, verify: v, drill })}\n`);
     } else {
       const out: string[] = [];
-      if (v.ok) out.push(`backup ${v.id} verified: archive SHA-256 ok, ${v.entries} members decompress with matching SHA-256, ${v.tables} tables, ${v.rows.toLocaleString('en-US')} rows (${formatDuration(v.durationMs)})`);
+      if (v.ok && v.encryption && !v.encryption.lookedInside) {
+        out.push(`backup ${v.id} is encrypted: the stored ciphertext matches the manifest's size and SHA-256, but without an identity (--identity FILE or BACKUP_ENCRYPTION_IDENTITY) verify could not look inside: members and row counts NOT checked`);
+      } else if (v.ok) out.push(`backup ${v.id}${v.encryption ? ' (encrypted, decrypted with the identity)' : ''} verified: archive SHA-256 ok, ${v.entries} members decompress with matching SHA-256, ${v.tables} tables, ${v.rows.toLocaleString('en-US')} rows (${formatDuration(v.durationMs)})`);
       else {
         out.push(`backup ${v.id} FAILED verification: ${v.problems.length} problem(s)`);
         for (const p of v.problems.slice(0, 50)) out.push(`  ${formatProblem(p)}`);

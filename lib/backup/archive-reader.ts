@@ -8,29 +8,30 @@ import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { isNotFound } from '../storage/storage-backend';
 import type { Manifest } from './manifest';
-import { archiveKey, manifestKey } from './manifest';
+import { archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
+import type { ArchiveSource } from './archive-source';
+import { decryptingSource } from './encryption/decrypting-source';
 
-/**
- * Where a backup's archive and manifest are read from: a storage backend (by id) or a downloaded
- * archive file (manifest beside it as `<id>.manifest.json`). Verify, restore and drills read only
- * through this, so they behave the same for every origin.
- */
-export interface ArchiveSource {
-  /** Human-readable origin for messages, e.g. `backup 2026...-ab12cd in file:///var/backups`. */
-  readonly label: string;
-  /** The backup id (from the file name when reading a file). */
-  readonly id: string;
-  /** The manifest's raw text; rejects with AppError 'not_found' when there is none. */
-  manifestText(): Promise<string>;
-  /** The archive's size in bytes; rejects with 'not_found' when it is missing. */
-  archiveSize(): Promise<number>;
-  /** The archive's bytes (whole, or the inclusive range). */
-  openArchive(range?: { start: number; end: number }): Promise<Readable>;
-}
+export type { ArchiveSource } from './archive-source';
 
-/** A backup stored in a StorageBackend under `<id>.sql.gz` + `<id>.manifest.json`. */
+/** A backup stored in a StorageBackend under `<id>.sql.gz` (or `<id>.sql.gz.age`, encrypted) + `<id>.manifest.json`. */
 export function storageArchiveSource(storage: StorageBackend, id: string): ArchiveSource {
   const label = `backup ${id} in ${storage.location}`;
+  const ct = encryptedArchiveKey(id);
+  return decryptingSource(plainStorageSource(storage, id, label), {
+    size: async () => {
+      try {
+        return (await storage.stat(ct)).size;
+      } catch (err) {
+        if (isNotFound(err)) throw new AppError('not_found', `${label}: archive ${ct} is missing`, { cause: err });
+        throw err;
+      }
+    },
+    open: () => storage.get(ct),
+  });
+}
+
+function plainStorageSource(storage: StorageBackend, id: string, label: string): ArchiveSource {
   return {
     label,
     id,
@@ -60,15 +61,30 @@ export function storageArchiveSource(storage: StorageBackend, id: string): Archi
   };
 }
 
-/** Id of an archive file name `<id>.sql.gz` (null when the name does not follow the pattern). */
+/** Id of an archive file name `<id>.sql.gz` or `<id>.sql.gz.age` (null when the name does not follow the pattern). */
 export function idFromArchivePath(file: string): string | null {
-  const base = path.basename(file);
+  const base = path.basename(file).replace(/\.age$/, '');
   return base.endsWith('.sql.gz') ? base.slice(0, -'.sql.gz'.length) : null;
 }
 
-/** A downloaded archive file; its manifest is expected beside it as `<id>.manifest.json`. */
+/** A downloaded archive file (`.sql.gz`, or `.sql.gz.age` when encrypted); its manifest is expected beside it as `<id>.manifest.json`. */
 export function fileArchiveSource(file: string): ArchiveSource {
   const abs = path.resolve(file);
+  const ct = abs.endsWith('.age') ? abs : `${abs}.age`;
+  return decryptingSource(plainFileSource(abs.replace(/\.age$/, '')), {
+    size: async () => {
+      try {
+        return (await stat(ct)).size;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ENOENT') throw new AppError('not_found', `archive ${ct}: no such file`, { cause: err });
+        throw toAppError(err, `cannot read ${ct}`);
+      }
+    },
+    open: async () => createReadStream(ct, { highWaterMark: 1 << 20 }),
+  });
+}
+
+function plainFileSource(abs: string): ArchiveSource {
   const id = idFromArchivePath(abs) ?? path.basename(abs);
   const manifestPath = path.join(path.dirname(abs), manifestKey(id));
   const label = `archive ${abs}`;

@@ -1,7 +1,7 @@
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { readFailedMarker } from './failed-marker';
-import { BACKUP_ID_RE, archiveKey, manifestKey, parseManifest } from './manifest';
+import { BACKUP_ID_RE, archiveKey, encryptedArchiveKey, manifestKey, parseManifest } from './manifest';
 import type { Manifest } from './manifest';
 
 /** One backup as storage knows it. */
@@ -55,7 +55,7 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
   const objects = await storage.list();
   const ids = new Map<string, { manifest: boolean; archive: boolean; failed?: boolean; size?: number; modifiedAt?: Date }>();
   for (const o of objects) {
-    const m = /^(.+)\.(manifest\.json|sql\.gz|failed\.json)$/.exec(o.key);
+    const m = /^(.+)\.(manifest\.json|sql\.gz(?:\.age)?|failed\.json)$/.exec(o.key);
     if (!m || !BACKUP_ID_RE.test(m[1])) continue;
     const e = ids.get(m[1]) ?? { manifest: false, archive: false };
     if (m[2] === 'manifest.json') e.manifest = true;
@@ -85,7 +85,7 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
       const m = parseManifest(await readText(storage, manifestKey(id)), `backup ${id}`);
       if (!e.archive) {
         // Its archive was deleted or lost: nothing to restore, so never 'succeeded' (nor counted by retention).
-        out.push({ id, status: 'unreadable', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: null, sha256: m.archive.sha256, error: `archive ${archiveKey(id)} is missing`, manifest: m });
+        out.push({ id, status: 'unreadable', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: null, sha256: m.archive.sha256, error: `archive ${m.encryption ? encryptedArchiveKey(id) : archiveKey(id)} is missing`, manifest: m });
         continue;
       }
       out.push({

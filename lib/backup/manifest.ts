@@ -129,11 +129,33 @@ export interface Manifest {
   tables: ManifestTable[];
   totals: { tables: number; rows: number };
   entries: ManifestEntry[];
+  /**
+   * Present when the archive is stored age-encrypted (BACKUP_ENCRYPTION_RECIPIENTS) as
+   * `<id>.sql.gz.age` (encryptedArchiveKey; archive.key says so too). `archive.sizeBytes`/`sha256`
+   * and every entry's offset, length and sha256 stay those of the DECRYPTED gzip stream; the
+   * stored file is described by `ciphertext`. Byte ranges cannot be read from ciphertext: a reader
+   * decrypts the whole file as a stream (lib/backup/encryption/decrypting-source.ts).
+   */
+  encryption?: ManifestEncryption;
+}
+
+/** How an encrypted archive was sealed (see Manifest.encryption). */
+export interface ManifestEncryption {
+  method: 'age';
+  /** The age recipients (public keys, age1…) it was encrypted to: any matching identity opens it. */
+  recipients: string[];
+  /** The stored (encrypted) file: its size and SHA-256, checkable without any key. */
+  ciphertext: { sizeBytes: number; sha256: string };
 }
 
 /** Storage key of a backup's archive. */
 export function archiveKey(id: string): string {
   return `${id}.sql.gz`;
+}
+
+/** Storage key of a backup's archive when it is stored age-encrypted. */
+export function encryptedArchiveKey(id: string): string {
+  return `${archiveKey(id)}.age`;
 }
 
 /** Storage key of a backup's manifest. */

@@ -4,7 +4,7 @@ import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { hasBackupRuns, markRunDeleted, retentionRows } from './backup-runs';
 import { listBackups } from './list-backups';
-import { archiveKey, manifestKey } from './manifest';
+import { archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
 import { planRetention } from './retention';
 import type { RetentionCandidate, RetentionDecision, RetentionPolicy } from './retention';
 
@@ -102,6 +102,7 @@ export async function pruneBackups(
       // Manifest first: without it the backup is no longer listed as restorable.
       await storage.delete(manifestKey(d.id));
       await storage.delete(archiveKey(d.id));
+      await storage.delete(encryptedArchiveKey(d.id));
       if (db && recording) await markRunDeleted(db, d.id, `retention: ${d.reason}`);
       result.removed.push(d);
     } catch (err) {

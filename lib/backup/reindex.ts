@@ -4,7 +4,7 @@ import type { StorageBackend } from '../storage/storage-backend';
 import { hasBackupRuns, insertFailedRun, markRunMissing, succeededRunsNotIn, upsertRunFromManifest } from './backup-runs';
 import { failedKey, readFailedMarker } from './failed-marker';
 import { listBackups } from './list-backups';
-import { archiveKey } from './manifest';
+import { archiveKey, encryptedArchiveKey } from './manifest';
 
 export interface ReindexResult {
   /** Backups in storage now recorded as succeeded (inserted or refreshed). */
@@ -49,7 +49,7 @@ export async function reindex(storage: StorageBackend, databaseUrl: string): Pro
       }
       present.add(b.id);
       const trigger = ['cron', 'schedule', 'manual', 'cli'].includes(b.manifest.trigger) ? b.manifest.trigger : 'cli';
-      await upsertRunFromManifest(client, b.manifest, `${storage.location.replace(/\/$/, '')}/${archiveKey(b.id)}`, trigger);
+      await upsertRunFromManifest(client, b.manifest, `${storage.location.replace(/\/$/, '')}/${b.manifest.encryption ? encryptedArchiveKey(b.id) : archiveKey(b.id)}`, trigger);
       result.upserted.push(b.id);
     }
     for (const id of await succeededRunsNotIn(client, [...present])) {

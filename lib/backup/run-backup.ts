@@ -8,6 +8,7 @@ import { appliedMigrationLevel } from '../db/migrate';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { APP_VERSION } from '../version';
+import type { Recipient } from 'age-encryption';
 import { ArchiveWriter } from './archive-writer';
 import { backupIdTime, newBackupId } from './backup-id';
 import {
@@ -26,7 +27,9 @@ import type { TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
 import { qualifiedName } from './catalog/quote-ident';
-import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, headerSql, manifestKey, serializeManifest } from './manifest';
+import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, encryptedArchiveKey, headerSql, manifestKey, serializeManifest } from './manifest';
+import { encryptionRecipients } from './encryption/encryption-keys';
+import { sealArchive } from './encryption/seal-archive';
 import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
 import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
@@ -75,6 +78,8 @@ export interface BackupOptions {
   onProgress?: (p: BackupProgress) => void;
   /** Aborts the run (it then fails with code 'aborted' and leaves nothing in storage). */
   signal?: AbortSignal;
+  /** age recipients to encrypt the archive to; default BACKUP_ENCRYPTION_RECIPIENTS (null/unset: not encrypted). */
+  encryptionRecipients?: (string | Recipient)[] | null;
 }
 
 export interface BackupResult {
@@ -296,7 +301,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
       }
     }
     const durationMs = Date.now() - t0;
-    const location = `${storage.location.replace(/\/$/, '')}/${archiveKey(id)}`;
+    const location = `${storage.location.replace(/\/$/, '')}/${manifest.archive.key}`;
     let bookkeepingError: string | undefined;
     if (recording) {
       // The backup exists now (manifest written, verified): failing to record it must not delete
@@ -337,6 +342,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     // Nothing that looks like a backup may stay behind: manifest first (it is what makes a backup exist).
     await storage.delete(manifestKey(id)).catch(() => {});
     await storage.delete(archiveKey(id)).catch(() => {});
+    await storage.delete(encryptedArchiveKey(id)).catch(() => {});
     if (recording) {
       const durationMs = Date.now() - t0;
       await markRunFailed(control, id, oneLine(e.message), durationMs, verification ?? undefined).catch(() => {});
@@ -420,11 +426,13 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     }
     return failure;
   };
+  // Encrypted (BACKUP_ENCRYPTION_RECIPIENTS) while it streams; a bad recipient fails here, before anything is stored.
+  const sealed = await sealArchive(id, writer.output, opts.encryptionRecipients !== undefined ? opts.encryptionRecipients : encryptionRecipients());
   const onAbort = () => fail(new AppError('aborted', 'the backup was interrupted'));
   signal?.addEventListener('abort', onAbort, { once: true });
   let spoolDir: string | undefined;
   // Started before the first byte exists, so an unwritable storage fails the run at once.
-  const put = storage.put(archiveKey(id), writer.output).catch((err) => {
+  const put = storage.put(sealed.key, sealed.stream).catch((err) => {
     throw fail(err, 'cannot write the archive to storage');
   });
   put.catch(() => {});
@@ -626,10 +634,11 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       description: opts.description ?? '',
       source: { serverVersion: info.v, serverVersionNum: info.num, database: info.db, schemas, encoding: info.enc },
       app: { version: APP_VERSION, migration },
-      archive: { key: archiveKey(id), sizeBytes: archive.sizeBytes, sha256: archive.sha256, rawBytes: writer.rawBytes },
+      archive: { key: sealed.key, sizeBytes: archive.sizeBytes, sha256: archive.sha256, rawBytes: writer.rawBytes },
       tables,
       totals: { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0) },
       entries: writer.entries,
+      ...(sealed.encryption() ? { encryption: sealed.encryption() } : {}),
     };
     // Written last: its presence is what makes the backup exist.
     await storage.put(manifestKey(id), Readable.from([serializeManifest(manifest)]));

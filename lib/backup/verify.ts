@@ -28,6 +28,12 @@ export interface VerifyResult {
   durationMs: number;
   /** Everything wrong, each tied to the member/object it hits where there is one. */
   problems: VerifyProblem[];
+  /**
+   * Encrypted backups: whether the stored ciphertext has the manifest's size and SHA-256, and
+   * whether the members were checked too (only with an identity; without one `ok` covers the
+   * ciphertext and the manifest alone).
+   */
+  encryption?: { ciphertextOk: boolean; lookedInside: boolean };
 }
 
 export interface VerifyOptions {
@@ -86,6 +92,7 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   result.sizeBytes = m.archive.sizeBytes;
   if (m.id !== source.id) result.problems.push({ kind: 'MANIFEST', problem: `manifest is for backup ${m.id}, not ${source.id}` });
   result.problems.push(...manifestProblems(m));
+  if (await checkCiphertext(source, result)) return finish();
 
   let size: number;
   try {
@@ -225,4 +232,24 @@ export function formatProblem(p: VerifyProblem): string {
   const obj = p.name !== undefined ? `${p.kind ?? ''} ${p.schema ? `${p.schema}.` : ''}${p.name}`.trim() : (p.kind ?? '');
   const at = p.index !== undefined ? ` (#${p.index})` : '';
   return `${obj}${at}: ${p.problem}`;
+}
+
+/**
+ * Encrypted backups: checks the stored ciphertext against the manifest (no key needed) and records
+ * the outcome. Returns true when the members cannot be looked at (no identity, or no ciphertext).
+ */
+async function checkCiphertext(source: ArchiveSource, result: VerifyResult): Promise<boolean> {
+  let ct;
+  try {
+    ct = await source.checkCiphertext?.();
+  } catch (err) {
+    if ((err as AppError).code !== 'not_found') throw err;
+    result.encryption = { ciphertextOk: false, lookedInside: false };
+    result.problems.push({ kind: 'ARCHIVE', problem: oneLine((err as Error).message) });
+    return true;
+  }
+  if (!ct) return false;
+  result.encryption = { ciphertextOk: ct.problems.length === 0, lookedInside: ct.canDecrypt };
+  result.problems.push(...ct.problems.map((problem) => ({ kind: 'ARCHIVE', problem })));
+  return !ct.canDecrypt;
 }

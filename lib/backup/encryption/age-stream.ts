@@ -39,7 +39,7 @@ function chunkNonce(counter: number, last: boolean): Buffer {
  * package through its documented Recipient interface: one extra recipient that adds no stanza and
  * only remembers the key. The empty payload the package produces alongside is discarded.
  */
-async function ageHeader(recipients: string[]): Promise<{ header: Buffer; fileKey: Uint8Array }> {
+async function ageHeader(recipients: (string | Recipient)[]): Promise<{ header: Buffer; fileKey: Uint8Array }> {
   let fileKey: Uint8Array | undefined;
   const capture: Recipient = {
     wrapFileKey(key) {
@@ -57,7 +57,7 @@ async function ageHeader(recipients: string[]): Promise<{ header: Buffer; fileKe
 }
 
 /** A Transform turning plaintext into an age file for `recipients`. Rejects bad recipients. */
-export async function createAgeEncryptStream(recipients: string[]): Promise<Transform> {
+export async function createAgeEncryptStream(recipients: (string | Recipient)[]): Promise<Transform> {
   const { header, fileKey } = await ageHeader(recipients);
   const nonce = randomBytes(NONCE);
   const key = payloadKey(fileKey, nonce);

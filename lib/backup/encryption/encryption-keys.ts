@@ -29,7 +29,7 @@ function inlineOrFile(value: string, looksInline: (s: string) => boolean, what: 
  */
 export function encryptionRecipients(value = process.env.BACKUP_ENCRYPTION_RECIPIENTS): string[] | null {
   if (value === undefined || value.trim() === '') return null;
-  const { text, from } = inlineOrFile(value, (s) => /^age1/.test(s), 'BACKUP_ENCRYPTION_RECIPIENTS');
+  const { text, from } = inlineOrFile(value, (s) => /^(age1|AGE-SECRET-KEY-)/i.test(s), 'BACKUP_ENCRYPTION_RECIPIENTS');
   const keys = [...new Set(keyLines(text))];
   if (!keys.length) throw new AppError('config', `${from} holds no age recipient (age1…)`);
   for (const k of keys) {
@@ -77,4 +77,15 @@ export function encryptionIdentities(flag?: string, env = process.env.BACKUP_ENC
 export async function generateKeyPair(): Promise<{ identity: string; recipient: string }> {
   const identity = await generateX25519Identity();
   return { identity, recipient: await identityToRecipient(identity) };
+}
+
+/** For the dashboard and the stats API: are new backups encrypted, to how many recipients, or what is wrong with the setting. */
+export function encryptionStatus(): { encrypted: boolean; encryptionRecipients: number; encryptionProblem?: string } {
+  try {
+    const r = encryptionRecipients();
+    return { encrypted: Boolean(r), encryptionRecipients: r?.length ?? 0 };
+  } catch (err) {
+    // A broken setting makes every backup fail: say so instead of claiming "encrypted".
+    return { encrypted: false, encryptionRecipients: 0, encryptionProblem: oneLine((err as Error).message) };
+  }
 }

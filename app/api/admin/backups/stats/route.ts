@@ -1,6 +1,7 @@
-// GET /api/admin/backups/stats – totals, last success, average size, last failure (super_admin and admin).
+// GET /api/admin/backups/stats – totals, last success, average size, last failure, whether new backups are encrypted (super_admin and admin).
 import { BACKUP_ROLES } from '@/lib/auth/roles';
 import { recoverStaleRuns } from '@/lib/backup/backup-runs';
+import { encryptionStatus } from '@/lib/backup/encryption/encryption-keys';
 import { getPool } from '@/lib/db/pool';
 import { withAdmin } from '@/lib/http/with-admin';
 import { backupStatistics } from '@/lib/queries/backups';
@@ -11,7 +12,7 @@ export const GET = withAdmin(
   async () => {
     // A run whose process died counts as failed, not as forever running.
     await recoverStaleRuns(getPool());
-    return Response.json(await backupStatistics(getPool()));
+    return Response.json({ ...(await backupStatistics(getPool())), ...encryptionStatus() });
   },
   { roles: BACKUP_ROLES },
 );
