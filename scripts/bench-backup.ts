@@ -9,6 +9,10 @@
  * Our backup runs without its read-back verification here (pg_dump does none); the verification's
  * own time is measured and printed separately.
  *
+ * BENCH_ENCRYPTION=1 instead alternates our plain backup with our age-encrypted one (a fresh
+ * recipient; BACKUP_ENCRYPTION_RECIPIENTS's cost) and prints the time ratio (target <= 1.15) and
+ * the encrypted run's peak RSS (target <= 200 MB).
+ *
  * Options: BENCH_ROUNDS (3), BENCH_SKIP_2X=1, BENCH_PREPARE_ONLY=1 (create the databases only), BACKUP_WORKERS / BACKUP_GZIP_LEVEL / BACKUP_CHUNK_MB
  * (passed through to the engine, for tuning).
  */
@@ -92,9 +96,9 @@ interface OursResult {
 }
 
 /** One backup in a fresh child process, so its peak RSS is the backup's alone. */
-function runOursChild(dbUrl: string, dir: string, verify: boolean): Promise<OursResult> {
+function runOursChild(dbUrl: string, dir: string, verify: boolean, recipient?: string): Promise<OursResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--child', dbUrl, dir, verify ? 'verify' : 'no-verify'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--child', dbUrl, dir, verify ? 'verify' : 'no-verify', ...(recipient ? [recipient] : [])], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: process.env,
     });
@@ -108,13 +112,13 @@ function runOursChild(dbUrl: string, dir: string, verify: boolean): Promise<Ours
   });
 }
 
-async function childMain(dbUrl: string, dir: string, verify: boolean): Promise<void> {
+async function childMain(dbUrl: string, dir: string, verify: boolean, recipient?: string): Promise<void> {
   const { runBackup } = await import('../lib/backup/run-backup');
   const { verifyBackup } = await import('../lib/backup/verify');
   const { openStorage } = await import('../lib/storage/open-storage');
   const storage = openStorage(dir);
   const t = process.hrtime.bigint();
-  const r = await runBackup({ databaseUrl: dbUrl, storage, trigger: 'cli', verify: false });
+  const r = await runBackup({ databaseUrl: dbUrl, storage, trigger: 'cli', verify: false, encryptionRecipients: recipient ? [recipient] : null });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   let verifyMs: number | undefined;
   if (verify) {
@@ -150,6 +154,7 @@ async function main(): Promise<void> {
     return;
   }
   const url = urlFor('tickethub_bench');
+  if (process.env.BENCH_ENCRYPTION) return benchEncryption(url);
   const work = await mkdtemp(path.join(os.tmpdir(), 'bench-backup-'));
   try {
     const ours: OursResult[] = [];
@@ -204,8 +209,42 @@ async function main(): Promise<void> {
   }
 }
 
+/** BENCH_ENCRYPTION=1: plain vs age-encrypted backups of the same database, alternating. */
+async function benchEncryption(url: string): Promise<void> {
+  const { generateKeyPair } = await import('../lib/backup/encryption/encryption-keys');
+  const { recipient } = await generateKeyPair();
+  const work = await mkdtemp(path.join(os.tmpdir(), 'bench-backup-enc-'));
+  try {
+    const plain: OursResult[] = [];
+    const sealed: OursResult[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const enc of i % 2 === 0 ? [false, true] : [true, false]) {
+        const dir = path.join(work, `${enc ? 'enc' : 'plain'}-${i}`);
+        const r = await runOursChild(url, dir, false, enc ? recipient : undefined);
+        (enc ? sealed : plain).push(r);
+        process.stderr.write(`round ${i + 1} ${enc ? 'encrypted' : 'plain    '}: ${(r.ms / 1000).toFixed(2)} s  ${mb(r.sizeBytes)}  peak RSS ${r.maxRssMB.toFixed(0)} MB  CPU ${((r.cpuMs ?? 0) / 1000).toFixed(1)} s\n`);
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    const p = median(plain.map((r) => r.ms));
+    const e = median(sealed.map((r) => r.ms));
+    process.stdout.write(
+      [
+        '',
+        `encryption benchmark: tickethub_bench (${plain[0].rows.toLocaleString('en-US')} rows), ${ROUNDS} rounds, medians`,
+        `  plain:     ${(p / 1000).toFixed(2)} s`,
+        `  encrypted: ${(e / 1000).toFixed(2)} s   peak RSS ${Math.max(...sealed.map((r) => r.maxRssMB)).toFixed(0)} MB  (target <= 200 MB)`,
+        `  time ratio encrypted/plain: ${(e / p).toFixed(2)}  (target <= 1.15)`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 if (process.argv[2] === '--child') {
-  childMain(process.argv[3], process.argv[4], process.argv[5] === 'verify').then(
+  childMain(process.argv[3], process.argv[4], process.argv[5] === 'verify', process.argv[6]).then(
     () => process.exit(0),
     (err) => {
       console.error(err);

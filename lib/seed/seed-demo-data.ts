@@ -28,14 +28,36 @@ export const MAX_SEED_SCALE = 10_000_000;
  */
 export const UNUSABLE_PASSWORD_HASH = '$argon2id$v=19$m=19456,t=2,p=1$8LbdluuOMrBSSZaxrIIwdg$GvL5fK+YzIbMKK9NQ90Z6rvGKn2tXf9Spgujb5NJUOg';
 
-/** Every demo timestamp is derived from this instant (never from now()), so reseeding is reproducible. */
-export const SEED_BASE_TIME = '2025-01-01 00:00:00+00';
+/**
+ * The demo year ends on the base date: every timestamp is derived from it (never from now()), so
+ * the same base date gives the same rows byte for byte. The timeline starts 347 days before it, so
+ * the newest 5% of trips (the last ~18 days of the year) are still to come and "Upcoming trips" is
+ * not 0 on a fresh start; nothing else (receipts, sign-ins, invitations, log entries) lies after
+ * the base date.
+ */
+const DAYS_BEFORE_BASE = 347;
+
+/** Today's date in UTC as YYYY-MM-DD: the default base date. */
+export function todayUtc(now = new Date()): string {
+  return now.toISOString().slice(0, 10);
+}
+
+/** Checks a YYYY-MM-DD base date (a real calendar day); AppError 'usage' naming the value otherwise. */
+export function parseBaseDate(value: string): string {
+  const d = new Date(`${value}T00:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) {
+    throw new AppError('usage', `--base-date must be a calendar date YYYY-MM-DD, got '${value}'`);
+  }
+  return value;
+}
 
 export interface SeedOptions {
   /** About this many tickets; customers, trips, receipts... scale with it. */
   scale: number;
   /** Replace existing TicketHub data (truncates the ten tables first). Without it a non-empty database is refused. */
   force?: boolean;
+  /** YYYY-MM-DD the demo's "today" (default: today, UTC); the same base date and scale give byte-identical rows. */
+  baseDate?: string;
 }
 
 export interface SeedResult {
@@ -44,6 +66,8 @@ export interface SeedResult {
   replacedExisting: boolean;
   counts: Record<TicketHubTable, number>;
   durationMs: number;
+  /** The base date used (YYYY-MM-DD). */
+  baseDate: string;
 }
 
 /** Escapes a string as an SQL literal (the vocabulary is ours, but quoting keeps it safe anyway). */
@@ -110,7 +134,10 @@ export async function seedDemoData(db: pg.ClientBase, opts: SeedOptions): Promis
   const cityAm = textArray(CITIES.map((c) => c.am));
   const cityKm = intArray(CITIES.map((c) => c.km));
   const cityCorr = intArray(CITIES.map((c) => c.corridor));
-  const B = `${lit(SEED_BASE_TIME)}::timestamptz`;
+  const baseDate = parseBaseDate(opts.baseDate ?? todayUtc());
+  const B = `(${lit(`${baseDate} 00:00:00+00`)}::timestamptz - interval '${DAYS_BEFORE_BASE} days')`;
+  // The latest moment anything but a trip departure may have (receipts of upcoming trips included).
+  const NOW = `(${lit(`${baseDate} 00:00:00+00`)}::timestamptz - interval '3 hours')`;
   const admin = (expr: string) => `md5('tickethub-demo-admin-' || (${expr}))::uuid`;
   // Seven active staff members (index 1..7) review receipts; the first three plan trips.
   const reviewer = (salt: string) => admin(`pg_temp.h(${salt}) % 7 + 1`);
@@ -131,7 +158,7 @@ export async function seedDemoData(db: pg.ClientBase, opts: SeedOptions): Promis
     const fullName = s.script === 'am' ? `${first.am} ${last.am}` : `${first.en} ${last.en}`;
     const email = `${first.en.toLowerCase()}.${last.en.toLowerCase()}@tickethub.local`;
     const created = `${B} - interval '${200 - 10 * a} days'`;
-    const lastSignIn = s.active ? `${B} + interval '364 days' + interval '${a} hours'` : 'NULL';
+    const lastSignIn = s.active ? `${B} + interval '${DAYS_BEFORE_BASE - 1} days' + interval '${a} hours'` : 'NULL';
     return `(${admin(String(a))}, ${lit(email)}, ${lit(fullName)}, '${s.role}', ${lit(UNUSABLE_PASSWORD_HASH)}, ${s.active}, ${lastSignIn}, ${created}, ${created})`;
   }).join(',\n');
 
@@ -177,12 +204,16 @@ export async function seedDemoData(db: pg.ClientBase, opts: SeedOptions): Promis
             (((dist * 2 + 100 + 5) / 10) * 10)::numeric(10,2),
             (CASE WHEN t > ${T - scheduledTrips} THEN 'scheduled' WHEN pg_temp.h(t, 18) % 100 = 0 THEN 'cancelled' ELSE 'arrived' END)::public.trip_status,
             ${admin('pg_temp.h(t, 19) % 3 + 1')},
-            dep - interval '14 days', dep - interval '14 days'
+            least(dep - interval '14 days', ${NOW}), least(dep - interval '14 days', ${NOW})
      FROM (SELECT t, o, d, dep,
                   CASE WHEN (${cityCorr})[o + 1] = (${cityCorr})[d + 1] THEN abs((${cityKm})[o + 1] - (${cityKm})[d + 1])
                        ELSE (${cityKm})[o + 1] + (${cityKm})[d + 1] END AS dist
            FROM (SELECT t, o, (o + 1 + pg_temp.h(t, 11) % 9) % 10 AS d,
-                        ${B} + make_interval(days => ((t - 1) * 365 / ${T})::int, hours => (5 + pg_temp.h(t, 12) % 8)::int, mins => (15 * (pg_temp.h(t, 13) % 4))::int) AS dep
+                        -- Trips that have left spread over the year before the base date; the scheduled
+                        -- ones over the 18 days after it (so there are upcoming trips at any scale).
+                        ${B} + make_interval(days => (CASE WHEN t <= ${T - scheduledTrips} THEN (t - 1) * ${DAYS_BEFORE_BASE - 1} / ${Math.max(1, T - scheduledTrips)}
+                                                          ELSE ${DAYS_BEFORE_BASE} + (t - ${T - scheduledTrips}) * 18 / ${scheduledTrips} END)::int,
+                                             hours => (5 + pg_temp.h(t, 12) % 8)::int, mins => (15 * (pg_temp.h(t, 13) % 4))::int) AS dep
                  FROM (SELECT t, pg_temp.h(t, 10) % 10 AS o FROM generate_series(1, ${T}) AS t) a) b) c
      ORDER BY t`,
 
@@ -207,7 +238,7 @@ export async function seedDemoData(db: pg.ClientBase, opts: SeedOptions): Promis
                         (1 + pg_temp.h(k, 27) % 2)::int
                  FROM generate_series(${RA}, ${RA + P + J - 1}) AS k) x) r
      JOIN public.trips tr ON tr.id = r.trip_id
-     CROSS JOIN LATERAL (SELECT tr.departure_at - make_interval(days => (1 + pg_temp.h(r.k, 22) % 10)::int, hours => (pg_temp.h(r.k, 23) % 12)::int) AS created) c
+     CROSS JOIN LATERAL (SELECT least(tr.departure_at - make_interval(days => (1 + pg_temp.h(r.k, 22) % 10)::int, hours => (pg_temp.h(r.k, 23) % 12)::int), ${NOW}) AS created) c
      ORDER BY k`,
 
     `INSERT INTO public.tickets (id, receipt_id, trip_id, telegram_user_id, seat_number, passenger_name, ticket_code, status, issued_at, used_at) OVERRIDING SYSTEM VALUE
@@ -256,7 +287,7 @@ export async function seedDemoData(db: pg.ClientBase, opts: SeedOptions): Promis
             created + interval '7 days',
             CASE WHEN i % 3 <> 0 THEN created + make_interval(days => (pg_temp.h(i, 37) % 6)::int, hours => (pg_temp.h(i, 38) % 23)::int) END,
             created
-     FROM (SELECT i, ${B} + (i - 1) * (interval '365 days' / ${I}) AS created FROM generate_series(1, ${I}) AS i) s
+     FROM (SELECT i, ${B} + (i - 1) * (interval '${DAYS_BEFORE_BASE - 1} days' / ${I}) AS created FROM generate_series(1, ${I}) AS i) s
      ORDER BY i`,
 
     `INSERT INTO public.notifications (telegram_user_id, channel_id, channel, message, status, sent_at, error, created_at)
@@ -321,7 +352,7 @@ export async function seedDemoData(db: pg.ClientBase, opts: SeedOptions): Promis
               ${ip('d * 10 + n')}, ${ua('d * 10 + n')},
               jsonb_build_object('email', a.email),
               a.id, ${B} + make_interval(days => d, hours => (7 + pg_temp.h(d * 10 + n, 42) % 3)::int, mins => (pg_temp.h(d * 10 + n, 43) % 60)::int)
-       FROM generate_series(0, 364) AS d
+       FROM generate_series(0, ${DAYS_BEFORE_BASE - 2}) AS d
        CROSS JOIN generate_series(1, 7) AS n
        JOIN public.admin_users a ON a.id = ${admin('n')}
        WHERE pg_temp.h(d * 10 + n, 44) % 3 = 0
@@ -351,7 +382,7 @@ export async function seedDemoData(db: pg.ClientBase, opts: SeedOptions): Promis
     await db.query('COMMIT');
     const counts = {} as Record<TicketHubTable, number>;
     for (const t of TICKETHUB_TABLES) counts[t] = Number((await db.query(`SELECT count(*) AS n FROM public.${t}`)).rows[0].n);
-    return { scale: N, replacedExisting: Boolean(opts.force) && (busy !== null || removedAdmins > 0), counts, durationMs: Date.now() - started };
+    return { scale: N, replacedExisting: Boolean(opts.force) && (busy !== null || removedAdmins > 0), counts, durationMs: Date.now() - started, baseDate };
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
     throw err;

@@ -37,8 +37,8 @@ afterAll(async () => {
 
 describe('demo seed', () => {
   it('fills all ten tables at scale 2000, identically in two fresh databases', async () => {
-    const ra = await withClient(a.url, (c) => seedDemoData(c, { scale: 2000 }));
-    const rb = await withClient(b.url, (c) => seedDemoData(c, { scale: 2000 }));
+    const ra = await withClient(a.url, (c) => seedDemoData(c, { scale: 2000, baseDate: '2026-03-14' }));
+    const rb = await withClient(b.url, (c) => seedDemoData(c, { scale: 2000, baseDate: '2026-03-14' }));
     for (const t of TICKETHUB_TABLES) expect(ra.counts[t], t).toBeGreaterThan(0);
     expect(ra.counts.tickets).toBe(2000);
     expect(ra.counts.telegram_users).toBe(500);
@@ -80,10 +80,43 @@ describe('demo seed', () => {
 
     // Rows added after seeding (and consumed sequence values) must not leak into a forced reseed.
     await withClient(a.url, (c) => c.query(`INSERT INTO public.activity_logs (action, entity_type, description) VALUES ('EXTRA', 'test', 'x')`));
-    const forced = runSeedScript(a.url, ['--scale', '2000', '--force']);
+    const forced = runSeedScript(a.url, ['--scale', '2000', '--force', '--base-date', '2026-03-14']);
     expect(forced.status, forced.stderr).toBe(0);
     expect(forced.stdout).toMatch(/emptied the ten TicketHub tables/);
     expect(await tableHashes(a.url)).toEqual(before);
+  });
+
+  it('dates the demo relative to the base date: today by default (upcoming trips exist, nothing else lies in the future); another base date shifts every timestamp', async () => {
+    const c1 = await createTestDatabase({ migrate: true, prefix: 'seed_c' });
+    const c2 = await createTestDatabase({ migrate: true, prefix: 'seed_d' });
+    try {
+      const today = runSeedScript(c1.url, ['--scale', '300']);
+      expect(today.status, today.stderr).toBe(0);
+      expect(today.stdout).toContain(`(base date ${new Date().toISOString().slice(0, 10)})`);
+      await withClient(c1.url, async (c) => {
+        const q = async (sql: string) => (await c.query(sql)).rows[0].n as number;
+        expect(await q(`SELECT count(*)::int AS n FROM public.trips WHERE departure_at > now() AND status = 'scheduled'`)).toBeGreaterThan(0);
+        expect(await q(`SELECT count(*)::int AS n FROM public.trips WHERE departure_at > now() AND status <> 'scheduled'`)).toBe(0);
+        for (const [table, col] of [['receipts', 'created_at'], ['receipts', 'reviewed_at'], ['tickets', 'issued_at'], ['activity_logs', 'created_at'], ['admin_users', 'last_sign_in_at'], ['invitations', 'created_at'], ['trips', 'created_at'], ['notifications', 'sent_at']]) {
+          expect(await q(`SELECT count(*)::int AS n FROM public.${table} WHERE ${col} > now()`), `${table}.${col} in the future`).toBe(0);
+        }
+      });
+      const later = runSeedScript(c2.url, ['--scale', '300', '--base-date', '2030-01-01']);
+      expect(later.status, later.stderr).toBe(0);
+      const shift = await withClient(c2.url, async (c2c) =>
+        withClient(c1.url, async (c1c) => {
+          const t2 = (await c2c.query('SELECT departure_at FROM public.trips WHERE id = 1')).rows[0].departure_at as Date;
+          const t1 = (await c1c.query('SELECT departure_at FROM public.trips WHERE id = 1')).rows[0].departure_at as Date;
+          return (t2.getTime() - t1.getTime()) / 86_400_000;
+        }),
+      );
+      expect(shift).toBe((Date.parse('2030-01-01') - Date.parse(new Date().toISOString().slice(0, 10))) / 86_400_000);
+      const bad = runSeedScript(c2.url, ['--base-date', '2026-02-30', '--force']);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr.trim()).toBe("db:seed: --base-date must be a calendar date YYYY-MM-DD, got '2026-02-30'");
+    } finally {
+      await Promise.all([c1.drop(), c2.drop()]);
+    }
   });
 
   it('rejects a bad scale and an unreachable database with one line', () => {
