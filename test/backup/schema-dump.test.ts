@@ -174,7 +174,7 @@ describe('dumpSchema: identity columns on partitioned tables', () => {
 });
 
 describe('dumpSchema: what it cannot reproduce is reported, not dropped silently', () => {
-  it('lists unsupported objects and broken dependency loops in warnings', async () => {
+  it('lists outside dependencies and broken dependency loops in warnings; foreign tables and collations are dumped', async () => {
     const src = await db();
     await withClient(src.url, async (c) => {
       await c.query(`CREATE FOREIGN DATA WRAPPER sd_dummy_fdw`);
@@ -190,11 +190,11 @@ describe('dumpSchema: what it cannot reproduce is reported, not dropped silently
       await c.query(`ALTER TABLE public.loop_t ADD CONSTRAINT loop_chk CHECK (public.loop_n() >= 0)`);
     });
     const dump = await dumpInSnapshot(src.url, { schemas: ['public'] });
-    expect(dump.warnings).toContain('foreign table public.remote_things');
-    expect(dump.warnings).toContain('collation public.my_c');
+    // Formerly reported as not reproduced; now dumped (lib/backup/catalog/kinds).
+    expect(dump.objects.find((o) => o.kind === 'FOREIGN TABLE' && o.name === 'remote_things')!.sql).toContain('SERVER sd_dummy_srv');
+    expect(dump.objects.find((o) => o.kind === 'COLLATION' && o.name === 'my_c')!.sql).toBe(`CREATE COLLATION public.my_c (provider = libc, locale = 'C');\nALTER COLLATION public.my_c OWNER TO postgres;\n`);
     expect(dump.warnings).toContain('table constraint profiles_id_fkey on public.profiles uses table auth.users outside the dumped schemas');
     expect(dump.warnings.some((w) => /^dependency loop broken at /.test(w))).toBe(true);
-    expect(dump.objects.some((o) => o.name === 'remote_things')).toBe(false);
     expect(dump.tables.some((t) => t.name === 'remote_things')).toBe(false);
   });
 });

@@ -4,6 +4,8 @@ import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
 import { readCatalog, type Catalog, type ColumnRow, type ConstraintRow, type RelRow } from './read-catalog';
 import type { DumpObject } from './dump-object';
 import { orderObjects, type DumpNode } from './order-objects';
+import { buildKinds } from './kinds';
+import { foreignTableParts } from './kinds/foreign-data';
 
 /**
  * Schema dumper: the DDL of the configured schemas, generated from the PostgreSQL catalogs with the
@@ -243,6 +245,17 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
     comment(node, `SCHEMA ${quoteIdent(n.nspname)}`, PG_NAMESPACE, n.oid);
   }
 
+  // ---- collations, casts, operators, text search, foreign data, event triggers ... (kinds/) ----
+  buildKinds(cat.kinds, {
+    add: (obj, priority, ...keys) => {
+      const node = add(obj, ...keys);
+      node.priority = priority;
+      return node;
+    },
+    comment: (node, target, classid, oid, subid) => comment(node as DumpNode, target, classid, oid, subid),
+  });
+  const foreignTables = new Map(cat.kinds.foreignData.tables.map((t) => [t.relid, foreignTableParts(t)]));
+
   // ---- types ----
   const domainCons = groupBy(cat.domainConstraints, (c) => c.contypid);
   const colsByRel = groupBy(cat.columns, (c) => c.attrelid);
@@ -358,7 +371,7 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
   const relNodes = new Map<number, DumpNode>();
 
   for (const r of cat.rels) {
-    if (isMember(PG_CLASS, r.oid) || !['r', 'p', 'v', 'm'].includes(r.relkind)) continue;
+    if (isMember(PG_CLASS, r.oid) || !['r', 'p', 'v', 'm', 'f'].includes(r.relkind)) continue;
     const q = qualifiedName(r.nspname, r.relname);
     const cols = colsByRel.get(r.oid) ?? [];
     const keys = [key(PG_CLASS, r.oid)];
@@ -379,13 +392,17 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
         sql = `CREATE VIEW ${q}${withOpts} AS\n ${body}${check ? `\n  WITH ${check.slice('check_option='.length).toUpperCase()} CHECK OPTION` : ''};\n`;
       } else {
         kind = 'MATERIALIZED VIEW';
-        sql = `CREATE MATERIALIZED VIEW ${q}${withOpts} AS\n ${body}\n  WITH NO DATA;\n`;
+        sql = `CREATE MATERIALIZED VIEW ${q}${r.am ? ` USING ${r.am}` : ''}${withOpts} AS\n ${body}\n  WITH NO DATA;\n`;
       }
       for (const c of cols) {
         if (c.defexpr !== null) defaults.push({ col: c, sql: `ALTER ${kind === 'VIEW' ? 'VIEW' : 'TABLE'} ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET DEFAULT ${c.defexpr};\n` });
       }
     } else {
-      kind = 'TABLE';
+      // Foreign tables (kinds/foreign-data.ts) and typed tables (`OF type`: columns come from the
+      // type, only their options are printed) share the table's column logic.
+      const foreign = foreignTables.get(r.oid);
+      const typed = r.oftype !== null;
+      kind = foreign ? 'FOREIGN TABLE' : 'TABLE';
       const isPartition = r.relispartition;
       const parents = (r.parents ?? []).map((p) => relByOid.get(p)).filter((p): p is RelRow => !!p);
       const lines: string[] = [];
@@ -395,8 +412,9 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
         // partition is created stand-alone with all columns and attached afterwards, as pg_dump does.
         const printed = isPartition || c.attislocal;
         if (printed) {
-          let l = `    ${quoteIdent(c.attname)} ${c.typ}`;
-          if (c.coll) l += ` COLLATE ${c.coll}`;
+          const bare = `    ${quoteIdent(c.attname)} ${typed ? 'WITH OPTIONS' : c.typ}${foreign ? foreign.columnOptions(c.attname) : ''}`;
+          let l = bare;
+          if (c.coll && !typed) l += ` COLLATE ${c.coll}`;
           if (c.attgenerated === 's') l += ` GENERATED ALWAYS AS (${c.defexpr}) STORED`;
           else if (c.defexpr !== null && !separateDefault(c) && !(c.attinhcount > 0 && !isPartition)) l += ` DEFAULT ${c.defexpr}`;
           const seq = seqByOid.get(identitySeq.get(`${r.oid}:${c.attnum}`) ?? -1);
@@ -413,7 +431,7 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
             }
           }
           if (c.attnotnull && !identity) l += ' NOT NULL';
-          lines.push(l);
+          if (!typed || l !== bare) lines.push(l);
         } else if (c.attnotnull && !parents.some((p) => colsByRel.get(p.oid)?.some((pc) => pc.attname === c.attname && pc.attnotnull))) {
           after.push(`ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET NOT NULL;\n`);
         }
@@ -444,13 +462,16 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
         keys.push(key(PG_CONSTRAINT, con.oid));
       }
       const unlogged = r.relpersistence === 'u' ? 'UNLOGGED ' : '';
-      let s = `CREATE ${unlogged}TABLE ${q} (${lines.length ? `\n${lines.join(',\n')}\n` : ''})`;
+      const body = lines.length ? ` (\n${lines.join(',\n')}\n)` : typed ? '' : ' ()';
+      let s = `CREATE ${unlogged}${foreign ? 'FOREIGN ' : ''}TABLE ${q}${typed ? ` OF ${r.oftype}` : ''}${body}`;
       if (!isPartition && parents.length) s += `\nINHERITS (${parents.map((p) => qualifiedName(p.nspname, p.relname)).join(', ')})`;
       if (r.relkind === 'p') s += `\nPARTITION BY ${r.partkey}`;
+      if (r.am) s += `\nUSING ${r.am}`;
+      if (foreign) s += foreign.tail;
       if (r.reloptions?.length) s += `\nWITH (${r.reloptions.map(relOption).join(', ')})`;
       s += ';\n';
       if (r.relreplident === 'f') after.push(`ALTER TABLE ONLY ${q} REPLICA IDENTITY FULL;\n`);
-      if (r.relreplident === 'n') after.push(`ALTER TABLE ONLY ${q} REPLICA IDENTITY NOTHING;\n`);
+      if (r.relreplident === 'n' && !foreign) after.push(`ALTER TABLE ONLY ${q} REPLICA IDENTITY NOTHING;\n`);
       sql = s + after.join('');
     }
 

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { AppError } from '../../errors';
+import { kindOids, readKinds, type KindRows } from './kinds';
 
 /**
  * All catalog reads of the schema dumper: one query per object kind for all selected schemas at
@@ -21,6 +22,10 @@ export interface RelRow {
   relispartition: boolean; partkey: string | null; partbound: string | null; relrowsecurity: boolean;
   relforcerowsecurity: boolean; relreplident: string; relpages: number; reltype: number; reltypeArray: number | null;
   relispopulated: boolean; viewdef: string | null; parents: number[] | null;
+  /** Typed table (`OF type`): the type, qualified. */
+  oftype: string | null;
+  /** Table access method when it is not the built-in heap (`USING am`). */
+  am: string | null;
 }
 export interface SequenceRow {
   oid: number; relname: string; nspname: string; relpersistence: string; seqtype: string; seqstart: string;
@@ -77,8 +82,10 @@ export interface Catalog {
   policies: PolicyRow[];
   statistics: StatisticsRow[];
   depends: DependRow[];
-  /** Objects in the schemas that the dumper cannot reproduce, e.g. 'foreign table public.x'. */
+  /** Dumped objects that use something outside the dumped schemas (reported as warnings). */
   unsupported: string[];
+  /** Collations, casts, operators, text search, foreign data, ... (lib/backup/catalog/kinds). */
+  kinds: KindRows;
   /** pg_attrdef oid -> objects its expression references */
   defaultRefs: Map<number, { classid: number; oid: number }[]>;
   /** "classoid:objoid:objsubid" -> comment text */
@@ -162,9 +169,12 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
             c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relpages, c.reltype::int AS reltype,
             rt.typarray::int AS "reltypeArray", c.relispopulated,
             CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS viewdef,
-            (SELECT array_agg(i.inhparent::int ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS parents
+            (SELECT array_agg(i.inhparent::int ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS parents,
+            CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS oftype,
+            CASE WHEN am.amname <> 'heap' THEN pg_catalog.quote_ident(am.amname) END AS am
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_catalog.pg_type rt ON rt.oid = c.reltype
+       LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam AND c.relkind IN ('r', 'm')
       WHERE ${NS} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
       ORDER BY n.nspname, c.relname`,
   );
@@ -277,43 +287,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
       WHERE ${NS} ORDER BY n.nspname, s.stxname`,
   );
 
-  // Kinds of schema objects this dumper does not generate: reported, never silently dropped.
-  const notExt = (cls: string, col: string) =>
-    `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${cls}'::regclass AND d.objid = ${col} AND d.deptype = 'e')`;
-  const unsupportedRows = await q<{ what: string }>(
-    `SELECT 'foreign table ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS what
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE ${NS} AND c.relkind = 'f' AND ${notExt('pg_catalog.pg_class', 'c.oid')}
-     UNION ALL
-     SELECT 'typed table (OF type) ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE ${NS} AND c.reloftype <> 0 AND c.relkind IN ('r', 'p') AND ${notExt('pg_catalog.pg_class', 'c.oid')}
-     UNION ALL
-     SELECT 'collation ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.collname)
-       FROM pg_catalog.pg_collation x JOIN pg_catalog.pg_namespace n ON n.oid = x.collnamespace
-      WHERE ${NS} AND ${notExt('pg_catalog.pg_collation', 'x.oid')}
-     UNION ALL
-     SELECT 'operator ' || pg_catalog.quote_ident(n.nspname) || '.' || x.oprname
-       FROM pg_catalog.pg_operator x JOIN pg_catalog.pg_namespace n ON n.oid = x.oprnamespace
-      WHERE ${NS} AND ${notExt('pg_catalog.pg_operator', 'x.oid')}
-     UNION ALL
-     SELECT 'operator class ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.opcname)
-       FROM pg_catalog.pg_opclass x JOIN pg_catalog.pg_namespace n ON n.oid = x.opcnamespace
-      WHERE ${NS} AND ${notExt('pg_catalog.pg_opclass', 'x.oid')}
-     UNION ALL
-     SELECT 'text search configuration ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.cfgname)
-       FROM pg_catalog.pg_ts_config x JOIN pg_catalog.pg_namespace n ON n.oid = x.cfgnamespace
-      WHERE ${NS} AND ${notExt('pg_catalog.pg_ts_config', 'x.oid')}
-     UNION ALL
-     SELECT 'text search dictionary ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.dictname)
-       FROM pg_catalog.pg_ts_dict x JOIN pg_catalog.pg_namespace n ON n.oid = x.dictnamespace
-      WHERE ${NS} AND ${notExt('pg_catalog.pg_ts_dict', 'x.oid')}
-     UNION ALL
-     SELECT 'conversion ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(x.conname)
-       FROM pg_catalog.pg_conversion x JOIN pg_catalog.pg_namespace n ON n.oid = x.connamespace
-      WHERE ${NS} AND ${notExt('pg_catalog.pg_conversion', 'x.oid')}
-     ORDER BY 1`,
-  );
+  const kinds = await readKinds(q, schemas);
 
   // Every dumped object's catalog oid, to fetch only the pg_depend / pg_description rows that matter.
   const oids = new Set<number>();
@@ -321,6 +295,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
     for (const x of xs) oids.add(x.oid);
   }
   for (const t of types) if (t.typrelid) oids.add(t.typrelid);
+  for (const o of kindOids(kinds)) oids.add(o);
   for (const c of columns) if (c.adoid !== null) oids.add(c.adoid);
   const oidList = [...oids];
   const depends = await q<DependRow>(
@@ -383,7 +358,8 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
     policies,
     statistics,
     depends,
-    unsupported: [...unsupportedRows.map((r) => r.what), ...outside.map((r) => r.what)],
+    unsupported: outside.map((r) => r.what),
+    kinds,
     defaultRefs,
     comments,
   };

@@ -1,0 +1,43 @@
+import { qualifiedName, quoteLiteral } from '../quote-ident';
+import { catalogKey, notExtensionMember, PG_COLLATION, type KindBuilder } from './kind-types';
+import { ownerSql } from './owner-acl';
+
+/** Collations created in the dumped schemas (CREATE COLLATION ... provider icu/libc). */
+export interface CollationRow {
+  oid: number; nspname: string; owner: string;
+  /** The pg_collation row as JSON: its columns differ between 15 (colliculocale) and 17 (colllocale). */
+  c: Record<string, unknown>;
+}
+
+/** Rows of this kind ($1: the dumped schemas), read by kinds/index.ts in its one query. */
+export const COLLATIONS_SQL = `SELECT x.oid::int AS oid, n.nspname, pg_catalog.pg_get_userbyid(x.collowner) AS owner, pg_catalog.to_jsonb(x) AS c
+       FROM pg_catalog.pg_collation x JOIN pg_catalog.pg_namespace n ON n.oid = x.collnamespace
+      WHERE n.nspname = ANY($1::text[]) AND ${notExtensionMember('pg_catalog.pg_collation', 'x.oid')}
+      ORDER BY n.nspname, x.collname`;
+
+export function collationSql(r: CollationRow): string {
+  const c = r.c as { collname: string; collprovider: string; collisdeterministic: boolean; collcollate?: string | null; collctype?: string | null; colliculocale?: string | null; colllocale?: string | null; collicurules?: string | null };
+  const parts: string[] = [];
+  const provider = { i: 'icu', c: 'libc', b: 'builtin' }[c.collprovider];
+  if (!provider) throw new Error(`collation ${r.nspname}.${c.collname} has provider ${c.collprovider}`);
+  parts.push(`provider = ${provider}`);
+  if (!c.collisdeterministic) parts.push('deterministic = false');
+  const locale = c.colllocale ?? c.colliculocale ?? null;
+  if (c.collprovider !== 'c' && locale !== null) parts.push(`locale = ${quoteLiteral(locale)}`);
+  else if (c.collcollate === c.collctype && c.collcollate != null) parts.push(`locale = ${quoteLiteral(c.collcollate)}`);
+  else {
+    if (c.collcollate != null) parts.push(`lc_collate = ${quoteLiteral(c.collcollate)}`);
+    if (c.collctype != null) parts.push(`lc_ctype = ${quoteLiteral(c.collctype)}`);
+  }
+  if (c.collicurules) parts.push(`rules = ${quoteLiteral(c.collicurules)}`);
+  return `CREATE COLLATION ${qualifiedName(r.nspname, c.collname)} (${parts.join(', ')});\n`;
+}
+
+export function buildCollations(rows: CollationRow[], b: KindBuilder): void {
+  for (const r of rows) {
+    const name = String(r.c.collname);
+    const q = qualifiedName(r.nspname, name);
+    const node = b.add({ section: 'pre-data', kind: 'COLLATION', schema: r.nspname, name, sql: collationSql(r) + ownerSql('COLLATION', q, r.owner) }, 3, catalogKey(PG_COLLATION, r.oid));
+    b.comment(node, `COLLATION ${q}`, PG_COLLATION, r.oid);
+  }
+}

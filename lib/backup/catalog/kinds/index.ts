@@ -1,0 +1,109 @@
+import { AppError } from '../../../errors';
+import { ACCESS_METHODS_SQL, buildAccessMethods, type AccessMethodRow } from './access-methods';
+import { buildCasts, CASTS_SQL, type CastRow } from './casts';
+import { buildCollations, COLLATIONS_SQL, type CollationRow } from './collations';
+import { buildConversions, CONVERSIONS_SQL, type ConversionRow } from './conversions';
+import { buildEventTriggers, EVENT_TRIGGERS_SQL, type EventTriggerRow } from './event-triggers';
+import { buildForeignData, FDWS_SQL, foreignDataOids, FOREIGN_TABLES_SQL, SERVERS_SQL, USER_MAPPINGS_SQL, type ForeignDataRows } from './foreign-data';
+import { notExtensionMember, type CatalogQuery, type KindBuilder } from './kind-types';
+import { buildOperators, OPCLASSES_SQL, OPERATORS_SQL, operatorsOids, OPFAMILIES_SQL, OPMEMBERS_SQL, type OperatorRows } from './operators';
+import { buildTextSearch, textSearchOids, TS_CONFIGS_SQL, TS_DICTS_SQL, TS_PARSERS_SQL, TS_TEMPLATES_SQL, type TextSearchRows } from './text-search';
+import { buildTransforms, TRANSFORMS_SQL, type TransformRow } from './transforms';
+
+/**
+ * The object kinds beyond tables, types and functions, read and built by one module each. The
+ * schema dumper calls `readKinds` with its other catalog reads and `buildKinds` while it builds
+ * its dependency graph; pg_depend then orders them among the rest.
+ */
+export interface KindRows {
+  collations: CollationRow[];
+  casts: CastRow[];
+  conversions: ConversionRow[];
+  accessMethods: AccessMethodRow[];
+  transforms: TransformRow[];
+  eventTriggers: EventTriggerRow[];
+  operators: OperatorRows;
+  textSearch: TextSearchRows;
+  foreignData: ForeignDataRows;
+}
+
+/** One round trip for all of them (the dumper's query count stays fixed, whatever the catalog holds). */
+export async function readKinds(q: CatalogQuery, schemas: string[]): Promise<KindRows> {
+  const parts: Record<string, string> = {
+    unsupported: UNSUPPORTED_SQL, collations: COLLATIONS_SQL, casts: CASTS_SQL, conversions: CONVERSIONS_SQL, accessMethods: ACCESS_METHODS_SQL,
+    transforms: TRANSFORMS_SQL, eventTriggers: EVENT_TRIGGERS_SQL, operators: OPERATORS_SQL, opFamilies: OPFAMILIES_SQL, opClasses: OPCLASSES_SQL,
+    opMembers: OPMEMBERS_SQL, tsParsers: TS_PARSERS_SQL, tsTemplates: TS_TEMPLATES_SQL, tsDicts: TS_DICTS_SQL, tsConfigs: TS_CONFIGS_SQL,
+    fdws: FDWS_SQL, servers: SERVERS_SQL, userMappings: USER_MAPPINGS_SQL, foreignTables: FOREIGN_TABLES_SQL,
+  };
+  // Each list as a JSON array; WITH ORDINALITY keeps each query's own ORDER BY.
+  const select = Object.entries(parts)
+    .map(([name, sql]) => `(SELECT COALESCE(pg_catalog.json_agg(x.r ORDER BY x.i), '[]'::pg_catalog.json) FROM (SELECT pg_catalog.row_to_json(t) AS r, pg_catalog.row_number() OVER () AS i FROM (${sql}) t) x) AS "${name}"`)
+    .join(',\n');
+  const [r] = await q<Record<string, never[]>>(`SELECT ${select}`, [schemas]);
+  refuseUnsupported((r.unsupported as { what: string }[]).map((x) => x.what));
+  return {
+    collations: r.collations,
+    casts: r.casts,
+    conversions: r.conversions,
+    accessMethods: r.accessMethods,
+    transforms: r.transforms,
+    eventTriggers: r.eventTriggers,
+    operators: { operators: r.operators, families: r.opFamilies, classes: r.opClasses, members: r.opMembers },
+    textSearch: { parsers: r.tsParsers, templates: r.tsTemplates, dicts: r.tsDicts, configs: r.tsConfigs },
+    foreignData: { wrappers: r.fdws, servers: r.servers, mappings: r.userMappings, tables: r.foreignTables },
+  };
+}
+
+/** Catalog oids of every object these kinds create: their pg_depend rows and comments are read too. */
+export function kindOids(k: KindRows): number[] {
+  return [
+    ...[k.collations, k.casts, k.conversions, k.accessMethods, k.transforms, k.eventTriggers].flatMap((xs: { oid: number }[]) => xs.map((x) => x.oid)),
+    ...operatorsOids(k.operators),
+    ...textSearchOids(k.textSearch),
+    ...foreignDataOids(k.foreignData),
+  ];
+}
+
+export function buildKinds(k: KindRows, b: KindBuilder): void {
+  buildCollations(k.collations, b);
+  buildCasts(k.casts, b);
+  buildConversions(k.conversions, b);
+  buildAccessMethods(k.accessMethods, b);
+  buildTransforms(k.transforms, b);
+  buildOperators(k.operators, b);
+  buildTextSearch(k.textSearch, b);
+  buildForeignData(k.foreignData, b);
+  buildEventTriggers(k.eventTriggers, b);
+}
+
+// Kinds the dumper does not reproduce (see refuseUnsupported).
+const UNSUPPORTED_SQL = `SELECT 'base type ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS what
+       FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+      WHERE n.nspname = ANY($1::text[]) AND t.typtype IN ('b', 'p') AND (t.typtype = 'p' OR t.typelem = 0 OR t.typlen <> -1 OR
+              NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid))
+        AND ${notExtensionMember('pg_catalog.pg_type', 't.oid')}
+     UNION ALL
+     SELECT 'procedural language ' || pg_catalog.quote_ident(l.lanname) FROM pg_catalog.pg_language l
+      WHERE l.oid >= 16384 AND ${notExtensionMember('pg_catalog.pg_language', 'l.oid')}
+     UNION ALL
+     SELECT 'foreign table partition or child ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1::text[]) AND c.relkind = 'f' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)
+     UNION ALL
+     SELECT 'subscription ' || pg_catalog.quote_ident(s.subname) FROM pg_catalog.pg_subscription s
+      WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+     ORDER BY 1`;
+
+/**
+ * Object kinds the dumper does not reproduce fail the backup, naming every such object: a backup
+ * that silently lacks them would restore into a database that breaks later.
+ */
+function refuseUnsupported(names: string[]): void {
+  if (names.length) {
+    throw new AppError(
+      'incompatible',
+      `the backup cannot reproduce ${names.length === 1 ? 'this object' : `these ${names.length} objects`}: ${names.slice(0, 10).join(', ')}${names.length > 10 ? `, and ${names.length - 10} more` : ''}; drop or move ${names.length === 1 ? 'it' : 'them'}, or back up other schemas (BACKUP_SCHEMAS)`,
+      { details: { unsupported: names } },
+    );
+  }
+}

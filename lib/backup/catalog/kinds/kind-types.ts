@@ -1,0 +1,76 @@
+import type pg from 'pg';
+
+/**
+ * The small contract between the schema dumper (dump-schema.ts) and the modules of this folder,
+ * one per object kind that is not a table, type or function (collations, casts, operators, text
+ * search, foreign data, ...). Kept free of imports from dump-schema.ts so no import circle forms.
+ */
+
+/** Runs one catalog query with search_path '' (every deparsed name schema-qualified). */
+export type CatalogQuery = <T extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<T[]>;
+
+/** Structurally a DumpObject of dump-schema.ts. */
+export interface KindObject {
+  section: 'pre-data' | 'post-data';
+  kind: string;
+  schema: string | null;
+  name: string;
+  table?: string;
+  sql: string;
+}
+
+/** What a kind module may do while the dumper builds its dependency graph. */
+export interface KindBuilder {
+  /**
+   * Adds an object; `keys` are the catalog objects ("classid:oid") its SQL creates, so pg_depend
+   * edges from and to them order it. Returns a handle for comments.
+   */
+  add(obj: KindObject, priority: number, ...keys: string[]): KindNode;
+  /** Adds `COMMENT ON <target> IS ...` after the node when the catalog object has a comment. */
+  comment(node: KindNode, target: string, classid: number, oid: number, subid?: number): void;
+}
+
+/** Opaque to kind modules. */
+export interface KindNode {
+  readonly obj: KindObject;
+}
+
+// Catalog ids (pg_class oids of the system catalogs), stable across PostgreSQL versions.
+export const PG_AM = 2601;
+export const PG_AMOP = 2602;
+export const PG_AMPROC = 2603;
+export const PG_CAST = 2605;
+export const PG_CONVERSION = 2607;
+export const PG_OPCLASS = 2616;
+export const PG_OPERATOR = 2617;
+export const PG_OPFAMILY = 2753;
+export const PG_COLLATION = 3456;
+export const PG_EVENT_TRIGGER = 3466;
+export const PG_TRANSFORM = 3576;
+export const PG_TS_DICT = 3600;
+export const PG_TS_PARSER = 3601;
+export const PG_TS_CONFIG = 3602;
+export const PG_TS_TEMPLATE = 3764;
+export const PG_FOREIGN_DATA_WRAPPER = 2328;
+export const PG_FOREIGN_SERVER = 1417;
+export const PG_USER_MAPPING = 1418;
+export const PG_LARGEOBJECT_METADATA = 2613;
+
+/** First oid a user object can have (FirstNormalObjectId): below it are the built-in objects. */
+export const FIRST_USER_OID = 16384;
+
+export const catalogKey = (classid: number, oid: number) => `${classid}:${oid}`;
+
+/** SQL: the object (catalog `cls`, oid column `col`) is not a member of an extension. */
+export const notExtensionMember = (cls: string, col: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${cls}'::pg_catalog.regclass AND d.objid = ${col} AND d.deptype = 'e')`;
+
+/** `OPTIONS (k 'v', ...)` from a pg_*options array of `k=v` (empty string when none). */
+export function optionsClause(options: string[] | null, quote: (s: string) => string, quoteLit: (s: string) => string): string {
+  if (!options?.length) return '';
+  const parts = options.map((o) => {
+    const i = o.indexOf('=');
+    return `${quote(o.slice(0, i))} ${quoteLit(o.slice(i + 1))}`;
+  });
+  return `OPTIONS (\n    ${parts.join(',\n    ')}\n)`;
+}
