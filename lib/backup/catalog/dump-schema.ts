@@ -247,6 +247,7 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
 
   // ---- collations, casts, operators, text search, foreign data, event triggers ... (kinds/) ----
   buildKinds(cat.kinds, {
+    serverVersionNum: cat.serverVersionNum,
     add: (obj, priority, ...keys) => {
       const node = add(obj, ...keys);
       node.priority = priority;

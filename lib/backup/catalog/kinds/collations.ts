@@ -1,6 +1,6 @@
 import { qualifiedName, quoteLiteral } from '../quote-ident';
 import { catalogKey, notExtensionMember, PG_COLLATION, type KindBuilder } from './kind-types';
-import { ownerSql } from './owner-acl';
+import { ownerStatement } from '../acl';
 
 /** Collations created in the dumped schemas (CREATE COLLATION ... provider icu/libc). */
 export interface CollationRow {
@@ -37,7 +37,7 @@ export function buildCollations(rows: CollationRow[], b: KindBuilder): void {
   for (const r of rows) {
     const name = String(r.c.collname);
     const q = qualifiedName(r.nspname, name);
-    const node = b.add({ section: 'pre-data', kind: 'COLLATION', schema: r.nspname, name, sql: collationSql(r) + ownerSql('COLLATION', q, r.owner) }, 3, catalogKey(PG_COLLATION, r.oid));
+    const node = b.add({ section: 'pre-data', kind: 'COLLATION', schema: r.nspname, name, sql: collationSql(r) + ownerStatement('COLLATION', q, r.owner) }, 3, catalogKey(PG_COLLATION, r.oid));
     b.comment(node, `COLLATION ${q}`, PG_COLLATION, r.oid);
   }
 }

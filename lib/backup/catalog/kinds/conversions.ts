@@ -1,6 +1,6 @@
 import { qualifiedName, quoteLiteral } from '../quote-ident';
 import { catalogKey, notExtensionMember, PG_CONVERSION, type KindBuilder } from './kind-types';
-import { ownerSql } from './owner-acl';
+import { ownerStatement } from '../acl';
 
 /** Encoding conversions created in the dumped schemas (CREATE [DEFAULT] CONVERSION). */
 export interface ConversionRow { oid: number; nspname: string; conname: string; owner: string; src: string; dst: string; proc: string; isDefault: boolean }
@@ -16,7 +16,7 @@ export const CONVERSIONS_SQL = `SELECT x.oid::int AS oid, n.nspname, x.conname, 
 export function buildConversions(rows: ConversionRow[], b: KindBuilder): void {
   for (const c of rows) {
     const q = qualifiedName(c.nspname, c.conname);
-    const sql = `CREATE ${c.isDefault ? 'DEFAULT ' : ''}CONVERSION ${q} FOR ${quoteLiteral(c.src)} TO ${quoteLiteral(c.dst)} FROM ${c.proc};\n${ownerSql('CONVERSION', q, c.owner)}`;
+    const sql = `CREATE ${c.isDefault ? 'DEFAULT ' : ''}CONVERSION ${q} FOR ${quoteLiteral(c.src)} TO ${quoteLiteral(c.dst)} FROM ${c.proc};\n${ownerStatement('CONVERSION', q, c.owner)}`;
     const node = b.add({ section: 'pre-data', kind: 'CONVERSION', schema: c.nspname, name: c.conname, sql }, 13, catalogKey(PG_CONVERSION, c.oid));
     b.comment(node, `CONVERSION ${q}`, PG_CONVERSION, c.oid);
   }

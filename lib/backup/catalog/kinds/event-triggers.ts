@@ -1,6 +1,6 @@
 import { quoteIdent, quoteLiteral } from '../quote-ident';
 import { catalogKey, FIRST_USER_OID, notExtensionMember, PG_EVENT_TRIGGER, type KindBuilder } from './kind-types';
-import { ownerSql } from './owner-acl';
+import { ownerStatement } from '../acl';
 
 /** Event triggers, database-wide. Emitted last (as pg_dump does) so they never fire during the restore. */
 export interface EventTriggerRow { oid: number; evtname: string; evtevent: string; owner: string; func: string; enabled: string; tags: string[] | null }
@@ -20,7 +20,7 @@ export function buildEventTriggers(rows: EventTriggerRow[], b: KindBuilder): voi
     sql += `   EXECUTE FUNCTION ${e.func}();\n`;
     const en = { D: 'DISABLE', A: 'ENABLE ALWAYS', R: 'ENABLE REPLICA' }[e.enabled];
     if (en) sql += `ALTER EVENT TRIGGER ${name} ${en};\n`;
-    sql += ownerSql('EVENT TRIGGER', name, e.owner);
+    sql += ownerStatement('EVENT TRIGGER', name, e.owner);
     const node = b.add({ section: 'post-data', kind: 'EVENT TRIGGER', schema: null, name: e.evtname, sql }, 100, catalogKey(PG_EVENT_TRIGGER, e.oid));
     b.comment(node, `EVENT TRIGGER ${name}`, PG_EVENT_TRIGGER, e.oid);
   }

@@ -3,7 +3,7 @@ import {
   catalogKey, FIRST_USER_OID, notExtensionMember, optionsClause, PG_FOREIGN_DATA_WRAPPER, PG_FOREIGN_SERVER, PG_USER_MAPPING,
   type KindBuilder,
 } from './kind-types';
-import { aclSql, ownerSql } from './owner-acl';
+import { buildAclCommands, ownerStatement } from '../acl';
 
 /**
  * Foreign data wrappers, servers and user mappings (database-wide, as pg_dump dumps them) and the
@@ -55,7 +55,7 @@ export function buildForeignData(r: ForeignDataRows, b: KindBuilder): void {
     if (w.handler) sql += ` HANDLER ${w.handler}`;
     if (w.validator) sql += ` VALIDATOR ${w.validator}`;
     if (w.options?.length) sql += ` ${opts(w.options)}`;
-    sql += `;\n${ownerSql('FOREIGN DATA WRAPPER', name, w.owner)}${aclSql(`FOREIGN DATA WRAPPER ${name}`, w.acl, w.aclDefault)}`;
+    sql += `;\n${ownerStatement('FOREIGN DATA WRAPPER', name, w.owner)}${buildAclCommands({ type: 'FOREIGN DATA WRAPPER', name, owner: w.owner }, w.acl, w.aclDefault, { serverVersionNum: b.serverVersionNum })}`;
     const node = b.add({ section: 'pre-data', kind: 'FOREIGN DATA WRAPPER', schema: null, name: w.name, sql }, 18, catalogKey(PG_FOREIGN_DATA_WRAPPER, w.oid));
     b.comment(node, `FOREIGN DATA WRAPPER ${name}`, PG_FOREIGN_DATA_WRAPPER, w.oid);
   }
@@ -66,7 +66,7 @@ export function buildForeignData(r: ForeignDataRows, b: KindBuilder): void {
     if (s.version !== null) sql += ` VERSION ${quoteLiteral(s.version)}`;
     sql += ` FOREIGN DATA WRAPPER ${quoteIdent(s.fdw)}`;
     if (s.options?.length) sql += ` ${opts(s.options)}`;
-    sql += `;\n${ownerSql('SERVER', name, s.owner)}${aclSql(`FOREIGN SERVER ${name}`, s.acl, s.aclDefault)}`;
+    sql += `;\n${ownerStatement('SERVER', name, s.owner)}${buildAclCommands({ type: 'FOREIGN SERVER', name, owner: s.owner }, s.acl, s.aclDefault, { serverVersionNum: b.serverVersionNum })}`;
     const node = b.add({ section: 'pre-data', kind: 'SERVER', schema: null, name: s.name, sql }, 19, catalogKey(PG_FOREIGN_SERVER, s.oid));
     b.comment(node, `SERVER ${name}`, PG_FOREIGN_SERVER, s.oid);
   }

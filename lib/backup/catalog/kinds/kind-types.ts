@@ -21,6 +21,8 @@ export interface KindObject {
 
 /** What a kind module may do while the dumper builds its dependency graph. */
 export interface KindBuilder {
+  /** server_version_num of the source (privilege lists depend on it). */
+  serverVersionNum: number;
   /**
    * Adds an object; `keys` are the catalog objects ("classid:oid") its SQL creates, so pg_depend
    * edges from and to them order it. Returns a handle for comments.
