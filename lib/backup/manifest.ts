@@ -137,6 +137,12 @@ export interface Manifest {
    * decrypts the whole file as a stream (lib/backup/encryption/decrypting-source.ts).
    */
   encryption?: ManifestEncryption;
+  /**
+   * Large objects (optional; absent when the database has none): size and SHA-256 of each one's
+   * content. Their SQL is in 'post-data' members of kind 'LARGE OBJECTS' (named by oid range),
+   * before the other post-data members (lib/backup/catalog/kinds/large-objects.ts).
+   */
+  largeObjects?: { oid: number; bytes: number; sha256: string }[];
 }
 
 /** How an encrypted archive was sealed (see Manifest.encryption). */

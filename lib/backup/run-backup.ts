@@ -23,6 +23,7 @@ import {
   tryBackupLock,
 } from './backup-runs';
 import { dumpSchema } from './catalog/dump-schema';
+import { dumpLargeObjects } from './catalog/kinds/large-objects';
 import type { TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
@@ -599,11 +600,17 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     }
     await workersDone;
     if (failure) throw failure;
-    for (const c of workerClients) await c.query('COMMIT').catch(() => {});
 
     progress.phase = 'finishing';
     emit(true);
     await writer.appendText({ section: 'sequence-set', kind: 'SEQUENCE SET', schema: null, name: 'sequences' }, dump.sequenceSetSql ? withNewline(dump.sequenceSetSql) : '');
+    // Large objects: still inside the snapshot, streamed in slices (kinds/large-objects.ts).
+    const largeObjects = await dumpLargeObjects(coordinator, info.num, async (sql, [from, to]) => {
+      await writer.appendText({ section: 'post-data', kind: 'LARGE OBJECTS', schema: null, name: from === to ? String(from) : `${from}..${to}` }, sql);
+      progress.archiveBytes = writer.size;
+      emit();
+    });
+    for (const c of workerClients) await c.query('COMMIT').catch(() => {});
     for (const o of dump.objects.filter((x) => x.section === 'post-data')) {
       await writer.appendText({ section: 'post-data', kind: o.kind, schema: o.schema ?? null, name: o.name, ...(o.table ? { table: o.table } : {}) }, withNewline(o.sql));
     }
@@ -639,6 +646,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       totals: { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0) },
       entries: writer.entries,
       ...(sealed.encryption() ? { encryption: sealed.encryption() } : {}),
+      ...(largeObjects.length ? { largeObjects } : {}),
     };
     // Written last: its presence is what makes the backup exist.
     await storage.put(manifestKey(id), Readable.from([serializeManifest(manifest)]));

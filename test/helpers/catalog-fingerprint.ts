@@ -8,6 +8,8 @@ import pg from 'pg';
  *
  * Deliberately left out: oids, owners, privileges, attislocal/conislocal (how a partition got its
  * columns), dropped-column positions (columns are numbered by rank), extension members' bodies.
+ * Except for the kinds of lib/backup/catalog/kinds (collations, operators, text search, casts,
+ * foreign data, event triggers, large objects ...), whose owners and privileges are included.
  */
 export async function catalogFingerprint(url: string, schemas?: string[]): Promise<string> {
   const c = new pg.Client({ connectionString: url });
@@ -95,9 +97,70 @@ export async function catalogFingerprint(url: string, schemas?: string[]): Promi
                        OR (o.type = 'schema' AND d.objoid = ANY($1::oid[]))
                        OR (o.type = 'extension' AND d.objoid IN (SELECT oid FROM pg_catalog.pg_extension WHERE extnamespace = ANY($1::oid[]))))
                   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = d.classoid AND x.objid = d.objoid AND x.deptype = 'e')`);
+    await objectKindLines(run, notExt);
     await c.query('COMMIT');
     return lines.sort().join('\n') + '\n';
   } finally {
     await c.end();
   }
+}
+
+/** The kinds of lib/backup/catalog/kinds: schema-scoped ones in $1's schemas, database-wide ones all user-made (oid >= 16384). */
+async function objectKindLines(run: (sql: string) => Promise<void>, notExt: (cls: string, col: string) => string): Promise<void> {
+  const own = (col: string) => `'owner=' || pg_catalog.pg_get_userbyid(${col})`;
+  await run(`SELECT concat_ws(' ', 'collation', x.oid::regcollation::text, x.collprovider, x.collisdeterministic, x.collcollate, x.collctype,
+               coalesce(to_jsonb(x)->>'colllocale', to_jsonb(x)->>'colliculocale'), to_jsonb(x)->>'collicurules', ${own('x.collowner')}) AS l
+               FROM pg_catalog.pg_collation x WHERE x.collnamespace = ANY($1::oid[]) AND ${notExt('pg_collation', 'x.oid')}`);
+  await run(`SELECT concat_ws(' ', 'operator', o.oid::regoperator::text, o.oprcode::regproc::text, 'com=' || nullif(o.oprcom, 0)::regoperator::text,
+               'neg=' || nullif(o.oprnegate, 0)::regoperator::text, o.oprcanmerge, o.oprcanhash, o.oprrest::regproc::text, o.oprjoin::regproc::text, ${own('o.oprowner')}) AS l
+               FROM pg_catalog.pg_operator o WHERE o.oprnamespace = ANY($1::oid[]) AND ${notExt('pg_operator', 'o.oid')}`);
+  await run(`SELECT concat_ws(' ', 'opfamily', n.nspname, f.opfname, a.amname, ${own('f.opfowner')},
+               (SELECT string_agg(concat_ws(':', o.amopstrategy, o.amopopr::regoperator::text, o.amoppurpose, o.amopsortfamily <> 0), ',' ORDER BY concat_ws(':', o.amopstrategy, o.amopopr::regoperator::text)) FROM pg_catalog.pg_amop o WHERE o.amopfamily = f.oid),
+               (SELECT string_agg(concat_ws(':', p.amprocnum, p.amproclefttype::regtype::text, p.amprocrighttype::regtype::text, p.amproc::regprocedure::text), ',' ORDER BY concat_ws(':', p.amprocnum, p.amproclefttype::regtype::text, p.amprocrighttype::regtype::text)) FROM pg_catalog.pg_amproc p WHERE p.amprocfamily = f.oid)) AS l
+               FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod
+              WHERE f.opfnamespace = ANY($1::oid[]) AND ${notExt('pg_opfamily', 'f.oid')}`);
+  await run(`SELECT concat_ws(' ', 'opclass', n.nspname, c.opcname, a.amname, c.opcintype::regtype::text, c.opcdefault, f.opfname, nullif(c.opckeytype, 0)::regtype::text, ${own('c.opcowner')}) AS l
+               FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_namespace n ON n.oid = c.opcnamespace JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod
+               JOIN pg_catalog.pg_opfamily f ON f.oid = c.opcfamily WHERE c.opcnamespace = ANY($1::oid[]) AND ${notExt('pg_opclass', 'c.oid')}`);
+  await run(`SELECT concat_ws(' ', 'ts parser', n.nspname, p.prsname, p.prsstart::regproc::text, p.prstoken::regproc::text, p.prsend::regproc::text, p.prsheadline::regproc::text, p.prslextype::regproc::text) AS l
+               FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace WHERE p.prsnamespace = ANY($1::oid[])`);
+  await run(`SELECT concat_ws(' ', 'ts template', n.nspname, t.tmplname, t.tmplinit::regproc::text, t.tmpllexize::regproc::text) AS l
+               FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace WHERE t.tmplnamespace = ANY($1::oid[])`);
+  await run(`SELECT concat_ws(' ', 'ts dict', d.oid::regdictionary::text, t.tmplname, d.dictinitoption, ${own('d.dictowner')}) AS l
+               FROM pg_catalog.pg_ts_dict d JOIN pg_catalog.pg_ts_template t ON t.oid = d.dicttemplate WHERE d.dictnamespace = ANY($1::oid[])`);
+  await run(`SELECT concat_ws(' ', 'ts config', c.oid::regconfig::text, p.prsname, ${own('c.cfgowner')},
+               (SELECT string_agg(m.maptokentype || ':' || m.mapseqno || ':' || m.mapdict::regdictionary::text, ',' ORDER BY m.maptokentype, m.mapseqno) FROM pg_catalog.pg_ts_config_map m WHERE m.mapcfg = c.oid)) AS l
+               FROM pg_catalog.pg_ts_config c JOIN pg_catalog.pg_ts_parser p ON p.oid = c.cfgparser WHERE c.cfgnamespace = ANY($1::oid[])`);
+  await run(`SELECT concat_ws(' ', 'conversion', n.nspname, x.conname, pg_catalog.pg_encoding_to_char(x.conforencoding), pg_catalog.pg_encoding_to_char(x.contoencoding),
+               x.conproc::regproc::text, x.condefault, ${own('x.conowner')}) AS l
+               FROM pg_catalog.pg_conversion x JOIN pg_catalog.pg_namespace n ON n.oid = x.connamespace WHERE x.connamespace = ANY($1::oid[])`);
+  await run(`SELECT concat_ws(' ', 'typed/am', c.oid::regclass::text, 'of=' || nullif(c.reloftype, 0)::regtype::text, 'am=' || a.amname) AS l
+               FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_am a ON a.oid = c.relam
+              WHERE c.relnamespace = ANY($1::oid[]) AND c.relkind IN ('r', 'm', 'p')`);
+  await run(`SELECT concat_ws(' ', 'foreign table', f.ftrelid::regclass::text, s.srvname, f.ftoptions::text,
+               (SELECT string_agg(a.attname || '=' || a.attfdwoptions::text, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a WHERE a.attrelid = f.ftrelid AND a.attfdwoptions IS NOT NULL)) AS l
+               FROM pg_catalog.pg_foreign_table f JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver JOIN pg_catalog.pg_class c ON c.oid = f.ftrelid
+              WHERE c.relnamespace = ANY($1::oid[])`);
+  // Database-wide kinds: the user's own (oid >= 16384), never an extension's.
+  const user = (cls: string, col: string) => `${col} >= 16384 AND ${notExt(cls, col)}`;
+  await run(`SELECT concat_ws(' ', 'cast', c.castsource::regtype::text, c.casttarget::regtype::text, nullif(c.castfunc, 0)::regprocedure::text, c.castcontext, c.castmethod) AS l
+               FROM pg_catalog.pg_cast c WHERE ${user('pg_cast', 'c.oid')} AND $1::oid[] IS NOT NULL`);
+  await run(`SELECT concat_ws(' ', 'transform', t.trftype::regtype::text, l.lanname, nullif(t.trffromsql, 0)::regprocedure::text, nullif(t.trftosql, 0)::regprocedure::text) AS l
+               FROM pg_catalog.pg_transform t JOIN pg_catalog.pg_language l ON l.oid = t.trflang WHERE ${user('pg_transform', 't.oid')} AND $1::oid[] IS NOT NULL`);
+  await run(`SELECT concat_ws(' ', 'access method', a.amname, a.amtype, a.amhandler::regproc::text) AS l FROM pg_catalog.pg_am a WHERE ${user('pg_am', 'a.oid')} AND $1::oid[] IS NOT NULL`);
+  await run(`SELECT concat_ws(' ', 'event trigger', e.evtname, e.evtevent, e.evtfoid::regproc::text, e.evtenabled, e.evttags::text, ${own('e.evtowner')}) AS l
+               FROM pg_catalog.pg_event_trigger e WHERE ${user('pg_event_trigger', 'e.oid')} AND $1::oid[] IS NOT NULL`);
+  await run(`SELECT concat_ws(' ', 'fdw', w.fdwname, w.fdwhandler::regproc::text, w.fdwvalidator::regproc::text, w.fdwoptions::text, w.fdwacl::text, ${own('w.fdwowner')}) AS l
+               FROM pg_catalog.pg_foreign_data_wrapper w WHERE ${user('pg_foreign_data_wrapper', 'w.oid')} AND $1::oid[] IS NOT NULL`);
+  await run(`SELECT concat_ws(' ', 'server', s.srvname, s.srvtype, s.srvversion, s.srvoptions::text, s.srvacl::text, ${own('s.srvowner')},
+               (SELECT 'mappings ' || string_agg(CASE WHEN u.umuser = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(u.umuser) END, ',' ORDER BY u.umuser) FROM pg_catalog.pg_user_mapping u WHERE u.umserver = s.oid)) AS l
+               FROM pg_catalog.pg_foreign_server s WHERE ${user('pg_foreign_server', 's.oid')} AND $1::oid[] IS NOT NULL`);
+  await run(`SELECT concat_ws(' ', 'large object', l.oid, ${own('l.lomowner')}, l.lomacl::text, pg_catalog.obj_description(l.oid, 'pg_largeobject'),
+               (SELECT pg_catalog.md5(string_agg(p.data, ''::bytea ORDER BY p.pageno)) FROM pg_catalog.pg_largeobject p WHERE p.loid = l.oid)) AS l
+               FROM pg_catalog.pg_largeobject_metadata l WHERE $1::oid[] IS NOT NULL`);
+  await run(`SELECT concat_ws(' ', 'comment', o.type, o.identity, '=', d.description) AS l
+               FROM pg_catalog.pg_description d, LATERAL pg_catalog.pg_identify_object(d.classoid, d.objoid, d.objsubid) o
+              WHERE d.objoid >= 16384 AND $1::oid[] IS NOT NULL AND d.classoid IN ('pg_catalog.pg_cast'::regclass, 'pg_catalog.pg_transform'::regclass,
+                    'pg_catalog.pg_am'::regclass, 'pg_catalog.pg_event_trigger'::regclass, 'pg_catalog.pg_foreign_data_wrapper'::regclass,
+                    'pg_catalog.pg_foreign_server'::regclass, 'pg_catalog.pg_largeobject'::regclass)`);
 }
