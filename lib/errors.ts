@@ -85,6 +85,9 @@ export function toAppError(err: unknown, context?: string): AppError {
   if (code === '28P01' || code === '28000') return new AppError('db_auth', `${prefix}${msg}`, { cause: err });
   if (code === '3D000') return new AppError('db_unreachable', `${prefix}${msg}`, { cause: err });
   if (code === '42501') return new AppError('db_permission', `${prefix}${msg}`, { cause: err });
+  // "out of shared memory": the setting to raise is in PostgreSQL's hint; never drop it.
+  const hint = (e as { hint?: string } | undefined)?.hint;
+  if (code === '53200' && hint) return new AppError('db_error', `${prefix}${msg} (${oneLine(hint)})`, { cause: err });
   if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EPERM') return new AppError('storage', `${prefix}${msg}`, { cause: err });
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return new AppError('db_error', `${prefix}${msg}`, { cause: err });
   return new AppError('internal', `${prefix}${msg}`, { cause: err });

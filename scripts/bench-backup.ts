@@ -15,6 +15,11 @@
  *
  * Options: BENCH_ROUNDS (3), BENCH_SKIP_2X=1, BENCH_PREPARE_ONLY=1 (create the databases only), BACKUP_WORKERS / BACKUP_GZIP_LEVEL / BACKUP_CHUNK_MB
  * (passed through to the engine, for tuning).
+ *
+ * Catalog scale: BENCH_CATALOG=5000 benchmarks instead a database of that many small tables
+ * chained by foreign keys (scripts/catalog-scale-db.ts; 10 rows each; name BENCH_CATALOG_DB or
+ * tickethub_bench_catalog_<n>, created once): time vs pg_dump -Fc (target <= 1.5), peak RSS
+ * (<= 200 MB) and manifest size vs archive size (<= 25%), with the machine's load average.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -22,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { ensureCatalogScaleDatabase } from './catalog-scale-db';
 
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -91,6 +97,8 @@ interface OursResult {
   rows: number;
   maxRssMB: number;
   verifyMs?: number;
+  /** Size of the manifest in storage. */
+  manifestBytes?: number;
   /** CPU time of our process (all threads, incl. zlib's), for tuning on a noisy machine. */
   cpuMs?: number;
 }
@@ -129,7 +137,8 @@ async function childMain(dbUrl: string, dir: string, verify: boolean, recipient?
   }
   await storage.close();
   const ru = process.resourceUsage();
-  const res: OursResult = { ms, sizeBytes: r.sizeBytes, rows: r.rows, maxRssMB: ru.maxRSS / 1024, verifyMs, cpuMs: (ru.userCPUTime + ru.systemCPUTime) / 1000 };
+  const manifestBytes = (await stat(path.join(dir, `${r.id}.manifest.json`))).size;
+  const res: OursResult = { ms, sizeBytes: r.sizeBytes, rows: r.rows, maxRssMB: ru.maxRSS / 1024, verifyMs, manifestBytes, cpuMs: (ru.userCPUTime + ru.systemCPUTime) / 1000 };
   process.stdout.write(`${JSON.stringify(res)}\n`);
 }
 
@@ -147,7 +156,61 @@ function runPgDump(dbUrl: string, file: string): Promise<{ ms: number; sizeBytes
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
 
+/** Alternating rounds of ours / pg_dump -Fc on `url` (neither always gets the warmer cache). */
+async function alternate(url: string, work: string): Promise<{ ours: OursResult[]; theirs: { ms: number; sizeBytes: number }[] }> {
+  const ours: OursResult[] = [];
+  const theirs: { ms: number; sizeBytes: number }[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const who of i % 2 === 0 ? ['ours', 'pg_dump'] : ['pg_dump', 'ours']) {
+      const dir = path.join(work, `${who}-${i}`);
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(dir, { recursive: true });
+      if (who === 'ours') {
+        const r = await runOursChild(url, dir, false);
+        ours.push(r);
+        process.stderr.write(`round ${i + 1} ours:    ${(r.ms / 1000).toFixed(2)} s  ${mb(r.sizeBytes)}  manifest ${mb(r.manifestBytes ?? 0)}  peak RSS ${r.maxRssMB.toFixed(0)} MB  load ${os.loadavg()[0].toFixed(1)}\n`);
+      } else {
+        const r = await runPgDump(url, path.join(dir, 'bench.dump'));
+        theirs.push(r);
+        process.stderr.write(`round ${i + 1} pg_dump: ${(r.ms / 1000).toFixed(2)} s  ${mb(r.sizeBytes)}  load ${os.loadavg()[0].toFixed(1)}\n`);
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return { ours, theirs };
+}
+
+async function catalogMain(tables: number): Promise<void> {
+  const name = process.env.BENCH_CATALOG_DB ?? `tickethub_bench_catalog_${tables}`;
+  const url = await ensureCatalogScaleDatabase(SERVER, name, tables);
+  if (process.env.BENCH_PREPARE_ONLY) return;
+  const work = await mkdtemp(path.join(os.tmpdir(), 'bench-backup-catalog-'));
+  try {
+    const { ours, theirs } = await alternate(url, work);
+    const oMs = median(ours.map((r) => r.ms));
+    const pMs = median(theirs.map((r) => r.ms));
+    const rss = Math.max(...ours.map((r) => r.maxRssMB));
+    const archive = median(ours.map((r) => r.sizeBytes));
+    const manifest = median(ours.map((r) => r.manifestBytes ?? 0));
+    process.stdout.write(
+      [
+        '',
+        `catalog-scale database: ${name} (${tables} tables, ${tables - 1} foreign keys, ${ours[0].rows.toLocaleString('en-US')} rows), ${ROUNDS} alternating rounds, medians`,
+        `  machine: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (at the end)`,
+        `  ours (tickethub-backup): ${(oMs / 1000).toFixed(2)} s   archive ${mb(archive)}   manifest ${mb(manifest)}   peak RSS ${rss.toFixed(0)} MB   [workers ${process.env.BACKUP_WORKERS ?? 2}]`,
+        `  pg_dump -Fc:             ${(pMs / 1000).toFixed(2)} s   ${mb(median(theirs.map((r) => r.sizeBytes)))}`,
+        `  time ratio ours/pg_dump: ${(oMs / pMs).toFixed(2)}  (target <= 1.5)`,
+        `  peak RSS:                ${rss.toFixed(0)} MB  (target <= 200 MB)`,
+        `  manifest / archive:      ${((100 * manifest) / archive).toFixed(0)}%  (target <= 25%)`,
+      ].join('\n') + '\n',
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_CATALOG) return catalogMain(Number(process.env.BENCH_CATALOG));
   await ensureBenchDatabase('tickethub_bench', 1);
   if (process.env.BENCH_PREPARE_ONLY) {
     if (!process.env.BENCH_SKIP_2X) await ensureBenchDatabase('tickethub_bench_2x', 2);

@@ -6,6 +6,20 @@ import type { EntrySection, ManifestEntry } from './manifest';
 
 const gzipAsync = promisify(zlib.gzip);
 
+/** Members up to this size are compressed synchronously with a window sized to them (below). */
+export const SMALL_MEMBER_BYTES = 64 * 1024;
+
+/**
+ * One gzip member of a small buffer. zlib's default context (32 KiB window, 128 KiB+ hash) costs
+ * more to set up than compressing a 300-byte CREATE TABLE: with 40,000 DDL members (a 5,000-table
+ * catalog) that setup dominated the backup. A window just big enough for the input compresses
+ * identically, and the result is a standard gzip member any gunzip reads.
+ */
+export function gzipSmall(raw: Buffer, level: number): Buffer {
+  const windowBits = Math.min(15, Math.max(9, Math.ceil(Math.log2(raw.length + 262))));
+  return zlib.gzipSync(raw, { level, windowBits, memLevel: Math.max(1, Math.min(8, windowBits - 7)) });
+}
+
 /** What a member is, before it has a place in the archive. */
 export interface MemberInfo {
   section: EntrySection;
@@ -71,7 +85,7 @@ export class ArchiveWriter {
   /** Compresses a small text member (header, DDL, setval) and appends it. */
   async appendText(info: MemberInfo, text: string): Promise<ManifestEntry> {
     const raw = Buffer.from(text, 'utf8');
-    const gz = await gzipAsync(raw, { level: this.gzipLevel });
+    const gz = raw.length <= SMALL_MEMBER_BYTES ? gzipSmall(raw, this.gzipLevel) : await gzipAsync(raw, { level: this.gzipLevel });
     return this.appendMember(info, [gz], { rawLength: raw.length, sha256: createHash('sha256').update(raw).digest('hex') });
   }
 

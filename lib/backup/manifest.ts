@@ -143,6 +143,12 @@ export interface Manifest {
    * before the other post-data members (lib/backup/catalog/kinds/large-objects.ts).
    */
   largeObjects?: { oid: number; bytes: number; sha256: string }[];
+  /**
+   * Optional: relations (tables, indexes, sequences, views, TOAST tables and their indexes ...)
+   * in the backed-up schemas, counted at backup time: the locks an atomic restore holds at once
+   * (lib/backup/lock-budget.ts checks them against the target's lock table before starting).
+   */
+  lockEstimate?: { relations: number };
 }
 
 /** How an encrypted archive was sealed (see Manifest.encryption). */

@@ -24,6 +24,8 @@ import {
 } from './backup-runs';
 import { dumpSchema } from './catalog/dump-schema';
 import { dumpLargeObjects } from './catalog/kinds/large-objects';
+import { countRelations } from './lock-budget';
+import { HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
 import type { TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
@@ -478,6 +480,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     emit(true);
     const migration = await appliedMigrationLevel(coordinator);
     const dump = await dumpSchema(coordinator, { schemas, excludeTableData });
+    const relations = await countRelations(coordinator, schemas);
     const excluded = new Set(excludeTableData);
     const isExcluded = (t: TableToCopy) => t.dataExcluded || excluded.has(`${t.schema}.${t.name}`);
 
@@ -529,6 +532,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     let next = 0;
     let written = 0;
     const worker = async (client: pg.Client) => {
+      let inTransaction = 0;
       while (!failure) {
         while (next - written >= window && !failure) await new Promise<void>((r) => gateWaiters.push(r));
         if (failure) return;
@@ -536,6 +540,11 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
         if (i >= chunks.length) return;
         const c = chunks[i];
         try {
+          // Helpers release their table locks now and then (worker-locks.ts); the coordinator keeps its own.
+          if (client !== coordinator && ++inTransaction > HELPER_CHUNKS_PER_TRANSACTION) {
+            await renewSnapshot(client, snapshot);
+            inTransaction = 1;
+          }
           const r = await copyChunk(client, c, {
             gzipLevel,
             spoolDir: spoolDir!,
@@ -647,6 +656,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       entries: writer.entries,
       ...(sealed.encryption() ? { encryption: sealed.encryption() } : {}),
       ...(largeObjects.length ? { largeObjects } : {}),
+      lockEstimate: { relations },
     };
     // Written last: its presence is what makes the backup exist.
     await storage.put(manifestKey(id), Readable.from([serializeManifest(manifest)]));

@@ -1,4 +1,5 @@
 import { AppError } from '../../errors';
+import { checkLockBudget, countRelations } from '../lock-budget';
 import { sequentialReader, loadMembers, verifyTables } from './load-loop';
 import type { LoadContext } from './load-loop';
 import { inOneTransaction, restoreFailure } from './one-transaction';
@@ -43,6 +44,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const tx = { open: false };
   try {
     const lp = await PLANNERS[mode]({ ...checked, client: conn.client, target, opts, mode });
+    // One transaction must fit the target's lock table: refuse now, not at the 10,000th table.
+    if (mode === 'fresh' || mode === 'replace') await checkLockBudget(conn.client, m, mode === 'replace' ? await countRelations(conn.client, m.source.schemas) : 0);
     opts.onPlan?.(lp.plan);
     if (opts.confirm && !(await opts.confirm(lp.plan))) throw new AppError('aborted', 'restore cancelled: nothing was changed');
     if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted before it started: nothing was changed');

@@ -1,0 +1,115 @@
+import path from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db';
+import { tempStorage } from './restore-test-helpers';
+import { runBackup } from '../../lib/backup/run-backup';
+import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { manifestKey } from '../../lib/backup/manifest';
+import { HELPER_CHUNKS_PER_TRANSACTION } from '../../lib/backup/worker-locks';
+import type { StorageBackend } from '../../lib/storage/storage-backend';
+
+/**
+ * Catalog scale: many small tables. The real 5,000 / 10,000-table measurements are in
+ * `BENCH_CATALOG=5000 npm run bench:backup`; here, the mechanisms that make them work on stock
+ * settings (max_locks_per_transaction 64), on a catalog small enough for a test:
+ *  - a backup's helper connection never holds more than HELPER_CHUNKS_PER_TRANSACTION table locks
+ *    (it re-joins the snapshot), and no connection keeps a lock per sequence;
+ *  - an atomic restore that cannot fit the target's lock table refuses before touching anything,
+ *    naming the setting and the value to set.
+ */
+const TABLES = 450;
+const dbs: TestDatabase[] = [];
+let src: TestDatabase;
+let storage: StorageBackend;
+let dir: string;
+let id: string;
+const peak = { helper: 0, sequences: 0, samples: 0 };
+
+beforeAll(async () => {
+  src = await createTestDatabase({ prefix: 'cs' });
+  dbs.push(src);
+  await withClient(src.url, async (c) => {
+    for (let from = 1; from <= TABLES; from += 150) {
+      await c.query(`DO $$ BEGIN FOR i IN ${from}..${Math.min(TABLES, from + 149)} LOOP
+        EXECUTE format('CREATE TABLE public.t%s (id serial PRIMARY KEY, v text)', i);
+        EXECUTE format('INSERT INTO public.t%s (v) VALUES (''a''), (''b'')', i);
+      END LOOP; END $$`);
+    }
+  });
+  ({ storage, dir } = await tempStorage());
+  // Samples the backup's locks from another session while it runs.
+  const probe = new pg.Client({ connectionString: src.url });
+  await probe.connect();
+  let running = true;
+  const sampling = (async () => {
+    while (running) {
+      const r = await probe.query<{ helper: number; sequences: number }>(
+        `SELECT coalesce(max(n) FILTER (WHERE app = 'tickethub-backup worker'), 0)::int AS helper, coalesce(sum(seqs), 0)::int AS sequences
+           FROM (SELECT a.application_name AS app, count(*) AS n, count(*) FILTER (WHERE c.relkind = 'S') AS seqs
+                   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid LEFT JOIN pg_class c ON c.oid = l.relation
+                  WHERE l.locktype = 'relation' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    AND a.application_name LIKE 'tickethub-backup%'
+                  GROUP BY a.pid, a.application_name) x`,
+      );
+      peak.helper = Math.max(peak.helper, r.rows[0].helper);
+      peak.sequences = Math.max(peak.sequences, r.rows[0].sequences);
+      peak.samples++;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  })();
+  try {
+    id = (await runBackup({ databaseUrl: src.url, storage, trigger: 'cli', workers: 2 })).id;
+  } finally {
+    running = false;
+    await sampling;
+    await probe.end();
+  }
+}, 600_000);
+afterAll(async () => {
+  await storage?.close();
+  for (const d of dbs) await d.drop().catch(() => undefined);
+});
+
+describe('backup of many small tables on stock lock settings', () => {
+  it('a helper holds at most HELPER_CHUNKS_PER_TRANSACTION table locks; no session keeps a lock per sequence', async () => {
+    expect(peak.samples).toBeGreaterThan(3);
+    expect(peak.helper).toBeGreaterThan(0);
+    // Each table: its own lock (COPY of a whole table opens no index); a few catalog locks besides.
+    expect(peak.helper).toBeLessThanOrEqual(HELPER_CHUNKS_PER_TRANSACTION + 10);
+    expect(peak.sequences).toBeLessThan(TABLES / 2);
+  });
+
+  it('records the relations an atomic restore will lock, and restores within the budget', async () => {
+    const m = JSON.parse(await readFile(path.join(dir, manifestKey(id)), 'utf8'));
+    // 450 tables + 450 TOAST tables + 450 TOAST indexes + 450 primary keys + 450 sequences
+    expect(m.lockEstimate.relations).toBe(TABLES * 5);
+    const target = await createTestDatabase({ prefix: 'cs' });
+    dbs.push(target);
+    await restoreBackup({ source: id, storage, targetUrl: target.url, mode: 'fresh' });
+    expect(await withClient(target.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace`)).rows[0].n)).toBe(TABLES);
+  }, 600_000);
+
+  it('an atomic restore that cannot fit the lock table refuses before touching anything, naming the setting to raise', async () => {
+    const file = path.join(dir, manifestKey(id));
+    const m = JSON.parse(await readFile(file, 'utf8'));
+    // As a 10,000-table backup would say (about 50,000 relations).
+    m.lockEstimate = { relations: 50_000 };
+    await writeFile(file, JSON.stringify(m));
+    const target = await createTestDatabase({ prefix: 'cs' });
+    dbs.push(target);
+    const budget = await withClient(target.url, async (c) =>
+      (await c.query(`SELECT current_setting('max_locks_per_transaction')::int * (current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int) AS cap, current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int AS slots`)).rows[0],
+    );
+    const err = await restoreBackup({ source: id, storage, targetUrl: target.url, mode: 'fresh' }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'conflict' });
+    expect(err.message).toContain(`= ${budget.cap} locks`);
+    expect(err.message).toMatch(/set max_locks_per_transaction = (\d+) on the target server and restart it, or restore with --jobs 2 \(not atomic/);
+    const raiseTo = Number(/max_locks_per_transaction = (\d+)/.exec(err.message)![1]);
+    // Enough for 50,064 locks with a 10% margin, and not absurdly more.
+    expect(raiseTo * budget.slots * 0.9).toBeGreaterThanOrEqual(50_064);
+    expect(raiseTo * budget.slots * 0.9).toBeLessThan(60_000);
+    expect(await withClient(target.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace`)).rows[0].n)).toBe(0);
+  }, 600_000);
+});
