@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { DumpObject } from '../dump-object';
 
 /**
  * The small contract between the schema dumper (dump-schema.ts) and the modules of this folder,
@@ -9,15 +10,8 @@ import type pg from 'pg';
 /** Runs one catalog query with search_path '' (every deparsed name schema-qualified). */
 export type CatalogQuery = <T extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<T[]>;
 
-/** Structurally a DumpObject of dump-schema.ts. */
-export interface KindObject {
-  section: 'pre-data' | 'post-data';
-  kind: string;
-  schema: string | null;
-  name: string;
-  table?: string;
-  sql: string;
-}
+/** A dumped object (catalog/dump-object.ts). */
+export type KindObject = DumpObject;
 
 /** What a kind module may do while the dumper builds its dependency graph. */
 export interface KindBuilder {
