@@ -2,6 +2,7 @@ import { runBackup, formatBytes } from '../../lib/backup/run-backup';
 import { openCliDatabase } from '../../lib/db/local-database';
 import { AppError } from '../../lib/errors';
 import { openStorage } from '../../lib/storage/open-storage';
+import { tableCountLabel } from '../../lib/backup/table-count-label';
 import { parseCommandArgs } from '../parse-command-args';
 import { ProgressBar, formatDuration } from '../progress-bar';
 
@@ -68,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
       const enc = r.manifest.encryption;
       const verified = r.verification ? (r.verification.encryption && !r.verification.encryption.lookedInside ? ', stored ciphertext verified' : ', verified') : '';
       process.stdout.write(
-        `backup ${r.id} succeeded: ${r.rows.toLocaleString('en-US')} rows in ${r.tables} tables, ${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}${verified}\n  ${r.location}\n  sha256 ${r.sha256}${enc ? ` (of the gzip inside)\n  encrypted (age) for ${enc.recipients.length} recipient(s); ciphertext sha256 ${enc.ciphertext.sha256}` : ''}\n`,
+        `backup ${r.id} succeeded: ${r.rows.toLocaleString('en-US')} rows in ${tableCountLabel(r.manifest.tables)}, ${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}${verified}\n  ${r.location}\n  sha256 ${r.sha256}${enc ? ` (of the gzip inside)\n  encrypted (age) for ${enc.recipients.length} recipient(s); ciphertext sha256 ${enc.ciphertext.sha256}` : ''}\n`,
       );
     }
     return 0;

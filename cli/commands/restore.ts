@@ -10,6 +10,7 @@ import { AppError, oneLine, toAppError } from '../../lib/errors';
 import { openStorage } from '../../lib/storage/open-storage';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { applyIdentityOption, IDENTITY_HELP } from '../identity-option';
+import { tableCountLabel } from '../../lib/backup/table-count-label';
 import { parseCommandArgs } from '../parse-command-args';
 import { formatDuration } from '../progress-bar';
 
@@ -73,7 +74,7 @@ export function formatPlan(p: RestorePlan): string {
     `Restore plan: backup ${p.id} (taken ${p.backupStartedAt}, migration ${p.backupMigration ?? 'none'})`,
     `  from    ${p.source}`,
     `  into    ${p.target}  (mode ${p.mode})`,
-    `  objects ${p.objects} archive members, ${p.tables.length} tables, ${p.rows.toLocaleString('en-US')} rows, ${formatBytes(p.archiveBytes)} compressed`,
+    `  objects ${p.objects} archive members, ${tableCountLabel(p.tables)}, ${p.rows.toLocaleString('en-US')} rows, ${formatBytes(p.archiveBytes)} compressed`,
     ...p.actions.map((a) => `  - ${a}`),
   ];
   if (p.tables.length <= 20) for (const t of p.tables) lines.push(`    ${t.schema}.${t.name}: ${t.rows.toLocaleString('en-US')} rows`);
@@ -186,7 +187,7 @@ export async function run(argv: string[]): Promise<number> {
         }
         out.push(`  ${t.rows === t.expectedRows && t.contentMatches !== false ? 'ok  ' : 'DIFF'} ${t.schema}.${t.name}: ${t.rows.toLocaleString('en-US')}/${t.expectedRows.toLocaleString('en-US')} rows, content ${t.contentMatches === null ? 'not checked' : t.contentMatches ? 'matches the backup' : 'DIFFERS'}`);
       }
-      out.push(r.plan.backupStartedAt === 'unknown' ? `${r.tables.length} tables, ${r.rows.toLocaleString('en-US')} rows loaded without a manifest: nothing was verified` : `${r.tables.length} tables, ${r.rows.toLocaleString('en-US')} rows match the manifest`);
+      out.push(r.plan.backupStartedAt === 'unknown' ? `${tableCountLabel(r.tables)}, ${r.rows.toLocaleString('en-US')} rows loaded without a manifest: nothing was verified` : `${tableCountLabel(r.tables)}, ${r.rows.toLocaleString('en-US')} rows match the manifest`);
       process.stdout.write(`${out.join('\n')}\n`);
     }
     return 0;

@@ -5,6 +5,7 @@ import type { LocalDatabase } from '../../lib/db/local-database';
 import { AppError } from '../../lib/errors';
 import { openStorage } from '../../lib/storage/open-storage';
 import { applyIdentityOption, IDENTITY_HELP } from '../identity-option';
+import { tableCountLabel } from '../../lib/backup/table-count-label';
 import { parseCommandArgs } from '../parse-command-args';
 import { formatDuration } from '../progress-bar';
 
@@ -76,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
         if (values.drill) out.push('drill not run: the backup did not verify');
       }
       if (drill) {
-        if (drill.ok) out.push(`drill passed: restored into ${drill.target}; ${drill.tables.length} tables, ${drill.rows.toLocaleString('en-US')} rows match the backup's row counts and content hashes (${formatDuration(drill.durationMs)})${drill.recorded ? '; recorded in backup_runs' : ''}`);
+        if (drill.ok) out.push(`drill passed: restored into ${drill.target}; ${tableCountLabel(drill.tables)}, ${drill.rows.toLocaleString('en-US')} rows match the backup's row counts and content hashes (${formatDuration(drill.durationMs)})${drill.recorded ? '; recorded in backup_runs' : ''}`);
         else {
           out.push(`drill FAILED (${drill.target}): ${drill.error}`);
           for (const t of drill.tables.filter((x) => x.rows !== x.expectedRows || x.contentMatches === false)) {

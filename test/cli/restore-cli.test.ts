@@ -86,7 +86,7 @@ describe('tickethub-backup restore / verify', () => {
     const r = cli(['verify', id, '--storage', url, '--drill', '--drill-url', d.url]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/drill passed: restored into drill database .*; \d+ tables, [\d,]+ rows match/);
+    expect(r.stdout).toMatch(/drill passed: restored into drill database .*; 10 TicketHub tables \+ \d+ system tables, [\d,]+ rows match/);
     const j = cli(['verify', id, '--storage', url, '--json']);
     expect(JSON.parse(j.stdout)).toMatchObject({ ok: true, verify: { ok: true, archiveSha256Ok: true } });
   });

@@ -62,6 +62,8 @@ describe('restore --create', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.code).toBe(0);
     expect(await hashesOf(target)).toEqual(expected);
+    // Labelled counts: the backup holds the app's own tables too (issue 12).
+    expect(r.stdout).toMatch(/\n10 TicketHub tables \+ \d+ system tables, [\d,]+ rows match the manifest\n$/);
 
     await withClient(target, (c) => c.query('CREATE TABLE public.marker_after_restore (x int); INSERT INTO public.marker_after_restore VALUES (42)'));
     const before = await hashesOf(target);

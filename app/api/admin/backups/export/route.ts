@@ -30,7 +30,7 @@ export const GET = withAdmin(
       action: 'DATA_EXPORTED',
       entityType: 'export',
       entityId: all ? 'all' : tables[0],
-      description: `CSV export of ${all ? `all ${tables.length} tables` : tables[0]}`,
+      description: `CSV export of ${all ? `all ${tables.length} TicketHub tables` : tables[0]}`,
       ipAddress: clientIp(req.headers),
       userAgent: req.headers.get('user-agent'),
       adminUserId: admin.id,
