@@ -17,7 +17,8 @@ export const SMALL_MEMBER_BYTES = 64 * 1024;
  */
 export function gzipSmall(raw: Buffer, level: number): Buffer {
   const windowBits = Math.min(15, Math.max(9, Math.ceil(Math.log2(raw.length + 262))));
-  return zlib.gzipSync(raw, { level, windowBits, memLevel: Math.max(1, Math.min(8, windowBits - 7)) });
+  // Copied out: zlib hands back a slice of its 16 KiB output buffer, which would keep all of it alive.
+  return Buffer.from(zlib.gzipSync(raw, { level, windowBits, memLevel: Math.max(1, Math.min(8, windowBits - 7)) }));
 }
 
 /** What a member is, before it has a place in the archive. */
