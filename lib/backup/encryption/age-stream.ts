@@ -62,32 +62,57 @@ export async function createAgeEncryptStream(recipients: (string | Recipient)[])
   const nonce = randomBytes(NONCE);
   const key = payloadKey(fileKey, nonce);
   let counter = 0;
-  // One full chunk is held back: only at the end do we know which chunk is the last one.
-  let pending: Buffer = Buffer.alloc(0);
-  const seal = (plain: Buffer, last: boolean): Buffer => {
+  // Pending plaintext as a list (no copying of every incoming buffer); one full chunk is held back:
+  // only at the end do we know which chunk is the last one.
+  let parts: Buffer[] = [];
+  let pendingLength = 0;
+  const take = (n: number): Buffer => {
+    const first = parts[0];
+    if (first.length >= n) {
+      parts[0] = first.subarray(n);
+      if (!parts[0].length) parts.shift();
+      pendingLength -= n;
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const p = parts[0];
+      const k = Math.min(p.length, n - at);
+      p.copy(out, at, 0, k);
+      at += k;
+      if (k === p.length) parts.shift();
+      else parts[0] = p.subarray(k);
+    }
+    pendingLength -= n;
+    return out;
+  };
+  const seal = (plain: Buffer, last: boolean, out: Buffer[]): void => {
     const c = createCipheriv('chacha20-poly1305', key, chunkNonce(counter++, last), { authTagLength: TAG });
-    return Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
+    out.push(c.update(plain));
+    c.final();
+    out.push(c.getAuthTag());
   };
   let started = false;
   return new Transform({
     highWaterMark: 256 * 1024,
     transform(chunk: Buffer, _enc, done: TransformCallback) {
+      const out: Buffer[] = [];
       if (!started) {
         started = true;
-        this.push(Buffer.concat([header, nonce]));
+        out.push(header, nonce);
       }
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      const out: Buffer[] = [];
+      parts.push(chunk);
+      pendingLength += chunk.length;
       // Keep at least one byte back so the final chunk is never empty unless the file is.
-      while (pending.length > CHUNK) {
-        out.push(seal(pending.subarray(0, CHUNK), false));
-        pending = pending.subarray(CHUNK);
-      }
+      while (pendingLength > CHUNK) seal(take(CHUNK), false, out);
       done(null, out.length ? Buffer.concat(out) : undefined);
     },
     flush(done: TransformCallback) {
-      if (!started) this.push(Buffer.concat([header, nonce]));
-      done(null, seal(pending, true));
+      const out: Buffer[] = started ? [] : [header, nonce];
+      seal(pendingLength ? take(pendingLength) : Buffer.alloc(0), true, out);
+      parts = [];
+      done(null, Buffer.concat(out));
     },
   });
 }
