@@ -237,3 +237,26 @@ export async function recentGoodTotals(db: Db, id: string, n = 7): Promise<{ row
   );
   return r.rows.map((x) => ({ rows: Number(x.row_count ?? 0), sizeBytes: Number(x.size_bytes ?? 0), tables: (x.tables ?? {}) as Record<string, number> }));
 }
+
+/**
+ * Runs of this database that are over (anything not 'running'), and those that failed. Call while
+ * holding the backup lock after failStaleRuns: then no recorded run is alive.
+ */
+export async function deadRunIds(db: Db): Promise<{ all: Set<string>; failed: Set<string> }> {
+  const r = await db.query(`SELECT id, status FROM public.backup_runs WHERE status <> 'running'`);
+  return { all: new Set(r.rows.map((x) => x.id)), failed: new Set(r.rows.filter((x) => x.status === 'failed').map((x) => x.id)) };
+}
+
+/**
+ * Runs `fn` while holding the backup lock on `db`, after failing the runs that were left 'running'
+ * (provably dead now). Returns null without running it when a backup holds the lock.
+ */
+export async function withBackupLockHeld<T>(db: Db, fn: () => Promise<T>): Promise<T | null> {
+  if (!(await hasBackupRuns(db)) || !(await tryBackupLock(db))) return null;
+  try {
+    await failStaleRuns(db);
+    return await fn();
+  } finally {
+    await releaseBackupLock(db).catch(() => {});
+  }
+}

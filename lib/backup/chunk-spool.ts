@@ -49,7 +49,8 @@ export class ChunkSpool extends Writable {
     if (this.disposed) throw new Error('spool disposed');
     if (!this.file) {
       this.filePath = path.join(this.dir, this.name);
-      this.file = await open(this.filePath, 'w');
+      // 0600 inside the 0700 mkdtemp directory: spooled rows are customer data.
+      this.file = await open(this.filePath, 'w', 0o600);
       const pending = this.buffers;
       this.buffers = [];
       this.memBytes = 0;

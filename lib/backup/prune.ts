@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { logActivity } from '../activity/log-activity';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
-import { hasBackupRuns, markRunDeleted, retentionRows } from './backup-runs';
+import { hasBackupRuns, markRunDeleted, retentionRows, withBackupLockHeld } from './backup-runs';
+import { removeLeftovers } from './leftovers';
 import { listBackups } from './list-backups';
 import { archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
 import { planRetention } from './retention';
@@ -73,6 +74,8 @@ export async function pruneBackups(
   storage: StorageBackend,
   policy: RetentionSettings & { now: Date; dryRun?: boolean },
 ): Promise<PruneResult> {
+  // Killed runs' leftovers and stuck 'running' rows first (only when no backup is running).
+  if (db && !policy.dryRun) await withBackupLockHeld(db, () => removeLeftovers(db, storage)).catch(() => null);
   const candidates = new Map<string, RetentionCandidate>();
   for (const b of await listBackups(storage)) {
     if (b.status === 'succeeded' && b.startedAt) candidates.set(b.id, { id: b.id, startedAt: new Date(b.startedAt), status: 'succeeded' });

@@ -1,8 +1,9 @@
 import pg from 'pg';
 import { AppError, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
-import { hasBackupRuns, insertFailedRun, markRunMissing, succeededRunsNotIn, upsertRunFromManifest } from './backup-runs';
+import { hasBackupRuns, insertFailedRun, withBackupLockHeld, markRunMissing, succeededRunsNotIn, upsertRunFromManifest } from './backup-runs';
 import { failedKey, readFailedMarker } from './failed-marker';
+import { removeLeftovers } from './leftovers';
 import { listBackups } from './list-backups';
 import { archiveKey, encryptedArchiveKey } from './manifest';
 
@@ -39,6 +40,8 @@ export async function reindex(storage: StorageBackend, databaseUrl: string): Pro
   const result: ReindexResult = { upserted: [], missing: [], failed: [], skipped: [] };
   try {
     if (!(await hasBackupRuns(client))) throw new AppError('config', 'cannot reindex: the database has no public.backup_runs table (run the migrations first) or is read-only');
+    // Stuck 'running' rows of dead runs fail and their leftovers go (only when no backup is running).
+    await withBackupLockHeld(client, () => removeLeftovers(client, storage)).catch(() => null);
     await client.query('BEGIN');
     const present = new Set<string>();
     for (const b of backups) {

@@ -34,6 +34,8 @@ import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, encry
 import { encryptionRecipients } from './encryption/encryption-keys';
 import { sealArchive } from './encryption/seal-archive';
 import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
+import { watchControlSession } from './control-session';
+import { removeLeftovers } from './leftovers';
 import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
 import { verifyBackup } from './verify';
@@ -277,6 +279,8 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     }
     if (recording) {
       await failStaleRuns(control);
+      // Every other run of this database is over now (we hold the lock): clear what killed ones left.
+      await removeLeftovers(control, storage, { currentId: id });
       await insertRunningRun(control, {
         id,
         trigger,
@@ -293,8 +297,11 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
   }
 
   let verification: VerifyResult | null = null;
+  // Losing the control session loses the lock: the run stops before it records or keeps anything.
+  const watch = watchControlSession(control, opts.signal);
+  let bookkeeping: pg.Client = control;
   try {
-    const manifest = await writeBackup(id, startedAt, opts);
+    const manifest = await writeBackup(id, startedAt, { ...opts, signal: watch.signal });
     if (opts.verify !== false) {
       opts.onProgress?.({ ...lastProgress(id, manifest), phase: 'verifying', elapsedMs: Date.now() - t0 });
       verification = await verifyBackup(storage, id);
@@ -303,6 +310,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
         throw new AppError('verification_failed', `the stored backup did not verify: ${first ? oneLine(first.problem) : 'unknown problem'}`);
       }
     }
+    if (watch.lost()) throw watch.lost();
     const durationMs = Date.now() - t0;
     const location = `${storage.location.replace(/\/$/, '')}/${manifest.archive.key}`;
     let bookkeepingError: string | undefined;
@@ -313,6 +321,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
       try {
         await markRunSucceeded(control, id, manifest, { durationMs, location, verification });
       } catch (err) {
+        if (watch.lost()) throw watch.lost();
         bookkeepingError = `the backup succeeded but could not be recorded in backup_runs: ${oneLine(toAppError(err).message)} (run \`tickethub-backup reindex\`)`;
       }
       await logActivity(control, {
@@ -341,15 +350,19 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
       verification,
     };
   } catch (err) {
-    const e = toAppError(err, 'backup failed');
+    const e = watch.lost() ?? toAppError(err, 'backup failed');
     // Nothing that looks like a backup may stay behind: manifest first (it is what makes a backup exist).
     await storage.delete(manifestKey(id)).catch(() => {});
     await storage.delete(archiveKey(id)).catch(() => {});
     await storage.delete(encryptedArchiveKey(id)).catch(() => {});
+    if (recording && watch.lost()) {
+      // The control session is gone: record the real cause on a new one (not "interrupted" later).
+      bookkeeping = await connect(opts.databaseUrl, 'control').catch(() => control);
+    }
     if (recording) {
       const durationMs = Date.now() - t0;
-      await markRunFailed(control, id, oneLine(e.message), durationMs, verification ?? undefined).catch(() => {});
-      await logActivity(control, {
+      await markRunFailed(bookkeeping, id, oneLine(e.message), durationMs, verification ?? undefined).catch(() => {});
+      await logActivity(bookkeeping, {
         action: 'BACKUP_FAILED',
         entityType: 'system',
         entityId: id,
@@ -362,8 +375,10 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     }
     throw e;
   } finally {
+    watch.stop();
     await releaseBackupLock(control).catch(() => {});
     await control.end().catch(() => {});
+    if (bookkeeping !== control) await bookkeeping.end().catch(() => {});
   }
 }
 
@@ -431,7 +446,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
   };
   // Encrypted (BACKUP_ENCRYPTION_RECIPIENTS) while it streams; a bad recipient fails here, before anything is stored.
   const sealed = await sealArchive(id, writer.output, opts.encryptionRecipients !== undefined ? opts.encryptionRecipients : encryptionRecipients());
-  const onAbort = () => fail(new AppError('aborted', 'the backup was interrupted'));
+  const onAbort = () => fail(signal?.reason instanceof AppError ? signal.reason : new AppError('aborted', 'the backup was interrupted'));
   signal?.addEventListener('abort', onAbort, { once: true });
   let spoolDir: string | undefined;
   // Started before the first byte exists, so an unwritable storage fails the run at once.
@@ -441,7 +456,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
   put.catch(() => {});
 
   try {
-    if (signal?.aborted) throw new AppError('aborted', 'the backup was interrupted');
+    if (signal?.aborted) throw signal.reason instanceof AppError ? signal.reason : new AppError('aborted', 'the backup was interrupted');
     const coordinator = await connect(opts.databaseUrl, 'coordinator');
     clients.push(coordinator);
     await beginSnapshot(coordinator);

@@ -53,10 +53,15 @@ export async function migrate(connectionString: string, dir = MIGRATIONS_DIR): P
   client.on('error', () => {});
   const applied: string[] = [];
   try {
+    // Under the same lock as the migrations: two instances starting together would otherwise both
+    // try to create the table (IF NOT EXISTS is not concurrency-safe: duplicate pg_type key).
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(7263, 1)');
     await client.query(`CREATE TABLE IF NOT EXISTS public.schema_migrations (
       name text PRIMARY KEY,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
+    await client.query('COMMIT');
     for (const m of migrations) {
       await client.query('BEGIN');
       try {

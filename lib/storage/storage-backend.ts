@@ -36,6 +36,14 @@ export interface StorageBackend {
   list(prefix?: string): Promise<StoredObject[]>;
   /** Deletes the object; deleting a missing object succeeds (idempotent). */
   delete(key: string): Promise<void>;
+  /**
+   * Writes that never finished (a process killed mid-put, a storage outage): local temp files,
+   * S3 incomplete multipart uploads. `key` is the object the write was for; `ref` identifies the
+   * leftover for removeIncomplete. Optional: adapters without such leftovers omit it.
+   */
+  listIncomplete?(): Promise<{ key: string; ref: string }[]>;
+  /** Removes one leftover of listIncomplete (deletes the temp file, aborts the multipart upload). */
+  removeIncomplete?(ref: string): Promise<void>;
   /** Releases clients/handles (S3 sockets). Safe to call more than once. */
   close(): Promise<void>;
 }

@@ -46,10 +46,11 @@ export class LocalStorage implements StorageBackend {
     let firstError: { from: 'source' | 'write'; err: unknown } | undefined;
     body.once('error', (err) => (firstError ??= { from: 'source', err }));
     try {
-      await mkdir(dir, { recursive: true }).catch(async (err) => {
+      // Private by default: archives hold customers' phone numbers and admins' password hashes.
+      await mkdir(dir, { recursive: true, mode: 0o700 }).catch(async (err) => {
         throw this.writeError(await explainMkdirFailure(dir, err), dir);
       });
-      const out = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+      const out = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
       out.once('error', (err) => (firstError ??= { from: 'write', err }));
       await pipeline(
         body,
@@ -143,6 +144,34 @@ export class LocalStorage implements StorageBackend {
     };
     await walk(this.root, '');
     return out.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  async listIncomplete(): Promise<{ key: string; ref: string }[]> {
+    const out: { key: string; ref: string }[] = [];
+    const walk = async (dir: string, rel: string) => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const m = new RegExp(`^\\.(.+)${TEMP_MARK.replace('.', '\\.')}[0-9a-f]+$`).exec(e.name);
+        if (e.isFile() && m) out.push({ key: rel + m[1], ref: rel + e.name });
+        else if (e.isDirectory() && !e.name.startsWith('.')) await walk(path.join(dir, e.name), `${rel}${e.name}/`);
+      }
+    };
+    await walk(this.root, '');
+    return out;
+  }
+
+  async removeIncomplete(ref: string): Promise<void> {
+    const parts = ref.split('/');
+    const name = parts.pop()!;
+    if (!name.startsWith('.') || !name.includes(TEMP_MARK) || parts.some((p) => p === '..' || p.startsWith('.'))) throw new AppError('usage', `not a temp file: ${JSON.stringify(ref)}`);
+    await unlink(path.join(this.root, ...parts, name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw this.writeError(err, path.join(this.root, ...parts, name));
+    });
   }
 
   async delete(key: string): Promise<void> {

@@ -2,10 +2,12 @@ import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -177,6 +179,38 @@ export class S3Storage implements StorageBackend {
       throw this.mapError(err, 'list');
     }
     return out.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  /** Incomplete multipart uploads under the prefix (an upload cut off by an outage or a kill). */
+  async listIncomplete(): Promise<{ key: string; ref: string }[]> {
+    const root = this.prefix ? `${this.prefix}/` : '';
+    const out: { key: string; ref: string }[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    try {
+      for (;;) {
+        const res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: root, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+        for (const u of res.Uploads ?? []) {
+          if (u.Key && u.UploadId && u.Key.startsWith(root)) out.push({ key: u.Key.slice(root.length), ref: JSON.stringify([u.Key, u.UploadId]) });
+        }
+        if (!res.IsTruncated) break;
+        keyMarker = res.NextKeyMarker;
+        uploadIdMarker = res.NextUploadIdMarker;
+      }
+    } catch (err) {
+      throw this.mapError(err, 'list multipart uploads of', root || '/');
+    }
+    return out;
+  }
+
+  async removeIncomplete(ref: string): Promise<void> {
+    const [Key, UploadId] = JSON.parse(ref) as [string, string];
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }));
+    } catch (err) {
+      if (errorName(err) === 'NoSuchUpload') return;
+      throw this.mapError(err, 'abort the multipart upload of', Key);
+    }
   }
 
   async delete(key: string): Promise<void> {

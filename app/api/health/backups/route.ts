@@ -3,7 +3,7 @@
 // scheduled run did not fail; else 503 with status failing | stale | never (or unavailable when the
 // database does not answer). Public: no backup ids, sizes or error messages.
 import { backupHealth, maxAgeHoursFromEnv } from '@/lib/backup/backup-health';
-import { backupHealthFacts } from '@/lib/backup/backup-runs';
+import { backupHealthFacts, recoverStaleRuns } from '@/lib/backup/backup-runs';
 import { getPool } from '@/lib/db/pool';
 
 export const dynamic = 'force-dynamic';
@@ -12,6 +12,8 @@ const HEADERS = { 'cache-control': 'no-store' };
 
 export async function GET(): Promise<Response> {
   try {
+    // A run left 'running' by a dead process is failed first (it must count as a failed run).
+    await recoverStaleRuns(getPool()).catch(() => []);
     const facts = await backupHealthFacts(getPool());
     const h = backupHealth(facts, { maxAgeHours: maxAgeHoursFromEnv(process.env, (m) => console.error(`[health] ${m}`)) });
     return Response.json(

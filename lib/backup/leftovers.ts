@@ -1,0 +1,83 @@
+import { readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type pg from 'pg';
+import type { StorageBackend } from '../storage/storage-backend';
+import { backupIdTime } from './backup-id';
+import { deadRunIds } from './backup-runs';
+import { BACKUP_ID_RE, archiveKey, manifestKey } from './manifest';
+
+/** Leftovers of ids this database does not know are removed only once this old (another database's live run?). */
+const UNKNOWN_RUN_AGE_MS = 2 * 24 * 3600 * 1000;
+
+export interface LeftoversRemoved {
+  /** Temp files / incomplete multipart uploads removed from storage (by key). */
+  storage: string[];
+  /** Spool directories removed from the temp dir. */
+  spools: string[];
+  /** Archives without a manifest of runs recorded failed (a cleanup the failed run could not do). */
+  archives: string[];
+  /** What could not be removed now (storage down): retried by the next run. */
+  failed: string[];
+}
+
+const idOf = (key: string) => {
+  const id = key.split('/').pop()!.split('.')[0];
+  return BACKUP_ID_RE.test(id) ? id : null;
+};
+
+/**
+ * Removes what killed or failed runs left behind: storage temp files and incomplete multipart
+ * uploads, spool directories, and archives of failed runs whose deletion failed (storage outage).
+ * A leftover is removed only when its run is provably dead: the caller holds the backup lock (so
+ * no run of this database is alive) and this database recorded the run (not `running` any more:
+ * call failStaleRuns first), or, for runs this database does not know, when it is two days old.
+ * `currentId` (the caller's own run) is never touched. Never throws.
+ */
+export async function removeLeftovers(db: Pick<pg.ClientBase, 'query'>, storage: StorageBackend, opts: { currentId?: string; spoolParent?: string } = {}): Promise<LeftoversRemoved> {
+  const out: LeftoversRemoved = { storage: [], spools: [], archives: [], failed: [] };
+  const dead = await deadRunIds(db).catch(() => ({ all: new Set<string>(), failed: new Set<string>() }));
+  const isDead = (id: string | null) => {
+    if (!id || id === opts.currentId) return false;
+    if (dead.all.has(id)) return true;
+    const at = backupIdTime(id);
+    return at !== null && Date.now() - at.getTime() > UNKNOWN_RUN_AGE_MS;
+  };
+
+  try {
+    for (const t of (await storage.listIncomplete?.()) ?? []) {
+      if (!isDead(idOf(t.key))) continue;
+      await storage.removeIncomplete!(t.ref).then(
+        () => out.storage.push(t.key),
+        () => out.failed.push(t.key),
+      );
+    }
+    const objects = await storage.list();
+    const keys = new Set(objects.map((o) => o.key));
+    for (const o of objects) {
+      const id = idOf(o.key);
+      if (!id || o.key !== archiveKey(id) || keys.has(manifestKey(id)) || !dead.failed.has(id) || id === opts.currentId) continue;
+      await storage.delete(o.key).then(
+        () => out.archives.push(o.key),
+        () => out.failed.push(o.key),
+      );
+    }
+  } catch {
+    out.failed.push('(storage not listable)');
+  }
+
+  const parent = opts.spoolParent ?? (process.env.BACKUP_SPOOL_DIR || os.tmpdir());
+  try {
+    for (const name of await readdir(parent)) {
+      const m = /^tickethub-backup-(\d{8}T\d{6}Z-[0-9a-z]+)-/.exec(name);
+      if (!m || !isDead(m[1])) continue;
+      await rm(path.join(parent, name), { recursive: true, force: true }).then(
+        () => out.spools.push(name),
+        () => out.failed.push(path.join(parent, name)),
+      );
+    }
+  } catch {
+    // an unreadable temp dir is not the backup's problem
+  }
+  return out;
+}
