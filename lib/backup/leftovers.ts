@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { StorageBackend } from '../storage/storage-backend';
 import { backupIdTime } from './backup-id';
 import { deadRunIds } from './backup-runs';
-import { BACKUP_ID_RE, archiveKey, manifestKey } from './manifest';
+import { BACKUP_ID_RE, archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
 
 /** Leftovers of ids this database does not know are removed only once this old (another database's live run?). */
 const UNKNOWN_RUN_AGE_MS = 2 * 24 * 3600 * 1000;
@@ -56,7 +56,7 @@ export async function removeLeftovers(db: Pick<pg.ClientBase, 'query'>, storage:
     const keys = new Set(objects.map((o) => o.key));
     for (const o of objects) {
       const id = idOf(o.key);
-      if (!id || o.key !== archiveKey(id) || keys.has(manifestKey(id)) || !dead.failed.has(id) || id === opts.currentId) continue;
+      if (!id || (o.key !== archiveKey(id) && o.key !== encryptedArchiveKey(id)) || keys.has(manifestKey(id)) || !dead.failed.has(id) || id === opts.currentId) continue;
       await storage.delete(o.key).then(
         () => out.archives.push(o.key),
         () => out.failed.push(o.key),

@@ -106,6 +106,7 @@ export async function pruneBackups(
       await storage.delete(manifestKey(d.id));
       await storage.delete(archiveKey(d.id));
       await storage.delete(encryptedArchiveKey(d.id));
+      await storage.delete(encryptedArchiveKey(d.id));
       if (db && recording) await markRunDeleted(db, d.id, `retention: ${d.reason}`);
       result.removed.push(d);
     } catch (err) {
