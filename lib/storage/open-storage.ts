@@ -10,7 +10,9 @@ type ParsedStorage = { kind: 'local'; root: string } | { kind: 's3'; bucket: str
 /** The storage URL in effect: the argument, else BACKUP_STORAGE_URL, else `<cwd>/.data/backups`. */
 export function resolveStorageUrl(url?: string): string {
   const u = url?.trim() || process.env.BACKUP_STORAGE_URL?.trim();
-  return u || path.join(process.cwd(), '.data', 'backups');
+  // turbopackIgnore: a storage directory chosen at run time is data, not code; without the hint
+  // Turbopack traces the whole project into every server function that can open storage.
+  return u || path.join(/* turbopackIgnore: true */ process.cwd(), '.data', 'backups');
 }
 
 /**
@@ -22,7 +24,7 @@ export function parseStorageUrl(url?: string): ParsedStorage {
   const raw = resolveStorageUrl(url);
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(raw)?.[1]?.toLowerCase();
   // A one-letter "scheme" is a Windows drive (C:\...), handled as a path.
-  if (!scheme || scheme.length === 1) return { kind: 'local', root: path.resolve(process.cwd(), raw) };
+  if (!scheme || scheme.length === 1) return { kind: 'local', root: path.resolve(/* turbopackIgnore: true */ process.cwd(), raw) };
   if (scheme === 'file') {
     let root: string;
     try {
