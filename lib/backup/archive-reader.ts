@@ -15,10 +15,14 @@ import { decryptingSource } from './encryption/decrypting-source';
 export type { ArchiveSource } from './archive-source';
 
 /** A backup stored in a StorageBackend under `<id>.sql.gz` (or `<id>.sql.gz.age`, encrypted) + `<id>.manifest.json`. */
-export function storageArchiveSource(storage: StorageBackend, id: string): ArchiveSource {
+export function storageArchiveSource(storage: StorageBackend, id: string, opts: { manifestText?: string } = {}): ArchiveSource {
   const label = `backup ${id} in ${storage.location}`;
   const ct = encryptedArchiveKey(id);
-  return decryptingSource(plainStorageSource(storage, id, label), {
+  const plain = plainStorageSource(storage, id, label);
+  // The backup engine reads its archive back before the manifest is stored (a manifest in storage
+  // means "verified"): it passes the manifest it is about to write.
+  const inner = opts.manifestText === undefined ? plain : { ...plain, manifestText: async () => opts.manifestText! };
+  return decryptingSource(inner, {
     size: async () => {
       try {
         return (await storage.stat(ct)).size;

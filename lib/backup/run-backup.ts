@@ -38,7 +38,8 @@ import { watchControlSession } from './control-session';
 import { removeLeftovers } from './leftovers';
 import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
-import { verifyBackup } from './verify';
+import { verifySource } from './verify';
+import { storageArchiveSource } from './archive-reader';
 import type { VerifyResult } from './verify';
 
 /** 'schedule': the in-process scheduler or run-scheduled; 'cron': the HTTP cron route. */
@@ -304,13 +305,17 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     const manifest = await writeBackup(id, startedAt, { ...opts, signal: watch.signal });
     if (opts.verify !== false) {
       opts.onProgress?.({ ...lastProgress(id, manifest), phase: 'verifying', elapsedMs: Date.now() - t0 });
-      verification = await verifyBackup(storage, id);
+      verification = await verifySource(storageArchiveSource(storage, id, { manifestText: serializeManifest(manifest).toString('utf8') }));
       if (!verification.ok) {
         const first = verification.problems[0];
         throw new AppError('verification_failed', `the stored backup did not verify: ${first ? oneLine(first.problem) : 'unknown problem'}`);
       }
     }
     if (watch.lost()) throw watch.lost();
+    // Stored only now: one rule everywhere, a backup is good only if its manifest exists AND it
+    // verified. A failure before this line leaves at most an archive, which `list` shows as
+    // incomplete and the next run removes (leftovers.ts) if this run could not.
+    await storage.put(manifestKey(id), Readable.from([serializeManifest(manifest)]));
     const durationMs = Date.now() - t0;
     const location = `${storage.location.replace(/\/$/, '')}/${manifest.archive.key}`;
     let bookkeepingError: string | undefined;
@@ -673,8 +678,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       ...(largeObjects.length ? { largeObjects } : {}),
       lockEstimate: { relations },
     };
-    // Written last: its presence is what makes the backup exist.
-    await storage.put(manifestKey(id), Readable.from([serializeManifest(manifest)]));
+    // The manifest is stored by runBackup once the archive read back verified.
     return manifest;
   } catch (err) {
     const e = fail(err);
