@@ -1,8 +1,21 @@
 import { formatBytes } from '../../lib/backup/run-backup';
 import { readManifest } from '../../lib/backup/list-backups';
+import type { Manifest } from '../../lib/backup/manifest';
 import { openStorage } from '../../lib/storage/open-storage';
 import { AppError } from '../../lib/errors';
 import { parseCommandArgs } from '../parse-command-args';
+
+/** Format v2+: the roles a restore needs, external dependencies and warnings recorded at backup time. */
+function securityLines(m: Manifest): string[] {
+  const out: string[] = [];
+  if (m.roles) {
+    const all = [...new Set([...m.roles.owners, ...m.roles.privileges, ...m.roles.policies])].sort();
+    out.push('', `  roles      ${all.length ? all.join(', ') : '(none)'}`);
+  }
+  for (const d of m.externalDependencies ?? []) out.push(`  needs      ${d.kind} ${d.name} (used by ${d.usedBy.join('; ')})`);
+  for (const w of m.warnings ?? []) out.push(`  warning    ${w}`);
+  return out;
+}
 
 export const summary = 'show one backup: its source, tables, rows and checksums (from its manifest)';
 
@@ -39,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
       '',
       '  TABLE'.padEnd(42) + 'ROWS'.padStart(14) + '  CHUNKS',
       ...m.tables.map((t) => `  ${`${t.schema}.${t.name}`.padEnd(40)}${(t.dataExcluded ? 'excluded' : t.rows.toLocaleString('en-US')).padStart(14)}  ${t.entries.length}`),
+      ...securityLines(m),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AppError, oneLine } from '../errors';
+import type { ExternalDependency } from './catalog/external-deps';
 import { quoteIdentAlways } from './catalog/quote-ident';
 
 /**
@@ -36,8 +37,13 @@ import { quoteIdentAlways } from './catalog/quote-ident';
  * decompress one member alone (`storage.get(key, {start, end})` + gunzip).
  */
 export const ARCHIVE_FORMAT = 'tickethub-backup';
-/** The version this code WRITES. What it reads is MANIFEST_READERS below (every version ever written). */
-export const ARCHIVE_FORMAT_VERSION = 1;
+/**
+ * The version this code WRITES. What it reads is MANIFEST_READERS below (every version ever written).
+ * v2 (issue 8) adds, after the other post-data objects, the members 'OWNER' (ALTER ... OWNER TO, one
+ * per schema), 'ACL' (privileges and per-schema default privileges, one per schema) and
+ * 'PUBLICATION' (membership), and the manifest fields `roles`, `externalDependencies`, `warnings`.
+ */
+export const ARCHIVE_FORMAT_VERSION = 2;
 
 export type EntrySection = 'header' | 'pre-data' | 'table-data' | 'sequence-set' | 'post-data';
 
@@ -149,6 +155,15 @@ export interface Manifest {
    * (lib/backup/lock-budget.ts checks them against the target's lock table before starting).
    */
   lockEstimate?: { relations: number };
+  /**
+   * v2+: roles a restore needs (dump-security.ts): `owners` (unless --no-owner), `privileges`
+   * (grantees, grantors, FOR ROLE of default privileges; unless --no-privileges), `policies`.
+   */
+  roles?: ManifestRoles;
+  /** v2+: objects outside the backed-up schemas that backed-up objects use, with their definitions (external-deps.ts). */
+  externalDependencies?: ExternalDependency[];
+  /** v2+: what the backup could not do or the restore target must provide, one line each. */
+  warnings?: string[];
 }
 
 /** How an encrypted archive was sealed (see Manifest.encryption). */
@@ -158,6 +173,12 @@ export interface ManifestEncryption {
   recipients: string[];
   /** The stored (encrypted) file: its size and SHA-256, checkable without any key. */
   ciphertext: { sizeBytes: number; sha256: string };
+}
+
+export interface ManifestRoles {
+  owners: string[];
+  privileges: string[];
+  policies: string[];
 }
 
 /** Storage key of a backup's archive. */
@@ -245,6 +266,7 @@ export function serializeManifest(m: Manifest): Buffer {
  */
 const MANIFEST_READERS: Readonly<Record<number, (raw: Record<string, unknown>, label: string) => Manifest>> = {
   1: readV1,
+  2: readV2,
 };
 
 /** Format versions this code reads. */
@@ -284,6 +306,22 @@ function readV1(raw: Record<string, unknown>, label: string): Manifest {
   if (!Array.isArray(m.entries) || !Array.isArray(m.tables) || !m.archive || typeof m.archive.sizeBytes !== 'number' || typeof m.archive.sha256 !== 'string') {
     throw new AppError('corrupt', `${label}: manifest lacks entries, tables or archive size/sha256`);
   }
+  return m;
+}
+
+/** Format v2: v1 plus roles, externalDependencies and warnings (each checked for its shape: nothing from storage is trusted). */
+function readV2(raw: Record<string, unknown>, label: string): Manifest {
+  const m = readV1(raw, label);
+  const strings = (x: unknown) => Array.isArray(x) && x.every((s) => typeof s === 'string');
+  const r = m.roles as unknown as Record<string, unknown> | undefined;
+  if (r !== undefined && !(r && typeof r === 'object' && strings(r.owners) && strings(r.privileges) && strings(r.policies))) {
+    throw new AppError('corrupt', `${label}: manifest roles must be lists of role names`);
+  }
+  if (m.warnings !== undefined && !strings(m.warnings)) throw new AppError('corrupt', `${label}: manifest warnings must be a list of strings`);
+  const deps = m.externalDependencies as unknown;
+  const okDep = (d: Record<string, unknown>) =>
+    d && typeof d === 'object' && typeof d.kind === 'string' && typeof d.name === 'string' && typeof d.schema === 'string' && strings(d.usedBy) && (d.definition === undefined || typeof d.definition === 'string');
+  if (deps !== undefined && !(Array.isArray(deps) && deps.every(okDep))) throw new AppError('corrupt', `${label}: manifest externalDependencies are malformed`);
   return m;
 }
 

@@ -26,6 +26,7 @@ import { dumpSchema } from './catalog/dump-schema';
 import { dumpLargeObjects } from './catalog/kinds/large-objects';
 import { countRelations } from './lock-budget';
 import { HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
+import { describeExternal, externalWarning } from './catalog/external-deps';
 import type { TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
@@ -341,8 +342,9 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
       }).catch(() => {});
     }
     opts.onProgress?.({ ...lastProgress(id, manifest), phase: 'done', elapsedMs: durationMs });
+    const warnings = [...(manifest.warnings ?? []), ...(bookkeepingError ? [bookkeepingError] : [])];
     return {
-      ...(bookkeepingError ? { warnings: [bookkeepingError] } : {}),
+      ...(warnings.length ? { warnings } : {}),
       id,
       status: 'succeeded',
       location,
@@ -501,6 +503,13 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     const migration = await appliedMigrationLevel(coordinator);
     const dump = await dumpSchema(coordinator, { schemas, excludeTableData });
     const relations = await countRelations(coordinator, schemas);
+    // Dependencies outside the schemas are recorded with their definitions and reported (object
+    // kinds the dumper cannot reproduce already failed dumpSchema, by name).
+    const externalDependencies = await describeExternal(coordinator, dump.external);
+    const warnings = [
+      ...externalDependencies.map(externalWarning),
+      ...dump.warnings.filter((w) => w.startsWith('dependency loop')),
+    ];
     const excluded = new Set(excludeTableData);
     const isExcluded = (t: TableToCopy) => t.dataExcluded || excluded.has(`${t.schema}.${t.name}`);
 
@@ -677,6 +686,9 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       ...(sealed.encryption() ? { encryption: sealed.encryption() } : {}),
       ...(largeObjects.length ? { largeObjects } : {}),
       lockEstimate: { relations },
+      roles: dump.roles,
+      externalDependencies,
+      warnings,
     };
     // The manifest is stored by runBackup once the archive read back verified.
     return manifest;

@@ -22,6 +22,8 @@ export interface BackupHistoryRow {
   drillAt: Date | null;
   /** Result of the last restore drill; null when none ran. */
   drillOk: boolean | null;
+  /** Warnings recorded at backup time (manifest v2+: dependencies outside the backed-up schemas, objects left out); [] when none. */
+  warnings: string[];
 }
 
 export interface BackupStatistics {
@@ -46,7 +48,7 @@ export async function backupHistory(db: pg.Pool, opts: { limit: number }): Promi
   const { rows } = await db.query(
     `SELECT r.id, r.trigger, r.triggered_by, a.email, a.full_name, r.description, r.status, r.started_at, r.finished_at,
             r.duration_ms, r.table_count, r.row_count, r.size_bytes, r.sha256, r.error, r.verified_at, r.drill_at,
-            (r.drill ->> 'ok')::boolean AS drill_ok
+            (r.drill ->> 'ok')::boolean AS drill_ok, r.manifest -> 'warnings' AS warnings
        FROM public.backup_runs r
        LEFT JOIN public.admin_users a ON a.id = r.triggered_by
       ORDER BY r.started_at DESC, r.id DESC
@@ -71,6 +73,7 @@ export async function backupHistory(db: pg.Pool, opts: { limit: number }): Promi
     verifiedAt: r.verified_at,
     drillAt: r.drill_at,
     drillOk: r.drill_ok,
+    warnings: Array.isArray(r.warnings) ? (r.warnings as string[]) : [],
   }));
 }
 

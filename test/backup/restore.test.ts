@@ -174,9 +174,9 @@ describe('restoreBackup on TicketHub demo data', () => {
       m.app.migration = '999_future';
       await writeFile(mf, JSON.stringify(m));
       await expect(restoreBackup({ source: id, storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'incompatible', message: expect.stringMatching(/999_future.*--force/) });
-      m.formatVersion = 2;
+      m.formatVersion = 3;
       await writeFile(mf, JSON.stringify(m));
-      await expect(restoreBackup({ source: id, storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'incompatible', message: expect.stringMatching(/unknown archive format version 2/) });
+      await expect(restoreBackup({ source: id, storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'incompatible', message: expect.stringMatching(/unknown archive format version 3/) });
     } finally {
       await writeFile(mf, orig);
     }

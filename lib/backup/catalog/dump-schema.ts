@@ -1,11 +1,12 @@
 import type pg from 'pg';
 import { AppError } from '../../errors';
 import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
-import { readCatalog, type Catalog, type ColumnRow, type ConstraintRow, type RelRow } from './read-catalog';
+import { readCatalog, type Catalog, type ColumnRow, type ConstraintRow, type ExternalUse, type RelRow } from './read-catalog';
 import type { DumpObject } from './dump-object';
 import { orderObjects, type DumpNode } from './order-objects';
 import { buildKinds } from './kinds';
 import { foreignTableParts } from './kinds/foreign-data';
+import { addSecurityNodes, readSecurity, type DumpRoles, type SecurityCatalog } from './dump-security';
 
 /**
  * Schema dumper: the DDL of the configured schemas, generated from the PostgreSQL catalogs with the
@@ -50,6 +51,10 @@ export interface SchemaDump {
    * the caller decides whether to warn or fail. (Addition to the agreed interface.)
    */
   warnings: string[];
+  /** Roles the restore needs: owners, privilege grantees/grantors, policy roles (dump-security.ts). */
+  roles: DumpRoles;
+  /** Uses of objects outside the dumped schemas (also in `warnings`, one line each). */
+  external: ExternalUse[];
 }
 
 export interface DumpSchemaOptions {
@@ -84,13 +89,14 @@ export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions)
     const missing = opts.schemas.filter((s) => !cat.schemas.some((n) => n.nspname === s));
     if (missing.length) throw new AppError('not_found', `schema ${missing.map((s) => JSON.stringify(s)).join(', ')} does not exist`);
     const warnings = [...cat.unsupported];
-    const objects = buildObjects(cat, warnings);
+    const security = await readSecurity(client, opts.schemas, cat.serverVersionNum);
+    const { objects, roles } = buildObjects(cat, warnings, security, opts.schemas);
     const tables = tablesToCopy(cat, opts.excludeTableData);
     const sequences = await readSequenceValues(client, cat);
     const sequenceSetSql = sequences
       .map((s) => `SELECT pg_catalog.setval(${quoteLiteral(qualifiedName(s.schema, s.name))}, ${s.lastValue}, ${s.isCalled});\n`)
       .join('');
-    dump = { objects, tables, sequences, sequenceSetSql, warnings };
+    dump = { objects, tables, sequences, sequenceSetSql, warnings, roles, external: cat.external };
   } catch (e) {
     // In an aborted transaction the restore fails too; the original error is the one to report.
     await restore().catch(() => undefined);
@@ -165,7 +171,7 @@ const PRIORITY: Record<string, number> = {
 
 const key = (classid: number, oid: number) => `${classid}:${oid}`;
 
-function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
+function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalog, schemas: string[]): { objects: DumpObject[]; roles: DumpRoles } {
   const nodes: DumpNode[] = [];
   /** catalog object ("classid:oid") -> the node whose SQL creates it */
   const owner = new Map<string, DumpNode>();
@@ -658,7 +664,8 @@ function buildObjects(cat: Catalog, warnings: string[]): DumpObject[] {
       if (t && t !== n) n.deps.add(t);
     }
   }
-  return orderObjects(nodes, warnings);
+  const roles = addSecurityNodes({ add: (obj) => add(obj), nodeFor: (classid, oid) => owner.get(key(classid, oid)), serverVersionNum: cat.serverVersionNum, schemas }, security);
+  return { objects: orderObjects(nodes, warnings), roles };
 }
 
 function tablesToCopy(cat: Catalog, excluded: string[]): TableToCopy[] {

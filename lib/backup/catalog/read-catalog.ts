@@ -60,6 +60,8 @@ export interface PolicyRow {
   qual: string | null; withcheck: string | null;
 }
 export interface StatisticsRow { oid: number; stxname: string; nspname: string; stxrelid: number; def: string; stattarget: number | null }
+/** A dumped object ("user", pg_identify_object type + identity) using one outside the dumped schemas. */
+export interface ExternalUse { userType: string; userIdentity: string; refType: string; refIdentity: string; refClassid: number; refOid: number }
 export interface DependRow { classid: number; objid: number; objsubid: number; refclassid: number; refobjid: number; refobjsubid: number; deptype: string }
 
 export interface Catalog {
@@ -86,6 +88,8 @@ export interface Catalog {
   unsupported: string[];
   /** Collations, casts, operators, text search, foreign data, ... (lib/backup/catalog/kinds). */
   kinds: KindRows;
+  /** The same uses as `unsupported`, structured (a FK to auth.users, a policy calling auth.uid()): external-deps.ts. */
+  external: ExternalUse[];
   /** pg_attrdef oid -> objects its expression references */
   defaultRefs: Map<number, { classid: number; oid: number }[]>;
   /** "classoid:objoid:objsubid" -> comment text */
@@ -314,8 +318,9 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
   // Dumped objects that use something in a schema that is not dumped (a foreign key to auth.users
   // on Supabase, a view over another schema's table): the restore into an empty database would
   // fail there, so say so up front.
-  const outside = await q<{ what: string }>(
-    `SELECT DISTINCT o.type || ' ' || o.identity || ' uses ' || r.type || ' ' || r.identity || ' outside the dumped schemas' AS what
+  const outside = await q<ExternalUse>(
+    `SELECT DISTINCT o.type AS "userType", o.identity AS "userIdentity", r.type AS "refType", r.identity AS "refIdentity",
+            d.refclassid::int AS "refClassid", d.refobjid::int AS "refOid"
        FROM pg_catalog.pg_depend d,
             LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, 0) o,
             LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) r
@@ -330,7 +335,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_depend x ON x.classid = 'pg_catalog.pg_type'::regclass
                           AND x.objid = t.typelem AND x.deptype = 'e'
                          WHERE d.refclassid = 'pg_catalog.pg_type'::regclass AND t.oid = d.refobjid)
-      ORDER BY 1`,
+      ORDER BY 3, 4, 1, 2`,
     [oidList, schemas],
   );
   const commentRows = await q<{ classoid: number; objoid: number; objsubid: number; description: string }>(
@@ -358,7 +363,8 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
     policies,
     statistics,
     depends,
-    unsupported: outside.map((r) => r.what),
+    unsupported: outside.map((u) => `${u.userType} ${u.userIdentity} uses ${u.refType} ${u.refIdentity} outside the dumped schemas`),
+    external: outside,
     kinds,
     defaultRefs,
     comments,

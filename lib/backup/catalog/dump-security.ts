@@ -1,0 +1,344 @@
+import type pg from 'pg';
+import { buildAclCommands, aclRoles, ownerStatement, type AclType } from './acl';
+import type { DumpNode } from './order-objects';
+import type { DumpObject } from './dump-object';
+import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
+
+/**
+ * The security model of the dumped schemas: owners, privileges (object, column and default
+ * privileges) and publication membership, read from the catalogs and turned into archive members
+ * that come after every object exists (as pg_dump's ACL pass):
+ *
+ *  - 'OWNER' (one per schema): `ALTER ... OWNER TO` of every owned object in it. Skipped by
+ *    `restore --no-owner`.
+ *  - 'ACL' (one per schema): first a reset (a DO block revoking every privilege held by anyone
+ *    but the owner on the schema's objects and per-schema default privileges — a target whose
+ *    default privileges granted something on the freshly created objects, such as a Supabase
+ *    project granting ALL to anon, must not keep it), then pg_dump's GRANT/REVOKE statements
+ *    relative to acldefault(owner), then `ALTER DEFAULT PRIVILEGES FOR ROLE r IN SCHEMA s`.
+ *    Skipped by `restore --no-privileges`.
+ *  - 'PUBLICATION' (one per publication a dumped table or schema belongs to): created when the
+ *    target lacks it, reused when it has it; then the dumped tables / schemas are added.
+ *
+ * Database-wide default privileges (no IN SCHEMA) and publication owners are not part of a
+ * schema backup (like `pg_dump -n`).
+ */
+
+/** An object that has an owner and an ACL. */
+export interface OwnedRow {
+  classid: number;
+  oid: number;
+  nspname: string;
+  /** Unqualified object name as the dump names it (routines: 'f(a integer)'). */
+  objname: string;
+  /** pg_dump kind: SCHEMA, TABLE, VIEW, MATERIALIZED VIEW, SEQUENCE, FOREIGN TABLE, FUNCTION, PROCEDURE, AGGREGATE, TYPE, DOMAIN. */
+  kind: string;
+  owner: string;
+  acl: string[] | null;
+  base: string[];
+}
+export interface ColumnAclRow { attrelid: number; attname: string; acl: string[] }
+export interface DefaultAclRow { role: string; nspname: string; objtype: string; acl: string[] }
+export interface PublicationRow {
+  pubname: string; puballtables: boolean; pubinsert: boolean; pubupdate: boolean; pubdelete: boolean; pubtruncate: boolean;
+  pubviaroot: boolean;
+  /** Dumped tables in it: qualified name plus optional column list / row filter (PostgreSQL 15+). */
+  tables: { relid: number; name: string; columns: string | null; filter: string | null }[];
+  /** Dumped schemas it publishes FOR TABLES IN SCHEMA (PostgreSQL 15+). */
+  schemas: string[];
+}
+
+export interface SecurityCatalog {
+  owned: OwnedRow[];
+  columnAcls: ColumnAclRow[];
+  defaultAcls: DefaultAclRow[];
+  publications: PublicationRow[];
+  /** Roles that policies of dumped tables are for (CREATE POLICY ... TO role). */
+  policyRoles: string[];
+}
+
+/** Roles a restore of the dump needs, by what needs them. */
+export interface DumpRoles {
+  /** Owners of dumped objects (not needed with --no-owner). */
+  owners: string[];
+  /** Grantees, grantors and FOR ROLE of the privilege statements (not needed with --no-privileges). */
+  privileges: string[];
+  /** Roles named by policies (always needed). */
+  policies: string[];
+}
+
+const NS = 'n.nspname = ANY($1::text[])';
+
+/** Reads owners, ACLs, default privileges and publications of the schemas (inside the dump's snapshot). */
+export async function readSecurity(client: pg.ClientBase, schemas: string[], serverVersionNum: number): Promise<SecurityCatalog> {
+  const q = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [schemas])).rows;
+  const owned = await q<OwnedRow>(
+    `SELECT 2615 AS classid, n.oid::int AS oid, n.nspname, n.nspname AS objname, 'SCHEMA' AS kind,
+            pg_catalog.pg_get_userbyid(n.nspowner) AS owner, n.nspacl::text[] AS acl, pg_catalog.acldefault('n', n.nspowner)::text[] AS base
+       FROM pg_catalog.pg_namespace n WHERE ${NS}
+     UNION ALL
+     SELECT 1259, c.oid::int, n.nspname, c.relname,
+            CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+            pg_catalog.pg_get_userbyid(c.relowner), c.relacl::text[],
+            pg_catalog.acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner)::text[]
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE ${NS} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+     UNION ALL
+     SELECT 1255, p.oid::int, n.nspname, p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
+            CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+            pg_catalog.pg_get_userbyid(p.proowner), p.proacl::text[], pg_catalog.acldefault('f', p.proowner)::text[]
+       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE ${NS}
+     UNION ALL
+     SELECT 1247, t.oid::int, n.nspname, t.typname, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+            pg_catalog.pg_get_userbyid(t.typowner), t.typacl::text[], pg_catalog.acldefault('T', t.typowner)::text[]
+       FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE ${NS}
+      ORDER BY 1, 3, 4`,
+  );
+  // Column ACLs, per-schema default privileges, policy roles and publications in one round trip (the dumper's
+  // query count is fixed and small whatever the schema's size).
+  const [rest] = await q<{ columnAcls: ColumnAclRow[] | null; defaultAcls: DefaultAclRow[] | null; policyRoles: string[] | null; publications: PublicationJson[] | null }>(
+    `SELECT (SELECT pg_catalog.json_agg(x ORDER BY x.attrelid, x.attnum) FROM (
+               SELECT a.attrelid::int AS attrelid, a.attnum, a.attname, a.attacl::text[] AS acl
+                 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE ${NS} AND a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped) x) AS "columnAcls",
+            (SELECT pg_catalog.json_agg(x ORDER BY x.role, x.nspname, x.objtype) FROM (
+               SELECT pg_catalog.pg_get_userbyid(d.defaclrole)::text AS role, n.nspname::text, d.defaclobjtype::text AS objtype, d.defaclacl::text[] AS acl
+                 FROM pg_catalog.pg_default_acl d JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace WHERE ${NS}) x) AS "defaultAcls",
+            (SELECT pg_catalog.array_agg(DISTINCT pg_catalog.pg_get_userbyid(r.oid)::text) FROM pg_catalog.pg_policy p
+               JOIN pg_catalog.pg_class c ON c.oid = p.polrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace,
+               LATERAL unnest(p.polroles) r(oid) WHERE ${NS} AND r.oid <> 0) AS "policyRoles",
+            (${publicationsJsonSql(serverVersionNum)}) AS publications`,
+  );
+  const columnAcls = rest.columnAcls ?? [];
+  const defaultAcls = rest.defaultAcls ?? [];
+  const policyRoles = (rest.policyRoles ?? []).sort();
+  return { owned, columnAcls, defaultAcls, publications: parsePublications(rest.publications), policyRoles };
+}
+
+type PublicationJson = Omit<PublicationRow, 'tables' | 'schemas'> & {
+  tables: { relid: number; nspname: string; relname: string; columns: string | null; filter: string | null }[] | null;
+  schemas: string[] | null;
+};
+
+/** A scalar subquery: every publication (json) with the dumped tables and schemas it publishes. */
+function publicationsJsonSql(v: number): string {
+  const v15 = v >= 150000;
+  return `SELECT pg_catalog.json_agg(pub ORDER BY pub.pubname) FROM (
+      SELECT p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot,
+            (SELECT pg_catalog.json_agg(x ORDER BY x.nspname, x.relname) FROM (
+               SELECT c.oid::int AS relid, n.nspname, c.relname,
+                      ${v15 ? `(SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid = pr.prrelid AND a.attnum = ANY(pr.prattrs))` : 'NULL::text'} AS columns,
+                      ${v15 ? 'pg_catalog.pg_get_expr(pr.prqual, pr.prrelid)' : 'NULL::text'} AS filter
+                 FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE pr.prpubid = p.oid AND ${NS}) x) AS tables,
+            ${v15 ? `(SELECT pg_catalog.array_agg(n.nspname::text ORDER BY n.nspname) FROM pg_catalog.pg_publication_namespace pn
+                       JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE pn.pnpubid = p.oid AND ${NS})` : 'NULL::text[]'} AS schemas
+       FROM pg_catalog.pg_publication p) pub`;
+}
+
+function parsePublications(rows: PublicationJson[] | null): PublicationRow[] {
+  return (rows ?? [])
+    .map((p) => ({
+      ...p,
+      tables: (p.tables ?? []).map((t) => ({ relid: t.relid, name: qualifiedName(t.nspname, t.relname), columns: t.columns, filter: t.filter })),
+      schemas: p.schemas ?? [],
+    }))
+    .filter((p) => p.puballtables || p.tables.length || p.schemas.length);
+}
+
+/** What addSecurityNodes needs from the dumper: its node factory and the catalog-object -> node map. */
+export interface SecurityContext {
+  add(obj: DumpObject): DumpNode;
+  nodeFor(classid: number, oid: number): DumpNode | undefined;
+  serverVersionNum: number;
+  schemas: string[];
+}
+
+const ACL_TYPE: Record<string, AclType> = {
+  SCHEMA: 'SCHEMA', TABLE: 'TABLE', VIEW: 'TABLE', 'MATERIALIZED VIEW': 'TABLE', 'FOREIGN TABLE': 'TABLE', SEQUENCE: 'SEQUENCE',
+  FUNCTION: 'FUNCTION', AGGREGATE: 'FUNCTION', PROCEDURE: 'PROCEDURE', TYPE: 'TYPE', DOMAIN: 'TYPE',
+};
+const DEFAULT_ACL_TYPE: Record<string, AclType> = { r: 'TABLES', S: 'SEQUENCES', f: 'FUNCTIONS', T: 'TYPES', n: 'SCHEMAS' };
+
+/** The node that creates this very object (not its table, extension or row type), if it is dumped. */
+function creatingNode(ctx: SecurityContext, o: OwnedRow): DumpNode | undefined | 'public' {
+  if (o.kind === 'SCHEMA') return o.nspname === 'public' ? 'public' : ctx.nodeFor(o.classid, o.oid);
+  const n = ctx.nodeFor(o.classid, o.oid);
+  if (!n) return undefined;
+  if (o.classid === 1255) return ['FUNCTION', 'PROCEDURE', 'AGGREGATE'].includes(n.obj.kind) ? n : undefined;
+  // Row types map to their table, array types to their element type: only the type itself counts.
+  if (o.classid === 1247) return (n.obj.kind === 'TYPE' || n.obj.kind === 'DOMAIN') && n.obj.name === o.objname ? n : undefined;
+  // An identity sequence maps to its table: it has its own ACL but the table's owner.
+  return n.obj.kind === 'EXTENSION' ? undefined : n;
+}
+
+/**
+ * Adds the OWNER, ACL and PUBLICATION nodes (post-data, after every other post-data object and
+ * before materialized view refreshes, which run as the view's owner with its privileges).
+ * Returns the roles the statements name.
+ */
+export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): DumpRoles {
+  const owners = new Set<string>();
+  const privRoles = new Set<string>();
+  const ownerSql = new Map<string, string>();
+  const aclSql = new Map<string, string>();
+  const deps = new Map<string, Set<DumpNode>>();
+  const append = (m: Map<string, string>, s: string, sql: string) => m.set(s, (m.get(s) ?? '') + sql);
+  const colAcls = new Map<number, ColumnAclRow[]>();
+  for (const c of sec.columnAcls) colAcls.set(c.attrelid, [...(colAcls.get(c.attrelid) ?? []), c]);
+  const opts = { serverVersionNum: ctx.serverVersionNum };
+
+  for (const o of sec.owned) {
+    const node = creatingNode(ctx, o);
+    if (!node) continue;
+    const name = o.kind === 'SCHEMA' ? quoteIdent(o.nspname) : o.classid === 1255 ? `${quoteIdent(o.nspname)}.${routineName(o.objname)}` : qualifiedName(o.nspname, o.objname);
+    if (node !== 'public') {
+      const d = deps.get(o.nspname) ?? new Set();
+      d.add(node);
+      deps.set(o.nspname, d);
+    }
+    const ownsItself = node === 'public' || node.obj.name === o.objname || o.classid === 1255;
+    // public: pg_database_owner is what every PostgreSQL 15+ database starts with (pg_dump omits it too).
+    if (ownsItself && !(node === 'public' && o.owner === 'pg_database_owner')) {
+      append(ownerSql, o.nspname, ownerStatement(o.kind === 'FOREIGN TABLE' ? 'FOREIGN TABLE' : o.kind, name, o.owner));
+      owners.add(o.owner);
+    }
+    const target = { type: ACL_TYPE[o.kind], name, owner: o.owner };
+    let sql = buildAclCommands(target, o.acl, o.base, opts);
+    for (const c of o.classid === 1259 ? (colAcls.get(o.oid) ?? []) : []) {
+      sql += buildAclCommands({ ...target, type: 'TABLE', column: quoteIdent(c.attname) }, c.acl, [], opts);
+      for (const r of aclRoles(c.acl)) privRoles.add(r);
+    }
+    if (sql) {
+      append(aclSql, o.nspname, sql);
+      for (const r of aclRoles(o.acl)) privRoles.add(r);
+    }
+  }
+  for (const d of sec.defaultAcls) {
+    if (!ctx.schemas.includes(d.nspname)) continue;
+    const prefix = `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(d.role)} IN SCHEMA ${quoteIdent(d.nspname)} `;
+    append(aclSql, d.nspname, buildAclCommands({ type: DEFAULT_ACL_TYPE[d.objtype] ?? 'TABLES', name: '', owner: null }, d.acl, [], { ...opts, prefix }));
+    privRoles.add(d.role);
+    for (const r of aclRoles(d.acl)) privRoles.add(r);
+  }
+
+  const ownerNodes = new Map<string, DumpNode>();
+  for (const s of ctx.schemas) {
+    const sql = ownerSql.get(s);
+    if (!sql) continue;
+    const n = ctx.add({ section: 'post-data', kind: 'OWNER', schema: s, name: s, sql });
+    n.priority = 90;
+    for (const d of deps.get(s) ?? []) n.deps.add(d);
+    ownerNodes.set(s, n);
+  }
+  for (const s of ctx.schemas) {
+    const sql = aclSql.get(s);
+    if (!sql) continue;
+    const n = ctx.add({ section: 'post-data', kind: 'ACL', schema: s, name: s, sql: aclResetSql(s) + sql });
+    n.priority = 91;
+    for (const d of deps.get(s) ?? []) n.deps.add(d);
+    const on = ownerNodes.get(s);
+    if (on) n.deps.add(on);
+  }
+  for (const p of sec.publications) {
+    const n = ctx.add({ section: 'post-data', kind: 'PUBLICATION', schema: null, name: p.pubname, sql: publicationSql(p) });
+    n.priority = 92;
+    for (const t of p.tables) {
+      const tn = ctx.nodeFor(1259, t.relid);
+      if (tn) n.deps.add(tn);
+    }
+  }
+  const sorted = (s: Set<string>) => [...s].sort();
+  return { owners: sorted(owners), privileges: sorted(privRoles), policies: [...sec.policyRoles].sort() };
+}
+
+/** 'f(a integer)' -> '"F"(a integer)': the routine name quoted, the argument list as deparsed. */
+function routineName(objname: string): string {
+  const i = objname.indexOf('(');
+  return `${quoteIdent(objname.slice(0, i))}${objname.slice(i)}`;
+}
+
+/** A dollar-quote tag the body does not contain. */
+function dollarQuote(body: string): string {
+  let tag = '$th$';
+  for (let i = 0; body.includes(tag); i++) tag = `$th${i}$`;
+  return `${tag}${body}${tag}`;
+}
+
+/**
+ * Revokes whatever anyone but the owner holds on the schema's objects (and per-schema default
+ * privileges), so the GRANTs that follow produce exactly the source's ACLs whatever default
+ * privileges the target applied when the objects were created. Extension members are left alone.
+ */
+export function aclResetSql(schema: string): string {
+  const s = quoteLiteral(schema);
+  const reg = `${quoteLiteral(quoteIdent(schema))}::pg_catalog.regnamespace`;
+  const body = `
+DECLARE r record;
+BEGIN
+  FOR r IN
+    SELECT DISTINCT pg_catalog.format('REVOKE ALL ON %s %s FROM %s CASCADE', o.kind, o.name,
+             CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END) AS stmt
+      FROM (SELECT CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.oid::pg_catalog.regclass::text AS name,
+                   c.relacl AS acl, c.relowner AS owner, 'pg_catalog.pg_class'::pg_catalog.regclass AS cls, c.oid
+              FROM pg_catalog.pg_class c WHERE c.relnamespace = ${reg} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+            UNION ALL
+            SELECT CASE WHEN p.prokind = 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.oid::pg_catalog.regprocedure::text,
+                   p.proacl, p.proowner, 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid
+              FROM pg_catalog.pg_proc p WHERE p.pronamespace = ${reg}
+            UNION ALL
+            SELECT 'TYPE', t.oid::pg_catalog.regtype::text, t.typacl, t.typowner, 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid
+              FROM pg_catalog.pg_type t WHERE t.typnamespace = ${reg} AND t.typacl IS NOT NULL
+            UNION ALL
+            SELECT 'SCHEMA', pg_catalog.quote_ident(n.nspname), n.nspacl, n.nspowner, 'pg_catalog.pg_namespace'::pg_catalog.regclass, n.oid
+              FROM pg_catalog.pg_namespace n WHERE n.nspname = ${s}) o,
+           LATERAL pg_catalog.aclexplode(o.acl) a
+     WHERE a.grantee <> o.owner
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = o.cls AND d.objid = o.oid AND d.deptype = 'e')
+  LOOP
+    EXECUTE r.stmt;
+  END LOOP;
+  FOR r IN
+    SELECT DISTINCT pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I REVOKE ALL ON %s FROM %s',
+             pg_catalog.pg_get_userbyid(d.defaclrole), ${s},
+             CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,
+             CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END) AS stmt
+      FROM pg_catalog.pg_default_acl d, LATERAL pg_catalog.aclexplode(d.defaclacl) a
+     WHERE d.defaclnamespace = ${reg}
+  LOOP
+    EXECUTE r.stmt;
+  END LOOP;
+END
+`;
+  return `DO ${dollarQuote(body)};\n`;
+}
+
+function publicationSql(p: PublicationRow): string {
+  const publish = [p.pubinsert && 'insert', p.pubupdate && 'update', p.pubdelete && 'delete', p.pubtruncate && 'truncate'].filter(Boolean).join(', ');
+  const create = `CREATE PUBLICATION ${quoteIdent(p.pubname)}${p.puballtables ? ' FOR ALL TABLES' : ''} WITH (publish = ${quoteLiteral(publish)}${p.pubviaroot ? ', publish_via_partition_root = true' : ''})`;
+  const body = `
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ${quoteLiteral(p.pubname)}) THEN
+    EXECUTE ${quoteLiteral(create)};
+  END IF;
+END
+`;
+  let sql = `DO ${dollarQuote(body)};\n`;
+  for (const s of p.schemas) {
+    const add = `
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_publication p ON p.oid = pn.pnpubid
+                  WHERE p.pubname = ${quoteLiteral(p.pubname)} AND pn.pnnspid = ${quoteLiteral(quoteIdent(s))}::pg_catalog.regnamespace) THEN
+    EXECUTE ${quoteLiteral(`ALTER PUBLICATION ${quoteIdent(p.pubname)} ADD TABLES IN SCHEMA ${quoteIdent(s)}`)};
+  END IF;
+END
+`;
+    sql += `DO ${dollarQuote(add)};\n`;
+  }
+  for (const t of p.tables) {
+    sql += `ALTER PUBLICATION ${quoteIdent(p.pubname)} ADD TABLE ONLY ${t.name}${t.columns ? ` (${t.columns})` : ''}${t.filter ? ` WHERE (${t.filter})` : ''};\n`;
+  }
+  return sql;
+}

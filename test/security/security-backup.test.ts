@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { cp } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { exec, hashesOf, tempStorage } from '../backup/restore-test-helpers';
+import { runBackup } from '../../lib/backup/run-backup';
+import { readManifest } from '../../lib/backup/list-backups';
+import { verifyBackup } from '../../lib/backup/verify';
+import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { ARCHIVE_FORMAT_VERSION } from '../../lib/backup/manifest';
+import { createFixtureRoles, createSupabaseSource, type SupabaseRoles } from './supabase-fixture';
+
+const V1 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/v1-archive');
+const V1_ID = '20261202T021823Z-9si0mgmx';
+
+describe('backup: dependencies outside the backed-up schemas are found, recorded and reported', () => {
+  let roles: SupabaseRoles;
+  const dbs: TestDatabase[] = [];
+  beforeAll(async () => {
+    roles = await createFixtureRoles();
+  });
+  afterAll(async () => {
+    for (const d of dbs) await d.drop().catch(() => {});
+    await roles?.drop();
+  });
+
+  it('lists auth.uid() and auth.users with their users and definitions in the manifest and the result warnings', async () => {
+    const src = await createTestDatabase({ prefix: 'h2bk' });
+    dbs.push(src);
+    await createSupabaseSource(src.url, roles);
+    const { storage } = await tempStorage();
+    const r = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli' });
+    const m = await readManifest(storage, r.id);
+    expect(m.formatVersion).toBe(ARCHIVE_FORMAT_VERSION);
+    expect(ARCHIVE_FORMAT_VERSION).toBe(2);
+    const uid = m.externalDependencies?.find((d) => d.name === 'auth.uid()');
+    expect(uid).toMatchObject({ kind: 'function', schema: 'auth' });
+    expect(uid!.usedBy).toContain('policy "own profile" on public.profiles');
+    expect(uid!.definition).toMatch(/CREATE OR REPLACE FUNCTION auth.uid\(\)/);
+    const users = m.externalDependencies?.find((d) => d.name === 'auth.users');
+    expect(users).toMatchObject({ kind: 'table', schema: 'auth' });
+    expect(users!.usedBy).toContain('table constraint profiles_id_fkey on public.profiles');
+    expect(users!.definition).toMatch(/CREATE TABLE auth.users \(\n {4}id uuid NOT NULL,[\s\S]*PRIMARY KEY \(id\)/);
+    expect(r.warnings?.some((w) => /depends on function auth.uid\(\) outside the backed-up schemas, used by policy/.test(w))).toBe(true);
+    expect(m.warnings).toEqual(r.warnings);
+    expect(m.roles?.owners).toContain(roles.owner);
+    expect(m.roles?.privileges).toEqual(expect.arrayContaining(['anon', 'authenticated', 'service_role', roles.grantee]));
+    expect(m.roles?.policies).toEqual(['anon', 'authenticated']);
+    // The pgcrypto in schema extensions is dumped (CREATE EXTENSION), not an outside dependency.
+    expect(m.externalDependencies?.some((d) => d.schema === 'extensions')).toBe(false);
+  }, 120_000);
+
+  it('fails by name on an object kind it cannot dump, unless BACKUP_EXCLUDE_OBJECTS lists it', async () => {
+    const src = await createTestDatabase({ prefix: 'h2bk' });
+    dbs.push(src);
+    await exec(src.url, `CREATE TABLE public.t (id int); CREATE CONVERSION public.my_conv FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;`);
+    const { storage } = await tempStorage();
+    await expect(runBackup({ databaseUrl: src.url, storage, trigger: 'cli' })).rejects.toMatchObject({
+      code: 'incompatible',
+      message: expect.stringMatching(/cannot back up conversion public\.my_conv: .*BACKUP_EXCLUDE_OBJECTS/),
+    });
+    expect(await storage.list('')).toEqual([]);
+    process.env.BACKUP_EXCLUDE_OBJECTS = 'conversion';
+    try {
+      const r = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli' });
+      expect(r.warnings).toContain('left out of the backup (BACKUP_EXCLUDE_OBJECTS): conversion public.my_conv');
+    } finally {
+      delete process.env.BACKUP_EXCLUDE_OBJECTS;
+    }
+  }, 120_000);
+});
+
+describe('format v1 archives (written before v2) still verify and restore', () => {
+  it('verifies and restores the kept v1 fixture', async () => {
+    const { storage, dir } = await tempStorage();
+    await cp(V1, dir, { recursive: true });
+    const v = await verifyBackup(storage, V1_ID);
+    expect(v.ok).toBe(true);
+    const t = await createTestDatabase({ prefix: 'h2v1' });
+    try {
+      await restoreBackup({ source: V1_ID, storage, targetUrl: t.url });
+      const h = await hashesOf(t.url);
+      expect(h['public.customers'].rows).toBe(3);
+      expect(h['public.orders'].rows).toBe(3);
+      expect((await readManifest(storage, V1_ID)).formatVersion).toBe(1);
+    } finally {
+      await t.drop();
+    }
+  }, 120_000);
+});
