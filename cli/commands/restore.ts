@@ -32,6 +32,8 @@ const USAGE = `Usage: tickethub-backup restore <id | path/to/<id>.sql.gz> [optio
                        replace: also drop objects outside the backup that depend on it
   --force              restore a backup taken at a newer migration than this app's
   --yes                do not ask for confirmation (required when stdin is not a terminal)
+  --no-owner           leave every object owned by the restoring role (skip the backup's owners)
+  --no-privileges      skip the backup's GRANT/REVOKE and default privileges
   --jobs N             fresh only: N parallel connections, NOT atomic (faster; default 1 = one transaction)
   --json               print one JSON object with the result
 ${IDENTITY_HELP.replace(/^ {2}--identity FILE {3}/, '  --identity FILE      ').replace(/\n {20}/, '\n                       ')}
@@ -98,6 +100,8 @@ export async function run(argv: string[]): Promise<number> {
       'target-db': { type: 'string' },
       identity: { type: 'string' },
       create: { type: 'boolean' },
+      'no-owner': { type: 'boolean' },
+      'no-privileges': { type: 'boolean' },
     },
     USAGE,
     1,
@@ -158,7 +162,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     let r: RestoreResult;
     if (jobs > 1) {
-      r = await restoreParallel({ source, storage, targetUrl, jobs, force: Boolean(values.force), confirm, onProgress: bar ? (p) => bar.update(p) : undefined, signal: ac.signal });
+      r = await restoreParallel({ source, storage, targetUrl, jobs, force: Boolean(values.force), noOwner: Boolean(values['no-owner']), noPrivileges: Boolean(values['no-privileges']), confirm, onProgress: bar ? (p) => bar.update(p) : undefined, signal: ac.signal });
     } else {
       r = await restoreBackup({
         source,
@@ -169,6 +173,8 @@ export async function run(argv: string[]): Promise<number> {
         intoSchema: values['into-schema'] as string | undefined,
         cascade: Boolean(values.cascade),
         force: Boolean(values.force),
+        noOwner: Boolean(values['no-owner']),
+        noPrivileges: Boolean(values['no-privileges']),
         confirm,
         onProgress: bar ? (p) => bar.update(p) : undefined,
         signal: ac.signal,

@@ -17,6 +17,7 @@ const USAGE = `Usage: tickethub-backup verify <id> [--storage URL] [--json] [--d
   --drill           also restore it into a scratch database and compare every table with the manifest
   --drill-url URL   an EMPTY database for the drill (default: DRILL_DATABASE_URL, else a scratch
                     database created and dropped on the DATABASE_URL server)
+  --create-roles    drill: create the roles the backup needs that the server lacks (NOLOGIN)
   --json            print one JSON object
 ${IDENTITY_HELP}
   Without an identity an encrypted backup's ciphertext SHA-256 is checked, not its contents.
@@ -26,7 +27,7 @@ Exit 0 when everything matches, 1 on any mismatch.`;
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
-    { storage: { type: 'string' }, json: { type: 'boolean' }, drill: { type: 'boolean' }, 'drill-url': { type: 'string' }, identity: { type: 'string' } },
+    { storage: { type: 'string' }, json: { type: 'boolean' }, drill: { type: 'boolean' }, 'drill-url': { type: 'string' }, identity: { type: 'string' }, 'create-roles': { type: 'boolean' } },
     USAGE,
     1,
   );
@@ -60,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
         }
       }
       if (!drillUrl && !appUrl) throw new AppError('config', 'a drill needs --drill-url, DRILL_DATABASE_URL or DATABASE_URL (whose server gets the scratch database)');
-      drill = await runDrill({ storage, id, drillUrl, serverUrl: appUrl, recordUrl: appUrl, signal: ac.signal });
+      drill = await runDrill({ storage, id, drillUrl, serverUrl: appUrl, recordUrl: appUrl, signal: ac.signal, createRoles: Boolean(values['create-roles']) });
     }
     const ok = v.ok && (!values.drill || drill?.ok === true);
     if (values.json) {

@@ -3,6 +3,10 @@ import pg from 'pg';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { hasBackupRuns, recordDrillResult } from './backup-runs';
+import { fingerprintDifferences, schemaFingerprint } from './catalog/schema-fingerprint';
+import { prepareDrillTarget } from './drill-dependencies';
+import { readManifest } from './list-backups';
+import type { Manifest } from './manifest';
 import { redactTarget } from './restore/preflight';
 import { restoreBackup } from './restore/restore-backup';
 import type { RestoredTable } from './restore/restore-types';
@@ -24,6 +28,8 @@ export interface DrillResult {
   error: string | null;
   /** Whether the result was written to backup_runs of the app database. */
   recorded: boolean;
+  /** What the drill prepared (external dependencies recreated, roles created) and schema differences found. */
+  notes?: string[];
 }
 
 export interface DrillOptions {
@@ -37,6 +43,8 @@ export interface DrillOptions {
   recordUrl?: string;
   onProgress?: Parameters<typeof restoreBackup>[0]['onProgress'];
   signal?: AbortSignal;
+  /** Create the roles the backup needs that the drill server lacks (NOLOGIN); without it the drill names them and fails. */
+  createRoles?: boolean;
 }
 
 function withDatabase(url: string, db: string): string {
@@ -89,11 +97,19 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   }
   const result: DrillResult = { ok: false, id: opts.id, startedAt: new Date(started).toISOString(), finishedAt: '', durationMs: 0, target, tables: [], rows: 0, error: null, recorded: false };
   try {
+    const m = await readManifest(opts.storage, opts.id);
+    result.notes = await prepareDrillTarget(targetUrl, m, { createRoles: opts.createRoles });
     const r = await restoreBackup({ source: opts.id, storage: opts.storage, targetUrl, mode: 'fresh', onProgress: opts.onProgress, signal: opts.signal });
     result.tables = r.tables;
     result.rows = r.rows;
     result.ok = r.tables.every((t) => t.rows === t.expectedRows && t.contentMatches === true);
     if (!result.ok) result.error = 'restored tables differ from the backup';
+    const diff = result.ok ? await compareSchema(targetUrl, m) : [];
+    if (diff.length) {
+      result.ok = false;
+      result.notes.push(...diff);
+      result.error = `restored schema differs from the backup: ${diff.slice(0, 3).join('; ')}${diff.length > 3 ? ` and ${diff.length - 3} more` : ''}`;
+    }
   } catch (err) {
     const ae = toAppError(err);
     // The backup does not exist, or the drill could not reach its database: not a drill verdict.
@@ -108,6 +124,19 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   result.durationMs = Date.now() - started;
   if (opts.recordUrl) result.recorded = await recordDrill(opts.recordUrl, result).catch(() => false);
   return result;
+}
+
+/** Format v2+: the restored schemas' catalog fingerprint against the one recorded at backup time. */
+async function compareSchema(url: string, m: Manifest): Promise<string[]> {
+  if (!m.schemaFingerprint) return [];
+  const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
+  c.on('error', () => {});
+  await c.connect();
+  try {
+    return fingerprintDifferences(m.schemaFingerprint, await schemaFingerprint(c, m.source.schemas));
+  } finally {
+    await c.end().catch(() => {});
+  }
 }
 
 /** Writes a drill result to backup_runs (drill_at, drill) when the table and the row exist. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AppError, oneLine } from '../errors';
 import type { ExternalDependency } from './catalog/external-deps';
+import type { SchemaFingerprint } from './catalog/schema-fingerprint';
 import { quoteIdentAlways } from './catalog/quote-ident';
 
 /**
@@ -40,7 +41,7 @@ export const ARCHIVE_FORMAT = 'tickethub-backup';
 /**
  * The version this code WRITES. What it reads is MANIFEST_READERS below (every version ever written).
  * v2 (issue 8) adds, after the other post-data objects, the members 'OWNER' (ALTER ... OWNER TO, one
- * per schema), 'ACL' (privileges and per-schema default privileges, one per schema) and
+ * per schema), 'ACL' (privileges, one per schema), 'DEFAULT ACL' (per schema and role) and
  * 'PUBLICATION' (membership), and the manifest fields `roles`, `externalDependencies`, `warnings`.
  */
 export const ARCHIVE_FORMAT_VERSION = 2;
@@ -164,6 +165,8 @@ export interface Manifest {
   externalDependencies?: ExternalDependency[];
   /** v2+: what the backup could not do or the restore target must provide, one line each. */
   warnings?: string[];
+  /** v2+: catalog fingerprint of the backed-up schemas (object -> hash of definition, owner, ACL), compared by the drill (schema-fingerprint.ts). */
+  schemaFingerprint?: SchemaFingerprint;
 }
 
 /** How an encrypted archive was sealed (see Manifest.encryption). */
@@ -178,6 +181,8 @@ export interface ManifestEncryption {
 export interface ManifestRoles {
   owners: string[];
   privileges: string[];
+  /** Roles whose per-schema default privileges the archive sets (ALTER DEFAULT PRIVILEGES FOR ROLE). */
+  defaultPrivileges: string[];
   policies: string[];
 }
 
@@ -314,7 +319,7 @@ function readV2(raw: Record<string, unknown>, label: string): Manifest {
   const m = readV1(raw, label);
   const strings = (x: unknown) => Array.isArray(x) && x.every((s) => typeof s === 'string');
   const r = m.roles as unknown as Record<string, unknown> | undefined;
-  if (r !== undefined && !(r && typeof r === 'object' && strings(r.owners) && strings(r.privileges) && strings(r.policies))) {
+  if (r !== undefined && !(r && typeof r === 'object' && strings(r.owners) && strings(r.privileges) && strings(r.defaultPrivileges) && strings(r.policies))) {
     throw new AppError('corrupt', `${label}: manifest roles must be lists of role names`);
   }
   if (m.warnings !== undefined && !strings(m.warnings)) throw new AppError('corrupt', `${label}: manifest warnings must be a list of strings`);
@@ -322,6 +327,10 @@ function readV2(raw: Record<string, unknown>, label: string): Manifest {
   const okDep = (d: Record<string, unknown>) =>
     d && typeof d === 'object' && typeof d.kind === 'string' && typeof d.name === 'string' && typeof d.schema === 'string' && strings(d.usedBy) && (d.definition === undefined || typeof d.definition === 'string');
   if (deps !== undefined && !(Array.isArray(deps) && deps.every(okDep))) throw new AppError('corrupt', `${label}: manifest externalDependencies are malformed`);
+  const fp = m.schemaFingerprint as unknown;
+  if (fp !== undefined && !(fp && typeof fp === 'object' && !Array.isArray(fp) && Object.values(fp).every((v) => typeof v === 'string'))) {
+    throw new AppError('corrupt', `${label}: manifest schemaFingerprint is malformed`);
+  }
   return m;
 }
 

@@ -27,6 +27,7 @@ import { dumpLargeObjects } from './catalog/kinds/large-objects';
 import { countRelations } from './lock-budget';
 import { HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
 import { describeExternal, externalWarning } from './catalog/external-deps';
+import { schemaFingerprint } from './catalog/schema-fingerprint';
 import type { TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
@@ -506,6 +507,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     // Dependencies outside the schemas are recorded with their definitions and reported (object
     // kinds the dumper cannot reproduce already failed dumpSchema, by name).
     const externalDependencies = await describeExternal(coordinator, dump.external);
+    const fingerprint = await schemaFingerprint(coordinator, schemas);
     const warnings = [
       ...externalDependencies.map(externalWarning),
       ...dump.warnings.filter((w) => w.startsWith('dependency loop')),
@@ -689,6 +691,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       roles: dump.roles,
       externalDependencies,
       warnings,
+      schemaFingerprint: fingerprint,
     };
     // The manifest is stored by runBackup once the archive read back verified.
     return manifest;

@@ -181,7 +181,49 @@ export interface AclOptions {
  * Returns '' when there is nothing to do; otherwise statements each ending in ';\n'.
  */
 export function buildAclCommands(target: AclTarget, acl: readonly string[] | null | undefined, base: readonly string[] | null | undefined, opts: AclOptions): string {
-  if (acl === null || acl === undefined) return '';
+  const diff = aclDiff(acl, base);
+  if (!diff) return '';
+  const prefix = opts.prefix ?? '';
+  const on = `ON ${target.type}${target.name ? ` ${target.name}` : ''}`;
+  const who = (role: string) => (role ? quoteIdent(role) : 'PUBLIC');
+  let sql = '';
+  for (const it of diff.revokes) {
+    const { privs } = privilegeLists(it, target.type, target.column, opts.serverVersionNum, false);
+    if (privs) sql += `${prefix}REVOKE ${privs} ${on} FROM ${who(it.grantee)};\n`;
+  }
+  for (const it of diff.grants) {
+    const { privs, privsWgo } = privilegeLists(it, target.type, target.column, opts.serverVersionNum, true);
+    if (!privs && !privsWgo) continue;
+    const asOther = grantedByOther(it, target);
+    if (asOther) sql += `SET SESSION AUTHORIZATION ${quoteIdent(it.grantor)};\n`;
+    if (privs) sql += `${prefix}GRANT ${privs} ${on} TO ${who(it.grantee)};\n`;
+    if (privsWgo) sql += `${prefix}GRANT ${privsWgo} ${on} TO ${who(it.grantee)} WITH GRANT OPTION;\n`;
+    if (asOther) sql += 'RESET SESSION AUTHORIZATION;\n';
+  }
+  return sql;
+}
+
+/**
+ * The roles the statements of buildAclCommands name (grantees of its REVOKEs and GRANTs, grantors
+ * it becomes with SET SESSION AUTHORIZATION): what a restore of them needs to exist. An owner whose
+ * own privileges are unchanged is not named.
+ */
+export function aclStatementRoles(target: Pick<AclTarget, 'owner'>, acl: readonly string[] | null | undefined, base: readonly string[] | null | undefined): string[] {
+  const diff = aclDiff(acl, base);
+  if (!diff) return [];
+  const out = new Set<string>();
+  for (const it of [...diff.revokes, ...diff.grants]) if (it.grantee) out.add(it.grantee);
+  for (const it of diff.grants) if (grantedByOther(it, target)) out.add(it.grantor);
+  return [...out];
+}
+
+function grantedByOther(it: AclItem, target: Pick<AclTarget, 'owner'>): boolean {
+  return it.grantor !== '' && target.owner !== null && it.grantor !== target.owner;
+}
+
+/** pg_dump's comparison: items in both lists cancel out; base leftovers are revoked, acl leftovers granted. Null: ACL never set. */
+function aclDiff(acl: readonly string[] | null | undefined, base: readonly string[] | null | undefined): { revokes: AclItem[]; grants: AclItem[] } | null {
+  if (acl === null || acl === undefined) return null;
   const items: (string | null)[] = [...acl];
   const baseItems: (string | null)[] = [...(base ?? [])];
   for (let i = 0; i < items.length; i++) {
@@ -191,28 +233,8 @@ export function buildAclCommands(target: AclTarget, acl: readonly string[] | nul
       baseItems[j] = null;
     }
   }
-  const prefix = opts.prefix ?? '';
-  const on = `ON ${target.type}${target.name ? ` ${target.name}` : ''}`;
-  const who = (role: string) => (role ? quoteIdent(role) : 'PUBLIC');
-  let sql = '';
-  for (const b of baseItems) {
-    if (b === null) continue;
-    const it = parseAclItem(b);
-    const { privs } = privilegeLists(it, target.type, target.column, opts.serverVersionNum, false);
-    if (privs) sql += `${prefix}REVOKE ${privs} ${on} FROM ${who(it.grantee)};\n`;
-  }
-  for (const a of items) {
-    if (a === null) continue;
-    const it = parseAclItem(a);
-    const { privs, privsWgo } = privilegeLists(it, target.type, target.column, opts.serverVersionNum, true);
-    if (!privs && !privsWgo) continue;
-    const asOther = it.grantor !== '' && target.owner !== null && it.grantor !== target.owner;
-    if (asOther) sql += `SET SESSION AUTHORIZATION ${quoteIdent(it.grantor)};\n`;
-    if (privs) sql += `${prefix}GRANT ${privs} ${on} TO ${who(it.grantee)};\n`;
-    if (privsWgo) sql += `${prefix}GRANT ${privsWgo} ${on} TO ${who(it.grantee)} WITH GRANT OPTION;\n`;
-    if (asOther) sql += 'RESET SESSION AUTHORIZATION;\n';
-  }
-  return sql;
+  const parse = (xs: (string | null)[]) => xs.filter((x): x is string => x !== null).map(parseAclItem);
+  return { revokes: parse(baseItems), grants: parse(items) };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { buildAclCommands, aclRoles, ownerStatement, type AclType } from './acl';
+import { aclStatementRoles, buildAclCommands, ownerStatement, type AclType } from './acl';
 import type { DumpNode } from './order-objects';
 import type { DumpObject } from './dump-object';
 import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
@@ -15,8 +15,9 @@ import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
  *    but the owner on the schema's objects and per-schema default privileges — a target whose
  *    default privileges granted something on the freshly created objects, such as a Supabase
  *    project granting ALL to anon, must not keep it), then pg_dump's GRANT/REVOKE statements
- *    relative to acldefault(owner), then `ALTER DEFAULT PRIVILEGES FOR ROLE r IN SCHEMA s`.
- *    Skipped by `restore --no-privileges`.
+ *    relative to acldefault(owner). Skipped by `restore --no-privileges`.
+ *  - 'DEFAULT ACL' (one per schema and role): `ALTER DEFAULT PRIVILEGES FOR ROLE r IN SCHEMA s`.
+ *    Skipped by `restore --no-privileges`; with `--no-owner`, skipped when the target lacks r.
  *  - 'PUBLICATION' (one per publication a dumped table or schema belongs to): created when the
  *    target lacks it, reused when it has it; then the dumped tables / schemas are added.
  *
@@ -61,8 +62,10 @@ export interface SecurityCatalog {
 export interface DumpRoles {
   /** Owners of dumped objects (not needed with --no-owner). */
   owners: string[];
-  /** Grantees, grantors and FOR ROLE of the privilege statements (not needed with --no-privileges). */
+  /** Grantees and grantors the privilege statements name (not needed with --no-privileges). */
   privileges: string[];
+  /** Roles whose default privileges are restored (ALTER DEFAULT PRIVILEGES FOR ROLE r): needed unless --no-privileges; with --no-owner a missing one's DEFAULT ACL member is skipped. */
+  defaultPrivileges: string[];
   /** Roles named by policies (always needed). */
   policies: string[];
 }
@@ -207,21 +210,23 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
     }
     const target = { type: ACL_TYPE[o.kind], name, owner: o.owner };
     let sql = buildAclCommands(target, o.acl, o.base, opts);
+    for (const r of aclStatementRoles(target, o.acl, o.base)) privRoles.add(r);
     for (const c of o.classid === 1259 ? (colAcls.get(o.oid) ?? []) : []) {
       sql += buildAclCommands({ ...target, type: 'TABLE', column: quoteIdent(c.attname) }, c.acl, [], opts);
-      for (const r of aclRoles(c.acl)) privRoles.add(r);
+      for (const r of aclStatementRoles(target, c.acl, [])) privRoles.add(r);
     }
-    if (sql) {
-      append(aclSql, o.nspname, sql);
-      for (const r of aclRoles(o.acl)) privRoles.add(r);
-    }
+    if (sql) append(aclSql, o.nspname, sql);
   }
+  // Default privileges: one member per (schema, role), so a restore can leave out those of a role
+  // the target lacks when owners are not restored either (--no-owner).
+  const defaultSql = new Map<string, string>();
+  const defaultRoles = new Set<string>();
   for (const d of sec.defaultAcls) {
     if (!ctx.schemas.includes(d.nspname)) continue;
     const prefix = `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(d.role)} IN SCHEMA ${quoteIdent(d.nspname)} `;
-    append(aclSql, d.nspname, buildAclCommands({ type: DEFAULT_ACL_TYPE[d.objtype] ?? 'TABLES', name: '', owner: null }, d.acl, [], { ...opts, prefix }));
-    privRoles.add(d.role);
-    for (const r of aclRoles(d.acl)) privRoles.add(r);
+    append(defaultSql, `${d.nspname}\u0000${d.role}`, buildAclCommands({ type: DEFAULT_ACL_TYPE[d.objtype] ?? 'TABLES', name: '', owner: null }, d.acl, [], { ...opts, prefix }));
+    defaultRoles.add(d.role);
+    for (const r of aclStatementRoles({ owner: null }, d.acl, [])) privRoles.add(r);
   }
 
   const ownerNodes = new Map<string, DumpNode>();
@@ -233,14 +238,22 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
     for (const d of deps.get(s) ?? []) n.deps.add(d);
     ownerNodes.set(s, n);
   }
+  const hasDefaults = (s: string) => [...defaultSql.keys()].some((k) => k.startsWith(`${s}\u0000`));
   for (const s of ctx.schemas) {
-    const sql = aclSql.get(s);
-    if (!sql) continue;
+    const sql = aclSql.get(s) ?? '';
+    if (!sql && !hasDefaults(s)) continue;
     const n = ctx.add({ section: 'post-data', kind: 'ACL', schema: s, name: s, sql: aclResetSql(s) + sql });
     n.priority = 91;
     for (const d of deps.get(s) ?? []) n.deps.add(d);
     const on = ownerNodes.get(s);
     if (on) n.deps.add(on);
+  }
+  for (const [k, sql] of defaultSql) {
+    const [schema, role] = k.split('\u0000');
+    if (!sql) continue;
+    const n = ctx.add({ section: 'post-data', kind: 'DEFAULT ACL', schema, name: role, sql });
+    n.priority = 91.5;
+    for (const d of deps.get(schema) ?? []) n.deps.add(d);
   }
   for (const p of sec.publications) {
     const n = ctx.add({ section: 'post-data', kind: 'PUBLICATION', schema: null, name: p.pubname, sql: publicationSql(p) });
@@ -251,7 +264,7 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
     }
   }
   const sorted = (s: Set<string>) => [...s].sort();
-  return { owners: sorted(owners), privileges: sorted(privRoles), policies: [...sec.policyRoles].sort() };
+  return { owners: sorted(owners), privileges: sorted(privRoles), defaultPrivileges: sorted(defaultRoles), policies: [...sec.policyRoles].sort() };
 }
 
 /** 'f(a integer)' -> '"F"(a integer)': the routine name quoted, the argument list as deparsed. */

@@ -2,6 +2,7 @@ import { AppError } from '../../errors';
 import { quoteIdent } from '../catalog/quote-ident';
 import { createdSchemas, loadPlan, wholeBackupActions } from './plan-base';
 import type { LoadPlan, PlanContext } from './restore-types';
+import { planSecurity } from './security-preflight';
 import { dropSchemaContents, outsideDependents, schemaExists } from './target-catalog';
 
 /**
@@ -19,7 +20,9 @@ export async function planReplace(ctx: PlanContext): Promise<LoadPlan> {
   }
   const lines = schemas.map((s) => (created.includes(s) ? `drop schema ${s} (CASCADE) and recreate it from the backup` : `drop every object of schema ${s} except extensions, then recreate them from the backup`));
   if (deps.length) lines.push(`also drop ${deps.length} dependent object(s) outside the backup (--cascade)`);
-  return loadPlan(ctx, m.tables, wholeBackupActions(m), lines, {
+  const sec = await planSecurity(ctx.client, m, ctx.target, wholeBackupActions(m), ctx.opts);
+  lines.push(...sec.lines);
+  return loadPlan(ctx, m.tables, sec.actions, lines, {
     async prepare(client) {
       for (const s of schemas) {
         if (created.includes(s)) {

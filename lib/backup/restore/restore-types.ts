@@ -23,6 +23,10 @@ export interface RestoreCommonOptions {
   onPlan?: (plan: RestorePlan) => void;
   onProgress?: (p: RestoreProgress) => void;
   signal?: AbortSignal;
+  /** Leave owners as the restoring role (skip the archive's OWNER members), as pg_restore --no-owner. */
+  noOwner?: boolean;
+  /** Skip the archive's privileges (ACL and DEFAULT ACL members), as pg_restore --no-privileges. */
+  noPrivileges?: boolean;
   /** Skip the post-load re-read of every restored table (content hashes); row counts are still checked. */
   skipContentCheck?: boolean;
 }

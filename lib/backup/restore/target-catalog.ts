@@ -6,14 +6,13 @@ import { qualifiedName as qrel, quoteIdent as q } from '../catalog/quote-ident';
  * SQL of the restore's pre-checks lives here.
  */
 
-const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
 const NOT_EXTENSION = (classid: string, objid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${objid} AND d.deptype = 'e')`;
 
 /**
- * User objects that make a database "not empty" for a fresh restore: any relation anywhere outside
- * the system schemas, any schema the backup would create that already exists, and any function or
- * type in the backed-up schemas (extension members excluded: CREATE EXTENSION IF NOT EXISTS is
+ * User objects that make a database "not empty" for a fresh restore: a relation, function or type
+ * in the backed-up schemas, or a schema the backup would create that already exists. Other schemas
+ * do not count (a new Supabase project's auth, storage, extensions ... are no conflict; issue 8) (extension members excluded: CREATE EXTENSION IF NOT EXISTS is
  * idempotent). Returns descriptions like `table public.trips`, at most `limit`, plus the total.
  */
 export async function freshConflicts(client: pg.ClientBase, schemas: string[], createdSchemas: string[], limit = 5): Promise<{ total: number; sample: string[] }> {
@@ -23,7 +22,7 @@ export async function freshConflicts(client: pg.ClientBase, schemas: string[], c
                              WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' ELSE 'relation' END
               || ' ' || n.nspname || '.' || c.relname AS what, 1 AS o
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${NOT_EXTENSION('pg_class', 'c.oid')}
+        WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${NOT_EXTENSION('pg_class', 'c.oid')}
        UNION ALL
        SELECT 'schema ' || n.nspname, 0 FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($2::text[])
        UNION ALL

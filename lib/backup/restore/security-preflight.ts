@@ -1,0 +1,105 @@
+import type pg from 'pg';
+import { AppError } from '../../errors';
+import type { Manifest } from '../manifest';
+import type { MemberAction, RestoreOptions } from './restore-types';
+
+/**
+ * What a restore of a format v2 backup needs from its target before anything is touched: the
+ * roles the archive names (owners unless --no-owner, grantees unless --no-privileges, policy roles
+ * always), the right to give objects to those owners, and every object outside the backed-up
+ * schemas that backed-up objects use (Supabase's `auth.uid()`, `auth.users`). All missing items are
+ * named in one line and the restore stops. v1 manifests record none of this: nothing to check.
+ */
+
+/** Roles the restore needs with these options. */
+export function neededRoles(m: Manifest, opts: Pick<RestoreOptions, 'noOwner' | 'noPrivileges'>): string[] {
+  const r = m.roles;
+  if (!r) return [];
+  // With --no-owner, default privileges of a role the target lacks are left out (securityActions).
+  const defaults = opts.noOwner || opts.noPrivileges ? [] : r.defaultPrivileges;
+  return [...new Set([...r.policies, ...(opts.noOwner ? [] : r.owners), ...(opts.noPrivileges ? [] : r.privileges), ...defaults])].sort();
+}
+
+/** The problems, one phrase each ('role anon', 'function auth.uid() used by policy ...'); [] when ready. */
+export async function securityProblems(client: pg.ClientBase, m: Manifest, opts: Pick<RestoreOptions, 'noOwner' | 'noPrivileges'>): Promise<string[]> {
+  const roles = neededRoles(m, opts);
+  const deps = m.externalDependencies ?? [];
+  const owners = opts.noOwner ? [] : (m.roles?.owners ?? []);
+  const r = await client.query<{ missing_roles: string[] | null; not_member: string[] | null; missing_deps: number[] | null }>(
+    `SELECT (SELECT array_agg(x ORDER BY x) FROM unnest($1::text[]) x WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = x)) AS missing_roles,
+            (SELECT array_agg(x ORDER BY x) FROM unnest($2::text[]) x
+              WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = x) AND NOT pg_catalog.pg_has_role(current_user, x, 'MEMBER')) AS not_member,
+            (SELECT array_agg(i ORDER BY i) FROM unnest($3::text[], $4::text[]) WITH ORDINALITY d(kind, name, i)
+              WHERE CASE WHEN d.kind IN ('function', 'procedure', 'aggregate') THEN pg_catalog.to_regprocedure(d.name) IS NULL
+                         WHEN d.kind IN ('table', 'view', 'materialized view', 'sequence', 'foreign table') THEN pg_catalog.to_regclass(d.name) IS NULL
+                         WHEN d.kind IN ('type', 'domain') THEN pg_catalog.to_regtype(d.name) IS NULL
+                         ELSE false END) AS missing_deps`,
+    [roles, owners, deps.map((d) => d.kind), deps.map((d) => d.name)],
+  );
+  const row = r.rows[0];
+  const out: string[] = [];
+  for (const role of row.missing_roles ?? []) out.push(`role ${role}${roleUse(m, role, opts)}`);
+  for (const i of row.missing_deps ?? []) {
+    const d = deps[Number(i) - 1];
+    out.push(`${d.kind} ${d.name} used by ${d.usedBy[0]}${d.usedBy.length > 1 ? ` and ${d.usedBy.length - 1} more` : ''}`);
+  }
+  if (row.not_member?.length) out.push(`the right to give objects to ${row.not_member.join(', ')} (the restoring role is not a member)`);
+  return out;
+}
+
+function roleUse(m: Manifest, role: string, opts: Pick<RestoreOptions, 'noOwner' | 'noPrivileges'>): string {
+  const uses: string[] = [];
+  if (!opts.noOwner && m.roles?.owners.includes(role)) uses.push('owner');
+  if (!opts.noPrivileges && m.roles?.privileges.includes(role)) uses.push('grantee');
+  if (!opts.noPrivileges && !opts.noOwner && m.roles?.defaultPrivileges.includes(role)) uses.push('default privileges');
+  if (m.roles?.policies.includes(role)) uses.push('policy role');
+  return uses.length ? ` (${uses.join(', ')})` : '';
+}
+
+/**
+ * Throws AppError 'incompatible' naming everything the target lacks, before anything is changed.
+ * The hint says which option would make a role unnecessary.
+ */
+export async function checkSecurityReadiness(client: pg.ClientBase, m: Manifest, target: string, opts: Pick<RestoreOptions, 'noOwner' | 'noPrivileges'>): Promise<void> {
+  const problems = await securityProblems(client, m, opts);
+  if (!problems.length) return;
+  const hints: string[] = [];
+  if (!opts.noOwner && problems.some((p) => / \(owner|default privileges\)|the right to give/.test(p))) hints.push('--no-owner');
+  if (!opts.noPrivileges && problems.some((p) => /grantee/.test(p))) hints.push('--no-privileges');
+  throw new AppError(
+    'incompatible',
+    `target ${target} lacks ${problems.join('; ')}: nothing was changed${hints.length ? ` (create them, or restore with ${hints.join(' / ')})` : ''}`,
+  );
+}
+
+/**
+ * Skips the OWNER members with --no-owner and the ACL / DEFAULT ACL members with --no-privileges
+ * (as pg_restore); with --no-owner also the DEFAULT ACL members of roles the target lacks (default
+ * privileges belong to a role, like ownership). Returns the actions and what was left out.
+ */
+export async function securityActions(client: pg.ClientBase, m: Manifest, actions: MemberAction[], opts: Pick<RestoreOptions, 'noOwner' | 'noPrivileges'>): Promise<{ actions: MemberAction[]; lines: string[] }> {
+  const lines: string[] = [];
+  let missing = new Set<string>();
+  if (opts.noOwner && !opts.noPrivileges && m.roles?.defaultPrivileges.length) {
+    const r = await client.query<{ x: string }>(`SELECT x FROM unnest($1::text[]) x WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = x)`, [m.roles.defaultPrivileges]);
+    missing = new Set(r.rows.map((x) => x.x));
+  }
+  const out = actions.map((a, i): MemberAction => {
+    const e = m.entries[i];
+    const skip =
+      (opts.noOwner && e?.kind === 'OWNER') ||
+      (opts.noPrivileges && (e?.kind === 'ACL' || e?.kind === 'DEFAULT ACL')) ||
+      (e?.kind === 'DEFAULT ACL' && missing.has(e.name));
+    if (skip && e?.kind === 'DEFAULT ACL' && !opts.noPrivileges) lines.push(`default privileges of role ${e.name} in schema ${e.schema} left out (--no-owner, the target has no such role)`);
+    return skip ? { kind: 'skip' } : a;
+  });
+  if (opts.noOwner && m.entries.some((e) => e.kind === 'OWNER')) lines.push('owners not restored (--no-owner): everything belongs to the restoring role');
+  if (opts.noPrivileges && m.entries.some((e) => e.kind === 'ACL' || e.kind === 'DEFAULT ACL')) lines.push('privileges not restored (--no-privileges)');
+  return { actions: out, lines };
+}
+
+/** The security part of a whole-backup plan (fresh, replace): readiness check, then the actions as the options say. */
+export async function planSecurity(client: pg.ClientBase, m: Manifest, target: string, actions: MemberAction[], opts: Pick<RestoreOptions, 'noOwner' | 'noPrivileges'>): Promise<{ actions: MemberAction[]; lines: string[] }> {
+  await checkSecurityReadiness(client, m, target, opts);
+  return securityActions(client, m, actions, opts);
+}
