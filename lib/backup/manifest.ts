@@ -99,6 +99,12 @@ export interface ManifestTable {
   contentSha256: string;
   /** Whether the table's data was excluded (e.g. backup_runs): definition only, no rows. */
   dataExcluded?: boolean;
+  /**
+   * v2+: a table OUTSIDE the backed-up schemas (e.g. auth.users) whose rows the backup carries
+   * because backed-up tables reference it (BACKUP_REFERENCED_DATA=include): data only, no
+   * definition in the archive; restored into the target's existing table when that table is empty.
+   */
+  referenced?: boolean;
 }
 
 export interface Manifest {

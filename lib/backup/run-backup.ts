@@ -28,6 +28,7 @@ import { countRelations } from './lock-budget';
 import { HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
 import { describeExternal, externalWarning } from './catalog/external-deps';
 import { schemaFingerprint } from './catalog/schema-fingerprint';
+import { referencedDataMode, referencedTables } from './catalog/referenced-data';
 import type { TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
@@ -201,8 +202,9 @@ async function beginSnapshot(client: pg.Client, snapshot?: string): Promise<void
 }
 
 /** Splits tables into COPY chunks, in archive (and work) order: biggest table first. */
-export function planChunks(tables: { schema: string; name: string; columns: string[]; pages: number }[], chunkPages: number, tidRange: boolean): DataChunk[] {
-  const sorted = [...tables].sort((a, b) => b.pages - a.pages || a.schema.localeCompare(b.schema) || a.name.localeCompare(b.name));
+export function planChunks(tables: { schema: string; name: string; columns: string[]; pages: number; first?: boolean }[], chunkPages: number, tidRange: boolean): DataChunk[] {
+  // Referenced tables outside the schemas (auth.users) first: their rows precede the dependent data.
+  const sorted = [...tables].sort((a, b) => Number(!!b.first) - Number(!!a.first) || b.pages - a.pages || a.schema.localeCompare(b.schema) || a.name.localeCompare(b.name));
   const out: DataChunk[] = [];
   for (const t of sorted) {
     // Zero-column tables cannot be written as a SELECT list; they are tiny anyway.
@@ -508,6 +510,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     // kinds the dumper cannot reproduce already failed dumpSchema, by name).
     const externalDependencies = await describeExternal(coordinator, dump.external);
     const fingerprint = await schemaFingerprint(coordinator, schemas);
+    if (referencedDataMode() === 'include') dump.tables.push(...(await referencedTables(coordinator, dump.external)));
     const warnings = [
       ...externalDependencies.map(externalWarning),
       ...dump.warnings.filter((w) => w.startsWith('dependency loop')),
@@ -524,7 +527,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     }
     const chunkPages = Math.max(1, Math.floor(chunkBytes / info.bs));
     const chunks = planChunks(
-      dataTables.map((t) => ({ schema: t.schema, name: t.name, columns: t.columns, pages: Math.ceil((sizes.get(Number(t.oid)) ?? 0) / info.bs) })),
+      dataTables.map((t) => ({ schema: t.schema, name: t.name, columns: t.columns, pages: Math.ceil((sizes.get(Number(t.oid)) ?? 0) / info.bs), first: t.referenced })),
       chunkBytes > 0 ? chunkPages : 0,
       info.num >= 140000, // TID range scans; older servers would re-scan the table per chunk
     );
@@ -669,6 +672,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
         entries: te?.entries ?? [],
         contentSha256: contentShaOf(shas),
         ...(isExcluded(t) ? { dataExcluded: true } : {}),
+        ...(t.referenced ? { referenced: true } : {}),
       };
     });
     const manifest: Manifest = {

@@ -27,6 +27,8 @@ export interface TableToCopy {
   relpages: number;
   /** True for tables listed in opts.excludeTableData: definition kept, no rows. */
   dataExcluded: boolean;
+  /** A table outside the dumped schemas whose rows are backed up because dumped tables reference it (referenced-data.ts). */
+  referenced?: boolean;
 }
 
 export interface SequenceValue {

@@ -96,7 +96,7 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
         if (a.filter) sql = await a.filter(client, sql);
         if (sql.trim()) await client.query(sql);
       } else {
-        const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: true, into: a.into, onBytes: () => ctx.onMember?.(current) }));
+        const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced, into: a.into, onBytes: () => ctx.onMember?.(current) }));
         ctx.counters.rowsLoaded += rows;
         const k = tkey(a.table.schema, a.table.name);
         ctx.loaded.set(k, (ctx.loaded.get(k) ?? 0) + rows);

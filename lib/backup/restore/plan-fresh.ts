@@ -17,5 +17,5 @@ export async function planFresh(ctx: PlanContext, emptyHint = 'fresh mode needs 
     throw new AppError('conflict', `target ${ctx.target} is not empty: it has ${c.sample.join(', ')}${c.total > c.sample.length ? ` and ${c.total - c.sample.length} more` : ''}; ${emptyHint}`);
   }
   const sec = await planSecurity(ctx.client, m, ctx.target, wholeBackupActions(m), ctx.opts);
-  return loadPlan(ctx, m.tables, sec.actions, sec.lines);
+  return loadPlan(ctx, sec.tables, sec.actions, sec.lines);
 }

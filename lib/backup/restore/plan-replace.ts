@@ -22,7 +22,7 @@ export async function planReplace(ctx: PlanContext): Promise<LoadPlan> {
   if (deps.length) lines.push(`also drop ${deps.length} dependent object(s) outside the backup (--cascade)`);
   const sec = await planSecurity(ctx.client, m, ctx.target, wholeBackupActions(m), ctx.opts);
   lines.push(...sec.lines);
-  return loadPlan(ctx, m.tables, sec.actions, lines, {
+  return loadPlan(ctx, sec.tables, sec.actions, lines, {
     async prepare(client) {
       for (const s of schemas) {
         if (created.includes(s)) {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { AppError } from '../../errors';
-import type { Manifest } from '../manifest';
+import { quoteIdent } from '../catalog/quote-ident';
+import type { Manifest, ManifestTable } from '../manifest';
 import type { MemberAction, RestoreOptions } from './restore-types';
 
 /**
@@ -27,8 +28,9 @@ export async function securityProblems(client: pg.ClientBase, m: Manifest, opts:
   const owners = opts.noOwner ? [] : (m.roles?.owners ?? []);
   const r = await client.query<{ missing_roles: string[] | null; not_member: string[] | null; missing_deps: number[] | null }>(
     `SELECT (SELECT array_agg(x ORDER BY x) FROM unnest($1::text[]) x WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = x)) AS missing_roles,
-            (SELECT array_agg(x ORDER BY x) FROM unnest($2::text[]) x
-              WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = x) AND NOT pg_catalog.pg_has_role(current_user, x, 'MEMBER')) AS not_member,
+            -- (by oid, joined to pg_roles: pg_has_role by name would fail on a missing role)
+            (SELECT array_agg(x ORDER BY x) FROM unnest($2::text[]) x JOIN pg_catalog.pg_roles ro ON ro.rolname = x
+              WHERE NOT pg_catalog.pg_has_role(current_user, ro.oid, 'MEMBER')) AS not_member,
             (SELECT array_agg(i ORDER BY i) FROM unnest($3::text[], $4::text[]) WITH ORDINALITY d(kind, name, i)
               WHERE CASE WHEN d.kind IN ('function', 'procedure', 'aggregate') THEN pg_catalog.to_regprocedure(d.name) IS NULL
                          WHEN d.kind IN ('table', 'view', 'materialized view', 'sequence', 'foreign table') THEN pg_catalog.to_regclass(d.name) IS NULL
@@ -98,8 +100,29 @@ export async function securityActions(client: pg.ClientBase, m: Manifest, action
   return { actions: out, lines };
 }
 
-/** The security part of a whole-backup plan (fresh, replace): readiness check, then the actions as the options say. */
-export async function planSecurity(client: pg.ClientBase, m: Manifest, target: string, actions: MemberAction[], opts: Pick<RestoreOptions, 'noOwner' | 'noPrivileges'>): Promise<{ actions: MemberAction[]; lines: string[] }> {
+/**
+ * The security part of a whole-backup plan (fresh, replace): readiness check, the actions as the
+ * options say, and referenced tables outside the schemas (auth.users): loaded only into an EMPTY
+ * table of the target; one that has rows is left alone (and not compared), with a plan line.
+ * Returns the actions, plan lines and the tables to load and verify.
+ */
+export async function planSecurity(
+  client: pg.ClientBase,
+  m: Manifest,
+  target: string,
+  actions: MemberAction[],
+  opts: Pick<RestoreOptions, 'noOwner' | 'noPrivileges'>,
+): Promise<{ actions: MemberAction[]; lines: string[]; tables: ManifestTable[] }> {
   await checkSecurityReadiness(client, m, target, opts);
-  return securityActions(client, m, actions, opts);
+  const sec = await securityActions(client, m, actions, opts);
+  const referenced = m.tables.filter((t) => t.referenced && !t.dataExcluded);
+  const busy = new Set<ManifestTable>();
+  for (const t of referenced) {
+    // checkSecurityReadiness made sure the table exists (it is an external dependency).
+    const r = await client.query<{ has: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(t.schema)}.${quoteIdent(t.name)}) AS has`);
+    if (r.rows[0].has) busy.add(t);
+    sec.lines.push(r.rows[0].has ? `${t.schema}.${t.name} already has rows: its ${t.rows} backed-up rows are not loaded` : `load ${t.rows} rows of ${t.schema}.${t.name} (outside the backup, referenced by it) into the target's table`);
+  }
+  const skip = new Set(m.entries.filter((e) => e.section === 'table-data' && [...busy].some((t) => t.schema === e.schema && t.name === e.name)).map((e) => e.index));
+  return { actions: sec.actions.map((a, i) => (skip.has(i) ? { kind: 'skip' } : a)), lines: sec.lines, tables: m.tables.filter((t) => !busy.has(t)) };
 }
