@@ -3,7 +3,7 @@ import { cp } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { exec, hashesOf, tempStorage } from '../backup/restore-test-helpers';
+import { hashesOf, tempStorage } from '../backup/restore-test-helpers';
 import { runBackup } from '../../lib/backup/run-backup';
 import { readManifest } from '../../lib/backup/list-backups';
 import { verifyBackup } from '../../lib/backup/verify';
@@ -49,25 +49,6 @@ describe('backup: dependencies outside the backed-up schemas are found, recorded
     expect(m.roles?.policies).toEqual(['anon', 'authenticated']);
     // The pgcrypto in schema extensions is dumped (CREATE EXTENSION), not an outside dependency.
     expect(m.externalDependencies?.some((d) => d.schema === 'extensions')).toBe(false);
-  }, 120_000);
-
-  it('fails by name on an object kind it cannot dump, unless BACKUP_EXCLUDE_OBJECTS lists it', async () => {
-    const src = await createTestDatabase({ prefix: 'h2bk' });
-    dbs.push(src);
-    await exec(src.url, `CREATE TABLE public.t (id int); CREATE CONVERSION public.my_conv FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;`);
-    const { storage } = await tempStorage();
-    await expect(runBackup({ databaseUrl: src.url, storage, trigger: 'cli' })).rejects.toMatchObject({
-      code: 'incompatible',
-      message: expect.stringMatching(/cannot back up conversion public\.my_conv: .*BACKUP_EXCLUDE_OBJECTS/),
-    });
-    expect(await storage.list('')).toEqual([]);
-    process.env.BACKUP_EXCLUDE_OBJECTS = 'conversion';
-    try {
-      const r = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli' });
-      expect(r.warnings).toContain('left out of the backup (BACKUP_EXCLUDE_OBJECTS): conversion public.my_conv');
-    } finally {
-      delete process.env.BACKUP_EXCLUDE_OBJECTS;
-    }
   }, 120_000);
 });
 
