@@ -66,14 +66,17 @@ export async function removeLeftovers(db: Pick<pg.ClientBase, 'query'>, storage:
     out.failed.push('(storage not listable)');
   }
 
+  // turbopackIgnore: the spool directory is data chosen at run time; without the hints Turbopack
+  // traces the whole project into every server function that can run a backup.
   const parent = opts.spoolParent ?? (process.env.BACKUP_SPOOL_DIR || os.tmpdir());
   try {
-    for (const name of await readdir(parent)) {
+    for (const name of await readdir(/* turbopackIgnore: true */ parent)) {
       const m = /^tickethub-backup-(\d{8}T\d{6}Z-[0-9a-z]+)-/.exec(name);
       if (!m || !isDead(m[1])) continue;
-      await rm(path.join(parent, name), { recursive: true, force: true }).then(
+      const spool = path.join(/* turbopackIgnore: true */ parent, name);
+      await rm(/* turbopackIgnore: true */ spool, { recursive: true, force: true }).then(
         () => out.spools.push(name),
-        () => out.failed.push(path.join(parent, name)),
+        () => out.failed.push(spool),
       );
     }
   } catch {
