@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError, exitCode, oneLine, toAppError } from '../lib/errors';
+import { printableLines } from './printable';
 
 /**
  * tickethub-backup: one file per command under cli/commands/<name>.ts, each exporting
@@ -46,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     return await mod.run(rest);
   } catch (err) {
     const e = err instanceof AppError ? err : toAppError(err);
-    process.stderr.write(`tickethub-backup ${name}: ${oneLine(e.message)}\n`);
+    process.stderr.write(printableLines([`tickethub-backup ${name}: ${oneLine(e.message)}`]));
     if (process.env.TICKETHUB_DEBUG) console.error(err);
     return exitCode(e.code);
   }

@@ -12,6 +12,7 @@ import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { applyIdentityOption, IDENTITY_HELP } from '../identity-option';
 import { tableCountLabel } from '../../lib/backup/table-count-label';
 import { parseCommandArgs } from '../parse-command-args';
+import { printable, printableJson, printableLines } from '../printable';
 import { formatDuration } from '../progress-bar';
 
 export const summary = 'restore a backup (fresh, replace, data-only, or tables into a new schema) in one transaction';
@@ -61,7 +62,7 @@ class Bar {
     const label = p.phase === 'checking' ? 'checking archive' : p.phase === 'loading' ? 'loading' : 'comparing with manifest';
     const line = `${label} [${'#'.repeat(f)}${'.'.repeat(w - f)}] ${p.phase === 'checking' ? '' : `${p.tablesDone}/${p.totalTables} tables  ${p.rowsLoaded.toLocaleString('en-US')}/${p.totalRows.toLocaleString('en-US')} rows  `}${formatBytes(p.bytesRead)}/${formatBytes(p.totalBytes)}${p.current ? `  ${p.current}` : ''}`;
     const cols = this.out.columns || 100;
-    const l = line.slice(0, cols - 1);
+    const l = printable(line).slice(0, cols - 1);
     this.out.write(`\r${l}${' '.repeat(Math.max(0, this.len - l.length))}`);
     this.len = l.length;
   }
@@ -78,9 +79,10 @@ export function formatPlan(p: RestorePlan): string {
     `  into    ${p.target}  (mode ${p.mode})`,
     `  objects ${p.objects} archive members, ${tableCountLabel(p.tables)}, ${p.rows.toLocaleString('en-US')} rows, ${formatBytes(p.archiveBytes)} compressed`,
     ...p.actions.map((a) => `  - ${a}`),
+    ...p.warnings.map((w) => `  warning: ${w}`),
   ];
   if (p.tables.length <= 20) for (const t of p.tables) lines.push(`    ${t.schema}.${t.name}: ${t.rows.toLocaleString('en-US')} rows`);
-  return lines.join('\n');
+  return lines.map(printable).join('\n');
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -183,7 +185,7 @@ export async function run(argv: string[]): Promise<number> {
     bar?.done();
     const atomic = jobs === 1;
     if (json) {
-      process.stdout.write(`${JSON.stringify({ ok: true, id: r.id, mode: r.mode, target: r.target, committed: true, atomic, tables: r.tables, rows: r.rows, durationMs: r.durationMs })}\n`);
+      process.stdout.write(`${printableJson({ ok: true, id: r.id, mode: r.mode, target: r.target, committed: true, atomic, tables: r.tables, rows: r.rows, durationMs: r.durationMs, warnings: r.plan.warnings })}\n`);
     } else {
       const out = [`restore of backup ${r.id} into ${r.target} (${r.mode}) ${atomic ? 'ran in one transaction: committed' : `ran on ${jobs} connections (not atomic): completed`} in ${formatDuration(r.durationMs)}`];
       for (const t of r.tables) {
@@ -194,7 +196,8 @@ export async function run(argv: string[]): Promise<number> {
         out.push(`  ${t.rows === t.expectedRows && t.contentMatches !== false ? 'ok  ' : 'DIFF'} ${t.schema}.${t.name}: ${t.rows.toLocaleString('en-US')}/${t.expectedRows.toLocaleString('en-US')} rows, content ${t.contentMatches === null ? 'not checked' : t.contentMatches ? 'matches the backup' : 'DIFFERS'}`);
       }
       out.push(r.plan.backupStartedAt === 'unknown' ? `${tableCountLabel(r.tables)}, ${r.rows.toLocaleString('en-US')} rows loaded without a manifest: nothing was verified` : `${tableCountLabel(r.tables)}, ${r.rows.toLocaleString('en-US')} rows match the manifest`);
-      process.stdout.write(`${out.join('\n')}\n`);
+      for (const w of r.plan.warnings) out.push(`warning: ${w}`);
+      process.stdout.write(printableLines(out));
     }
     return 0;
   } catch (err) {
@@ -204,7 +207,7 @@ export async function run(argv: string[]): Promise<number> {
     const e = toAppError(err);
     const d = e.details as { rolledBack?: boolean; phase?: string } | undefined;
     const state = d?.phase === 'transaction' || e.code === 'usage' || /nothing was changed|target unchanged/.test(e.message) ? '' : ' — nothing was changed';
-    if (json) process.stdout.write(`${JSON.stringify({ ok: false, code: e.code, error: oneLine(e.message) + state, rolledBack: d?.rolledBack ?? false })}\n`);
+    if (json) process.stdout.write(`${printableJson({ ok: false, code: e.code, error: oneLine(e.message) + state, rolledBack: d?.rolledBack ?? false })}\n`);
     throw new AppError(e.code, `${oneLine(e.message)}${state}`, { cause: err, details: e.details });
   } finally {
     process.off('SIGINT', onSignal);

@@ -3,6 +3,8 @@ import { readManifest } from '../../lib/backup/list-backups';
 import type { Manifest } from '../../lib/backup/manifest';
 import { openStorage } from '../../lib/storage/open-storage';
 import { AppError } from '../../lib/errors';
+import { checkManifestSignature } from '../../lib/backup/manifest-signature';
+import { printableJson, printableLines } from '../printable';
 import { parseCommandArgs } from '../parse-command-args';
 
 /** Format v2+: the roles a restore needs, external dependencies and warnings recorded at backup time. */
@@ -35,9 +37,11 @@ export async function run(argv: string[]): Promise<number> {
   const storage = openStorage(values.storage as string | undefined);
   try {
     const m = await readManifest(storage, id);
+    const sig = checkManifestSignature(m);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
-      return 0;
+      process.stdout.write(`${printableJson(m, 2)}\n`);
+      if (sig.state !== 'valid') process.stderr.write(printableLines([`${sig.ok ? 'warning' : 'REFUSED'}: ${sig.message}`]));
+      return sig.ok ? 0 : 1;
     }
     const lines = [
       `backup ${m.id}`,
@@ -48,14 +52,15 @@ export async function run(argv: string[]): Promise<number> {
       `  app        ${m.app.version}, migration ${m.app.migration ?? '(none)'}`,
       `  archive    ${storage.location.replace(/\/$/, '')}/${m.archive.key}  ${formatBytes(m.archive.sizeBytes)} (${formatBytes(m.archive.rawBytes)} uncompressed)`,
       `  sha256     ${m.archive.sha256}`,
+      `  signature  ${sig.ok ? sig.message : `REFUSED — ${sig.message}`}`,
       `  totals     ${m.totals.rows.toLocaleString('en-US')} rows in ${m.totals.tables} tables, ${m.entries.length} archive members`,
       '',
       '  TABLE'.padEnd(42) + 'ROWS'.padStart(14) + '  CHUNKS',
       ...m.tables.map((t) => `  ${`${t.schema}.${t.name}`.padEnd(40)}${(t.dataExcluded ? 'excluded' : t.rows.toLocaleString('en-US')).padStart(14)}  ${t.entries.length}`),
       ...securityLines(m),
     ];
-    process.stdout.write(`${lines.join('\n')}\n`);
-    return 0;
+    process.stdout.write(printableLines(lines));
+    return sig.ok ? 0 : 1;
   } finally {
     await storage.close();
   }

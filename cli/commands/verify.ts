@@ -7,6 +7,7 @@ import { openStorage } from '../../lib/storage/open-storage';
 import { applyIdentityOption, IDENTITY_HELP } from '../identity-option';
 import { tableCountLabel } from '../../lib/backup/table-count-label';
 import { parseCommandArgs } from '../parse-command-args';
+import { printableJson, printableLines } from '../printable';
 import { formatDuration } from '../progress-bar';
 
 export const summary = 'check a backup without a database (checksums, row counts), or run a restore drill (--drill)';
@@ -65,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const ok = v.ok && (!values.drill || drill?.ok === true);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ok, verify: v, drill })}\n`);
+      process.stdout.write(`${printableJson({ ok, verify: v, drill })}\n`);
     } else {
       const out: string[] = [];
       if (v.ok && v.encryption && !v.encryption.lookedInside) {
@@ -77,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
         if (v.problems.length > 50) out.push(`  … and ${v.problems.length - 50} more`);
         if (values.drill) out.push('drill not run: the backup did not verify');
       }
+      for (const w of [...v.warnings, ...(drill?.warnings ?? [])].filter((x, i, a) => a.indexOf(x) === i)) out.push(`warning: ${w}`);
       if (drill) {
         if (drill.ok) out.push(`drill passed: restored into ${drill.target}; ${tableCountLabel(drill.tables)}, ${drill.rows.toLocaleString('en-US')} rows match the backup's row counts and content hashes (${formatDuration(drill.durationMs)})${drill.recorded ? '; recorded in backup_runs' : ''}`);
         else {
@@ -86,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
           }
         }
       }
-      (ok ? process.stdout : process.stderr).write(`${out.join('\n')}\n`);
+      (ok ? process.stdout : process.stderr).write(printableLines(out));
     }
     return ok ? 0 : 1;
   } finally {

@@ -30,6 +30,8 @@ export interface DrillResult {
   recorded: boolean;
   /** What the drill prepared (external dependencies recreated, roles created) and schema differences found. */
   notes?: string[];
+  /** What the restore warned about (e.g. the backup is unsigned). */
+  warnings: string[];
 }
 
 export interface DrillOptions {
@@ -95,13 +97,14 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
     targetUrl = withDatabase(opts.serverUrl, scratch);
     target = `scratch database ${scratch} (created and dropped)`;
   }
-  const result: DrillResult = { ok: false, id: opts.id, startedAt: new Date(started).toISOString(), finishedAt: '', durationMs: 0, target, tables: [], rows: 0, error: null, recorded: false };
+  const result: DrillResult = { ok: false, id: opts.id, startedAt: new Date(started).toISOString(), finishedAt: '', durationMs: 0, target, tables: [], rows: 0, error: null, recorded: false, warnings: [] };
   try {
     const m = await readManifest(opts.storage, opts.id);
     result.notes = await prepareDrillTarget(targetUrl, m, { createRoles: opts.createRoles });
     const r = await restoreBackup({ source: opts.id, storage: opts.storage, targetUrl, mode: 'fresh', onProgress: opts.onProgress, signal: opts.signal });
     result.tables = r.tables;
     result.rows = r.rows;
+    result.warnings = r.plan.warnings;
     result.ok = r.tables.every((t) => t.rows === t.expectedRows && t.contentMatches === true);
     if (!result.ok) result.error = 'restored tables differ from the backup';
     const diff = result.ok ? await compareSchema(targetUrl, m) : [];

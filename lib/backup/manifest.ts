@@ -173,6 +173,12 @@ export interface Manifest {
   warnings?: string[];
   /** v2+: catalog fingerprint of the backed-up schemas (object -> hash of definition, owner, ACL), compared by the drill (schema-fingerprint.ts). */
   schemaFingerprint?: SchemaFingerprint;
+  /**
+   * Present when the backup was written with BACKUP_SIGNING_KEY: HMAC-SHA256 over the manifest's
+   * canonical bytes without this field (manifest-signature.ts). Covers every member's hash (and the
+   * ciphertext's, when encrypted).
+   */
+  signature?: ManifestSignature;
 }
 
 /** How an encrypted archive was sealed (see Manifest.encryption). */
@@ -190,6 +196,15 @@ export interface ManifestRoles {
   /** Roles whose per-schema default privileges the archive sets (ALTER DEFAULT PRIVILEGES FOR ROLE). */
   defaultPrivileges: string[];
   policies: string[];
+}
+
+/** A manifest's signature (see manifest-signature.ts). */
+export interface ManifestSignature {
+  algorithm: 'HMAC-SHA256';
+  /** Non-secret id of the key (an HMAC of a fixed string), to tell "another key" from "changed". */
+  keyId: string;
+  /** Hex HMAC-SHA256. */
+  value: string;
 }
 
 /** Storage key of a backup's archive. */

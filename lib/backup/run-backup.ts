@@ -39,6 +39,7 @@ import { sealArchive } from './encryption/seal-archive';
 import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
 import { watchControlSession } from './control-session';
 import { removeLeftovers } from './leftovers';
+import { signingKeyFromEnv, signManifest } from './manifest-signature';
 import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
 import { verifySource } from './verify';
@@ -420,6 +421,8 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
   const gzipLevel = Math.max(1, Math.min(9, Math.floor(envInt('BACKUP_GZIP_LEVEL', BACKUP_DEFAULTS.gzipLevel))));
   const chunkBytes = opts.chunkBytes ?? envInt('BACKUP_CHUNK_MB', BACKUP_DEFAULTS.chunkBytes / 1048576) * 1048576;
   const { storage, signal } = opts;
+  // Read before any work: a bad key is a config error, not a failure after the whole backup.
+  const signingKey = signingKeyFromEnv();
 
   const progress: BackupProgress = { id, phase: 'connecting', tablesTotal: 0, tablesDone: 0, rows: 0, rawBytes: 0, archiveBytes: 0, pagesDone: 0, pagesTotal: 0, elapsedMs: 0 };
   let lastEmit = 0;
@@ -675,7 +678,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
         ...(t.referenced ? { referenced: true } : {}),
       };
     });
-    const manifest: Manifest = {
+    const manifest: Manifest = signManifest({
       format: ARCHIVE_FORMAT,
       formatVersion: ARCHIVE_FORMAT_VERSION,
       id,
@@ -696,7 +699,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       externalDependencies,
       warnings,
       schemaFingerprint: fingerprint,
-    };
+    }, signingKey);
     // The manifest is stored by runBackup once the archive read back verified.
     return manifest;
   } catch (err) {

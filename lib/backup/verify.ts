@@ -6,6 +6,8 @@ import type { ArchiveSource } from './archive-reader';
 import { ByteReader, readMember, storageArchiveSource } from './archive-reader';
 import type { ArchiveProblem, Manifest, ManifestEntry } from './manifest';
 import { describeEntry, entryProblem, manifestProblems, parseManifest } from './manifest';
+import { checkManifestSignature } from './manifest-signature';
+import type { SignatureState } from './manifest-signature';
 import { sqlMemberProblem, tableOfDataEntry, TableDataScanner } from './member-check';
 
 export type VerifyProblem = ArchiveProblem;
@@ -34,6 +36,10 @@ export interface VerifyResult {
    * ciphertext and the manifest alone).
    */
   encryption?: { ciphertextOk: boolean; lookedInside: boolean };
+  /** The manifest signature (manifest-signature.ts): 'missing'/'invalid' are also problems. */
+  signature: SignatureState;
+  /** Things to say that do not fail the check (e.g. UNSIGNED_WARNING without a key). */
+  warnings: string[];
 }
 
 export interface VerifyOptions {
@@ -71,6 +77,8 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
     sizeBytes: 0,
     durationMs: 0,
     problems: [],
+    signature: 'unchecked',
+    warnings: [],
   };
   const finish = () => {
     result.ok = result.problems.length === 0;
@@ -85,6 +93,10 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
     result.problems.push({ kind: 'MANIFEST', problem: oneLine((err as Error).message) });
     return finish();
   }
+  const sig = checkManifestSignature(m);
+  result.signature = sig.state;
+  if (!sig.ok) result.problems.push({ kind: 'SIGNATURE', problem: sig.message });
+  else if (sig.state === 'unchecked') result.warnings.push(sig.message);
   result.id = m.id ?? source.id;
   result.entries = m.entries.length;
   result.tables = m.tables.length;

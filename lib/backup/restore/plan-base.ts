@@ -47,6 +47,7 @@ export function describePlan(ctx: PlanContext, tables: ManifestTable[], actions:
     rows: tables.reduce((s, t) => s + t.rows, 0),
     archiveBytes: m.archive.sizeBytes,
     actions: lines,
+    warnings: ctx.warnings,
   };
 }
 

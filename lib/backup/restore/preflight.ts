@@ -7,6 +7,7 @@ import type { ArchiveSource } from '../archive-reader';
 import { checkArchiveSha, fileArchiveSource, storageArchiveSource } from '../archive-reader';
 import type { Manifest, ManifestTable } from '../manifest';
 import { BACKUP_ID_RE, manifestProblems, parseManifest } from '../manifest';
+import { checkManifestSignature, signingKeyFromEnv, UNSIGNED_WARNING } from '../manifest-signature';
 import type { CheckedBackup, RestoreCommonOptions, RestoreMode, RestoreOptions, RestoreProgress } from './restore-types';
 
 /**
@@ -76,7 +77,7 @@ export function selectTables(m: Manifest, names: string[]): ManifestTable[] {
 }
 
 /** The outcome of preflight: a checked backup, or (`restore <file> --force`) an archive without manifest. */
-export type PreflightResult = ({ kind: 'manifest' } & CheckedBackup) | { kind: 'script'; source: ArchiveSource; file: string };
+export type PreflightResult = ({ kind: 'manifest' } & CheckedBackup) | { kind: 'script'; source: ArchiveSource; file: string; warnings: string[] };
 
 /**
  * Reads and checks the backup: the manifest must exist (an archive FILE without one is loaded as a
@@ -94,9 +95,13 @@ export async function preflight(opts: RestoreCommonOptions, mode: RestoreMode): 
     if (!opts.force || mode !== 'fresh') {
       throw new AppError('not_found', `${oneLine((err as Error).message)}: without it nothing can be checked; pass --force to load the archive as a plain script (fresh mode, one transaction, no checks)`, { cause: err });
     }
-    return { kind: 'script', source, file: opts.source };
+    // Nothing authenticates an archive without its manifest: with a key configured, refuse it.
+    if (signingKeyFromEnv()) throw new AppError('corrupt', `${oneLine((err as Error).message)}: BACKUP_SIGNING_KEY is set and an archive without its signed manifest cannot be authenticated`, { cause: err });
+    return { kind: 'script', source, file: opts.source, warnings: [UNSIGNED_WARNING] };
   }
   const manifest = parseManifest(text, source.label);
+  const sig = checkManifestSignature(manifest);
+  if (!sig.ok) throw new AppError('corrupt', `${source.label}: ${sig.message}`);
   const mp = manifestProblems(manifest);
   if (mp.length) throw new AppError('corrupt', `${source.label}: manifest is inconsistent: ${mp[0].problem}${mp.length > 1 ? ` (+${mp.length - 1} more)` : ''}`);
   const appLevel = await latestMigrationName().catch(() => null);
@@ -106,7 +111,7 @@ export async function preflight(opts: RestoreCommonOptions, mode: RestoreMode): 
   const totalBytes = manifest.archive.sizeBytes;
   const onBytes = (n: number) => opts.onProgress?.({ phase: 'checking', bytesRead: n, totalBytes, rowsLoaded: 0, totalRows: 0, tablesDone: 0, totalTables: 0 } satisfies RestoreProgress);
   await checkArchiveSha(source, manifest, onBytes, opts.signal);
-  return { kind: 'manifest', source, manifest };
+  return { kind: 'manifest', source, manifest, warnings: sig.state === 'unchecked' ? [sig.message] : [] };
 }
 
 /** A connection to the target; `lost()` returns the error that broke it, if any. */

@@ -36,7 +36,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const target = redactTarget(opts.targetUrl);
   if (checked.kind === 'script') {
     const r = await restoreScriptWithoutManifest({ file: checked.file, targetUrl: opts.targetUrl, target, signal: opts.signal });
-    const plan = { id: checked.source.id, source: checked.source.label, mode, target, backupStartedAt: 'unknown', backupMigration: null, objects: 0, tables: [], rows: r.rows, archiveBytes: 0, actions: ['no manifest (--force): loaded as a plain script, nothing verified'] };
+    const plan = { id: checked.source.id, source: checked.source.label, mode, target, backupStartedAt: 'unknown', backupMigration: null, objects: 0, tables: [], rows: r.rows, archiveBytes: 0, actions: ['no manifest (--force): loaded as a plain script, nothing verified'], warnings: checked.warnings };
     return { id: checked.source.id, mode, target, committed: true, plan, tables: r.tables, rows: r.rows, durationMs: Date.now() - started };
   }
   const m = checked.manifest;

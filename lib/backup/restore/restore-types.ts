@@ -61,6 +61,8 @@ export interface RestorePlan {
   archiveBytes: number;
   /** What else happens, one line each (drops, cascades, FK handling). */
   actions: string[];
+  /** What the operator must know before saying yes (e.g. the backup is unsigned). */
+  warnings: string[];
 }
 
 export interface RestoreProgress {
@@ -106,6 +108,8 @@ export interface RestoreFailureDetails {
 export interface CheckedBackup {
   source: ArchiveSource;
   manifest: Manifest;
+  /** Said with the plan: e.g. "unsigned: anyone who can write to the storage can change this backup". */
+  warnings: string[];
 }
 
 /**
