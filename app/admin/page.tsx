@@ -7,6 +7,11 @@ import { requireAdmin } from '@/lib/http/page-auth';
 import { intlLocale, toLocale } from '@/lib/i18n/locales';
 import { dashboardCounts } from '@/lib/queries/dashboard';
 
+export async function generateMetadata() {
+  const [t, c] = await Promise.all([getTranslations('dashboard'), getTranslations('common')]);
+  return { title: `${t('title')} · ${c('pageTitle')}` };
+}
+
 // /admin – the dashboard: headline counts.
 export default async function DashboardPage() {
   const admin = await requireAdmin();

@@ -1,6 +1,6 @@
 'use client';
 
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
@@ -35,8 +35,42 @@ export function AdminShell({ user, canSeeBackups, localeToggle, children }: Admi
   const pathname = usePathname();
   const [open, setOpen] = useState(false);
 
+  const drawer = useRef<HTMLDivElement>(null);
+  const menuButton = useRef<HTMLButtonElement>(null);
+
   // Navigating closes the mobile menu.
   useEffect(() => setOpen(false), [pathname]);
+
+  // While the phone menu is open: Escape closes it (focus back on the menu button) and Tab stays
+  // inside it, as a modal dialog should.
+  useEffect(() => {
+    if (!open) return;
+    const root = drawer.current;
+    const focusables = () => Array.from(root?.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), select, input') ?? []);
+    focusables()[0]?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        setOpen(false);
+        menuButton.current?.focus();
+        return;
+      }
+      if (e.key !== 'Tab') return;
+      const list = focusables();
+      if (!list.length) return;
+      const first = list[0];
+      const last = list[list.length - 1];
+      if (e.shiftKey && (document.activeElement === first || !root?.contains(document.activeElement))) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && (document.activeElement === last || !root?.contains(document.activeElement))) {
+        e.preventDefault();
+        first.focus();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [open]);
 
   const items = NAV.filter((n) => n.key !== 'backups' || canSeeBackups);
 
@@ -83,6 +117,12 @@ export function AdminShell({ user, canSeeBackups, localeToggle, children }: Admi
 
   return (
     <div className="min-h-screen md:pl-64">
+      <a
+        href="#main-content"
+        className="sr-only focus:not-sr-only focus:fixed focus:top-2 focus:left-2 focus:z-50 focus:rounded-md focus:bg-white focus:px-3 focus:py-2 focus:text-sm focus:font-medium focus:text-emerald-800 focus:shadow"
+      >
+        {c('skipToContent')}
+      </a>
       {/* Desktop sidebar */}
       <aside className="fixed inset-y-0 left-0 hidden w-64 md:block">{sidebar}</aside>
 
@@ -96,6 +136,7 @@ export function AdminShell({ user, canSeeBackups, localeToggle, children }: Admi
         </div>
         <button
           type="button"
+          ref={menuButton}
           onClick={() => setOpen(true)}
           aria-label={t('openMenu')}
           aria-expanded={open}
@@ -108,7 +149,7 @@ export function AdminShell({ user, canSeeBackups, localeToggle, children }: Admi
 
       {/* Mobile drawer */}
       {open && (
-        <div className="fixed inset-0 z-40 md:hidden" id="mobile-nav" role="dialog" aria-modal="true">
+        <div ref={drawer} className="fixed inset-0 z-40 md:hidden" id="mobile-nav" role="dialog" aria-modal="true" aria-label={t('main')}>
           <button type="button" aria-label={t('closeMenu')} className="absolute inset-0 bg-slate-900/50" onClick={() => setOpen(false)} />
           <div className="absolute inset-y-0 left-0 w-72 max-w-[85vw] shadow-xl">
             {sidebar}
@@ -124,7 +165,7 @@ export function AdminShell({ user, canSeeBackups, localeToggle, children }: Admi
         </div>
       )}
 
-      <main className="mx-auto max-w-6xl px-4 py-6 sm:px-6 lg:px-8 lg:py-8">{children}</main>
+      <main id="main-content" tabIndex={-1} className="mx-auto max-w-6xl px-4 py-6 outline-none sm:px-6 lg:px-8 lg:py-8">{children}</main>
     </div>
   );
 }

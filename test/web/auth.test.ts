@@ -270,6 +270,10 @@ describe('/admin/activity', () => {
     expect(firstAction).toMatch(/^ADMIN_SIGN_IN/); // newest first: the sign-ins beat the day-old events
     expect(first).toContain('<option value="ADMIN_SIGN_IN">');
     expect(first).toContain('<option value="TEST_EVENT">');
+    // Its own <title>, and a skip link to the main content (issue 12).
+    expect(first).toContain('<title>Activity · TicketHub admin</title>');
+    expect(first).toMatch(/<a href="#main-content"[^>]*>Skip to main content<\/a>/);
+    expect(first).toContain('id="main-content"');
 
     const filtered = await (await get('/admin/activity?action=ADMIN_SIGN_IN_FAILED', root)).text();
     const actions = [...filtered.matchAll(/data-action="([A-Z_]+)"/g)].map((m) => m[1]);

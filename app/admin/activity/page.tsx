@@ -9,6 +9,11 @@ import { listActivity, listActivityActions } from '@/lib/queries/activity';
 
 const PAGE_SIZE = 25;
 
+export async function generateMetadata() {
+  const [t, c] = await Promise.all([getTranslations('activity'), getTranslations('common')]);
+  return { title: `${t('title')} · ${c('pageTitle')}` };
+}
+
 function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
