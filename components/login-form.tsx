@@ -6,8 +6,11 @@ import { useRouter } from 'next/navigation';
 import { useTranslations } from 'next-intl';
 import { LoaderCircle } from 'lucide-react';
 
-/** The sign-in form: posts JSON to /api/auth/login and goes to the dashboard on success. */
-export function LoginForm() {
+/**
+ * The sign-in form: posts JSON to /api/auth/login and, on success, goes to `next` (the page that
+ * was asked for, already checked by safeNextPath on the server) or the dashboard.
+ */
+export function LoginForm({ next = '/admin' }: { next?: string }) {
   const t = useTranslations('login');
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
@@ -31,7 +34,15 @@ export function LoginForm() {
         body: JSON.stringify({ email, password }),
       });
       if (res.ok) {
-        router.replace('/admin');
+        // A browser that dropped the cookie (Secure over plain http) would bounce back here
+        // forever: check the session took, and say why when it did not.
+        const me = await fetch('/api/admin/me', { cache: 'no-store' });
+        if (me.status === 401) {
+          setError(t('cookieRejected'));
+          setBusy(false);
+          return;
+        }
+        router.replace(next);
         router.refresh();
         return;
       }

@@ -36,7 +36,9 @@ export async function signIn(pool: pg.Pool, input: SignInInput): Promise<AdminUs
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('login:' || lower($1) || '|' || $2, 0))`, [email, input.ip]);
+    // One attempt per account at a time (from any address): parallel guesses cannot slip past
+    // the per-address limit nor the account-wide backoff.
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('login:' || lower($1), 0))`, [email]);
     const wait = await throttleWaitSeconds(client, attemptKey, input.ip);
     if (wait > 0) {
       await client.query('COMMIT');

@@ -161,6 +161,29 @@ export async function backupHealthFacts(db: Db): Promise<BackupHealthFacts> {
     [[...SCHEDULED_TRIGGERS]],
   );
   return { lastVerifiedBackupAt: r.rows[0].last_good ?? null, latestScheduledStatus: r.rows[0].latest_scheduled ?? null };
+/** Records the outcome of an on-demand verification (dashboard / API) on the run's row. */
+export async function recordVerification(db: Db, id: string, verification: { ok: boolean }): Promise<void> {
+  await db.query(`UPDATE public.backup_runs SET verified_at = now(), verification = $2::jsonb WHERE id = $1`, [id, JSON.stringify(verification)]);
+}
+
+/** Marks a run whose manifest and archive were deleted (the row stays as the audit trail). */
+export async function markRunDeleted(db: Db, id: string, reason: string): Promise<void> {
+  await db.query(
+    `UPDATE public.backup_runs
+        SET deleted_from = status, status = 'deleted', deleted_at = now(), deleted_reason = $2,
+            finished_at = COALESCE(finished_at, now()), progress = NULL
+      WHERE id = $1 AND status <> 'deleted'`,
+    [id, reason],
+  );
+}
+
+/**
+ * Ids of the newest `keep` good backups (GOOD_RUN_SQL; at least the newest one): the ones retention keeps
+ * whatever their age, which an operator may therefore not delete by hand either.
+ */
+export async function protectedRunIds(db: Db, keep: number): Promise<string[]> {
+  const r = await db.query(`SELECT r.id FROM public.backup_runs r WHERE ${GOOD_RUN_SQL} ORDER BY r.started_at DESC, r.id DESC LIMIT $1`, [Math.max(1, keep)]);
+  return r.rows.map((x) => x.id as string);
 }
 
 /** Rows retention judges besides the backups in storage: failed/running runs, and good-or-not flags of succeeded ones. */

@@ -44,6 +44,7 @@ import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
 import { verifySource } from './verify';
 import { storageArchiveSource } from './archive-reader';
+import { bothProgress, progressRecorder } from './progress-recorder';
 import type { VerifyResult } from './verify';
 
 /** 'schedule': the in-process scheduler or run-scheduled; 'cron': the HTTP cron route. */
@@ -302,6 +303,8 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     throw toAppError(err, 'cannot start the backup');
   }
 
+  // The run's row carries its live progress for the dashboard (any server instance reads it).
+  if (recording) opts = { ...opts, onProgress: bothProgress(opts.onProgress, progressRecorder(control, id)) };
   let verification: VerifyResult | null = null;
   // Losing the control session loses the lock: the run stops before it records or keeps anything.
   const watch = watchControlSession(control, opts.signal);

@@ -1,6 +1,8 @@
 import { cache } from 'react';
+import { headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import type { AdminRole, AdminUser } from '../auth/admin-users';
+import { loginPathFor } from './safe-next-path';
 import { currentAdmin } from './session';
 
 /** The login page; pages redirect here without a session. */
@@ -15,7 +17,8 @@ const cachedAdmin = cache(currentAdmin);
  */
 export async function requireAdmin(roles?: readonly AdminRole[]): Promise<AdminUser> {
   const admin = await cachedAdmin();
-  if (!admin) redirect(LOGIN_PATH);
+  // Back to this page after sign-in (the proxy says which page was asked for).
+  if (!admin) redirect(loginPathFor((await headers()).get('x-tickethub-path')));
   if (roles && !roles.includes(admin.role)) redirect('/admin');
   return admin;
 }

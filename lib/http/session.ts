@@ -1,15 +1,15 @@
-import { cookies } from 'next/headers';
+import { cookies, headers } from 'next/headers';
 import { getIronSession } from 'iron-session';
 import type { IronSession } from 'iron-session';
 import { findSessionAdmin } from '../auth/admin-sessions';
 import type { AdminUser } from '../auth/admin-users';
-import { sessionIsFresh, sessionOptions } from '../auth/session-options';
+import { requestIsHttps, sessionIsFresh, sessionOptions } from '../auth/session-options';
 import type { SessionData } from '../auth/session-options';
 import { getPool } from '../db/pool';
 
 /** The request's iron-session (throws AppError('config') when SESSION_SECRET is unusable). */
 export async function getSession(): Promise<IronSession<SessionData>> {
-  return getIronSession<SessionData>(await cookies(), sessionOptions());
+  return getIronSession<SessionData>(await cookies(), sessionOptions(requestIsHttps(await headers())));
 }
 
 /**

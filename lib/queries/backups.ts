@@ -2,6 +2,24 @@ import type pg from 'pg';
 import type { Queryable } from '../activity/log-activity';
 import { recoverStaleRuns } from '../backup/backup-runs';
 
+/** Position in the history (the last row of a page): the next page starts after it. */
+export interface HistoryCursor {
+  startedAt: string;
+  id: string;
+}
+
+/** Opaque cursor text for the row after which the next page starts. */
+export function encodeCursor(r: { startedAt: Date; id: string }): string {
+  return Buffer.from(`${r.startedAt.toISOString()}|${r.id}`, 'utf8').toString('base64url');
+}
+
+/** Parses a cursor from encodeCursor; null when it is not one. */
+export function decodeCursor(text: string): HistoryCursor | null {
+  const [at, id, extra] = Buffer.from(text, 'base64url').toString('utf8').split('|');
+  if (extra !== undefined || !id || !/^[0-9a-zA-Z-]{10,40}$/.test(id) || Number.isNaN(Date.parse(at))) return null;
+  return { startedAt: at, id };
+}
+
 /** One backup_runs row as the history API and page show it. */
 export interface BackupHistoryRow {
   id: string;
@@ -9,7 +27,7 @@ export interface BackupHistoryRow {
   /** Who asked (manual): the admin's email and name; null for cron/cli or a deleted admin. */
   triggeredBy: { id: string; email: string; fullName: string } | null;
   description: string;
-  status: 'running' | 'succeeded' | 'failed';
+  status: 'running' | 'succeeded' | 'failed' | 'deleted';
   startedAt: Date;
   finishedAt: Date | null;
   durationMs: number | null;
@@ -42,18 +60,19 @@ export interface BackupStatistics {
  * The newest `limit` backup runs, newest first. Marks runs left 'running' by a dead process as
  * failed first (recoverStaleRuns), so the history never shows a backup "running" forever.
  */
-export async function backupHistory(db: pg.Pool, opts: { limit: number }): Promise<BackupHistoryRow[]> {
+export async function backupHistory(db: pg.Pool, opts: { limit: number; before?: HistoryCursor }): Promise<BackupHistoryRow[]> {
   await recoverStaleRuns(db);
-  const limit = Math.min(Math.max(Math.trunc(opts.limit) || 30, 1), 100);
+  const limit = Math.min(Math.max(Math.trunc(opts.limit) || 30, 1), 101);
   const { rows } = await db.query(
     `SELECT r.id, r.trigger, r.triggered_by, a.email, a.full_name, r.description, r.status, r.started_at, r.finished_at,
             r.duration_ms, r.table_count, r.row_count, r.size_bytes, r.sha256, r.error, r.verified_at, r.drill_at,
             (r.drill ->> 'ok')::boolean AS drill_ok, r.manifest -> 'warnings' AS warnings
        FROM public.backup_runs r
        LEFT JOIN public.admin_users a ON a.id = r.triggered_by
+      WHERE r.status <> 'deleted' AND ($2::timestamptz IS NULL OR (r.started_at, r.id) < ($2::timestamptz, $3::text))
       ORDER BY r.started_at DESC, r.id DESC
       LIMIT $1`,
-    [limit],
+    [limit, opts.before?.startedAt ?? null, opts.before?.id ?? ''],
   );
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return rows.map((r) => ({
@@ -85,7 +104,7 @@ export async function backupStatistics(db: Queryable): Promise<BackupStatistics>
             count(*) FILTER (WHERE status = 'failed')::bigint AS failed,
             max(finished_at) FILTER (WHERE status = 'succeeded') AS last_ok,
             COALESCE(round(avg(size_bytes) FILTER (WHERE status = 'succeeded')), 0)::bigint AS avg_size
-       FROM public.backup_runs`,
+       FROM public.backup_runs WHERE status <> 'deleted'`,
   );
   const s = rows[0];
   const stats: BackupStatistics = {

@@ -1,7 +1,11 @@
+import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { quoteIdentAlways } from '../backup/catalog/quote-ident';
+import { ZipFile } from 'yazl';
 import { AppError } from '../errors';
+import { appTimeZone } from '../i18n/locales';
+import { formulaGuardSql } from './csv-formula-guard';
 import { TICKETHUB_TABLES } from '../seed/seed-demo-data';
 import type { TicketHubTable } from '../seed/seed-demo-data';
 
@@ -33,13 +37,24 @@ const q = quoteIdentAlways;
 
 /** The exported columns of a table, in table order: every column except secrets (isSecretColumn). */
 export async function exportColumns(db: Pick<pg.ClientBase, 'query'>, table: TicketHubTable): Promise<string[]> {
-  const { rows } = await db.query<{ column_name: string }>(
-    `SELECT column_name FROM information_schema.columns
+  return (await columnTypes(db, table)).filter((c) => !c.secret).map((c) => c.name);
+}
+
+interface ColumnType {
+  name: string;
+  /** information_schema data_type, e.g. 'text', 'boolean', 'timestamp with time zone'. */
+  type: string;
+  secret: boolean;
+}
+
+async function columnTypes(db: Pick<pg.ClientBase, 'query'>, table: TicketHubTable): Promise<ColumnType[]> {
+  const { rows } = await db.query<{ column_name: string; data_type: string }>(
+    `SELECT column_name, data_type FROM information_schema.columns
       WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`,
     [table],
   );
   if (rows.length === 0) throw new AppError('not_found', `table public.${table} does not exist`);
-  return rows.map((r) => r.column_name).filter((c) => !isSecretColumn(table, c));
+  return rows.map((r) => ({ name: r.column_name, type: r.data_type, secret: isSecretColumn(table, r.column_name) }));
 }
 
 /** Primary-key columns in key order (the export's ORDER BY, so exports are reproducible). */
@@ -55,100 +70,197 @@ async function primaryKey(db: Pick<pg.ClientBase, 'query'>, table: TicketHubTabl
   return rows.map((r) => r.attname);
 }
 
-/** Exported columns holding free text (customers type their own names): candidates for formula cells. */
-async function textColumns(db: Pick<pg.ClientBase, 'query'>, table: TicketHubTable): Promise<Set<string>> {
-  const { rows } = await db.query<{ column_name: string }>(
-    `SELECT column_name FROM information_schema.columns
-      WHERE table_schema = 'public' AND table_name = $1 AND data_type IN ('text', 'character varying', 'character')`,
-    [table],
-  );
-  return new Set(rows.map((r) => r.column_name));
-}
 
 /**
- * One exported column. Spreadsheets run a cell that starts with = + - @ (or tab/CR before one) as
- * a formula, and customer-chosen names reach this export: such text cells get a leading ' (the
- * OWASP CSV-injection advice), which spreadsheets show as plain text.
+ * One exported column as spreadsheets read it: text with the formula guard (csv-formula-guard.ts);
+ * timestamps as ISO 8601 with the offset of the export's time zone (session TimeZone), fractional
+ * seconds only when there are any; booleans as true/false. NULL stays NULL, which COPY writes as
+ * an empty unquoted field, while an empty string is written "" (the two stay distinguishable).
  */
-function exportExpression(column: string, text: boolean): string {
-  if (!text) return q(column);
-  return `CASE WHEN left(${q(column)}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || ${q(column)} ELSE ${q(column)} END AS ${q(column)}`;
+function exportExpression(c: ColumnType): string {
+  const col = q(c.name);
+  const frac = `CASE WHEN extract(microseconds FROM ${col})::bigint % 1000000 <> 0 THEN to_char(${col}, '.US') ELSE '' END`;
+  switch (c.type) {
+    case 'text':
+    case 'character varying':
+    case 'character':
+      return `${formulaGuardSql(col)} AS ${col}`;
+    case 'timestamp with time zone':
+      return `to_char(${col}, 'YYYY-MM-DD"T"HH24:MI:SS') || ${frac} || to_char(${col}, 'TZH:TZM') AS ${col}`;
+    case 'timestamp without time zone':
+      return `to_char(${col}, 'YYYY-MM-DD"T"HH24:MI:SS') || ${frac} AS ${col}`;
+    case 'boolean':
+      return `CASE WHEN ${col} THEN 'true' WHEN NOT ${col} THEN 'false' END AS ${col}`;
+    default:
+      return col;
+  }
 }
 
-/** The COPY statement that writes one table's exportable columns as CSV with a header. */
-function copySql(table: TicketHubTable, columns: string[], pk: string[], text: Set<string>): string {
+/** The COPY statement writing one table's exportable columns from `from` (a qualified name) as CSV with a header. */
+function copySql(from: string, columns: ColumnType[], pk: string[]): string {
   const order = pk.length ? ` ORDER BY ${pk.map(q).join(', ')}` : '';
-  return `COPY (SELECT ${columns.map((c) => exportExpression(c, text.has(c))).join(', ')} FROM public.${q(table)}${order}) TO STDOUT WITH (FORMAT csv, HEADER)`;
+  return `COPY (SELECT ${columns.map(exportExpression).join(', ')} FROM ${from}${order}) TO STDOUT WITH (FORMAT csv, HEADER)`;
 }
 
-export interface CsvExport {
-  /** The CSV bytes (BOM first), streamed from COPY as they arrive; never a whole table in memory. */
+/** Where exported rows come from: the live tables, or tables loaded from a backup (backup-export-source.ts). */
+export interface ExportSource {
+  /** 'live' or the backup id. */
+  label: string;
+  /** Opens the transaction on `client` and makes the tables readable; returns the snapshot time. */
+  prepare(client: pg.PoolClient, tables: readonly TicketHubTable[]): Promise<Date>;
+  /** The qualified relation to read `table` from after prepare(). */
+  relation(table: TicketHubTable): string;
+}
+
+/** The live database, in one REPEATABLE READ READ ONLY transaction (one consistent snapshot). */
+export const LIVE_SOURCE: ExportSource = {
+  label: 'live',
+  async prepare(client) {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    return (await client.query(`SELECT now() AS t`)).rows[0].t as Date;
+  },
+  relation: (t) => `public.${q(t)}`,
+};
+
+export interface ExportOptions {
+  tables: readonly TicketHubTable[];
+  /** 'csv': the one table's CSV; 'zip': one <table>.csv per table plus manifest.json. */
+  format: 'csv' | 'zip';
+  /** IANA zone the timestamps are written in; default APP_TIME_ZONE. */
+  timeZone?: string;
+  source?: ExportSource;
+}
+
+export interface TableExport {
+  /** The bytes, streamed from COPY as they arrive (never a whole table in memory). */
   stream: ReadableStream<Uint8Array>;
   /** The exported columns per table (secrets removed). */
   columns: Record<string, string[]>;
+  snapshotAt: Date;
+}
+
+interface TableStatement {
+  table: TicketHubTable;
+  sql: string;
+  columns: string[];
+  redacted: string[];
+}
+
+/** Validates an export time zone: 'UTC' or an IANA name Intl knows; AppError('bad_request') otherwise. */
+export function exportTimeZone(tz: string | null | undefined): string {
+  const zone = tz ?? appTimeZone();
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+  } catch {
+    throw new AppError('bad_request', `unknown time zone ${JSON.stringify(zone.slice(0, 60))} (use tz=UTC or an IANA name such as Africa/Addis_Ababa)`);
+  }
+  return zone;
 }
 
 /**
- * Opens a CSV export of `tables` on one pooled connection, inside one REPEATABLE READ READ ONLY
- * transaction so several tables are a consistent snapshot. With one table the body is that
- * table's CSV; with several, each table is a section: a `# table: name` line, its CSV with header,
- * and a blank line between sections. Everything that can be refused (unknown table, database
- * down) fails here, before a response starts; the connection is released when the stream ends,
- * fails or is cancelled (a cancelled COPY's connection is discarded, not reused).
+ * Opens an export of `tables` on one pooled connection. Everything that can be refused (unknown
+ * table, database down, a backup that does not exist or does not verify) fails here, before a
+ * response starts; the connection is released when the stream ends, fails or is cancelled (a
+ * cancelled COPY's connection is discarded, not reused).
  */
-export async function openCsvExport(pool: pg.Pool, tables: readonly TicketHubTable[]): Promise<CsvExport> {
+export async function openTableExport(pool: pg.Pool, opts: ExportOptions): Promise<TableExport> {
+  const source = opts.source ?? LIVE_SOURCE;
   const client = await pool.connect();
-  const columns: Record<string, string[]> = {};
-  const statements: { table: TicketHubTable; sql: string }[] = [];
+  const statements: TableStatement[] = [];
+  let snapshotAt: Date;
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    // Unambiguous, locale-independent text for dates and floats, whatever the server defaults are.
+    snapshotAt = await source.prepare(client, opts.tables);
+    // Unambiguous, locale-independent text whatever the server defaults are.
     await client.query(`SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 3`);
-    for (const t of tables) {
-      columns[t] = await exportColumns(client, t);
-      statements.push({ table: t, sql: copySql(t, columns[t], await primaryKey(client, t), await textColumns(client, t)) });
+    await client.query(`SELECT set_config('TimeZone', $1, true)`, [exportTimeZone(opts.timeZone)]);
+    for (const t of opts.tables) {
+      const cols = await columnTypes(client, t);
+      const kept = cols.filter((c) => !c.secret);
+      statements.push({ table: t, sql: copySql(source.relation(t), kept, await primaryKey(client, t)), columns: kept.map((c) => c.name), redacted: cols.filter((c) => c.secret).map((c) => c.name) });
     }
   } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
     client.release(true);
     throw err;
   }
+  const columns = Object.fromEntries(statements.map((s) => [s.table, s.columns]));
+  const body = opts.format === 'zip' ? zipBody(client, statements, source, snapshotAt) : csvBody(client, statements[0]);
+  return { stream: Readable.toWeb(body) as ReadableStream<Uint8Array>, columns, snapshotAt };
+}
 
-  const sectioned = tables.length > 1;
-  const enc = new TextEncoder();
-  let started = false;
-  async function* body(): AsyncGenerator<Uint8Array> {
-    started = true;
+/** One table's CSV (BOM first), then COMMIT and release; a failure or cancel discards the connection. */
+function csvBody(client: pg.PoolClient, s: TableStatement): Readable {
+  async function* gen(): AsyncGenerator<Buffer> {
     let ok = false;
     try {
-      yield enc.encode(UTF8_BOM);
-      for (const [i, s] of statements.entries()) {
-        if (sectioned) yield enc.encode(`${i > 0 ? '\n' : ''}# table: ${s.table}\n`);
-        const copy = client.query(copyTo(s.sql));
-        for await (const chunk of copy) yield chunk as Buffer;
-      }
+      yield Buffer.from(UTF8_BOM, 'utf8');
+      for await (const chunk of client.query(copyTo(s.sql))) yield chunk as Buffer;
       await client.query('COMMIT');
       ok = true;
     } finally {
-      // A stream stopped mid-COPY leaves the connection in an unknown protocol state: destroy it.
       client.release(ok ? undefined : true);
     }
   }
-  const it = body();
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(ctrl) {
-      try {
-        const r = await it.next();
-        if (r.done) ctrl.close();
-        else ctrl.enqueue(r.value);
-      } catch (err) {
-        ctrl.error(err);
-      }
-    },
-    async cancel() {
-      await it.return(undefined);
-      // A generator cancelled before its first pull never ran its finally: release here.
-      if (!started) client.release(true);
-    },
+  return Readable.from(gen(), { objectMode: false });
+}
+
+/** A ZIP (streamed, entries written one after the other) of one CSV per table and manifest.json. */
+function zipBody(client: pg.PoolClient, statements: TableStatement[], source: ExportSource, snapshotAt: Date): Readable {
+  const zip = new ZipFile();
+  const rows: Record<string, number> = {};
+  let released = false;
+  const release = (discard: boolean) => {
+    if (released) return;
+    released = true;
+    client.release(discard ? true : undefined);
+  };
+  let failed = false;
+  const fail = (err: unknown) => {
+    if (failed) return;
+    failed = true;
+    release(true);
+    (zip.outputStream as Readable).destroy(err as Error);
+  };
+  for (const s of statements) {
+    zip.addReadStreamLazy(`${s.table}.csv`, (cb) => {
+      const copy = client.query(copyTo(s.sql));
+      const out = Readable.from(
+        (async function* () {
+          yield Buffer.from(UTF8_BOM, 'utf8');
+          for await (const chunk of copy) yield chunk as Buffer;
+          rows[s.table] = copy.rowCount;
+        })(),
+        { objectMode: false },
+      );
+      out.on('error', fail);
+      cb(null, out);
+    });
+  }
+  zip.addReadStreamLazy('manifest.json', (cb) => {
+    const manifest = {
+      format: 'tickethub-export',
+      source: source.label === 'live' ? { kind: 'live' } : { kind: 'backup', backupId: source.label },
+      snapshotAt: snapshotAt.toISOString(),
+      exportedAt: new Date().toISOString(),
+      tables: statements.map((s) => ({ name: s.table, file: `${s.table}.csv`, rows: rows[s.table] ?? 0, columns: s.columns, redactedColumns: s.redacted })),
+    };
+    client
+      .query('COMMIT')
+      .then(() => {
+        release(false);
+        cb(null, Readable.from([Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8')]));
+      })
+      .catch((err) => {
+        fail(err);
+        cb(err, Readable.from([]));
+      });
   });
-  return { stream, columns };
+  zip.on('error', fail);
+  zip.end();
+  const out = zip.outputStream as Readable;
+  // A client that goes away mid-download: the COPY is abandoned, the connection discarded.
+  out.on('close', () => {
+    if (!out.readableEnded) fail(new Error('export cancelled'));
+  });
+  return out;
 }

@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertAdmin } from '../../lib/auth/admin-users';
 import { startAppServer } from '../helpers/app-server';
+import { launchChromiumContext } from '../helpers/browser';
 import type { AppServer } from '../helpers/app-server';
 import { createTestDatabase, withClient } from '../helpers/db';
 import type { TestDatabase } from '../helpers/db';
@@ -27,12 +27,7 @@ beforeAll(async () => {
   app = await startAppServer({ databaseUrl: db.url });
   base = `http://localhost:${app.port}`;
   profile = await mkdtemp(path.join(os.tmpdir(), 'tickethub-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1280, height: 800 },
-  });
+  context = await launchChromiumContext(profile);
 });
 
 afterAll(async () => {

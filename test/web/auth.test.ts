@@ -10,10 +10,10 @@ const PASSWORD = 'correct horse battery';
 let db: TestDatabase;
 let app: AppServer;
 
-async function login(email: string, password: string, ip = '10.0.0.1'): Promise<Response> {
+async function login(email: string, password: string, ip = '10.0.0.1', proto = 'https'): Promise<Response> {
   return fetch(`${app.baseUrl}/api/auth/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': ip, 'x-forwarded-proto': proto },
     body: JSON.stringify({ email, password }),
   });
 }
@@ -42,7 +42,8 @@ beforeAll(async () => {
     await upsertAdmin(c, { email: 'gone@tickethub.et', password: PASSWORD, role: 'admin' });
     await c.query(`UPDATE admin_users SET is_active = false WHERE email = 'gone@tickethub.et'`);
   });
-  app = await startAppServer({ databaseUrl: db.url });
+  // These tests stand for clients at several addresses: as behind one proxy that writes X-Forwarded-For.
+  app = await startAppServer({ databaseUrl: db.url, env: { TRUST_PROXY_HOPS: '1' } });
 });
 
 afterAll(async () => {
@@ -60,7 +61,7 @@ describe('POST /api/auth/login', () => {
     const sc = res.headers.getSetCookie().find((c) => c.startsWith('tickethub_session='))!;
     expect(sc).toMatch(/;\s*HttpOnly/i);
     expect(sc).toMatch(/;\s*SameSite=Lax/i);
-    expect(sc).toMatch(/;\s*Secure/i); // NODE_ENV=production
+    expect(sc).toMatch(/;\s*Secure/i); // X-Forwarded-Proto: https from the trusted proxy
     const maxAge = Number(/Max-Age=(\d+)/i.exec(sc)?.[1]);
     expect(maxAge).toBeGreaterThan(7 * 3600);
     expect(maxAge).toBeLessThanOrEqual(8 * 3600);
@@ -176,13 +177,13 @@ describe('pages and API authorization', () => {
     expect([302, 307]).toContain(res.status);
   });
 
-  it('unknown routes: 404 JSON under /api/admin, 404 page under /admin', async () => {
+  it('unknown routes: 401 JSON under /api/admin without a session, 404 JSON with one, 404 page under /admin', async () => {
     const root = await signedIn('root@tickethub.et');
-    for (const cookie of [undefined, root]) {
+    for (const [cookie, status, code] of [[undefined, 401, 'unauthorized'], [root, 404, 'not_found']] as const) {
       const res = await get('/api/admin/no-such-thing', cookie);
-      expect(res.status).toBe(404);
+      expect(res.status).toBe(status);
       expect(res.headers.get('content-type')).toContain('application/json');
-      expect((await res.json()).error.code).toBe('not_found');
+      expect((await res.json()).error.code).toBe(code);
     }
     const page = await get('/admin/no-such-page', root);
     expect(page.status).toBe(404);

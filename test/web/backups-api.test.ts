@@ -8,6 +8,7 @@ import { seedDemoData } from '../../lib/seed/seed-demo-data';
 import { startAppServer } from '../helpers/app-server';
 import type { AppServer } from '../helpers/app-server';
 import { createTestDatabase, withClient } from '../helpers/db';
+import { readZip } from '../helpers/zip';
 import type { TestDatabase } from '../helpers/db';
 
 const PASSWORD = 'correct horse battery';
@@ -89,7 +90,8 @@ beforeAll(async () => {
     await upsertAdmin(c, { email: 'boss@tickethub.et', password: PASSWORD, fullName: 'ሰላም ታደሰ', role: 'admin' });
     await upsertAdmin(c, { email: 'desk@tickethub.et', password: PASSWORD, fullName: 'Desk Staff', role: 'staff' });
   });
-  app = await startAppServer({ databaseUrl: db.url, env: { BACKUP_STORAGE_URL: storageDir } });
+  // Requests carry X-Forwarded-For as from one trusted proxy (the audit rows record that address).
+  app = await startAppServer({ databaseUrl: db.url, env: { BACKUP_STORAGE_URL: storageDir, TRUST_PROXY_HOPS: '1' } });
   adminCookie = await signIn('boss@tickethub.et');
   staffCookie = await signIn('desk@tickethub.et');
 }, 600_000);
@@ -250,20 +252,22 @@ describe('CSV export', () => {
     expect((await call('GET', '/api/admin/backups/export?all=yes', adminCookie)).status).toBe(400);
   });
 
-  it('all=true streams one CSV with a section per table, each with its header', async () => {
+  it('all=true streams a ZIP: one BOM-prefixed <table>.csv per table, each with its header, and manifest.json', async () => {
     const res = await call('GET', '/api/admin/backups/export?all=true', adminCookie);
     expect(res.status).toBe(200);
-    expect(res.headers.get('content-disposition')).toMatch(/filename="tickethub-all-\d{4}-\d{2}-\d{2}\.csv"/);
-    // Response.text() would drop the BOM: decode keeping it, to see it is there once, at the start.
-    const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(await res.arrayBuffer());
-    expect(text.startsWith(BOM)).toBe(true);
-    expect(text.lastIndexOf(BOM)).toBe(0);
-    expect(text).not.toContain('$argon2');
-    const sections = [...text.slice(1).matchAll(/^# table: (\w+)\n(.*)$/gm)].map((m) => [m[1], m[2]]);
-    expect(sections.map((s) => s[0]).sort()).toEqual([...EXPORTABLE_TABLES].sort());
-    for (const [, header] of sections) expect(header.startsWith('id,')).toBe(true);
-    // Sections after the first are separated by a blank line.
-    expect(text.match(/\n\n# table: /g)).toHaveLength(EXPORTABLE_TABLES.length - 1);
+    expect(res.headers.get('content-type')).toBe('application/zip');
+    expect(res.headers.get('content-disposition')).toMatch(/filename="tickethub-all-\d{4}-\d{2}-\d{2}\.zip"/);
+    const files = await readZip(new Uint8Array(await res.arrayBuffer()));
+    expect([...files.keys()].sort()).toEqual([...EXPORTABLE_TABLES.map((t) => `${t}.csv`), 'manifest.json'].sort());
+    for (const t of EXPORTABLE_TABLES) {
+      const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(files.get(`${t}.csv`)!);
+      expect(text.startsWith(BOM), t).toBe(true);
+      expect(text).not.toContain('$argon2');
+      expect(text.slice(1).startsWith('id,'), t).toBe(true);
+    }
+    const manifest = JSON.parse(files.get('manifest.json')!.toString('utf8'));
+    expect(manifest.source).toEqual({ kind: 'live' });
+    expect(manifest.tables.find((x: { name: string }) => x.name === 'admin_users').redactedColumns).toEqual(['password_hash']);
   });
 
   it('logs DATA_EXPORTED with the table, admin and address, and no data', async () => {

@@ -4,10 +4,12 @@ import { ShieldCheck } from 'lucide-react';
 import { LocaleToggle } from '@/components/locale-toggle';
 import { LoginForm } from '@/components/login-form';
 import { optionalAdmin } from '@/lib/http/page-auth';
+import { safeNextPath } from '@/lib/http/safe-next-path';
 
 // /admin/login – lives in the (auth) route group so the signed-in admin shell does not wrap it.
-export default async function LoginPage() {
-  if (await optionalAdmin()) redirect('/admin');
+export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const next = safeNextPath((await searchParams).next);
+  if (await optionalAdmin()) redirect(next);
   const t = await getTranslations('login');
   const c = await getTranslations('common');
   return (
@@ -22,7 +24,7 @@ export default async function LoginPage() {
         <div className="rounded-xl border border-slate-200 bg-white p-6 shadow-sm">
           <h1 className="text-xl font-semibold text-slate-900">{t('title')}</h1>
           <p className="mt-1 mb-5 text-sm text-slate-500">{t('subtitle')}</p>
-          <LoginForm />
+          <LoginForm next={next} />
         </div>
         <div className="mt-6 flex justify-center">
           <LocaleToggle />

@@ -1,11 +1,16 @@
 // POST /api/admin/backups/create – runs a manual backup now and answers when it is stored and
 // verified: {id, status, tables, rows, sizeBytes, durationMs, sha256}. Optional JSON body
-// {"description": "..."} (≤ 500 characters). A backup already running → 409 with the engine's message.
+// {"description": "..."} (≤ 500 characters, no control characters). A backup already running →
+// 409 with the engine's message. ?async=1 → 202 {id} as soon as the run is recorded; the backup
+// continues after the response (Next's after(), so serverless hosts keep it alive within
+// maxDuration) and its progress is read from GET /api/admin/backups/{id}/events.
+import { after } from 'next/server';
 import { z } from 'zod';
 import { BACKUP_ROLES } from '@/lib/auth/roles';
 import { runBackup } from '@/lib/backup/run-backup';
-import { databaseUrl } from '@/lib/db/pool';
+import { databaseUrl, getPool } from '@/lib/db/pool';
 import { AppError } from '@/lib/errors';
+import { auditRequest } from '@/lib/http/audit';
 import { withAdmin } from '@/lib/http/with-admin';
 import { openStorage } from '@/lib/storage/open-storage';
 
@@ -15,6 +20,9 @@ export const dynamic = 'force-dynamic';
 
 const Body = z.object({ description: z.string().trim().max(500).optional() }).strict();
 const BAD_BODY = 'Request body must be empty or JSON: {"description": "..."} (at most 500 characters)';
+// NUL cannot be stored in PostgreSQL text, and control characters would reach terminals (`show`).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 async function readBody(req: Request): Promise<z.infer<typeof Body>> {
   const text = await req.text();
@@ -30,19 +38,41 @@ async function readBody(req: Request): Promise<z.infer<typeof Body>> {
   }
   const parsed = Body.safeParse(raw);
   if (!parsed.success) throw new AppError('bad_request', BAD_BODY);
+  if (parsed.data.description && CONTROL_CHARS.test(parsed.data.description)) {
+    throw new AppError('bad_request', 'description must not contain control characters (NUL, escape, ...)');
+  }
   return parsed.data;
 }
 
 export const POST = withAdmin(
   async (req, { admin }) => {
+    const mode = new URL(req.url).searchParams.get('async');
+    if (mode !== null && mode !== '1' && mode !== 'true' && mode !== '0' && mode !== 'false') throw new AppError('bad_request', 'async must be 1 or 0');
     const body = await readBody(req);
-    const r = await runBackup({
+    let started!: (id: string) => void;
+    const recorded = new Promise<string>((resolve) => (started = resolve));
+    const storage = openStorage();
+    const run = runBackup({
       databaseUrl: databaseUrl(),
-      storage: openStorage(),
+      storage,
       trigger: 'manual',
       triggeredBy: admin.id,
       description: body.description ?? '',
-    });
+      onProgress: (p) => started(p.id),
+    }).finally(() => storage.close());
+    const audit = (id: string) =>
+      auditRequest(getPool(), req, admin, { action: 'BACKUP_STARTED', entityId: id, description: `Started a manual backup ${id}`, metadata: { backupId: id, async: mode === '1' || mode === 'true' } }).catch(() => {});
+    if (mode === '1' || mode === 'true') {
+      // The first progress report comes after the lock is taken and the row written; a refusal
+      // (409: one is running) rejects before it and is answered as an error.
+      const id = await Promise.race([recorded, run.then((r) => r.id)]);
+      await audit(id);
+      // The outcome is recorded by the engine in backup_runs and the activity log.
+      after(() => run.then(() => undefined, () => undefined));
+      return Response.json({ id }, { status: 202, headers: { Location: `/api/admin/backups/${id}` } });
+    }
+    const r = await run;
+    await audit(r.id);
     return Response.json({
       id: r.id,
       status: r.status,

@@ -1,0 +1,7 @@
+// GET /api/admin/backups/{id}/manifest – the manifest (<id>.manifest.json) as a streamed attachment
+// with Content-Length (super_admin and admin). Writes a BACKUP_DOWNLOADED activity row.
+import { backupFileRoute } from '@/lib/http/download-response';
+
+export const dynamic = 'force-dynamic';
+
+export const GET = backupFileRoute('manifest');

@@ -1,0 +1,50 @@
+// GET /api/admin/backups/{id} – one backup: status, trigger, times, rows, size, sha256, verified,
+// drill, error and per-table rows/bytes (super_admin and admin).
+// DELETE /api/admin/backups/{id} – super_admin: removes the manifest, then the archive, then marks
+// the run deleted. 409 while it runs or when retention keeps it (newest BACKUP_RETENTION_MIN good).
+import { BACKUP_ROLES, SUPER_ROLES } from '@/lib/auth/roles';
+import { markRunDeleted, protectedRunIds } from '@/lib/backup/backup-runs';
+import { archiveKey, manifestKey } from '@/lib/backup/manifest';
+import { retentionSettings } from '@/lib/backup/run-scheduled-backup';
+import { getPool } from '@/lib/db/pool';
+import { AppError } from '@/lib/errors';
+import { auditRequest } from '@/lib/http/audit';
+import { withAdmin } from '@/lib/http/with-admin';
+import { backupDetail } from '@/lib/queries/backup-detail';
+import { openStorage } from '@/lib/storage/open-storage';
+
+export const dynamic = 'force-dynamic';
+
+type Params = { id: string };
+
+export const GET = withAdmin<Params>(async (_req, { params }) => Response.json(await backupDetail(getPool(), params.id)), { roles: BACKUP_ROLES });
+
+export const DELETE = withAdmin<Params>(
+  async (req, { admin, params }) => {
+    const pool = getPool();
+    const b = await backupDetail(pool, params.id);
+    if (b.status === 'running') throw new AppError('conflict', `backup ${b.id} is still running`);
+    if (b.status === 'deleted') throw new AppError('conflict', `backup ${b.id} is already deleted`);
+    const { keepLast } = retentionSettings();
+    if ((await protectedRunIds(pool, keepLast)).includes(b.id)) {
+      throw new AppError('conflict', `backup ${b.id} is one of the newest ${Math.max(1, keepLast)} good backups that retention keeps (BACKUP_RETENTION_MIN=${keepLast}); it cannot be deleted`);
+    }
+    const storage = openStorage();
+    try {
+      // Manifest first: a half-deleted backup is then "incomplete", never listed as good.
+      await storage.delete(manifestKey(b.id));
+      await storage.delete(archiveKey(b.id));
+    } finally {
+      await storage.close();
+    }
+    await markRunDeleted(pool, b.id, `deleted by ${admin.email}`);
+    await auditRequest(pool, req, admin, {
+      action: 'BACKUP_DELETED',
+      entityId: b.id,
+      description: `Deleted backup ${b.id}`,
+      metadata: { backupId: b.id, sizeBytes: b.sizeBytes, status: b.status },
+    });
+    return Response.json({ id: b.id, status: 'deleted' });
+  },
+  { roles: SUPER_ROLES },
+);

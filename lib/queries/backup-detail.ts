@@ -1,0 +1,97 @@
+import type { Queryable } from '../activity/log-activity';
+import { BACKUP_ID_RE } from '../backup/manifest';
+import type { Manifest } from '../backup/manifest';
+import { AppError } from '../errors';
+
+/** One backup as GET /api/admin/backups/{id} and the event stream's `done` event return it. */
+export interface BackupDetail {
+  id: string;
+  status: 'running' | 'succeeded' | 'failed' | 'deleted';
+  trigger: string;
+  description: string;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  rows: number | null;
+  sizeBytes: number | null;
+  /** SHA-256 of the archive file. */
+  sha256: string | null;
+  /** The last checksum verification: ok and when (null: never verified). */
+  verified: { ok: boolean; at: string; problems: number } | null;
+  /** The last restore drill (null: none ran). */
+  drill: { ok: boolean; at: string; error: string | null; durationMs: number | null } | null;
+  /** Why it failed (one line), null otherwise. */
+  error: string | null;
+  /** Per table: rows and the compressed bytes its data takes in the archive. */
+  tables: { name: string; rows: number; bytes: number }[];
+  /** Live progress while running (null otherwise or before the first report). */
+  progress: BackupRunProgress | null;
+  /** Warnings the backup recorded (e.g. an unsigned manifest), when any. */
+  warnings?: string[];
+}
+
+/** What the running backup writes to backup_runs.progress (see progress-recorder.ts). */
+export interface BackupRunProgress {
+  phase: string;
+  tablesDone: number;
+  tablesTotal: number;
+  rows: number;
+  rawBytes: number;
+  archiveBytes: number;
+  pagesDone: number;
+  pagesTotal: number;
+  elapsedMs: number;
+}
+
+/** Refuses a path segment that is not a backup id with 400 before any lookup. */
+export function parseBackupId(id: string): string {
+  if (!BACKUP_ID_RE.test(id)) throw new AppError('bad_request', `not a backup id: ${JSON.stringify(id.slice(0, 60))} (expected e.g. 20261125T020000Z-ab12cd34)`);
+  return id;
+}
+
+const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+function tablesOf(m: Manifest | null): BackupDetail['tables'] {
+  if (!m?.tables) return [];
+  return m.tables.map((t) => ({
+    name: t.schema === 'public' ? t.name : `${t.schema}.${t.name}`,
+    rows: t.rows,
+    bytes: t.entries.reduce((s, i) => s + (m.entries[i]?.length ?? 0), 0),
+  }));
+}
+
+/** The backup_runs row of `id` as BackupDetail; AppError 'not_found' when there is none. */
+export async function backupDetail(db: Queryable, id: string): Promise<BackupDetail> {
+  const { rows } = await db.query(`SELECT * FROM public.backup_runs WHERE id = $1`, [parseBackupId(id)]);
+  if (rows.length === 0) throw new AppError('not_found', `no backup ${id}`);
+  const r = rows[0];
+  const v = r.verification as { ok?: boolean; problems?: unknown[] } | null;
+  const d = r.drill as { ok?: boolean; error?: string | null; durationMs?: number } | null;
+  const m = r.manifest as (Manifest & { warnings?: string[] }) | null;
+  const detail: BackupDetail = {
+    id: r.id,
+    status: r.status,
+    trigger: r.trigger,
+    description: r.description,
+    startedAt: iso(r.started_at)!,
+    finishedAt: iso(r.finished_at),
+    durationMs: num(r.duration_ms),
+    rows: num(r.row_count),
+    sizeBytes: num(r.size_bytes),
+    sha256: r.sha256,
+    verified: v && r.verified_at ? { ok: v.ok === true, at: iso(r.verified_at)!, problems: Array.isArray(v.problems) ? v.problems.length : 0 } : null,
+    drill: d && r.drill_at ? { ok: d.ok === true, at: iso(r.drill_at)!, error: d.error ?? null, durationMs: d.durationMs ?? null } : null,
+    error: r.error,
+    tables: tablesOf(m),
+    progress: r.status === 'running' ? (r.progress as BackupRunProgress | null) ?? null : null,
+  };
+  if (Array.isArray(m?.warnings) && m.warnings.length) detail.warnings = m.warnings;
+  return detail;
+}
+
+/** The id of the backup running now (newest 'running' row), or null. */
+export async function runningBackupId(db: Queryable): Promise<string | null> {
+  const { rows } = await db.query(`SELECT id FROM public.backup_runs WHERE status = 'running' ORDER BY started_at DESC LIMIT 1`);
+  return rows[0]?.id ?? null;
+}
