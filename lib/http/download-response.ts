@@ -8,6 +8,7 @@ import { openStorage } from '../storage/open-storage';
 import type { StorageBackend } from '../storage/storage-backend';
 import { isNotFound } from '../storage/storage-backend';
 import { auditRequest } from './audit';
+import { CONTENT_LENGTH_HEADER } from './peer-address';
 import { withAdmin } from './with-admin';
 
 /**
@@ -50,6 +51,7 @@ export async function storedObjectResponse(storage: StorageBackend, key: string,
     headers: {
       'Content-Type': contentType,
       'Content-Length': String(size),
+      [CONTENT_LENGTH_HEADER]: String(size), // Next drops Content-Length; see peer-address.ts
       'Content-Disposition': `attachment; filename="${filename}"`,
       'Cache-Control': 'no-store',
       'X-Content-Type-Options': 'nosniff',

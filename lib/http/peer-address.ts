@@ -9,6 +9,14 @@ export const PEER_HEADER = 'x-tickethub-peer';
 /** 'https' when the connection itself is TLS (next start --experimental-https, a custom server), else 'http'. */
 export const PEER_PROTO_HEADER = 'x-tickethub-proto';
 
+/**
+ * Next's route handler responses lose Content-Length (send-response.ts drops it, in case fetch
+ * decoded a body). A route that streams a body of known size (a backup download) also sets this
+ * header; the hook turns it back into Content-Length before the head is written, so browsers show
+ * real download progress and a truncated transfer is detectable.
+ */
+export const CONTENT_LENGTH_HEADER = 'x-tickethub-content-length';
+
 const FLAG = Symbol.for('tickethub.peerAddressHook');
 
 /** True when this process's HTTP server sets PEER_HEADER itself (only then is the header trusted). */
@@ -29,5 +37,17 @@ export async function installPeerAddressHook(): Promise<void> {
     }
     return (emit as (this: unknown, ...a: unknown[]) => boolean).call(this, event, ...args);
   } as typeof emit;
+  const writeHead = http.ServerResponse.prototype.writeHead;
+  http.ServerResponse.prototype.writeHead = function (this: InstanceType<typeof http.ServerResponse>, ...args: unknown[]) {
+    const len = this.getHeader(CONTENT_LENGTH_HEADER);
+    if (len !== undefined) {
+      this.removeHeader(CONTENT_LENGTH_HEADER);
+      if (/^\d+$/.test(String(len)) && !this.getHeader('content-encoding')) {
+        this.removeHeader('transfer-encoding');
+        this.setHeader('content-length', String(len));
+      }
+    }
+    return (writeHead as (this: unknown, ...a: unknown[]) => ReturnType<typeof writeHead>).apply(this, args);
+  } as typeof writeHead;
   (globalThis as Record<symbol, unknown>)[FLAG] = true;
 }

@@ -79,7 +79,8 @@ async function primaryKey(db: Pick<pg.ClientBase, 'query'>, table: TicketHubTabl
  */
 function exportExpression(c: ColumnType): string {
   const col = q(c.name);
-  const frac = `CASE WHEN extract(microseconds FROM ${col})::bigint % 1000000 <> 0 THEN to_char(${col}, '.US') ELSE '' END`;
+  // Fractional seconds as PostgreSQL prints them: only when non-zero, trailing zeros dropped.
+  const frac = `CASE WHEN extract(microseconds FROM ${col})::bigint % 1000000 <> 0 THEN '.' || rtrim(to_char(${col}, 'US'), '0') ELSE '' END`;
   switch (c.type) {
     case 'text':
     case 'character varying':
