@@ -161,6 +161,8 @@ export async function backupHealthFacts(db: Db): Promise<BackupHealthFacts> {
     [[...SCHEDULED_TRIGGERS]],
   );
   return { lastVerifiedBackupAt: r.rows[0].last_good ?? null, latestScheduledStatus: r.rows[0].latest_scheduled ?? null };
+}
+
 /** Records the outcome of an on-demand verification (dashboard / API) on the run's row. */
 export async function recordVerification(db: Db, id: string, verification: { ok: boolean }): Promise<void> {
   await db.query(`UPDATE public.backup_runs SET verified_at = now(), verification = $2::jsonb WHERE id = $1`, [id, JSON.stringify(verification)]);
