@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { quoteIdentAlways } from '../backup/catalog/quote-ident';
 import { readManifest } from '../backup/list-backups';
 import { archiveKey } from '../backup/manifest';
 import type { Manifest, ManifestEntry } from '../backup/manifest';
@@ -12,7 +13,7 @@ import type { TicketHubTable } from '../seed/seed-demo-data';
 import type { StorageBackend } from '../storage/storage-backend';
 import type { ExportSource } from './table-export';
 
-const q = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
+const q = quoteIdentAlways;
 
 /**
  * Strips a table-data member down to its rows: drops the first line (the COPY header the manifest
