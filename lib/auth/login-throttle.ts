@@ -7,6 +7,8 @@ export const WINDOW_MINUTES = 15;
 
 /** Failures for one account (from any addresses) that cost nothing beyond the per-address limit. */
 export const ACCOUNT_FREE_FAILURES = 10;
+/** The first account-wide wait; each further failure doubles it. */
+export const ACCOUNT_BASE_WAIT_SECONDS = 30;
 /** The longest an account-wide backoff makes anyone wait (15 minutes). */
 export const ACCOUNT_MAX_WAIT_SECONDS = 15 * 60;
 /** An address the account signed in from within this many days is exempt from the account backoff. */
@@ -15,9 +17,9 @@ export const TRUSTED_ADDRESS_DAYS = 30;
 /**
  * Per-account exponential backoff, independent of the address (guessing one password from many
  * addresses): after ACCOUNT_FREE_FAILURES failures since the account's last success (within a
- * day), each further attempt must wait 2^(failures - free) seconds after the previous failure,
+ * day), each further attempt must wait 30 s × 2^(failures - free) after the previous failure,
  * capped at ACCOUNT_MAX_WAIT_SECONDS; attempts refused during a wait are not counted. So an
- * attacker gets ~100 guesses a day per account however many addresses they have.
+ * attacker gets about 100 guesses a day per account however many addresses they have.
  * It cannot lock the real admin out for long: the wait never exceeds 15 minutes, and an address
  * the account signed in from in the last TRUSTED_ADDRESS_DAYS days skips the account backoff
  * altogether (only its own per-address limit applies) — an attacker cannot sign in from the
@@ -40,7 +42,7 @@ export async function accountWaitSeconds(db: Queryable, email: string, ip: strin
   );
   const r = rows[0];
   if (r.trusted || r.failures < ACCOUNT_FREE_FAILURES || !r.last_fail) return 0;
-  const wait = Math.min(2 ** (r.failures - ACCOUNT_FREE_FAILURES), ACCOUNT_MAX_WAIT_SECONDS);
+  const wait = Math.min(ACCOUNT_BASE_WAIT_SECONDS * 2 ** (r.failures - ACCOUNT_FREE_FAILURES), ACCOUNT_MAX_WAIT_SECONDS);
   const left = Math.ceil((new Date(r.last_fail).getTime() + wait * 1000 - Date.now()) / 1000);
   return Math.max(0, left);
 }

