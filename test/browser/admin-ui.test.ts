@@ -18,7 +18,6 @@ let db: TestDatabase;
 let app: AppServer;
 let profile: string;
 let context: BrowserContext;
-// Chromium treats http://localhost as a secure context, so the Secure session cookie is kept.
 let base: string;
 
 beforeAll(async () => {
@@ -28,7 +27,7 @@ beforeAll(async () => {
   base = `http://localhost:${app.port}`;
   profile = await mkdtemp(path.join(os.tmpdir(), 'tickethub-chromium-'));
   context = await launchChromiumContext(profile);
-});
+}, 600_000);
 
 afterAll(async () => {
   await context?.close();
@@ -41,7 +40,7 @@ describe('admin UI in Chromium', () => {
   it('signs in through the form, reaches Backups from the sidebar and switches to Amharic', async () => {
     const page = await context.newPage();
     await page.goto(`${base}/admin/backups`);
-    await page.waitForURL('**/admin/login');
+    await page.waitForURL((u) => u.pathname === '/admin/login' && u.searchParams.get('next') === '/admin/backups');
 
     // A wrong password shows the generic error and stays on the page.
     await page.getByLabel('Email').fill(EMAIL);
@@ -54,6 +53,9 @@ describe('admin UI in Chromium', () => {
 
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    // Back to the page that was asked for, then around through the sidebar.
+    await page.waitForURL((u) => u.pathname === '/admin/backups');
+    await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Dashboard' }).click();
     await page.waitForURL((u) => u.pathname === '/admin');
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
 
@@ -107,7 +109,7 @@ describe('admin UI in Chromium', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL('**/admin/login');
     await page.goto(`${base}/admin/activity`);
-    await page.waitForURL('**/admin/login');
+    await page.waitForURL((u) => u.pathname === '/admin/login');
     await page.screenshot({ path: path.join(SHOTS, 'tickethub-login-375.png') });
     await page.close();
   });
