@@ -168,17 +168,6 @@ export async function recordVerification(db: Db, id: string, verification: { ok:
   await db.query(`UPDATE public.backup_runs SET verified_at = now(), verification = $2::jsonb WHERE id = $1`, [id, JSON.stringify(verification)]);
 }
 
-/** Marks a run whose manifest and archive were deleted (the row stays as the audit trail). */
-export async function markRunDeleted(db: Db, id: string, reason: string): Promise<void> {
-  await db.query(
-    `UPDATE public.backup_runs
-        SET deleted_from = status, status = 'deleted', deleted_at = now(), deleted_reason = $2,
-            finished_at = COALESCE(finished_at, now()), progress = NULL
-      WHERE id = $1 AND status <> 'deleted'`,
-    [id, reason],
-  );
-}
-
 /**
  * Ids of the newest `keep` good backups (GOOD_RUN_SQL; at least the newest one): the ones retention keeps
  * whatever their age, which an operator may therefore not delete by hand either.
