@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { BACKUP_ROLES } from '../auth/roles';
-import { archiveKey, manifestKey } from '../backup/manifest';
+import { archiveKey, encryptedArchiveKey, manifestKey } from '../backup/manifest';
 import { getPool } from '../db/pool';
 import { AppError } from '../errors';
 import { parseBackupId } from '../queries/backup-detail';
@@ -67,8 +67,12 @@ export function backupFileRoute(file: 'archive' | 'manifest') {
   return withAdmin<{ id: string }>(
     async (req, { admin, params }) => {
       const id = parseBackupId(params.id);
-      const key = file === 'archive' ? archiveKey(id) : manifestKey(id);
-      const res = await storedObjectResponse(openStorage(), key, key, file === 'archive' ? 'application/gzip' : 'application/json; charset=utf-8');
+      const storage = openStorage();
+      let key = file === 'archive' ? archiveKey(id) : manifestKey(id);
+      // An encrypted backup's archive is stored (and downloaded, still encrypted) as <id>.sql.gz.age.
+      if (file === 'archive' && !(await storage.stat(key).then(() => true, () => false))) key = encryptedArchiveKey(id);
+      const type = file === 'manifest' ? 'application/json; charset=utf-8' : key.endsWith('.age') ? 'application/octet-stream' : 'application/gzip';
+      const res = await storedObjectResponse(storage, key, key, type);
       await auditRequest(getPool(), req, admin, {
         action: 'BACKUP_DOWNLOADED',
         entityId: id,

@@ -5,8 +5,9 @@ import zlib from 'node:zlib';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { quoteIdentAlways } from '../backup/catalog/quote-ident';
+import { storageArchiveSource } from '../backup/archive-reader';
+import type { ArchiveSource } from '../backup/archive-reader';
 import { readManifest } from '../backup/list-backups';
-import { archiveKey } from '../backup/manifest';
 import type { Manifest, ManifestEntry } from '../backup/manifest';
 import { AppError } from '../errors';
 import type { TicketHubTable } from '../seed/seed-demo-data';
@@ -50,8 +51,9 @@ class MemberRows extends Transform {
   }
 }
 
-async function loadMember(client: pg.PoolClient, storage: StorageBackend, id: string, e: ManifestEntry, relation: string, columns: string[]): Promise<void> {
-  const compressed = await storage.get(archiveKey(id), { start: e.offset, end: e.offset + e.length - 1 });
+async function loadMember(client: pg.PoolClient, source: ArchiveSource, id: string, e: ManifestEntry, relation: string, columns: string[]): Promise<void> {
+  // Through the archive source: an encrypted backup (<id>.sql.gz.age) is decrypted on the way.
+  const compressed = await source.openArchive({ start: e.offset, end: e.offset + e.length - 1 });
   const rows = new MemberRows();
   const copy = client.query(copyFrom(`COPY ${relation} (${columns.map(q).join(', ')}) FROM STDIN`));
   try {
@@ -74,6 +76,7 @@ async function loadMember(client: pg.PoolClient, storage: StorageBackend, id: st
  */
 export function backupExportSource(storage: StorageBackend, id: string): ExportSource & { manifest(): Promise<Manifest> } {
   let manifest: Manifest | null = null;
+  const archive = storageArchiveSource(storage, id);
   const load = async () => (manifest ??= await readManifest(storage, id));
   return {
     label: id,
@@ -88,7 +91,7 @@ export function backupExportSource(storage: StorageBackend, id: string): ExportS
         for (const i of mt.entries) {
           const e = m.entries[i];
           if (!e || e.section !== 'table-data') throw new AppError('corrupt', `backup ${id}: manifest entry ${i} of ${t} is not table data`);
-          await loadMember(client, storage, id, e, `pg_temp.${q(t)}`, mt.columns);
+          await loadMember(client, archive, id, e, `pg_temp.${q(t)}`, mt.columns);
         }
       }
       return new Date(m.startedAt);
