@@ -1,0 +1,97 @@
+import type pg from 'pg';
+import { backupHealth, maxAgeHoursFromEnv } from '../backup/backup-health';
+import type { BackupHealth } from '../backup/backup-health';
+import { backupHealthFacts } from '../backup/backup-runs';
+import { drillPolicyFromEnv } from '../backup/drill';
+import { retentionSettings } from '../backup/run-scheduled-backup';
+import { describeSchedule, nextRun, scheduleFromEnv } from '../backup/schedule';
+import { oneLine } from '../errors';
+import { describeStorage } from '../storage/open-storage';
+import { backupHistory, backupStatistics, encodeCursor } from './backups';
+import type { BackupHistoryRow, BackupStatistics, HistoryCursor } from './backups';
+
+/** One run of the size/duration chart (oldest first). */
+export interface ChartRun {
+  id: string;
+  startedAt: Date;
+  sizeBytes: number | null;
+  durationMs: number | null;
+  failed: boolean;
+}
+
+/** Everything the /admin/backups page shows, read once per request. */
+export interface BackupsDashboard {
+  stats: BackupStatistics;
+  health: BackupHealth;
+  /** Next scheduled run, null when the schedule is off; `scheduleError` when it is misconfigured. */
+  nextRun: Date | null;
+  scheduleError: string | null;
+  history: BackupHistoryRow[];
+  nextCursor: string | null;
+  chart: ChartRun[];
+  /** Id of the backup running now (any process), null when none. */
+  runningId: string | null;
+  /** Succeeded backups (newest first, up to 50) that an export can read from. */
+  exportableBackups: { id: string; startedAt: Date; description: string }[];
+  info: { schedule: string; retentionDays: number | null; retentionMin: number | null; storage: string; encrypted: boolean; drillPolicy: string; retentionError: string | null };
+}
+
+const PAGE = 20;
+
+/** Reads the dashboard. Configuration errors (schedule, retention) are shown, never thrown. */
+export async function backupsDashboard(pool: pg.Pool, opts: { before?: HistoryCursor } = {}): Promise<BackupsDashboard> {
+  const rows = await backupHistory(pool, { limit: PAGE + 1, before: opts.before });
+  const history = rows.slice(0, PAGE);
+  const [stats, facts, chartRows, running, exportable] = await Promise.all([
+    backupStatistics(pool),
+    backupHealthFacts(pool),
+    pool.query(`SELECT id, started_at, size_bytes, duration_ms, status FROM (
+                  SELECT * FROM public.backup_runs WHERE status IN ('succeeded', 'failed') ORDER BY started_at DESC, id DESC LIMIT 30) x
+                ORDER BY started_at, id`),
+    pool.query(`SELECT id FROM public.backup_runs WHERE status = 'running' ORDER BY started_at DESC LIMIT 1`),
+    pool.query(`SELECT id, started_at, description FROM public.backup_runs WHERE status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 50`),
+  ]);
+  let next: Date | null = null;
+  let scheduleText = 'off';
+  let scheduleError: string | null = null;
+  try {
+    const s = scheduleFromEnv();
+    next = s ? nextRun(s) : null;
+    scheduleText = describeSchedule(s);
+  } catch (err) {
+    scheduleError = oneLine(String((err as Error).message ?? err));
+  }
+  let retention: { keepDays: number; keepLast: number } | null = null;
+  let retentionError: string | null = null;
+  try {
+    retention = retentionSettings();
+  } catch (err) {
+    retentionError = oneLine(String((err as Error).message ?? err));
+  }
+  let drillPolicy: string;
+  try {
+    drillPolicy = drillPolicyFromEnv();
+  } catch (err) {
+    drillPolicy = oneLine(String((err as Error).message ?? err));
+  }
+  return {
+    stats,
+    health: backupHealth(facts, { maxAgeHours: maxAgeHoursFromEnv() }),
+    nextRun: next,
+    scheduleError,
+    history,
+    nextCursor: rows.length > PAGE ? encodeCursor(history[history.length - 1]) : null,
+    chart: chartRows.rows.map((r) => ({ id: r.id, startedAt: r.started_at, sizeBytes: r.size_bytes === null ? null : Number(r.size_bytes), durationMs: r.duration_ms, failed: r.status === 'failed' })),
+    runningId: running.rows[0]?.id ?? null,
+    exportableBackups: exportable.rows.map((r) => ({ id: r.id, startedAt: r.started_at, description: r.description })),
+    info: {
+      schedule: scheduleText,
+      retentionDays: retention?.keepDays ?? null,
+      retentionMin: retention?.keepLast ?? null,
+      retentionError,
+      storage: describeStorage(),
+      encrypted: Boolean(process.env.BACKUP_ENCRYPTION_RECIPIENTS?.trim()),
+      drillPolicy,
+    },
+  };
+}
