@@ -6,18 +6,10 @@ import { useRouter } from 'next/navigation';
 import { DatabaseBackup, LoaderCircle } from 'lucide-react';
 import { formatBytes, formatDuration } from '@/lib/i18n/format-units';
 import { toLocale } from '@/lib/i18n/locales';
+import type { BackupRunProgress } from '@/lib/queries/backup-detail';
 
-interface Progress {
-  phase: string;
-  tablesDone: number;
-  tablesTotal: number;
-  rows: number;
-  rawBytes: number;
-  archiveBytes: number;
-  pagesDone?: number;
-  pagesTotal?: number;
-  elapsedMs?: number;
-}
+/** Progress as the event stream sends it (older rows may lack the page counts). */
+type Progress = Omit<BackupRunProgress, 'pagesDone' | 'pagesTotal' | 'elapsedMs'> & Partial<Pick<BackupRunProgress, 'pagesDone' | 'pagesTotal' | 'elapsedMs'>>;
 
 type State =
   | { kind: 'idle' }

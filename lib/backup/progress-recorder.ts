@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { BackupProgress } from './run-backup';
+import type { BackupProgress } from './backup-progress';
 
 /** How often a running backup writes its progress to its backup_runs row. */
 export const PROGRESS_WRITE_MS = 1000;

@@ -46,27 +46,12 @@ import { verifySource } from './verify';
 import { storageArchiveSource } from './archive-reader';
 import { bothProgress, progressRecorder } from './progress-recorder';
 import type { VerifyResult } from './verify';
+import type { BackupProgress } from './backup-progress';
 
 /** 'schedule': the in-process scheduler or run-scheduled; 'cron': the HTTP cron route. */
 export type BackupTrigger = 'cron' | 'schedule' | 'manual' | 'cli';
 
-/** Progress of a running backup, for progress bars (CLI) and logs. */
-export interface BackupProgress {
-  id: string;
-  phase: 'connecting' | 'schema' | 'data' | 'finishing' | 'verifying' | 'done';
-  tablesTotal: number;
-  tablesDone: number;
-  /** Rows read so far. */
-  rows: number;
-  /** Uncompressed COPY bytes read so far. */
-  rawBytes: number;
-  /** Compressed bytes written to the archive so far. */
-  archiveBytes: number;
-  /** Heap pages covered by finished chunks, and in all (the ETA's measure of work). */
-  pagesDone: number;
-  pagesTotal: number;
-  elapsedMs: number;
-}
+export type { BackupProgress } from './backup-progress';
 
 export interface BackupOptions {
   /** postgres:// URL of the database to back up. */

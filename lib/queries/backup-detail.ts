@@ -1,6 +1,7 @@
 import type { Queryable } from '../activity/log-activity';
 import { BACKUP_ID_RE } from '../backup/manifest';
 import type { Manifest } from '../backup/manifest';
+import type { BackupProgress } from '../backup/backup-progress';
 import { AppError } from '../errors';
 
 /** One backup as GET /api/admin/backups/{id} and the event stream's `done` event return it. */
@@ -30,18 +31,11 @@ export interface BackupDetail {
   warnings?: string[];
 }
 
-/** What the running backup writes to backup_runs.progress (see progress-recorder.ts). */
-export interface BackupRunProgress {
-  phase: string;
-  tablesDone: number;
-  tablesTotal: number;
-  rows: number;
-  rawBytes: number;
-  archiveBytes: number;
-  pagesDone: number;
-  pagesTotal: number;
-  elapsedMs: number;
-}
+/**
+ * What the running backup writes to backup_runs.progress (see progress-recorder.ts): the engine's
+ * BackupProgress without its id (the row has it), phase as stored text.
+ */
+export type BackupRunProgress = Omit<BackupProgress, 'id' | 'phase'> & { phase: string };
 
 /** Refuses a path segment that is not a backup id with 400 before any lookup. */
 export function parseBackupId(id: string): string {
