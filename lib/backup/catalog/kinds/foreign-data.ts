@@ -31,9 +31,12 @@ export const SERVERS_SQL = `SELECT s.oid::int AS oid, s.srvname AS name, pg_cata
        FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
       WHERE s.oid >= ${FIRST_USER_OID} AND ${notExtensionMember('pg_catalog.pg_foreign_server', 's.oid')} ORDER BY s.srvname`;
 
-export const USER_MAPPINGS_SQL = `SELECT u.oid::int AS oid, CASE WHEN u.umuser <> 0 THEN pg_catalog.pg_get_userbyid(u.umuser) END AS role, s.srvname AS server
-       FROM pg_catalog.pg_user_mapping u JOIN pg_catalog.pg_foreign_server s ON s.oid = u.umserver
-      WHERE s.oid >= ${FIRST_USER_OID} ORDER BY 3, 2 NULLS FIRST`;
+// The pg_user_mappings VIEW, not the pg_user_mapping table: the table is readable by superusers
+// only (it holds passwords), so reading it failed every backup by a non-superuser owner, such as
+// Supabase's postgres role ("permission denied for table pg_user_mapping"). pg_dump reads the view.
+export const USER_MAPPINGS_SQL = `SELECT u.umid::int AS oid, CASE WHEN u.umuser <> 0 THEN pg_catalog.pg_get_userbyid(u.umuser) END AS role, u.srvname AS server
+       FROM pg_catalog.pg_user_mappings u
+      WHERE u.srvid >= ${FIRST_USER_OID} ORDER BY 3, 2 NULLS FIRST`;
 
 export const FOREIGN_TABLES_SQL = `SELECT f.ftrelid::int AS relid, s.srvname AS server, f.ftoptions::text[] AS options,
             (SELECT pg_catalog.json_object_agg(a.attname, a.attfdwoptions::text[]) FROM pg_catalog.pg_attribute a
