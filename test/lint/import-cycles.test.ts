@@ -77,13 +77,14 @@ function cycles(graph: Map<string, string[]>): string[][] {
 
 describe('lib/ has no import circle', () => {
   it('finds a circle when there is one (the checker itself works)', () => {
+    const f = (n: string) => path.join(ROOT, 'lib', n);
     const g = new Map([
-      ['/a', ['/b']],
-      ['/b', ['/c']],
-      ['/c', ['/a']],
-      ['/d', ['/a']],
+      [f('a.ts'), [f('b.ts')]],
+      [f('b.ts'), [f('c.ts')]],
+      [f('c.ts'), [f('a.ts')]],
+      [f('d.ts'), [f('a.ts')]],
     ]);
-    expect(cycles(g)).toEqual([['../../a', '../../b', '../../c'].map((p) => path.relative(ROOT, path.resolve(ROOT, p)))].map((c) => c.sort()));
+    expect(cycles(g)).toEqual([['lib/a.ts', 'lib/b.ts', 'lib/c.ts']]);
   });
 
   it('type-only and value imports alike form no circle', () => {
