@@ -86,7 +86,7 @@ describe('dumpSchema: TicketHub', () => {
     });
   });
 
-  it('dumps the TicketHub schema in well under a second, with a fixed number of catalog queries', async () => {
+  it('dumps the TicketHub schema with a fixed, small number of catalog queries (its speed is in the benchmarks, not here)', async () => {
     const src = await db(true);
     const c = new pg.Client({ connectionString: src.url });
     await c.connect();
@@ -100,12 +100,9 @@ describe('dumpSchema: TicketHub', () => {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       await dumpSchema(c, { schemas: ['public'], excludeTableData: [] }); // warm-up (plan caches, catalog pages)
       queries = 0;
-      const t0 = performance.now();
       const d = await dumpSchema(c, { schemas: ['public'], excludeTableData: [] });
-      const ms = performance.now() - t0;
       await c.query('COMMIT');
       expect(d.objects.length).toBeGreaterThan(50);
-      expect(ms).toBeLessThan(500);
       expect(queries).toBeLessThan(30);
     } finally {
       await c.end();
