@@ -12,8 +12,11 @@ let storage: StorageBackend;
 let dir: string;
 let id: string;
 
+/** Scratch databases of THIS file's backup (named after its id), so drills of other test files running
+ *  on the same server at the same time don't disturb the count. */
 async function scratchDatabases(): Promise<number> {
-  return scalar<number>(serverUrl(), `SELECT count(*)::int FROM pg_database WHERE datname LIKE 'tickethub_drill_%'`);
+  const prefix = `tickethub_drill_${id.slice(0, 15).toLowerCase()}_`;
+  return scalar<number>(serverUrl(), `SELECT count(*)::int FROM pg_database WHERE starts_with(datname, '${prefix.replace(/'/g, "''")}')`);
 }
 
 beforeAll(async () => {
