@@ -8,9 +8,14 @@ export interface HistoryCursor {
   id: string;
 }
 
-/** Opaque cursor text for the row after which the next page starts. */
-export function encodeCursor(r: { startedAt: Date; id: string }): string {
-  return Buffer.from(`${r.startedAt.toISOString()}|${r.id}`, 'utf8').toString('base64url');
+/**
+ * Opaque cursor text for the row after which the next page starts. started_at is a timestamptz
+ * (microseconds) while a JS Date has milliseconds: the exact text (`position`, from backupHistory)
+ * is used when present, so two runs started within the same millisecond at a page boundary are
+ * neither skipped nor repeated.
+ */
+export function encodeCursor(r: { startedAt: Date; id: string; position?: string }): string {
+  return Buffer.from(`${r.position ?? r.startedAt.toISOString()}|${r.id}`, 'utf8').toString('base64url');
 }
 
 /** Parses a cursor from encodeCursor; null when it is not one. */
@@ -29,6 +34,8 @@ export interface BackupHistoryRow {
   description: string;
   status: 'running' | 'succeeded' | 'failed' | 'deleted';
   startedAt: Date;
+  /** started_at to the microsecond (ISO 8601, UTC): the history cursor's position. */
+  position: string;
   finishedAt: Date | null;
   durationMs: number | null;
   tableCount: number | null;
@@ -65,6 +72,7 @@ export async function backupHistory(db: pg.Pool, opts: { limit: number; before?:
   const limit = Math.min(Math.max(Math.trunc(opts.limit) || 30, 1), 101);
   const { rows } = await db.query(
     `SELECT r.id, r.trigger, r.triggered_by, a.email, a.full_name, r.description, r.status, r.started_at, r.finished_at,
+            to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position,
             r.duration_ms, r.table_count, r.row_count, r.size_bytes, r.sha256, r.error, r.verified_at, r.drill_at,
             (r.drill ->> 'ok')::boolean AS drill_ok, r.manifest -> 'warnings' AS warnings
        FROM public.backup_runs r
@@ -82,6 +90,7 @@ export async function backupHistory(db: pg.Pool, opts: { limit: number; before?:
     description: r.description,
     status: r.status,
     startedAt: r.started_at,
+    position: r.position,
     finishedAt: r.finished_at,
     durationMs: num(r.duration_ms),
     tableCount: num(r.table_count),
