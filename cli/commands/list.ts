@@ -8,7 +8,10 @@ export const summary = 'list the backups in storage (from their manifests)';
 const USAGE = `Usage: tickethub-backup list [--storage URL] [--json]
 
   --storage URL   file:///dir, a directory, or s3://bucket/prefix (default: BACKUP_STORAGE_URL, else .data/backups)
-  --json          print a JSON array`;
+  --json          print a JSON array
+
+  SIZE is the archive file as stored: for an encrypted backup, marked "(age)", the encrypted
+  file <id>.sql.gz.age (what it costs in storage and what a download transfers).`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, { storage: { type: 'string' }, json: { type: 'boolean' } }, USAGE);
@@ -27,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(`no backups in ${storage.location}\n`);
       return 0;
     }
-    const rows = backups.map((b) => [b.id, b.startedAt ?? '', b.tables?.toString() ?? '', b.rows?.toLocaleString('en-US') ?? '', b.sizeBytes !== null ? formatBytes(b.sizeBytes) : '', b.status]);
+    const rows = backups.map((b) => [b.id, b.startedAt ?? '', b.tables?.toString() ?? '', b.rows?.toLocaleString('en-US') ?? '', b.sizeBytes !== null ? `${formatBytes(b.sizeBytes)}${b.encrypted ? ' (age)' : ''}` : '', b.status]);
     const head = ['ID', 'STARTED', 'TABLES', 'ROWS', 'SIZE', 'STATUS'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()}\n`);

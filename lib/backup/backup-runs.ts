@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { storedSizeBytes } from './manifest';
 import type { Manifest } from './manifest';
 import type { BackupHealthFacts } from './backup-health';
 
@@ -109,7 +110,7 @@ export async function markRunSucceeded(
             size_bytes = $6, storage_location = $7, sha256 = $8, error = NULL, manifest = $9::jsonb,
             verified_at = now(), verification = $10::jsonb
       WHERE id = $1`,
-    [id, m.finishedAt, o.durationMs, m.totals.tables, m.totals.rows, m.archive.sizeBytes, o.location, m.archive.sha256, JSON.stringify(m), JSON.stringify(o.verification ?? null)],
+    [id, m.finishedAt, o.durationMs, m.totals.tables, m.totals.rows, storedSizeBytes(m), o.location, m.archive.sha256, JSON.stringify(m), JSON.stringify(o.verification ?? null)],
   );
 }
 
@@ -137,7 +138,7 @@ export async function upsertRunFromManifest(db: Db, m: Manifest, location: strin
         SET status = 'succeeded', error = NULL, finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms,
             table_count = EXCLUDED.table_count, row_count = EXCLUDED.row_count, size_bytes = EXCLUDED.size_bytes,
             storage_location = EXCLUDED.storage_location, sha256 = EXCLUDED.sha256, manifest = EXCLUDED.manifest`,
-    [m.id, trigger, m.description ?? '', m.startedAt, m.finishedAt, duration, m.totals.tables, m.totals.rows, m.archive.sizeBytes, location, m.archive.sha256, JSON.stringify(m)],
+    [m.id, trigger, m.description ?? '', m.startedAt, m.finishedAt, duration, m.totals.tables, m.totals.rows, storedSizeBytes(m), location, m.archive.sha256, JSON.stringify(m)],
   );
 }
 

@@ -1,7 +1,7 @@
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { readFailedMarker } from './failed-marker';
-import { BACKUP_ID_RE, archiveKey, encryptedArchiveKey, manifestKey, parseManifest } from './manifest';
+import { BACKUP_ID_RE, archiveKey, encryptedArchiveKey, manifestKey, parseManifest, storedSizeBytes } from './manifest';
 import type { Manifest } from './manifest';
 
 /** One backup as storage knows it. */
@@ -20,7 +20,10 @@ export interface StoredBackup {
   description: string;
   tables: number | null;
   rows: number | null;
+  /** Bytes of the archive file in storage: for an encrypted backup the ciphertext (storedSizeBytes). */
   sizeBytes: number | null;
+  /** Whether the archive is stored age-encrypted (known from the manifest or the .age file name). */
+  encrypted?: boolean;
   sha256: string | null;
   /** Why it is unreadable, or why the run failed. */
   error?: string;
@@ -53,7 +56,7 @@ export async function readManifest(storage: StorageBackend, id: string): Promise
  */
 export async function listBackups(storage: StorageBackend): Promise<StoredBackup[]> {
   const objects = await storage.list();
-  const ids = new Map<string, { manifest: boolean; archive: boolean; failed?: boolean; size?: number; modifiedAt?: Date }>();
+  const ids = new Map<string, { manifest: boolean; archive: boolean; failed?: boolean; size?: number; modifiedAt?: Date; encrypted?: boolean }>();
   for (const o of objects) {
     const m = /^(.+)\.(manifest\.json|sql\.gz(?:\.age)?|failed\.json)$/.exec(o.key);
     if (!m || !BACKUP_ID_RE.test(m[1])) continue;
@@ -63,6 +66,7 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
     else {
       e.archive = true;
       e.size = o.size;
+      e.encrypted = m[2].endsWith('.age');
       e.modifiedAt = o.modifiedAt;
     }
     ids.set(m[1], e);
@@ -78,14 +82,14 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
       if (!e.archive) continue; // unreadable marker, nothing else: not a backup
     }
     if (!e.manifest) {
-      out.push({ id, status: 'incomplete', startedAt: null, finishedAt: null, trigger: null, description: '', tables: null, rows: null, sizeBytes: e.size ?? null, sha256: null });
+      out.push({ id, status: 'incomplete', startedAt: null, finishedAt: null, trigger: null, description: '', tables: null, rows: null, sizeBytes: e.size ?? null, encrypted: Boolean(e.encrypted), sha256: null });
       continue;
     }
     try {
       const m = parseManifest(await readText(storage, manifestKey(id)), `backup ${id}`);
       if (!e.archive) {
         // Its archive was deleted or lost: nothing to restore, so never 'succeeded' (nor counted by retention).
-        out.push({ id, status: 'unreadable', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: null, sha256: m.archive.sha256, error: `archive ${m.encryption ? encryptedArchiveKey(id) : archiveKey(id)} is missing`, manifest: m });
+        out.push({ id, status: 'unreadable', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: null, encrypted: Boolean(m.encryption), sha256: m.archive.sha256, error: `archive ${m.encryption ? encryptedArchiveKey(id) : archiveKey(id)} is missing`, manifest: m });
         continue;
       }
       out.push({
@@ -97,13 +101,14 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
         description: m.description ?? '',
         tables: m.totals.tables,
         rows: m.totals.rows,
-        sizeBytes: m.archive.sizeBytes,
+        sizeBytes: storedSizeBytes(m),
+        encrypted: Boolean(m.encryption),
         sha256: m.archive.sha256,
         manifest: m,
       });
     } catch (err) {
       if ((err as AppError).code === 'not_found') continue; // deleted between list and read
-      out.push({ id, status: 'unreadable', startedAt: null, finishedAt: null, trigger: null, description: '', tables: null, rows: null, sizeBytes: e.size ?? null, sha256: null, error: oneLine((err as Error).message) });
+      out.push({ id, status: 'unreadable', startedAt: null, finishedAt: null, trigger: null, description: '', tables: null, rows: null, sizeBytes: e.size ?? null, encrypted: Boolean(e.encrypted), sha256: null, error: oneLine((err as Error).message) });
     }
   }
   return out;

@@ -217,6 +217,15 @@ export function encryptedArchiveKey(id: string): string {
   return `${archiveKey(id)}.age`;
 }
 
+/**
+ * The size of the archive file as stored: the ciphertext's for an encrypted backup, else the
+ * gzip's. What `list`, the backups API and the dashboard show as a backup's size (what it costs in
+ * storage and what a download transfers); `archive.sizeBytes` stays the decrypted gzip's.
+ */
+export function storedSizeBytes(m: Pick<Manifest, 'archive' | 'encryption'>): number {
+  return m.encryption?.ciphertext.sizeBytes ?? m.archive.sizeBytes;
+}
+
 /** Storage key of a backup's manifest. */
 export function manifestKey(id: string): string {
   return `${id}.manifest.json`;

@@ -33,7 +33,7 @@ import type { TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
 import { qualifiedName } from './catalog/quote-ident';
-import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, encryptedArchiveKey, headerSql, manifestKey, serializeManifest } from './manifest';
+import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, encryptedArchiveKey, headerSql, manifestKey, serializeManifest, storedSizeBytes } from './manifest';
 import { encryptionRecipients } from './encryption/encryption-keys';
 import { sealArchive } from './encryption/seal-archive';
 import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
@@ -85,6 +85,7 @@ export interface BackupResult {
   location: string;
   tables: number;
   rows: number;
+  /** Bytes of the stored archive file (the ciphertext when encrypted: storedSizeBytes). */
   sizeBytes: number;
   durationMs: number;
   sha256: string;
@@ -326,11 +327,11 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
         action: automated ? 'AUTOMATED_BACKUP' : 'MANUAL_BACKUP',
         entityType: 'system',
         entityId: id,
-        description: `${automated ? 'Automated daily backup' : trigger === 'cli' ? 'Backup from the command line' : 'Manual backup'}: ${manifest.totals.rows} records in ${manifest.totals.tables} tables, ${formatBytes(manifest.archive.sizeBytes)}`,
+        description: `${automated ? 'Automated daily backup' : trigger === 'cli' ? 'Backup from the command line' : 'Manual backup'}: ${manifest.totals.rows} records in ${manifest.totals.tables} tables, ${formatBytes(storedSizeBytes(manifest))}${manifest.encryption ? ' (encrypted)' : ''}`,
         ipAddress: automated ? 'system-automation' : null,
         userAgent: userAgent(trigger),
         adminUserId: opts.triggeredBy ?? null,
-        metadata: { backupId: id, tables: manifest.totals.tables, rows: manifest.totals.rows, sizeBytes: manifest.archive.sizeBytes, durationMs, sha256: manifest.archive.sha256, location, verified: verification?.ok ?? null },
+        metadata: { backupId: id, tables: manifest.totals.tables, rows: manifest.totals.rows, sizeBytes: storedSizeBytes(manifest), encrypted: Boolean(manifest.encryption), durationMs, sha256: manifest.archive.sha256, location, verified: verification?.ok ?? null },
       }).catch(() => {});
     }
     opts.onProgress?.({ ...lastProgress(id, manifest), phase: 'done', elapsedMs: durationMs });
@@ -342,7 +343,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
       location,
       tables: manifest.totals.tables,
       rows: manifest.totals.rows,
-      sizeBytes: manifest.archive.sizeBytes,
+      sizeBytes: storedSizeBytes(manifest),
       durationMs,
       sha256: manifest.archive.sha256,
       manifest,

@@ -46,6 +46,7 @@ let keyFile: string;
 let otherKeyFile: string;
 let recipient: string;
 let id: string;
+let result: Awaited<ReturnType<typeof runBackup>>;
 let expected: Awaited<ReturnType<typeof hashesOf>>;
 const dbs: TestDatabase[] = [];
 async function emptyDb(): Promise<TestDatabase> {
@@ -68,8 +69,8 @@ beforeAll(async () => {
   await writeFile(keyFile, `# test identity\n${kp.identity}\n`, { mode: 0o600 });
   otherKeyFile = path.join(work, 'other.txt');
   await writeFile(otherKeyFile, `${(await generateKeyPair()).identity}\n`, { mode: 0o600 });
-  const r = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli', encryptionRecipients: [recipient] });
-  id = r.id;
+  result = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli', encryptionRecipients: [recipient] });
+  id = result.id;
 }, 300_000);
 
 afterAll(async () => {
@@ -98,6 +99,23 @@ describe('encrypted backups (age)', () => {
       expect(bytes.includes(Buffer.from(MARKER_PHONE)), f).toBe(false);
       expect(bytes.includes(Buffer.from('COPY "public"')), f).toBe(false);
     }
+  });
+
+  it('its size is the stored (encrypted) file everywhere: the result, backup_runs (API, dashboard), list and list --json marked (age); migration 007 fixes runs recorded with the gzip size', async () => {
+    const stored = (await readFile(path.join(dir, encryptedArchiveKey(id)))).length;
+    expect(stored).not.toBe(result.manifest.archive.sizeBytes); // header and tags: the two sizes differ
+    expect(result.sizeBytes).toBe(stored);
+    const row = async () => withClient(src.url, async (c) => Number((await c.query(`SELECT size_bytes FROM public.backup_runs WHERE id = $1`, [id])).rows[0].size_bytes));
+    expect(await row()).toBe(stored);
+    const json = cli(['list', '--json', '--storage', storageUrl]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ id, status: 'succeeded', sizeBytes: stored, encrypted: true })]);
+    const table = cli(['list', '--storage', storageUrl]);
+    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+\\S+\\s+\\d+\\s+[0-9,]+\\s+[0-9.]+ KB \\(age\\)\\s+succeeded$`, 'm'));
+    // A run recorded before the rule (gzip size) gets the stored size from its manifest.
+    await withClient(src.url, (c) => c.query(`UPDATE public.backup_runs SET size_bytes = $2 WHERE id = $1`, [id, result.manifest.archive.sizeBytes]));
+    await withClient(src.url, async (c) => c.query(await readFile(path.join(ROOT, 'db/migrations/007_stored_backup_size.sql'), 'utf8')));
+    expect(await row()).toBe(stored);
   });
 
   it.skipIf(!HAS_AGE)('`age -d -i key | gunzip | psql` restores it exactly with standard tools', async () => {
