@@ -1,95 +1,45 @@
 /**
- * npm run bench:backup — our backup vs `pg_dump -Fc` on a benchmark database.
+ * npm run bench:backup — our backup, run as a user runs it, vs `pg_dump -Fc`, on BOTH benchmark
+ * databases of scripts/bench-dbs.ts (created once, reused): `tickethub_bench` (2.5M rows,
+ * compressible) and `tickethub_bench_entropy` (issue 13's high-entropy shape, 2.5M rows).
  *
- * Creates (once; reused across runs) `tickethub_bench` on the BENCH_DATABASE_URL server (default
- * postgres://postgres@127.0.0.1:5432/postgres) with 2,000,000 activity_logs-like rows and 500,000
- * ticket-like rows (~630 MB as COPY text), and `tickethub_bench_2x` with twice that for the memory
- * check. Then alternates ours / pg_dump -Fc, three rounds each, and prints medians, their ratio,
- * both output sizes and our peak RSS (measured in a child process: process.resourceUsage().maxRSS).
- * Our backup runs without its read-back verification here (pg_dump does none); the verification's
- * own time is measured and printed separately.
+ * Each round runs, in a rotating order (nobody always gets the warmer cache), four processes:
+ *   1. `tickethub-backup backup --database-url URL --storage DIR --json` (the default: verifies)
+ *   2. the same with `--no-verify`
+ *   3. `pg_dump -Fc -f FILE -d URL`
+ *   4. the floor: one `psql` running `COPY <table> TO STDOUT` for every table, output to /dev/null
+ * each timed wall-clock from spawn to exit, its peak RSS taken by `/usr/bin/time -f %M`. Prints per
+ * database a markdown table of medians: time, ratio to pg_dump -Fc, archive size and its ratio,
+ * peak RSS; plus nproc, `uptime` before and after, and tool versions.
+ *
+ * Options: BENCH_ROUNDS (3), BENCH_SCALE (1; e.g. 0.02 for a quick smoke run on its own small
+ * databases), BENCH_DBS=standard,entropy (which databases), BENCH_PREPARE_ONLY=1 (create the
+ * databases only), BACKUP_WORKERS / BACKUP_GZIP_LEVEL / BACKUP_CHUNK_MB (passed through to the
+ * engine, for tuning). Scaling (1x/2x/4x) is `npm run bench:scale` (scripts/bench-scale.ts).
  *
  * BENCH_ENCRYPTION=1 instead alternates our plain backup with our age-encrypted one (a fresh
  * recipient; BACKUP_ENCRYPTION_RECIPIENTS's cost) and prints the time ratio (target <= 1.15) and
  * the encrypted run's peak RSS (target <= 200 MB).
- *
- * Options: BENCH_ROUNDS (3), BENCH_SKIP_2X=1, BENCH_PREPARE_ONLY=1 (create the databases only), BACKUP_WORKERS / BACKUP_GZIP_LEVEL / BACKUP_CHUNK_MB
- * (passed through to the engine, for tuning).
  *
  * Catalog scale: BENCH_CATALOG=5000 benchmarks instead a database of that many small tables
  * chained by foreign keys (scripts/catalog-scale-db.ts; 10 rows each; name BENCH_CATALOG_DB or
  * tickethub_bench_catalog_<n>, created once): time vs pg_dump -Fc (target <= 1.5), peak RSS
  * (<= 200 MB) and manifest size vs archive size (<= 25%), with the machine's load average.
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { BENCH_KINDS, benchDbStats, benchScaleFromEnv, ensureBenchDb } from './bench-dbs';
+import type { BenchDb, BenchKind } from './bench-dbs';
+import { conditions, median, mib, rss, runCliBackup, runCopyFloor, runPgDump, sec, versions } from './bench-measure';
+import type { CliBackupResult, ProcResult } from './bench-measure';
 import { ensureCatalogScaleDatabase } from './catalog-scale-db';
 
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SELF = fileURLToPath(import.meta.url);
-
-function urlFor(db: string): string {
-  const u = new URL(SERVER);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
-/** Builds the benchmark data in SQL (fast, no client round trips), unless already complete. */
-async function ensureBenchDatabase(name: string, scale: number): Promise<void> {
-  const admin = new pg.Client({ connectionString: SERVER });
-  await admin.connect();
-  const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount;
-  if (!exists) await admin.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`);
-  await admin.end();
-  const c = new pg.Client({ connectionString: urlFor(name) });
-  await c.connect();
-  try {
-    const ready = await c.query(`SELECT to_regclass('public.bench_ready') IS NOT NULL AS ok`);
-    if (ready.rows[0].ok && (await c.query('SELECT scale FROM bench_ready')).rows[0]?.scale === scale) return;
-    const n1 = 2_000_000 * scale;
-    const n2 = 500_000 * scale;
-    process.stderr.write(`creating ${name}: ${n1} activity_logs + ${n2} tickets rows (once) ...\n`);
-    await c.query(`DROP TABLE IF EXISTS bench_ready, activity_logs, tickets CASCADE`);
-    await c.query(`CREATE TABLE activity_logs (
-      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, action text NOT NULL, entity_type text NOT NULL, entity_id text,
-      description text NOT NULL DEFAULT '', ip_address text, user_agent text, metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
-      admin_user_id uuid, created_at timestamptz NOT NULL DEFAULT now())`);
-    await c.query(`CREATE TABLE tickets (
-      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, receipt_id bigint NOT NULL, trip_id bigint NOT NULL, telegram_user_id bigint NOT NULL,
-      seat_number integer NOT NULL, passenger_name text NOT NULL, ticket_code text NOT NULL UNIQUE, status text NOT NULL DEFAULT 'valid',
-      issued_at timestamptz NOT NULL DEFAULT now(), used_at timestamptz)`);
-    await c.query(`INSERT INTO activity_logs (action, entity_type, entity_id, description, ip_address, user_agent, metadata, admin_user_id, created_at)
-      SELECT (ARRAY['TICKET_SOLD','RECEIPT_APPROVED','RECEIPT_REJECTED','ADMIN_SIGN_IN','TRIP_CREATED','AUTOMATED_BACKUP'])[1 + g % 6],
-             (ARRAY['ticket','receipt','admin_user','trip','system'])[1 + g % 5],
-             (g * 7919 % 1000003)::text,
-             'ገዢ ' || (g % 9973) || ' bought seat ' || (g % 53) || ' on trip ' || (g % 4001) || ' ref ' || substr(md5(g::text), 1, 16),
-             '10.' || (g % 256) || '.' || (g * 13 % 256) || '.' || (g * 29 % 256),
-             (ARRAY['Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36','TelegramBot (like TwitterBot)','backup-cron-job'])[1 + g % 3],
-             jsonb_build_object('amount_etb', (g % 5000) + 0.5, 'seats', 1 + g % 4, 'method', (ARRAY['telebirr','cbe','awash'])[1 + g % 3], 'hash', md5((g * 31)::text)),
-             CASE WHEN g % 4 = 0 THEN NULL ELSE md5((g % 37)::text)::uuid END,
-             timestamptz '2025-01-01 00:00:00+00' + g * interval '7 seconds'
-        FROM generate_series(1::bigint, ${n1}) g`);
-    await c.query(`INSERT INTO tickets (receipt_id, trip_id, telegram_user_id, seat_number, passenger_name, ticket_code, status, issued_at, used_at)
-      SELECT g / 2 + 1, g % 4001 + 1, g % 99991 + 1, 1 + g % 53,
-             (ARRAY['አበበ በቀለ','Tigist Haile','ሰላም ታደሰ','Dawit Mekonnen','ማርታ ገብሬ','Yonas Alemu'])[1 + g % 6] || ' ' || (g % 977),
-             'TH-' || upper(lpad(to_hex(g), 10, '0')),
-             (ARRAY['valid','used','cancelled'])[1 + g % 3],
-             timestamptz '2025-01-01 00:00:00+00' + g * interval '31 seconds',
-             CASE WHEN g % 3 = 1 THEN timestamptz '2025-01-02 00:00:00+00' + g * interval '31 seconds' END
-        FROM generate_series(1::bigint, ${n2}) g`);
-    await c.query('VACUUM ANALYZE activity_logs');
-    await c.query('VACUUM ANALYZE tickets');
-    await c.query(`CREATE TABLE bench_ready (scale int NOT NULL)`);
-    await c.query(`INSERT INTO bench_ready VALUES (${scale})`);
-  } finally {
-    await c.end();
-  }
-}
 
 interface OursResult {
   ms: number;
@@ -142,18 +92,6 @@ async function childMain(dbUrl: string, dir: string, verify: boolean, recipient?
   process.stdout.write(`${JSON.stringify(res)}\n`);
 }
 
-function runPgDump(dbUrl: string, file: string): Promise<{ ms: number; sizeBytes: number }> {
-  return new Promise((resolve, reject) => {
-    const t = process.hrtime.bigint();
-    execFile('pg_dump', ['-Fc', '-f', file, '-d', dbUrl], async (err) => {
-      if (err) return reject(err);
-      const ms = Number(process.hrtime.bigint() - t) / 1e6;
-      resolve({ ms, sizeBytes: (await stat(file)).size });
-    });
-  });
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
 
 /** Alternating rounds of ours / pg_dump -Fc on `url` (neither always gets the warmer cache). */
@@ -209,67 +147,107 @@ async function catalogMain(tables: number): Promise<void> {
   }
 }
 
+type Contestant = 'default' | 'no-verify' | 'pg_dump' | 'copy';
+const CONTESTANTS: Contestant[] = ['default', 'no-verify', 'pg_dump', 'copy'];
+
+interface DbRuns {
+  db: BenchDb;
+  stats: Awaited<ReturnType<typeof benchDbStats>>;
+  def: CliBackupResult[];
+  noVerify: CliBackupResult[];
+  dump: (ProcResult & { sizeBytes: number })[];
+  copy: ProcResult[];
+}
+
+/** Rounds of the four contestants on one database; each round rotates who goes first (cache fairness). */
+async function benchOne(db: BenchDb, work: string): Promise<DbRuns> {
+  const stats = await benchDbStats(db.url);
+  const runs: DbRuns = { db, stats, def: [], noVerify: [], dump: [], copy: [] };
+  for (let i = 0; i < ROUNDS; i++) {
+    const order = CONTESTANTS.map((_, k) => CONTESTANTS[(k + i) % CONTESTANTS.length]);
+    for (const who of order) {
+      const dir = path.join(work, `${db.name}-${who}-${i}`);
+      await mkdir(dir, { recursive: true });
+      const load = os.loadavg()[0].toFixed(1);
+      let line: string;
+      if (who === 'default' || who === 'no-verify') {
+        const r = await runCliBackup(db.url, dir, who === 'default');
+        (who === 'default' ? runs.def : runs.noVerify).push(r);
+        line = `${sec(r.ms)} (backup's own ${sec(r.durationMs)})  ${mib(r.sizeBytes)}  peak RSS ${rss(r.maxRssMB)}  verified ${r.verified}`;
+      } else if (who === 'pg_dump') {
+        const r = await runPgDump(db.url, path.join(dir, 'bench.dump'));
+        runs.dump.push(r);
+        line = `${sec(r.ms)}  ${mib(r.sizeBytes)}  peak RSS ${rss(r.maxRssMB)}`;
+      } else {
+        const r = await runCopyFloor(db.url, stats.tables.map((t) => t.table));
+        runs.copy.push(r);
+        line = sec(r.ms);
+      }
+      process.stderr.write(`${db.name} round ${i + 1}/${ROUNDS} ${who.padEnd(9)} ${line}  [load ${load}]\n`);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return runs;
+}
+
+function report(r: DbRuns): string[] {
+  const p = median(r.dump.map((x) => x.ms));
+  const pSize = median(r.dump.map((x) => x.sizeBytes));
+  const maxRss = (xs: { maxRssMB: number | null }[]) => (xs.some((x) => x.maxRssMB === null) ? null : Math.max(...xs.map((x) => x.maxRssMB!)));
+  const row = (label: string, xs: CliBackupResult[]) => {
+    const m = median(xs.map((x) => x.ms));
+    const own = median(xs.map((x) => x.durationMs));
+    const size = median(xs.map((x) => x.sizeBytes));
+    return `| ${label} | ${sec(m)} (backup's own ${sec(own)}) | **${(m / p).toFixed(2)}×** (own ${(own / p).toFixed(2)}×) | ${mib(size)} | ${(size / pSize).toFixed(2)}× | ${rss(maxRss(xs))} |`;
+  };
+  const c = median(r.copy.map((x) => x.ms));
+  const tables = r.stats.tables.map((t) => `${t.table} ${t.rows.toLocaleString('en-US')} rows ${mib(t.heapBytes)}`).join(', ');
+  return [
+    '',
+    `### ${r.db.name} (${r.db.kind}): ${r.stats.rows.toLocaleString('en-US')} rows, ${mib(r.stats.heapBytes)} heap — ${tables}`,
+    `${ROUNDS} alternating rounds, medians; ratios against pg_dump -Fc; peak RSS = max over rounds (whole process)`,
+    '',
+    '| command | time | vs `pg_dump -Fc` | archive | size vs `pg_dump -Fc` | peak RSS |',
+    '|---|---|---|---|---|---|',
+    row('ours, default (`tickethub-backup backup`, verifies)', r.def),
+    row('ours, `--no-verify`', r.noVerify),
+    `| \`pg_dump -Fc\` | ${sec(p)} | 1.00 | ${mib(pSize)} | 1.00 | ${rss(maxRss(r.dump))} |`,
+    `| raw \`COPY\` of all tables to /dev/null (one psql) | ${sec(c)} | ${(c / p).toFixed(2)}× | — | — | — |`,
+    '',
+    `targets (issue 13): default ≤ 0.75× pg_dump -Fc, archive ≤ 1.10× its size, peak RSS ≤ 200 MB. "time" is the process wall time as a user sees it (Node + tsx start-up included); "backup's own" is the durationMs the backup reports.`,
+  ];
+}
+
 async function main(): Promise<void> {
   if (process.env.BENCH_CATALOG) return catalogMain(Number(process.env.BENCH_CATALOG));
-  await ensureBenchDatabase('tickethub_bench', 1);
-  if (process.env.BENCH_PREPARE_ONLY) {
-    if (!process.env.BENCH_SKIP_2X) await ensureBenchDatabase('tickethub_bench_2x', 2);
-    return;
-  }
-  const url = urlFor('tickethub_bench');
-  if (process.env.BENCH_ENCRYPTION) return benchEncryption(url);
+  const scale = benchScaleFromEnv();
+  const kinds = (process.env.BENCH_DBS ?? BENCH_KINDS.join(',')).split(',').map((k) => k.trim()) as BenchKind[];
+  for (const k of kinds) if (!BENCH_KINDS.includes(k)) throw new Error(`BENCH_DBS: unknown database kind ${JSON.stringify(k)}; use ${BENCH_KINDS.join(',')}`);
+  const dbs: BenchDb[] = [];
+  for (const k of kinds) dbs.push(await ensureBenchDb(k, scale));
+  if (process.env.BENCH_PREPARE_ONLY) return;
+  if (process.env.BENCH_ENCRYPTION) return benchEncryption(dbs[0].url);
+  const before = conditions();
+  const t0 = Date.now();
   const work = await mkdtemp(path.join(os.tmpdir(), 'bench-backup-'));
+  const lines: string[] = [];
   try {
-    const ours: OursResult[] = [];
-    const theirs: { ms: number; sizeBytes: number }[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      // Alternate who goes first so neither always gets the warmer cache.
-      const order = i % 2 === 0 ? ['ours', 'pg_dump'] : ['pg_dump', 'ours'];
-      for (const who of order) {
-        const dir = path.join(work, `${who}-${i}`);
-        if (who === 'ours') {
-          const r = await runOursChild(url, dir, i === ROUNDS - 1);
-          ours.push(r);
-          process.stderr.write(`round ${i + 1} ours:    ${(r.ms / 1000).toFixed(2)} s  ${mb(r.sizeBytes)}  peak RSS ${r.maxRssMB.toFixed(0)} MB${r.verifyMs ? `  (+ verify ${(r.verifyMs / 1000).toFixed(2)} s)` : ''}\n`);
-        } else {
-          const { mkdir } = await import('node:fs/promises');
-          await mkdir(dir, { recursive: true });
-          const r = await runPgDump(url, path.join(dir, 'bench.dump'));
-          theirs.push(r);
-          process.stderr.write(`round ${i + 1} pg_dump: ${(r.ms / 1000).toFixed(2)} s  ${mb(r.sizeBytes)}\n`);
-        }
-        await rm(dir, { recursive: true, force: true });
-      }
-    }
-    const oMs = median(ours.map((r) => r.ms));
-    const pMs = median(theirs.map((r) => r.ms));
-    const oSize = median(ours.map((r) => r.sizeBytes));
-    const pSize = median(theirs.map((r) => r.sizeBytes));
-    // The last round also reads the archive back (verification, as every real run does): its
-    // peak is reported separately so both numbers are visible.
-    const plain = ours.filter((r) => r.verifyMs === undefined);
-    const rss = Math.max(...(plain.length ? plain : ours).map((r) => r.maxRssMB));
-    const verified = ours.find((r) => r.verifyMs !== undefined);
-    const verifyMs = verified?.verifyMs;
-    const lines = [
-      '',
-      `benchmark database: tickethub_bench (${ours[0].rows.toLocaleString('en-US')} rows), ${ROUNDS} rounds, medians`,
-      `  ours (tickethub-backup): ${(oMs / 1000).toFixed(2)} s   ${mb(oSize)}   peak RSS ${rss.toFixed(0)} MB   [workers ${process.env.BACKUP_WORKERS ?? 2}, gzip ${process.env.BACKUP_GZIP_LEVEL ?? 3}, chunk ${process.env.BACKUP_CHUNK_MB ?? 64} MB]`,
-      `  pg_dump -Fc:             ${(pMs / 1000).toFixed(2)} s   ${mb(pSize)}`,
-      `  time ratio ours/pg_dump: ${(oMs / pMs).toFixed(2)}  (target <= 0.75)`,
-      `  size ratio ours/pg_dump: ${(oSize / pSize).toFixed(2)}  (target <= 1.10)`,
-      `  peak RSS (backup):       ${rss.toFixed(0)} MB  (target <= 200 MB)`,
-      ...(verifyMs ? [`  read-back verification of our archive (not in the time above): ${(verifyMs / 1000).toFixed(2)} s, peak RSS of backup + verification ${verified!.maxRssMB.toFixed(0)} MB`] : []),
-    ];
-    if (!process.env.BENCH_SKIP_2X) {
-      await ensureBenchDatabase('tickethub_bench_2x', 2);
-      const r2 = await runOursChild(urlFor('tickethub_bench_2x'), path.join(work, 'ours-2x'), false);
-      lines.push(`  at 2x data (tickethub_bench_2x, ${r2.rows.toLocaleString('en-US')} rows): ${(r2.ms / 1000).toFixed(2)} s  ${mb(r2.sizeBytes)}  peak RSS ${r2.maxRssMB.toFixed(0)} MB  (target <= 200 MB)`);
-    }
-    process.stdout.write(`${lines.join('\n')}\n`);
+    for (const db of dbs) lines.push(...report(await benchOne(db, work)));
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+  const after = conditions();
+  process.stdout.write(
+    [
+      `## bench:backup — ${new Date().toISOString()}, BENCH_SCALE=${scale}, BENCH_ROUNDS=${ROUNDS}, took ${sec(Date.now() - t0)}`,
+      `machine: nproc ${before.nproc}; load average before ${before.load}, after ${after.load}`,
+      `  uptime before: ${before.uptime}`,
+      `  uptime after:  ${after.uptime}`,
+      `  ${versions()}`,
+      ...lines,
+      '',
+    ].join('\n'),
+  );
 }
 
 /** BENCH_ENCRYPTION=1: plain vs age-encrypted backups of the same database, alternating. */
