@@ -36,11 +36,15 @@ const USAGE = `Usage: tickethub-backup restore <id | path/to/<id>.sql.gz> [optio
   --no-owner           leave every object owned by the restoring role (skip the backup's owners)
   --no-privileges      skip the backup's GRANT/REVOKE and default privileges
   --jobs N             fresh only: N parallel connections, NOT atomic (faster; default 1 = one transaction)
+  --check-content      also re-read every restored table before COMMIT and compare it with the backup
+                       (proves the server stored exactly what was sent; slower: reads all data again)
   --json               print one JSON object with the result
 ${IDENTITY_HELP.replace(/^ {2}--identity FILE {3}/, '  --identity FILE      ').replace(/\n {20}/, '\n                       ')}
 
 A restore runs in ONE transaction: any error, Ctrl-C or lost connection rolls it back and leaves the
-target exactly as it was.`;
+target exactly as it was. It commits only when every archive member's SHA-256 matches the manifest and
+every table holds the backup's row count as the server counted it (COPY); --check-content adds the
+re-read of every table's content (drills always do it).`;
 
 const MODES = ['fresh', 'replace', 'data-only'] as const;
 
@@ -85,6 +89,13 @@ export function formatPlan(p: RestorePlan): string {
   return lines.map(printable).join('\n');
 }
 
+/** What a restore with a manifest proved, one line (README "What a restore proves"). */
+export function provedLine(contentChecked: boolean): string {
+  return contentChecked
+    ? 'verified: every archive member matched its SHA-256, every table its row count as the server stored it, and every table, re-read, matched the content of the backup'
+    : 'verified while loading: every archive member matched its SHA-256 and every table its row count as the server stored it (COPY); content not re-read (--check-content re-reads every table)';
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
@@ -104,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
       create: { type: 'boolean' },
       'no-owner': { type: 'boolean' },
       'no-privileges': { type: 'boolean' },
+      'check-content': { type: 'boolean' },
     },
     USAGE,
     1,
@@ -124,6 +136,7 @@ export async function run(argv: string[]): Promise<number> {
   const tables = (values.tables as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
   applyIdentityOption(values.identity as string | undefined);
   const create = Boolean(values.create);
+  const checkContent = Boolean(values['check-content']);
   if (create && ((mode && mode !== 'fresh') || values['into-schema'] !== undefined)) throw new AppError('usage', '--create makes a new, empty database: only for fresh restores (no --mode replace/data-only, no --into-schema)');
   if (values['target-db'] !== undefined && values['target-url'] !== undefined) throw new AppError('usage', 'give --target-url or --target-db, not both');
   // Default target: DATABASE_URL, else the local database of `npm start`.
@@ -164,7 +177,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     let r: RestoreResult;
     if (jobs > 1) {
-      r = await restoreParallel({ source, storage, targetUrl, jobs, force: Boolean(values.force), noOwner: Boolean(values['no-owner']), noPrivileges: Boolean(values['no-privileges']), confirm, onProgress: bar ? (p) => bar.update(p) : undefined, signal: ac.signal });
+      r = await restoreParallel({ source, storage, targetUrl, jobs, force: Boolean(values.force), noOwner: Boolean(values['no-owner']), noPrivileges: Boolean(values['no-privileges']), checkContent, confirm, onProgress: bar ? (p) => bar.update(p) : undefined, signal: ac.signal });
     } else {
       r = await restoreBackup({
         source,
@@ -177,6 +190,7 @@ export async function run(argv: string[]): Promise<number> {
         force: Boolean(values.force),
         noOwner: Boolean(values['no-owner']),
         noPrivileges: Boolean(values['no-privileges']),
+        checkContent,
         confirm,
         onProgress: bar ? (p) => bar.update(p) : undefined,
         signal: ac.signal,
@@ -185,7 +199,7 @@ export async function run(argv: string[]): Promise<number> {
     bar?.done();
     const atomic = jobs === 1;
     if (json) {
-      process.stdout.write(`${printableJson({ ok: true, id: r.id, mode: r.mode, target: r.target, committed: true, atomic, tables: r.tables, rows: r.rows, durationMs: r.durationMs, warnings: r.plan.warnings })}\n`);
+      process.stdout.write(`${printableJson({ ok: true, id: r.id, mode: r.mode, target: r.target, committed: true, atomic, checked: r.checked, tables: r.tables, rows: r.rows, durationMs: r.durationMs, warnings: r.plan.warnings })}\n`);
     } else {
       const out = [`restore of backup ${r.id} into ${r.target} (${r.mode}) ${atomic ? 'ran in one transaction: committed' : `ran on ${jobs} connections (not atomic): completed`} in ${formatDuration(r.durationMs)}`];
       for (const t of r.tables) {
@@ -193,9 +207,10 @@ export async function run(argv: string[]): Promise<number> {
           out.push(`  -    ${t.name}: ${t.rows.toLocaleString('en-US')} rows loaded (no manifest: not checked)`);
           continue;
         }
-        out.push(`  ${t.rows === t.expectedRows && t.contentMatches !== false ? 'ok  ' : 'DIFF'} ${t.schema}.${t.name}: ${t.rows.toLocaleString('en-US')}/${t.expectedRows.toLocaleString('en-US')} rows, content ${t.contentMatches === null ? 'not checked' : t.contentMatches ? 'matches the backup' : 'DIFFERS'}`);
+        out.push(`  ${t.rows === t.expectedRows && t.contentMatches !== false ? 'ok  ' : 'DIFF'} ${t.schema}.${t.name}: ${t.rows.toLocaleString('en-US')}/${t.expectedRows.toLocaleString('en-US')} rows${t.contentMatches === null ? '' : `, content ${t.contentMatches ? 'matches the backup' : 'DIFFERS'}`}`);
       }
       out.push(r.plan.backupStartedAt === 'unknown' ? `${tableCountLabel(r.tables)}, ${r.rows.toLocaleString('en-US')} rows loaded without a manifest: nothing was verified` : `${tableCountLabel(r.tables)}, ${r.rows.toLocaleString('en-US')} rows match the manifest`);
+      if (r.checked.rowCounts) out.push(provedLine(r.checked.content));
       for (const w of r.plan.warnings) out.push(`warning: ${w}`);
       process.stdout.write(printableLines(out));
     }

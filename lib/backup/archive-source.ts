@@ -21,4 +21,9 @@ export interface ArchiveSource {
    * against the manifest without any key, and says whether an identity is at hand to look inside.
    */
   checkCiphertext?(): Promise<{ problems: string[]; canDecrypt: boolean } | null>;
+  /**
+   * True when a ranged read costs a read from the archive's start (an encrypted backup: age has
+   * no random access). Readers that need many ranges spool the archive once instead (archive-spool).
+   */
+  rangesReadFromStart?(): Promise<boolean>;
 }

@@ -101,7 +101,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   try {
     const m = await readManifest(opts.storage, opts.id);
     result.notes = await prepareDrillTarget(targetUrl, m, { createRoles: opts.createRoles });
-    const r = await restoreBackup({ source: opts.id, storage: opts.storage, targetUrl, mode: 'fresh', onProgress: opts.onProgress, signal: opts.signal });
+    // A drill ALWAYS re-reads what it restored: proving the server stored exactly what the backup
+    // holds is its point (a restore does that only with --check-content).
+    const r = await restoreBackup({ source: opts.id, storage: opts.storage, targetUrl, mode: 'fresh', checkContent: true, onProgress: opts.onProgress, signal: opts.signal });
     result.tables = r.tables;
     result.rows = r.rows;
     result.warnings = r.plan.warnings;

@@ -49,7 +49,8 @@ describe('restoreBackup on TicketHub demo data', () => {
     const t = await db();
     const r = await restoreBackup({ source: id, storage, targetUrl: t.url, mode: 'fresh' });
     expect(r.committed).toBe(true);
-    expect(r.tables.every((x) => x.contentMatches === true && x.rows === x.expectedRows)).toBe(true);
+    // By default the rows are counted by the server (COPY), the content is not re-read (the oracle below checks it).
+    expect(r.tables.every((x) => x.contentMatches === null && x.rows === x.expectedRows)).toBe(true);
     expect(await hashesOf(t.url)).toEqual(srcHashes);
     expect(await schemaOf(t.url)).toEqual(srcSchema);
     expect(await scalar(t.url, `SELECT last_value FROM public.tickets_id_seq`)).toEqual(await scalar(src.url, `SELECT last_value FROM public.tickets_id_seq`));
@@ -57,7 +58,7 @@ describe('restoreBackup on TicketHub demo data', () => {
 
   it('fresh with --jobs 2 (parallel, not atomic) gives the same database', async () => {
     const t = await db();
-    const r = await restoreParallel({ source: id, storage, targetUrl: t.url, jobs: 2 });
+    const r = await restoreParallel({ source: id, storage, targetUrl: t.url, jobs: 2, checkContent: true });
     expect(r.tables.every((x) => x.contentMatches === true)).toBe(true);
     expect(await hashesOf(t.url)).toEqual(srcHashes);
     expect(await schemaOf(t.url)).toEqual(srcSchema);

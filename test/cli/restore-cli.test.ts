@@ -66,19 +66,26 @@ afterAll(async () => {
 });
 
 describe('tickethub-backup restore / verify', () => {
-  it('restores by id in one transaction and says so; --json gives the per-table report', async () => {
+  it('restores by id in one transaction and says what it verified; --check-content re-reads; --json gives the per-table report', async () => {
     const t = await db();
     const r = cli(['restore', id, '--storage', url, '--target-url', t.url, '--yes']);
     expect(r.stderr).toMatch(/Restore plan: backup /);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/ran in one transaction: committed/);
-    expect(r.stdout).toMatch(/ok {3}public\.tickets: [\d,]+\/[\d,]+ rows, content matches the backup/);
+    expect(r.stdout).toMatch(/ok {3}public\.tickets: [\d,]+\/[\d,]+ rows\n/);
+    expect(r.stdout).toMatch(/\nverified while loading: every archive member matched its SHA-256 and every table its row count as the server stored it \(COPY\); content not re-read \(--check-content re-reads every table\)\n/);
     const t2 = await db();
-    const j = cli(['restore', id, '--storage', url, '--target-url', t2.url, '--yes', '--json']);
+    const j = cli(['restore', id, '--storage', url, '--target-url', t2.url, '--yes', '--json', '--check-content']);
     expect(j.code).toBe(0);
     const out = JSON.parse(j.stdout);
-    expect(out).toMatchObject({ ok: true, committed: true, atomic: true, mode: 'fresh' });
+    expect(out).toMatchObject({ ok: true, committed: true, atomic: true, mode: 'fresh', checked: { memberSha256: true, rowCounts: true, content: true } });
     expect(out.tables.find((x: { name: string }) => x.name === 'trips').contentMatches).toBe(true);
+    const t3 = await db();
+    const c = cli(['restore', id, '--storage', url, '--target-url', t3.url, '--yes', '--check-content', '--jobs', '2']);
+    expect(c.code).toBe(0);
+    expect(c.stdout).toMatch(/ran on 2 connections \(not atomic\): completed/);
+    expect(c.stdout).toMatch(/ok {3}public\.tickets: [\d,]+\/[\d,]+ rows, content matches the backup\n/);
+    expect(c.stdout).toMatch(/\nverified: every archive member matched its SHA-256, every table its row count as the server stored it, and every table, re-read, matched the content of the backup\n/);
   });
 
   it('verify --drill restores into the given empty database and passes', async () => {

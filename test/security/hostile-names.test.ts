@@ -73,7 +73,7 @@ describe('hostile table and column names', () => {
 
   it('restore (one transaction) gives exactly the source, content re-read included', async () => {
     const t = await db();
-    const r = await restoreBackup({ source: id, storage, targetUrl: t.url, skipContentCheck: false });
+    const r = await restoreBackup({ source: id, storage, targetUrl: t.url, checkContent: true });
     expect(r.tables.every((x) => x.rows === x.expectedRows && x.contentMatches === true)).toBe(true);
     expect(await hashesOf(t.url)).toEqual(srcHashes);
     expect(await schemaOf(t.url)).toEqual(srcSchema);
@@ -81,7 +81,7 @@ describe('hostile table and column names', () => {
 
   it('restore --jobs 2 gives exactly the source', async () => {
     const t = await db();
-    await restoreParallel({ source: id, storage, targetUrl: t.url, jobs: 2, skipContentCheck: false });
+    await restoreParallel({ source: id, storage, targetUrl: t.url, jobs: 2, checkContent: true });
     expect(await hashesOf(t.url)).toEqual(srcHashes);
     expect(await schemaOf(t.url)).toEqual(srcSchema);
   });

@@ -113,6 +113,9 @@ export function decryptingSource(plain: ArchiveSource, ciphertext: Ciphertext): 
       });
       return last;
     },
+    async rangesReadFromStart() {
+      return Boolean(await encrypted());
+    },
     async checkCiphertext() {
       const e = await encrypted();
       if (!e) return null;

@@ -106,7 +106,8 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
     } catch (err) {
       const ae = toAppError(err);
       if (ae.code === 'aborted' || ctx.signal?.aborted) throw new AppError('aborted', 'restore interrupted', { cause: err });
-      throw new AppError(ae.code === 'internal' ? 'db_error' : ae.code, `${current}: ${oneLine(ae.message)}`, { cause: err });
+      const msg = oneLine(ae.message);
+      throw new AppError(ae.code === 'internal' ? 'db_error' : ae.code, msg.startsWith(`${current}: `) ? msg : `${current}: ${msg}`, { cause: err });
     }
   }
 }

@@ -4,6 +4,7 @@ import { latestMigrationName } from '../../db/migrate';
 import { AppError, oneLine, toAppError } from '../../errors';
 import type { StorageBackend } from '../../storage/storage-backend';
 import type { ArchiveSource } from '../archive-reader';
+import type { ArchiveSpool } from '../archive-spool';
 import { checkArchiveSha, fileArchiveSource, storageArchiveSource } from '../archive-reader';
 import type { Manifest, ManifestTable } from '../manifest';
 import { BACKUP_ID_RE, manifestProblems, parseManifest } from '../manifest';
@@ -83,10 +84,14 @@ export type PreflightResult = ({ kind: 'manifest' } & CheckedBackup) | { kind: '
  * Reads and checks the backup: the manifest must exist (an archive FILE without one is loaded as a
  * plain script only with `force` in fresh mode), parse in a format version this code reads, be
  * internally consistent, not come from a newer migration than the app's (unless `force`), and the
- * archive must have exactly its size and SHA-256.
+ * archive must have exactly its size and SHA-256. With `spool`, an archive whose ranges are
+ * expensive is spooled by that check (the caller disposes of the spool).
  */
-export async function preflight(opts: RestoreCommonOptions, mode: RestoreMode): Promise<PreflightResult> {
-  const source = resolveSource(opts.source, opts.storage);
+export async function preflight(opts: RestoreCommonOptions, mode: RestoreMode, spool?: ArchiveSpool): Promise<PreflightResult> {
+  const resolved = resolveSource(opts.source, opts.storage);
+  // Many ranged reads ahead (--jobs) of an archive whose ranges are expensive (encrypted): the
+  // SHA-256 check below is its one read; the spool serves every range after it.
+  const source = spool ? await spool.wrap(resolved) : resolved;
   let text: string;
   try {
     text = await source.manifestText();

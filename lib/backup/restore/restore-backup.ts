@@ -37,7 +37,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   if (checked.kind === 'script') {
     const r = await restoreScriptWithoutManifest({ file: checked.file, targetUrl: opts.targetUrl, target, signal: opts.signal });
     const plan = { id: checked.source.id, source: checked.source.label, mode, target, backupStartedAt: 'unknown', backupMigration: null, objects: 0, tables: [], rows: r.rows, archiveBytes: 0, actions: ['no manifest (--force): loaded as a plain script, nothing verified'], warnings: checked.warnings };
-    return { id: checked.source.id, mode, target, committed: true, plan, tables: r.tables, rows: r.rows, durationMs: Date.now() - started };
+    return { id: checked.source.id, mode, target, committed: true, plan, tables: r.tables, rows: r.rows, durationMs: Date.now() - started, checked: { memberSha256: false, rowCounts: false, content: false } };
   }
   const m = checked.manifest;
   const conn = await connectTarget(opts.targetUrl);
@@ -62,9 +62,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         await reader.close();
       }
       await lp.finish(client);
-      return verifyTables(client, m, lp.tables, ctx.loaded, { checkContent: !opts.skipContentCheck, locate: lp.locate, signal: opts.signal, onTable: (t, i) => progress('verifying', `${t.schema}.${t.name}`, i) });
+      return verifyTables(client, m, lp.tables, ctx.loaded, { checkContent: Boolean(opts.checkContent), locate: lp.locate, signal: opts.signal, onTable: (t, i) => progress('verifying', `${t.schema}.${t.name}`, i) });
     });
-    return { id: m.id, mode, target, committed: true, plan: lp.plan, tables, rows: tables.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started };
+    return { id: m.id, mode, target, committed: true, plan: lp.plan, tables, rows: tables.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) } };
   } catch (err) {
     throw await restoreFailure(err, conn.client, tx);
   } finally {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { AppError, oneLine, toAppError } from '../../errors';
+import { ArchiveSpool } from '../archive-spool';
 import { copyOutputSettingsSql } from '../session-settings';
 import type { LoadContext } from './load-loop';
 import { checkReport, loadMembers, rangedReader } from './load-loop';
@@ -31,7 +32,13 @@ async function connectWorker(url: string, clients: pg.Client[]): Promise<pg.Clie
  */
 export async function restoreParallel(opts: ParallelRestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
-  const checked = await preflight(opts, 'fresh');
+  // Each member is read by its own range: an encrypted archive is decrypted once, into a spool.
+  const spool = new ArchiveSpool();
+  const checked = await preflight(opts, 'fresh', spool).catch(async (err: unknown) => {
+    await spool.dispose();
+    throw err;
+  });
+  if (checked.kind === 'script') await spool.dispose();
   if (checked.kind === 'script') throw new AppError('usage', `${checked.source.label}: --jobs needs the backup's manifest; without one, restore without --jobs (--force loads it as a plain script)`);
   const m = checked.manifest;
   const target = redactTarget(opts.targetUrl);
@@ -54,17 +61,18 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     const header = m.entries.filter((e) => e.section === 'header');
     for (const w of workers) await loadMembers(w, reader, header, lp.actions, ctx);
     await loadMembers(main, reader, m.entries.filter((e) => e.section === 'pre-data'), lp.actions, ctx);
-    const { report, earlyDone } = await loadTablesInParallel(workers, reader, m, lp.actions, ctx, { checkContent: !opts.skipContentCheck, onVerify: (what) => progress(what, 'verifying') });
+    const { report, earlyDone } = await loadTablesInParallel(workers, reader, m, lp.actions, ctx, { checkContent: Boolean(opts.checkContent), onVerify: (what) => progress(what, 'verifying') });
     await loadMembers(main, reader, m.entries.filter((e) => e.section === 'sequence-set'), lp.actions, ctx);
     await loadPostData(workers, main, reader, m.entries.filter((e) => e.section === 'post-data' && !earlyDone.has(e.index)), lp.actions, ctx);
     report.sort((a, b) => (a.schema + a.name).localeCompare(b.schema + b.name));
     checkReport(m, report);
-    return { id: m.id, mode: 'fresh', target, committed: true, plan: lp.plan, tables: report, rows: report.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started };
+    return { id: m.id, mode: 'fresh', target, committed: true, plan: lp.plan, tables: report, rows: report.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) } };
   } catch (err) {
     const ae = toAppError(err);
     const suffix = loading ? ' — parallel restore (not atomic): the target is PARTLY restored; drop and recreate it before retrying' : '';
     throw new AppError(ae.code, `${oneLine(ae.message)}${suffix}`, { cause: err, details: { ...(ae.details ?? {}), rolledBack: false, phase: loading ? 'transaction' : 'checks' } });
   } finally {
     for (const c of clients) await c.end().catch(() => {});
+    await spool.dispose();
   }
 }

@@ -27,8 +27,14 @@ export interface RestoreCommonOptions {
   noOwner?: boolean;
   /** Skip the archive's privileges (ACL and DEFAULT ACL members), as pg_restore --no-privileges. */
   noPrivileges?: boolean;
-  /** Skip the post-load re-read of every restored table (content hashes); row counts are still checked. */
-  skipContentCheck?: boolean;
+  /**
+   * Also re-read every restored table before COMMIT and compare its content fingerprint with the
+   * manifest's: proves the server STORED exactly what was sent (no trigger, rule, default or type
+   * conversion on the target changed a value). Off by default (`restore --check-content` turns it
+   * on; drills always do): every restore anyway checks each member's SHA-256 as it streams and each
+   * table's row count as the server counted it (the COPY command tag) before COMMIT.
+   */
+  checkContent?: boolean;
 }
 
 export interface RestoreOptions extends RestoreCommonOptions {
@@ -82,8 +88,18 @@ export interface RestoredTable {
   name: string;
   expectedRows: number;
   rows: number;
-  /** null when the content check was skipped. */
+  /** Whether the re-read content matches the manifest's fingerprint; null when it was not re-read (no `checkContent`). */
   contentMatches: boolean | null;
+}
+
+/** What a restore proved about the data it loaded (said in its output, per mode). */
+export interface RestoreChecks {
+  /** Every archive member's SHA-256 matched the manifest (SQL before it ran, table data before COMMIT). */
+  memberSha256: boolean;
+  /** Every table's row count, as the server counted the rows it stored (COPY command tag), matched the manifest before COMMIT. */
+  rowCounts: boolean;
+  /** Every table was re-read after the load and its content fingerprint matched the manifest (`checkContent`). */
+  content: boolean;
 }
 
 export interface RestoreResult {
@@ -96,6 +112,8 @@ export interface RestoreResult {
   tables: RestoredTable[];
   rows: number;
   durationMs: number;
+  /** What was verified (a script restore without manifest: nothing). */
+  checked: RestoreChecks;
 }
 
 /** A failed restore's error says whether the target was left untouched. */
