@@ -52,6 +52,11 @@ export async function removeLeftovers(db: Pick<pg.ClientBase, 'query'>, storage:
         () => out.failed.push(t.key),
       );
     }
+  } catch {
+    // (a service without ListMultipartUploads: its lifecycle rule cleans those; archives below still go)
+    out.failed.push('(incomplete uploads not listable)');
+  }
+  try {
     const objects = await storage.list();
     const keys = new Set(objects.map((o) => o.key));
     for (const o of objects) {

@@ -44,6 +44,7 @@ import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
 import { verifySource } from './verify';
 import { storageArchiveSource } from './archive-reader';
+import { readBackCheck } from './read-back';
 import { bothProgress, progressRecorder } from './progress-recorder';
 import type { VerifyResult } from './verify';
 import type { BackupProgress } from './backup-progress';
@@ -299,7 +300,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     const manifest = await writeBackup(id, startedAt, { ...opts, signal: watch.signal });
     if (opts.verify !== false) {
       opts.onProgress?.({ ...lastProgress(id, manifest), phase: 'verifying', elapsedMs: Date.now() - t0 });
-      verification = await verifySource(storageArchiveSource(storage, id, { manifestText: serializeManifest(manifest).toString('utf8') }));
+      verification = await readBackCheck(storage, (s) => verifySource(storageArchiveSource(s, id, { manifestText: serializeManifest(manifest).toString('utf8') })));
       if (!verification.ok) {
         const first = verification.problems[0];
         throw new AppError('verification_failed', `the stored backup did not verify: ${first ? oneLine(first.problem) : 'unknown problem'}`);
@@ -350,11 +351,13 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
       verification,
     };
   } catch (err) {
-    const e = watch.lost() ?? toAppError(err, 'backup failed');
+    let e = watch.lost() ?? toAppError(err, 'backup failed');
     // Nothing that looks like a backup may stay behind: manifest first (it is what makes a backup exist).
-    await storage.delete(manifestKey(id)).catch(() => {});
-    await storage.delete(archiveKey(id)).catch(() => {});
-    await storage.delete(encryptedArchiveKey(id)).catch(() => {});
+    let leftBehind = false;
+    for (const key of [manifestKey(id), archiveKey(id), encryptedArchiveKey(id)]) await storage.delete(key).catch(() => (leftBehind = true));
+    // Storage down: what the run stored stays until the next run removes it (leftovers.ts); say so
+    // (`list` shows such an archive as incomplete, never as a backup).
+    if (leftBehind) e = new AppError(e.code, `${e.message} (storage could not be cleaned up now: the next backup removes what this run left)`, { cause: e, details: e.details });
     if (recording && watch.lost()) {
       // The control session is gone: record the real cause on a new one (not "interrupted" later).
       bookkeeping = await connect(opts.databaseUrl, 'control').catch(() => control);

@@ -119,6 +119,112 @@ function abortMultipartMiddleware(dataDir: string) {
   };
 }
 
+type KoaCtx = {
+  method: string;
+  path: string;
+  query: Record<string, unknown>;
+  status: number;
+  body: unknown;
+  type: string;
+  length?: number;
+  res: import('node:http').ServerResponse;
+  response: { length?: number };
+};
+
+const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+
+/**
+ * Koa middleware: GET /<bucket>?uploads (ListMultipartUploads, NotImplemented in s3rver) lists the
+ * uploads neither completed nor aborted, filtered by `prefix`, in one untruncated page, as S3 does
+ * for fewer than 1000 uploads; so clients that clean up stray uploads can be tested.
+ */
+function listMultipartUploadsMiddleware(dataDir: string) {
+  return async (ctx: KoaCtx, next: () => Promise<void>) => {
+    const parts = ctx.path.split('/').filter(Boolean);
+    if (ctx.method !== 'GET' || parts.length !== 1 || !('uploads' in ctx.query)) return next();
+    const bucket = decodeURIComponent(parts[0]);
+    const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : '';
+    const base = uploadsDir(dataDir, bucket);
+    const uploads: { key: string; id: string; initiated: Date }[] = [];
+    for (const id of await readdir(base).catch(() => [] as string[])) {
+      const key = await readFile(path.join(base, id, 'key'), 'utf8').catch(() => null);
+      const st = await stat(path.join(base, id)).catch(() => null);
+      if (key !== null && st && key.startsWith(prefix)) uploads.push({ key, id, initiated: st.birthtime.getTime() ? st.birthtime : st.mtime });
+    }
+    uploads.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.id < b.id ? -1 : 1));
+    ctx.status = 200;
+    ctx.type = 'application/xml';
+    ctx.body =
+      `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` +
+      `<Bucket>${xmlEscape(bucket)}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><Prefix>${xmlEscape(prefix)}</Prefix>` +
+      `<MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>` +
+      uploads.map((u) => `<Upload><Key>${xmlEscape(u.key)}</Key><UploadId>${u.id}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`).join('') +
+      `</ListMultipartUploadsResult>`;
+  };
+}
+
+/** A request as `holdRequest`'s matcher sees it: `key` is the object key (without the bucket), '' for bucket requests. */
+export interface S3RequestInfo {
+  method: string;
+  key: string;
+  query: Record<string, unknown>;
+}
+
+interface Hold {
+  match: (r: S3RequestInfo) => boolean;
+  afterBodyBytes?: number;
+  held: (r: S3RequestInfo) => void;
+}
+
+/**
+ * Koa middleware for deterministic outages: once a request matches the armed hold, it (and every
+ * request after it) gets no answer, or (afterBodyBytes) stops after that many bytes of its response
+ * body, until the server is killed. The test learns the moment from holdRequest's promise.
+ */
+function holdMiddleware(state: { hold: Hold | null; frozen: boolean; release: Promise<void> }) {
+  return async (ctx: KoaCtx, next: () => Promise<void>) => {
+    const parts = ctx.path.split('/').filter(Boolean);
+    const info: S3RequestInfo = { method: ctx.method, key: parts.slice(1).map(decodeURIComponent).join('/'), query: ctx.query };
+    if (state.frozen) return state.release;
+    const h = state.hold;
+    if (!h || !h.match(info)) return next();
+    state.hold = null;
+    if (h.afterBodyBytes === undefined) {
+      state.frozen = true;
+      h.held(info);
+      return state.release;
+    }
+    await next();
+    const body = ctx.body;
+    if (!(body instanceof Readable)) {
+      state.frozen = true;
+      h.held(info);
+      return state.release;
+    }
+    const length = ctx.response.length;
+    const res = ctx.res;
+    const limit = h.afterBodyBytes;
+    let passed = 0;
+    const stall = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        if (passed + chunk.length < limit) {
+          passed += chunk.length;
+          return cb(null, chunk);
+        }
+        this.push(chunk.subarray(0, limit - passed));
+        passed = limit;
+        state.frozen = true;
+        // Held once the first `limit` body bytes have left for the client (headers count too).
+        const wait = () => (res.destroyed || (res.socket?.bytesWritten ?? 0) >= limit ? h.held(info) : setTimeout(wait, 5));
+        wait();
+        // never calls cb: the body stops here
+      },
+    });
+    ctx.body = body.pipe(stall);
+    if (length !== undefined) ctx.length = length;
+  };
+}
+
 export interface TestS3Server {
   /** http://127.0.0.1:<port>: pass as `endpoint` with forcePathStyle true. */
   endpoint: string;
@@ -141,6 +247,17 @@ export interface TestS3Server {
    * failed put this must be empty (S3 bills for stray parts).
    */
   incompleteUploads(): Promise<string[]>;
+  /**
+   * Arms a deterministic outage: the next request `match` accepts gets no answer (or, with
+   * `afterBodyBytes`, stops after that many bytes of its response body), and neither does any
+   * request after it. Resolves once that request is held: then kill() the server (the held
+   * request's connection is cut, as when an S3 endpoint goes away mid-request).
+   */
+  holdRequest(match: (r: S3RequestInfo) => boolean, opts?: { afterBodyBytes?: number }): Promise<S3RequestInfo>;
+  /** Stops the server as an outage does (connections cut, later requests refused), keeping its data. */
+  kill(): Promise<void>;
+  /** Starts the server again after kill(), on the same port with the same data. */
+  restart(): Promise<void>;
   /** Stops the server and removes its data directory. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -155,31 +272,46 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<Tes
   patchS3rverStore();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tickethub-s3rver-'));
   const bucket = opts.bucket ?? `test-${randomBytes(4).toString('hex')}`;
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0, // the OS picks a free port: no collisions between parallel test files
-    silent: true,
-    directory: dir,
-    resetOnClose: false,
-    vhostBuckets: false,
-    configureBuckets: [{ name: bucket }],
-  });
-  // silent: true only mutes the console transport; winston still complains on stderr when a late
-  // request (after close) logs. Mute the logger itself.
-  (server as unknown as { logger: { silent: boolean } }).logger.silent = true;
-  // Before s3rver's router (Koa composes `middleware` when the server starts listening).
-  const mw = (server as unknown as { middleware: unknown[] }).middleware;
-  mw.splice(mw.length - 1, 0, abortMultipartMiddleware(dir));
-  let addr: { port: number };
+  let releaseHeld: () => void = () => {};
+  const holdState: { hold: Hold | null; frozen: boolean; release: Promise<void> } = { hold: null, frozen: false, release: Promise.resolve() };
+  const launch = async (port: number) => {
+    const server = new S3rver({
+      address: '127.0.0.1',
+      port, // 0: the OS picks a free port: no collisions between parallel test files
+      silent: true,
+      directory: dir,
+      resetOnClose: false,
+      vhostBuckets: false,
+      configureBuckets: [{ name: bucket }],
+    });
+    // silent: true only mutes the console transport; winston still complains on stderr when a late
+    // request (after close) logs. Mute the logger itself.
+    (server as unknown as { logger: { silent: boolean } }).logger.silent = true;
+    // Before s3rver's router (Koa composes `middleware` when the server starts listening).
+    const mw = (server as unknown as { middleware: unknown[] }).middleware;
+    mw.splice(mw.length - 1, 0, holdMiddleware(holdState), abortMultipartMiddleware(dir), listMultipartUploadsMiddleware(dir));
+    const addr = (await server.run()) as { port: number };
+    return { server, port: addr.port };
+  };
+  let running: Awaited<ReturnType<typeof launch>> | null;
   try {
-    addr = await server.run();
+    running = await launch(0);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  // Keep-alive sockets from SDK clients would otherwise hold close() open until they time out.
-  const http = server.httpServer;
-  const endpoint = `http://127.0.0.1:${addr.port}`;
+  const port = running.port;
+  const close = async () => {
+    const r = running;
+    running = null;
+    if (!r) return;
+    const closing = r.server.close().catch(() => undefined);
+    // Keep-alive sockets from SDK clients (and held requests) would otherwise hold close() open.
+    r.server.httpServer?.closeAllConnections?.();
+    await closing;
+    releaseHeld();
+  };
+  const endpoint = `http://127.0.0.1:${port}`;
   const accessKeyId = 'S3RVER';
   const secretAccessKey = 'S3RVER';
   const region = 'us-east-1';
@@ -199,6 +331,22 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<Tes
       S3_FORCE_PATH_STYLE: 'true',
     },
     directory: dir,
+    holdRequest(match, holdOpts = {}) {
+      if (holdState.frozen || holdState.hold) throw new Error('a hold is already armed or active: kill() and restart() first');
+      holdState.release = new Promise<void>((r) => (releaseHeld = r));
+      return new Promise<S3RequestInfo>((held) => {
+        holdState.hold = { match, afterBodyBytes: holdOpts.afterBodyBytes, held };
+      });
+    },
+    async kill() {
+      await close();
+    },
+    async restart() {
+      if (running) throw new Error('the S3 server is running: kill() it first');
+      holdState.hold = null;
+      holdState.frozen = false;
+      running = await launch(port);
+    },
     async incompleteUploads() {
       const base = uploadsDir(dir, bucket);
       const ids = await readdir(base).catch(() => [] as string[]);
@@ -207,9 +355,7 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<Tes
     async stop() {
       if (stopped) return;
       stopped = true;
-      const closing = server.close().catch(() => undefined);
-      http?.closeAllConnections?.();
-      await closing;
+      await close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -99,8 +99,12 @@ export class S3Storage implements StorageBackend {
         cb(null, chunk);
       },
     });
-    // pipeline (not pipe) so a source error reaches the upload, which then aborts the multipart.
-    pipeline(body, counter, () => undefined);
+    // A source error reaches the upload (which then aborts the multipart). Not pipeline(): when the
+    // upload fails, the SDK stops reading `counter` and destroys it with a bare AbortError, which
+    // pipeline would pass on to `body`, so its writer would fail with "The operation was aborted"
+    // before the storage error is known. `body` is destroyed below with the real cause instead.
+    body.on('error', (err) => counter.destroy(err));
+    body.pipe(counter);
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.objectKey(key), Body: counter, ContentType: contentType(key) },
@@ -111,10 +115,12 @@ export class S3Storage implements StorageBackend {
     try {
       await upload.done();
     } catch (err) {
-      counter.destroy();
-      body.destroy();
-      if (sourceError !== undefined) throw sourceFailed(sourceError, key, this.location);
-      throw this.mapError(err, 'upload', key);
+      const e = sourceError !== undefined ? sourceFailed(sourceError, key, this.location) : this.mapError(err, 'upload', key);
+      // Destroyed with the cause: whoever is still writing the body (the archive writer) fails
+      // with the storage error, not a bare "The operation was aborted" that would hide it.
+      counter.destroy(e);
+      body.destroy(e);
+      throw e;
     }
     if (sourceError !== undefined) throw sourceFailed(sourceError, key, this.location);
     return { size };
