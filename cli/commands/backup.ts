@@ -15,7 +15,9 @@ const USAGE = `Usage: tickethub-backup backup [--database-url URL] [--storage UR
   --storage URL        file:///dir, a directory, or s3://bucket/prefix (default: BACKUP_STORAGE_URL, else .data/backups)
   --description TEXT   note stored with the backup
   --workers N          parallel COPY connections on the one snapshot (default 2)
-  --no-verify          skip reading the stored backup back before calling it succeeded
+  --no-verify          skip reading the stored archive back before calling it succeeded
+                       (by default its bytes must be identical to what was written: size and
+                       SHA-256; 'verify ID' also decompresses and checks every member)
   --json               print one JSON object (id, status, location, tables, rows, sizeBytes, durationMs, sha256)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -64,10 +66,10 @@ export async function run(argv: string[]): Promise<number> {
     if (values.json) {
       const { id, status, location, tables, rows, sizeBytes, durationMs, sha256 } = r;
       const enc = r.manifest.encryption;
-      process.stdout.write(`${JSON.stringify({ id, status, location, tables, rows, sizeBytes, durationMs, sha256, verified: r.verification?.ok ?? null, encrypted: Boolean(enc), ...(enc ? { recipients: enc.recipients, ciphertextSha256: enc.ciphertext.sha256 } : {}), ...(r.warnings ? { warnings: r.warnings } : {}) })}\n`);
+      process.stdout.write(`${JSON.stringify({ id, status, location, tables, rows, sizeBytes, durationMs, sha256, verified: r.verification?.ok ?? null, verifiedScope: r.verification?.scope ?? null, encrypted: Boolean(enc), ...(enc ? { recipients: enc.recipients, ciphertextSha256: enc.ciphertext.sha256 } : {}), ...(r.warnings ? { warnings: r.warnings } : {}) })}\n`);
     } else {
       const enc = r.manifest.encryption;
-      const verified = r.verification ? (r.verification.encryption && !r.verification.encryption.lookedInside ? ', stored ciphertext verified' : ', verified') : '';
+      const verified = r.verification ? `\n  verified: ${r.verification.proved}; \`verify ${r.id}\` also decompresses and checks every member` : '\n  not verified (--no-verify)';
       process.stdout.write(
         `backup ${r.id} succeeded: ${r.rows.toLocaleString('en-US')} rows in ${tableCountLabel(r.manifest.tables)}, ${formatBytes(r.sizeBytes)} in ${formatDuration(r.durationMs)}${verified}\n  ${r.location}\n  sha256 ${r.sha256}${enc ? ` (of the gzip inside)\n  encrypted (age) for ${enc.recipients.length} recipient(s); ciphertext sha256 ${enc.ciphertext.sha256}` : ''}\n`,
       );

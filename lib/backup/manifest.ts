@@ -174,6 +174,13 @@ export interface Manifest {
   /** v2+: catalog fingerprint of the backed-up schemas (object -> hash of definition, owner, ACL), compared by the drill (schema-fingerprint.ts). */
   schemaFingerprint?: SchemaFingerprint;
   /**
+   * How the backup engine checked the stored archive before it wrote this manifest. 'stored-bytes':
+   * read back from storage, the same size and SHA-256 as the bytes written (`archive`, or
+   * `encryption.ciphertext` when encrypted) — no decompression (stored-check.ts). Absent: written
+   * with --no-verify, or by a version without this field. `verify` and drills check the content.
+   */
+  checkedAfterWrite?: { scope: 'stored-bytes'; checkedAt: string };
+  /**
    * Present when the backup was written with BACKUP_SIGNING_KEY: HMAC-SHA256 over the manifest's
    * canonical bytes without this field (manifest-signature.ts). Covers every member's hash (and the
    * ciphertext's, when encrypted).

@@ -2,7 +2,6 @@ import type { Readable } from 'node:stream';
 import { AppError, oneLine } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { isNotFound } from '../storage/storage-backend';
-import type { VerifyResult } from './verify';
 
 /**
  * The post-backup read-back check, told apart from storage failing under it. `check` reads the
@@ -12,7 +11,7 @@ import type { VerifyResult } from './verify';
  * stored backup did not verify" (which is for archives that really do not match). A missing object
  * is not a storage failure: it is what the check reports. Returns the check's result otherwise.
  */
-export async function readBackCheck(storage: StorageBackend, check: (storage: StorageBackend) => Promise<VerifyResult>): Promise<VerifyResult> {
+export async function readBackCheck<R extends { ok: boolean }>(storage: StorageBackend, check: (storage: StorageBackend) => Promise<R>): Promise<R> {
   let fault: unknown;
   const record = (err: unknown) => {
     if (fault === undefined && !isNotFound(err)) fault = err;
@@ -47,7 +46,7 @@ export async function readBackCheck(storage: StorageBackend, check: (storage: St
     const msg = oneLine((fault as Error | undefined)?.message ?? String(fault));
     return new AppError('storage', `storage failed during the read-back check: ${fault instanceof AppError ? msg : `${storage.location}: ${msg}`}`, { cause: fault });
   };
-  let result: VerifyResult;
+  let result: R;
   try {
     result = await check(watched);
   } catch (err) {

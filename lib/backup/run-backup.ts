@@ -42,11 +42,10 @@ import { removeLeftovers } from './leftovers';
 import { signingKeyFromEnv, signManifest } from './manifest-signature';
 import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
-import { verifySource } from './verify';
-import { storageArchiveSource } from './archive-reader';
 import { readBackCheck } from './read-back';
+import { checkStoredArchive } from './stored-check';
+import type { StoredArchiveCheck } from './stored-check';
 import { bothProgress, progressRecorder } from './progress-recorder';
-import type { VerifyResult } from './verify';
 import type { BackupProgress } from './backup-progress';
 
 /** 'schedule': the in-process scheduler or run-scheduled; 'cron': the HTTP cron route. */
@@ -70,7 +69,11 @@ export interface BackupOptions {
   workers?: number;
   /** Heap bytes per ctid-range chunk of a large table; default BACKUP_CHUNK_MB or 64 MB (0: never split). */
   chunkBytes?: number;
-  /** Read the stored backup back and check it before calling it succeeded (default true). */
+  /**
+   * Read the stored archive back before calling the backup succeeded (default true): its bytes must
+   * be identical to what was written (size and SHA-256, stored-check.ts). No decompression: the
+   * members' content is checked by `verify` and drills.
+   */
   verify?: boolean;
   onProgress?: (p: BackupProgress) => void;
   /** Aborts the run (it then fails with code 'aborted' and leaves nothing in storage). */
@@ -91,7 +94,11 @@ export interface BackupResult {
   durationMs: number;
   sha256: string;
   manifest: Manifest;
-  verification: VerifyResult | null;
+  /**
+   * The check after writing (null with verify: false): the stored archive read back, same size and
+   * SHA-256 as written (stored-check.ts). The full decompress-and-check is `verify`.
+   */
+  verification: StoredArchiveCheck | null;
   /** Problems that did not make the backup fail (e.g. it could not be recorded in backup_runs). */
   warnings?: string[];
 }
@@ -292,19 +299,17 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
 
   // The run's row carries its live progress for the dashboard (any server instance reads it).
   if (recording) opts = { ...opts, onProgress: bothProgress(opts.onProgress, progressRecorder(control, id)) };
-  let verification: VerifyResult | null = null;
+  let verification: StoredArchiveCheck | null = null;
   // Losing the control session loses the lock: the run stops before it records or keeps anything.
   const watch = watchControlSession(control, opts.signal);
   let bookkeeping: pg.Client = control;
   try {
-    const manifest = await writeBackup(id, startedAt, { ...opts, signal: watch.signal });
-    if (opts.verify !== false) {
-      opts.onProgress?.({ ...lastProgress(id, manifest), phase: 'verifying', elapsedMs: Date.now() - t0 });
-      verification = await readBackCheck(storage, (s) => verifySource(storageArchiveSource(s, id, { manifestText: serializeManifest(manifest).toString('utf8') })));
-      if (!verification.ok) {
-        const first = verification.problems[0];
-        throw new AppError('verification_failed', `the stored backup did not verify: ${first ? oneLine(first.problem) : 'unknown problem'}`);
-      }
+    const written = await writeBackup(id, startedAt, { ...opts, signal: watch.signal });
+    const manifest = written.manifest;
+    verification = written.check;
+    if (verification && !verification.ok) {
+      const first = verification.problems[0];
+      throw new AppError('verification_failed', `the stored backup did not verify: ${first ? oneLine(first.problem) : 'unknown problem'}`);
     }
     if (watch.lost()) throw watch.lost();
     // Stored only now: one rule everywhere, a backup is good only if its manifest exists AND it
@@ -404,8 +409,12 @@ function lastProgress(id: string, m: Manifest): BackupProgress {
   };
 }
 
-/** The snapshot read and the two storage writes; throws on any failure (the caller cleans up). */
-async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Promise<Manifest> {
+/**
+ * The snapshot read, the archive write and its read-back check (unless verify: false); throws on
+ * any failure (the caller cleans up). A check that found a mismatch is returned (not thrown) so the
+ * caller records it.
+ */
+async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Promise<{ manifest: Manifest; check: StoredArchiveCheck | null }> {
   const t0 = startedAt.getTime();
   const schemas = opts.schemas?.length ? opts.schemas : envSchemas();
   const excludeTableData = opts.excludeTableData ?? [...BOOKKEEPING_TABLES];
@@ -656,6 +665,18 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     await put;
     progress.archiveBytes = archive.sizeBytes;
 
+    // The stored object must be byte for byte what was written: read it back and hash it as stored
+    // (the gzip stream, or its ciphertext). Every member's content hash, row count and length were
+    // taken from the very bytes handed to zlib; decompressing them again is `verify`'s job.
+    let check: StoredArchiveCheck | null = null;
+    if (opts.verify !== false) {
+      progress.phase = 'verifying';
+      emit(true);
+      const enc = sealed.encryption();
+      // A storage failure under the check is the storage's error, not "did not verify" (read-back.ts).
+      check = await readBackCheck(storage, (s) => checkStoredArchive(s, id, sealed.key, enc ? { ...enc.ciphertext, encrypted: true } : { ...archive, encrypted: false }, { signal }));
+    }
+
     const tables: ManifestTable[] = dump.tables.map((t) => {
       const te = tableEntries.get(`${t.schema}.${t.name}`);
       const shas = te?.shas ?? [];
@@ -691,9 +712,10 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       externalDependencies,
       warnings,
       schemaFingerprint: fingerprint,
+      ...(check?.ok ? { checkedAfterWrite: { scope: check.scope, checkedAt: check.checkedAt } } : {}),
     }, signingKey);
     // The manifest is stored by runBackup once the archive read back verified.
-    return manifest;
+    return { manifest, check };
   } catch (err) {
     const e = fail(err);
     await put.catch(() => {});

@@ -16,6 +16,12 @@ export type VerifyProblem = ArchiveProblem;
 export interface VerifyResult {
   /** True when there is no problem at all. */
   ok: boolean;
+  /**
+   * 'full': every member decompressed and checked against the manifest (unless an encrypted
+   * backup could not be decrypted: see `encryption.lookedInside`). The backup engine's own check
+   * after writing is the cheaper 'stored-bytes' (stored-check.ts).
+   */
+  scope: 'full';
   id: string;
   /** ISO 8601 time the check finished. */
   checkedAt: string;
@@ -68,6 +74,7 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   const text = await source.manifestText(); // not_found propagates: the backup does not exist
   const result: VerifyResult = {
     ok: false,
+    scope: 'full',
     id: source.id,
     checkedAt: '',
     archiveSha256Ok: false,

@@ -17,8 +17,12 @@ export interface BackupDetail {
   sizeBytes: number | null;
   /** SHA-256 of the archive file. */
   sha256: string | null;
-  /** The last checksum verification: ok and when (null: never verified). */
-  verified: { ok: boolean; at: string; problems: number } | null;
+  /**
+   * The last check: ok and when (null: never verified). scope 'stored-bytes': the backup's own
+   * read-back (stored bytes identical to what was written); 'full': `verify` (every member
+   * decompressed and checked).
+   */
+  verified: { ok: boolean; at: string; problems: number; scope: 'stored-bytes' | 'full' } | null;
   /** The last restore drill (null: none ran). */
   drill: { ok: boolean; at: string; error: string | null; durationMs: number | null } | null;
   /** Why it failed (one line), null otherwise. */
@@ -60,7 +64,7 @@ export async function backupDetail(db: Queryable, id: string): Promise<BackupDet
   const { rows } = await db.query(`SELECT * FROM public.backup_runs WHERE id = $1`, [parseBackupId(id)]);
   if (rows.length === 0) throw new AppError('not_found', `no backup ${id}`);
   const r = rows[0];
-  const v = r.verification as { ok?: boolean; problems?: unknown[] } | null;
+  const v = r.verification as { ok?: boolean; problems?: unknown[]; scope?: string } | null;
   const d = r.drill as { ok?: boolean; error?: string | null; durationMs?: number } | null;
   const m = r.manifest as (Manifest & { warnings?: string[] }) | null;
   const detail: BackupDetail = {
@@ -74,7 +78,7 @@ export async function backupDetail(db: Queryable, id: string): Promise<BackupDet
     rows: num(r.row_count),
     sizeBytes: num(r.size_bytes),
     sha256: r.sha256,
-    verified: v && r.verified_at ? { ok: v.ok === true, at: iso(r.verified_at)!, problems: Array.isArray(v.problems) ? v.problems.length : 0 } : null,
+    verified: v && r.verified_at ? { ok: v.ok === true, at: iso(r.verified_at)!, problems: Array.isArray(v.problems) ? v.problems.length : 0, scope: v.scope === 'stored-bytes' ? 'stored-bytes' : 'full' } : null,
     drill: d && r.drill_at ? { ok: d.ok === true, at: iso(r.drill_at)!, error: d.error ?? null, durationMs: d.durationMs ?? null } : null,
     error: r.error,
     tables: tablesOf(m),

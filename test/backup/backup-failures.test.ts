@@ -195,6 +195,49 @@ describe('backup failures', () => {
     await expectNothingStored(inner, dir);
   });
 
+  it('storage that hands back other bytes than were written: the read-back (hash of the stored bytes, no decompression) fails the run', async () => {
+    const dir = path.join(tmp, 'readrot');
+    const inner = openStorage(dir);
+    // Stores faithfully, but every read of the archive returns one byte changed (a bad cache, a
+    // replica that diverged): the stored object is not what the backup wrote.
+    const readrot: StorageBackend = {
+      location: inner.location,
+      put: (key, body) => inner.put(key, body),
+      get: async (key, range) => {
+        const s = await inner.get(key, range);
+        if (!key.endsWith('.sql.gz')) return s;
+        let seen = 0;
+        return s.pipe(
+          new Transform({
+            transform(chunk: Buffer, _enc, cb) {
+              const at = 70_000 - seen;
+              if (at >= 0 && at < chunk.length) {
+                chunk = Buffer.from(chunk);
+                chunk[at] ^= 0x01;
+              }
+              seen += chunk.length;
+              cb(null, chunk);
+            },
+          }),
+        );
+      },
+      stat: (k) => inner.stat(k),
+      list: (p) => inner.list(p),
+      delete: (k) => inner.delete(k),
+      close: () => inner.close(),
+    };
+    const phases: string[] = [];
+    const err = await runBackup({ databaseUrl: app.url, storage: readrot, trigger: 'cli', onProgress: (p) => phases.push(p.phase) }).catch((e) => e);
+    expect(err.code).toBe('verification_failed');
+    expect(err.message).toMatch(/^the stored backup did not verify: archive \S+\.sql\.gz in storage has SHA-256 [0-9a-f]{64}, what was written has [0-9a-f]{64}$/);
+    expect(phases).toContain('verifying');
+    const run = await withClient(app.url, async (c) => (await c.query(`SELECT status, error, verification FROM public.backup_runs ORDER BY started_at DESC LIMIT 1`)).rows[0]);
+    expect(run).toMatchObject({ status: 'failed', error: err.message });
+    // What was checked is recorded: the stored bytes, not a decompression of the members.
+    expect(run.verification).toMatchObject({ ok: false, scope: 'stored-bytes', proved: 'stored bytes identical to what was written (SHA-256 of the archive)' });
+    await expectNothingStored(inner, dir);
+  });
+
   it('interrupted (Ctrl-C in the CLI = an aborted signal): aborted, recorded failed, nothing stored', async () => {
     const dir = path.join(tmp, 'aborted');
     const storage = openStorage(dir);

@@ -90,10 +90,14 @@ describe('runBackup on the TicketHub database', () => {
     expect(r.status).toBe('succeeded');
     expect(r.id).toMatch(BACKUP_ID_RE);
     expect(r.verification?.ok).toBe(true);
+    // The check after writing re-hashes the stored bytes (no decompression); `verify` is the full check.
+    expect(r.verification).toMatchObject({ scope: 'stored-bytes', proved: 'stored bytes identical to what was written (SHA-256 of the archive)', key: `${r.id}.sql.gz`, sizeBytes: r.sizeBytes, sha256: r.sha256, encrypted: false });
+    expect(progress).toContain('verifying');
     expect(progress).toContain('data');
     expect(progress.at(-1)).toBe('done');
 
     const m = await readManifest(storage, r.id);
+    expect(m.checkedAfterWrite).toEqual({ scope: 'stored-bytes', checkedAt: r.verification!.checkedAt });
     // Every table of the schema, found from the catalogs (not a list): the ten TicketHub tables and more.
     for (const t of ['admin_users', 'telegram_users', 'trips', 'receipts', 'tickets', 'activity_logs', 'approvals', 'invitations', 'telegram_channels', 'notifications']) {
       expect(m.tables.find((x) => x.name === t)?.rows, t).toBe(before[`public.${t}`].rows);
@@ -112,7 +116,7 @@ describe('runBackup on the TicketHub database', () => {
     const run = await withClient(app.url, async (c) => (await c.query('SELECT *, row_count::int AS row_count, size_bytes::int AS size_bytes FROM public.backup_runs WHERE id = $1', [r.id])).rows[0]);
     expect(run).toMatchObject({ status: 'succeeded', trigger: 'manual', description: 'before the migration', row_count: r.rows, table_count: r.tables, size_bytes: r.sizeBytes, sha256: r.sha256, error: null });
     expect(run.verified_at).not.toBeNull();
-    expect(run.verification.ok).toBe(true);
+    expect(run.verification).toMatchObject({ ok: true, scope: 'stored-bytes' });
     expect(run.manifest.id).toBe(r.id);
     const log = await withClient(app.url, async (c) => (await c.query(`SELECT * FROM public.activity_logs WHERE entity_id = $1`, [r.id])).rows);
     expect(log).toHaveLength(1);
