@@ -4,7 +4,8 @@ import { PageHeader } from '@/components/page-header';
 import { StatCard } from '@/components/stat-card';
 import { getPool } from '@/lib/db/pool';
 import { requireAdmin } from '@/lib/http/page-auth';
-import { intlLocale, toLocale } from '@/lib/i18n/locales';
+import { formatNumber } from '@/lib/i18n/format-date-time';
+import { toLocale } from '@/lib/i18n/locales';
 import { dashboardCounts } from '@/lib/queries/dashboard';
 
 export async function generateMetadata() {
@@ -16,7 +17,8 @@ export async function generateMetadata() {
 export default async function DashboardPage() {
   const admin = await requireAdmin();
   const t = await getTranslations('dashboard');
-  const fmt = new Intl.NumberFormat(intlLocale(toLocale(await getLocale())));
+  const locale = toLocale(await getLocale());
+  const fmt = { format: (n: number) => formatNumber(n, locale) };
   const counts = await dashboardCounts(getPool());
   return (
     <>

@@ -1,9 +1,11 @@
 'use client';
 
 import { useState } from 'react';
-import { useTranslations } from 'next-intl';
+import { useLocale, useTranslations } from 'next-intl';
 import { useRouter } from 'next/navigation';
 import { ClipboardCopy, Download, FileJson, FlaskConical, ShieldCheck, Terminal, Trash2 } from 'lucide-react';
+import { formatNumber } from '@/lib/i18n/format-date-time';
+import { toLocale } from '@/lib/i18n/locales';
 import { ModalDialog } from './modal-dialog';
 
 const BTN =
@@ -12,6 +14,7 @@ const BTN =
 /** The actions of one backup in the history: download, manifest, verify, drill, delete, restore command. */
 export function BackupActions({ id, status, canAdminister }: { id: string; status: string; canAdminister: boolean }) {
   const t = useTranslations('backups.actions');
+  const locale = toLocale(useLocale());
   const router = useRouter();
   const [busy, setBusy] = useState<'verify' | 'drill' | 'delete' | null>(null);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
@@ -28,9 +31,9 @@ export function BackupActions({ id, status, canAdminister }: { id: string; statu
       const body = await res.json();
       if (!res.ok) setMessage({ ok: false, text: t('error', { error: body?.error?.message ?? res.status }) });
       else if (kind === 'verify') {
-        setMessage(body.ok ? { ok: true, text: t('verifyOk') } : { ok: false, text: t('verifyFailed', { count: body.problems.length, first: body.problems[0]?.problem ?? '' }) });
+        setMessage(body.ok ? { ok: true, text: t('verifyOk') } : { ok: false, text: t('verifyFailed', { count: formatNumber(body.problems.length, locale), first: body.problems[0]?.problem ?? '' }) });
       } else {
-        setMessage(body.ok ? { ok: true, text: t('drillOk', { tables: body.tables.length, rows: body.rows }) } : { ok: false, text: t('drillFailed', { error: body.error ?? '' }) });
+        setMessage(body.ok ? { ok: true, text: t('drillOk', { tables: formatNumber(body.tables.length, locale), rows: formatNumber(body.rows, locale) }) } : { ok: false, text: t('drillFailed', { error: body.error ?? '' }) });
       }
       router.refresh();
     } catch (err) {

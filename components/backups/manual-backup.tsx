@@ -5,6 +5,7 @@ import { useLocale, useTranslations } from 'next-intl';
 import { useRouter } from 'next/navigation';
 import { DatabaseBackup, LoaderCircle } from 'lucide-react';
 import { formatBytes, formatDuration } from '@/lib/i18n/format-units';
+import { formatNumber } from '@/lib/i18n/format-date-time';
 import { toLocale } from '@/lib/i18n/locales';
 import type { BackupRunProgress } from '@/lib/queries/backup-detail';
 
@@ -96,7 +97,7 @@ export function ManualBackup({ runningId }: { runningId: string | null }) {
   const phase = p && (PHASES as readonly string[]).includes(p.phase) ? (p.phase as (typeof PHASES)[number]) : 'starting';
   const fraction = p && p.pagesTotal ? Math.min(1, (p.pagesDone ?? 0) / p.pagesTotal) : p && p.tablesTotal ? p.tablesDone / p.tablesTotal : 0;
   const eta = p && fraction > 0.02 && p.elapsedMs ? (p.elapsedMs * (1 - fraction)) / fraction : null;
-  const num = new Intl.NumberFormat(locale === 'am' ? 'am-ET' : 'en');
+  const num = { format: (n: number) => formatNumber(n, locale) };
 
   return (
     <section aria-labelledby="manual-backup-title" className="rounded-xl border border-slate-200 bg-white p-4 shadow-sm sm:p-5">

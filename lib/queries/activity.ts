@@ -7,6 +7,8 @@ export interface ActivityRow {
   entityType: string;
   entityId: string | null;
   description: string;
+  /** Structured detail recorded with the entry (the translated description is built from it). */
+  metadata: Record<string, unknown>;
   ipAddress: string | null;
   createdAt: Date;
   adminName: string | null;
@@ -37,10 +39,10 @@ export async function listActivity(db: Queryable, opts: { page: number; pageSize
   const pageCount = Math.max(1, Math.ceil(total / pageSize));
   const page = Math.min(Math.max(Math.trunc(opts.page) || 1, 1), pageCount);
   const { rows } = await db.query<{
-    id: number; action: string; entity_type: string; entity_id: string | null; description: string;
+    id: number; action: string; entity_type: string; entity_id: string | null; description: string; metadata: Record<string, unknown> | null;
     ip_address: string | null; created_at: Date; full_name: string | null; email: string | null;
   }>(
-    `SELECT l.id, l.action, l.entity_type, l.entity_id, l.description, l.ip_address, l.created_at, a.full_name, a.email
+    `SELECT l.id, l.action, l.entity_type, l.entity_id, l.description, l.metadata, l.ip_address, l.created_at, a.full_name, a.email
        FROM public.activity_logs l
        LEFT JOIN public.admin_users a ON a.id = l.admin_user_id
       WHERE ($1::text IS NULL OR l.action = $1)
@@ -50,7 +52,7 @@ export async function listActivity(db: Queryable, opts: { page: number; pageSize
   );
   return {
     items: rows.map((r) => ({
-      id: Number(r.id), action: r.action, entityType: r.entity_type, entityId: r.entity_id, description: r.description,
+      id: Number(r.id), action: r.action, entityType: r.entity_type, entityId: r.entity_id, description: r.description, metadata: r.metadata ?? {},
       ipAddress: r.ip_address, createdAt: r.created_at, adminName: r.full_name, adminEmail: r.email,
     })),
     total, page, pageCount, pageSize,

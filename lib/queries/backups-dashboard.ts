@@ -3,6 +3,7 @@ import { backupHealth, maxAgeHoursFromEnv } from '../backup/backup-health';
 import type { BackupHealth } from '../backup/backup-health';
 import { backupHealthFacts } from '../backup/backup-runs';
 import { drillPolicyFromEnv } from '../backup/drill';
+import { encryptionStatus } from '../backup/encryption/encryption-keys';
 import { retentionSettings } from '../backup/run-scheduled-backup';
 import { describeSchedule, nextRun, scheduleFromEnv } from '../backup/schedule';
 import { oneLine } from '../errors';
@@ -33,7 +34,7 @@ export interface BackupsDashboard {
   runningId: string | null;
   /** Succeeded backups (newest first, up to 50) that an export can read from. */
   exportableBackups: { id: string; startedAt: Date; description: string }[];
-  info: { schedule: string; retentionDays: number | null; retentionMin: number | null; storage: string; encrypted: boolean; drillPolicy: string; retentionError: string | null };
+  info: { schedule: string; retentionDays: number | null; retentionMin: number | null; storage: string; encrypted: boolean; encryptionRecipients: number; encryptionProblem: string | null; drillPolicy: string; retentionError: string | null };
 }
 
 const PAGE = 20;
@@ -74,6 +75,8 @@ export async function backupsDashboard(pool: pg.Pool, opts: { before?: HistoryCu
   } catch (err) {
     drillPolicy = oneLine(String((err as Error).message ?? err));
   }
+  // Same answer as /api/admin/backups/stats: a setting that does not parse is a problem, not 'encrypted'.
+  const enc = encryptionStatus();
   return {
     stats,
     health: backupHealth(facts, { maxAgeHours: maxAgeHoursFromEnv() }),
@@ -90,7 +93,9 @@ export async function backupsDashboard(pool: pg.Pool, opts: { before?: HistoryCu
       retentionMin: retention?.keepLast ?? null,
       retentionError,
       storage: describeStorage(),
-      encrypted: Boolean(process.env.BACKUP_ENCRYPTION_RECIPIENTS?.trim()),
+      encrypted: enc.encrypted,
+      encryptionRecipients: enc.encryptionRecipients,
+      encryptionProblem: enc.encryptionProblem ?? null,
       drillPolicy,
     },
   };

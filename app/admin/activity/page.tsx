@@ -2,10 +2,13 @@ import Link from 'next/link';
 import { getLocale, getTranslations } from 'next-intl/server';
 import { ChevronLeft, ChevronRight } from 'lucide-react';
 import { PageHeader } from '@/components/page-header';
+import { describeActivity, isKnownAction } from '@/lib/activity/activity-labels';
 import { getPool } from '@/lib/db/pool';
 import { requireAdmin } from '@/lib/http/page-auth';
-import { appTimeZone, intlLocale, toLocale } from '@/lib/i18n/locales';
+import { formatDateTime, formatNumber } from '@/lib/i18n/format-date-time';
+import { intlLocale, toLocale } from '@/lib/i18n/locales';
 import { listActivity, listActivityActions } from '@/lib/queries/activity';
+import type { ActivityRow } from '@/lib/queries/activity';
 
 const PAGE_SIZE = 25;
 
@@ -23,14 +26,28 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
   await requireAdmin();
   const sp = await searchParams;
   const t = await getTranslations('activity');
-  const locale = intlLocale(toLocale(await getLocale()));
+  const roles = await getTranslations('roles');
+  const locale = toLocale(await getLocale());
   const db = getPool();
   const actions = await listActivityActions(db);
   const requested = one(sp.action);
   const action = requested && actions.includes(requested) ? requested : null;
   const result = await listActivity(db, { page: Number(one(sp.page) ?? 1), pageSize: PAGE_SIZE, action });
-  const dateFmt = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: appTimeZone() });
-  const numFmt = new Intl.NumberFormat(locale);
+  const when = (d: Date) => formatDateTime(d, locale);
+  const num = (n: number) => formatNumber(n, locale);
+  // The stored code stays what is filtered on; people read the label (the code itself when unknown).
+  const label = (code: string) => (isKnownAction(code) ? t(`actions.${code}`) : code);
+  const options = actions.map((a) => ({ code: a, label: label(a) })).sort((x, y) => x.label.localeCompare(y.label, intlLocale(locale)));
+  // English shows the description as recorded; other languages the translated template filled from
+  // the entry's metadata (numbers and sizes formatted), or the recorded text when it has no template.
+  const describe = (row: ActivityRow): string => {
+    if (locale === 'en' && row.description) return row.description;
+    const d = describeActivity(row, locale);
+    if (!d) return row.description;
+    const values = { ...d.values };
+    if (values.role && ['super_admin', 'admin', 'staff'].includes(values.role)) values.role = roles(values.role as 'admin');
+    return t(`descriptions.${d.key}` as 'descriptions.ADMIN_SIGN_IN', values);
+  };
 
   const href = (page: number) => {
     const q = new URLSearchParams();
@@ -52,8 +69,8 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
               className="mt-1 w-56 max-w-[60vw] rounded-md border border-slate-300 bg-white px-2.5 py-2 text-sm text-slate-900 shadow-sm"
             >
               <option value="">{t('allActions')}</option>
-              {actions.map((a) => (
-                <option key={a} value={a}>{a}</option>
+              {options.map((a) => (
+                <option key={a.code} value={a.code}>{a.label}</option>
               ))}
             </select>
           </label>
@@ -73,10 +90,10 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
             {result.items.map((row) => (
               <li key={row.id} className="px-4 py-3" data-card-action={row.action}>
                 <div className="flex flex-wrap items-center justify-between gap-2">
-                  <ActionBadge action={row.action} wrap />
-                  <time dateTime={row.createdAt.toISOString()} className="text-xs text-slate-500 tabular-nums">{dateFmt.format(row.createdAt)}</time>
+                  <ActionBadge action={row.action} label={label(row.action)} title={t('recordedAs', { code: row.action })} wrap />
+                  <time dateTime={row.createdAt.toISOString()} className="text-xs text-slate-500 tabular-nums">{when(row.createdAt)}</time>
                 </div>
-                <p className="mt-1.5 text-sm break-words text-slate-800">{row.description}</p>
+                <p className="mt-1.5 text-sm break-words text-slate-800">{describe(row)}</p>
                 <p className="mt-0.5 text-xs text-slate-500">{row.adminName ?? t('system')}{row.ipAddress ? ` · ${row.ipAddress}` : ''}</p>
               </li>
             ))}
@@ -96,12 +113,12 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
                 {result.items.map((row) => (
                   <tr key={row.id} className="align-top hover:bg-slate-50/60" data-action={row.action}>
                     <td className="px-4 py-3 whitespace-nowrap text-slate-600 tabular-nums">
-                      <time dateTime={row.createdAt.toISOString()}>{dateFmt.format(row.createdAt)}</time>
+                      <time dateTime={row.createdAt.toISOString()}>{when(row.createdAt)}</time>
                     </td>
                     <td className="px-4 py-3">
-                      <ActionBadge action={row.action} />
+                      <ActionBadge action={row.action} label={label(row.action)} title={t('recordedAs', { code: row.action })} />
                     </td>
-                    <td className="min-w-48 px-4 py-3 text-slate-800">{row.description}</td>
+                    <td className="min-w-48 px-4 py-3 text-slate-800">{describe(row)}</td>
                     <td className="hidden px-4 py-3 text-slate-600 md:table-cell">{row.adminName ?? t('system')}</td>
                     <td className="hidden px-4 py-3 font-mono text-xs text-slate-500 lg:table-cell">{row.ipAddress ?? '—'}</td>
                   </tr>
@@ -113,7 +130,7 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
         )}
         <nav aria-label={t('pagination')} className="flex items-center justify-between gap-3 border-t border-slate-200 bg-slate-50 px-4 py-3 text-sm">
           <p className="text-slate-500">
-            {t('total', { total: result.total })} · {t('pageOf', { page: numFmt.format(result.page), pageCount: numFmt.format(result.pageCount) })}
+            {t('total', { total: result.total, count: num(result.total) })} · {t('pageOf', { page: num(result.page), pageCount: num(result.pageCount) })}
           </p>
           <div className="flex gap-2">
             <PageLink href={result.page > 1 ? href(result.page - 1) : null} rel="prev">
@@ -137,12 +154,13 @@ function PageLink({ href, rel, children }: { href: string | null; rel: string; c
   return <Link href={href} rel={rel} className={`${cls} border-slate-300 bg-white text-slate-700 hover:bg-slate-100`}>{children}</Link>;
 }
 
-// Table cells keep the action on one line; phone cards may wrap a very long one.
-function ActionBadge({ action, wrap = false }: { action: string; wrap?: boolean }) {
+// The translated label; the stored code in data-action-code and the tooltip. Table cells keep the
+// label on one line; phone cards may wrap a long one.
+function ActionBadge({ action, label, title, wrap = false }: { action: string; label: string; title: string; wrap?: boolean }) {
   const failed = action.endsWith('FAILED');
   return (
-    <span className={`inline-block rounded px-2 py-0.5 font-mono text-xs ${wrap ? 'break-all' : 'whitespace-nowrap'} ${failed ? 'bg-red-50 text-red-700' : 'bg-slate-100 text-slate-700'}`}>
-      {action}
+    <span data-action-code={action} title={title} className={`inline-block rounded px-2 py-0.5 text-xs font-medium ${label === action ? 'font-mono' : ''} ${wrap ? 'break-words' : 'whitespace-nowrap'} ${failed ? 'bg-red-50 text-red-700' : 'bg-slate-100 text-slate-700'}`}>
+      {label}
     </span>
   );
 }

@@ -172,7 +172,13 @@ export default async function BackupsPage({ searchParams }: { searchParams: Prom
               <dt className="text-slate-500">{t('info.storage')}</dt>
               <dd className="break-all" data-info="storage">{d.info.storage}</dd>
               <dt className="text-slate-500">{t('info.encryption')}</dt>
-              <dd data-info="encryption">{d.info.encrypted ? t('info.encryptionOn') : t('info.encryptionOff')}</dd>
+              <dd data-info="encryption" data-encrypted={d.info.encrypted ? 'true' : 'false'} className={`break-words ${d.info.encryptionProblem ? 'text-red-700' : d.info.encrypted ? 'text-emerald-800' : 'text-amber-800'}`}>
+                {d.info.encryptionProblem
+                  ? t('info.encryptionProblem', { problem: d.info.encryptionProblem })
+                  : d.info.encrypted
+                    ? t('info.encryptionOn', { count: d.info.encryptionRecipients, recipients: num(d.info.encryptionRecipients) })
+                    : t('info.encryptionOff')}
+              </dd>
               <dt className="text-slate-500">{t('info.drill')}</dt>
               <dd>{['off', 'weekly', 'daily'].includes(d.info.drillPolicy) ? t(`info.drillPolicies.${d.info.drillPolicy as 'off'}`) : d.info.drillPolicy}</dd>
               <dt className="text-slate-500">{t('info.runbook')}</dt>
