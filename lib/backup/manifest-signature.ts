@@ -47,6 +47,10 @@ export function canonicalManifestBytes(m: Manifest): Buffer {
 }
 
 /** A short, non-secret name of a key (so "signed with another key" can be told apart). */
+export function signingKeyId(key: Buffer): string {
+  return keyId(key);
+}
+
 function keyId(key: Buffer): string {
   return createHmac('sha256', key).update('tickethub-backup signing key id').digest('hex').slice(0, 16);
 }

@@ -3,6 +3,8 @@ import { BACKUP_ID_RE } from '../backup/manifest';
 import type { Manifest } from '../backup/manifest';
 import type { BackupProgress } from '../backup/backup-progress';
 import { AppError } from '../errors';
+import { recordedSignature } from '../backup/backup-signature';
+import type { BackupSignature } from '../backup/backup-signature';
 
 /** One backup as GET /api/admin/backups/{id} and the event stream's `done` event return it. */
 export interface BackupDetail {
@@ -33,6 +35,8 @@ export interface BackupDetail {
   progress: BackupRunProgress | null;
   /** Warnings the backup recorded (e.g. an unsigned manifest), when any. */
   warnings?: string[];
+  /** Signature state (lib/backup/backup-signature.ts); null while running, after a failure, or without a recorded manifest. */
+  signature: BackupSignature | null;
 }
 
 /**
@@ -83,6 +87,7 @@ export async function backupDetail(db: Queryable, id: string): Promise<BackupDet
     error: r.error,
     tables: tablesOf(m),
     progress: r.status === 'running' ? (r.progress as BackupRunProgress | null) ?? null : null,
+    signature: r.status === 'succeeded' && m ? recordedSignature({ manifest: m, verifiedSignature: (r.verification as { signature?: string } | null)?.signature ?? null }) : null,
   };
   if (Array.isArray(m?.warnings) && m.warnings.length) detail.warnings = m.warnings;
   return detail;

@@ -4,6 +4,7 @@ import type { BackupHealth } from '../backup/backup-health';
 import { backupHealthFacts } from '../backup/backup-runs';
 import { drillPolicyFromEnv } from '../backup/drill';
 import { encryptionStatus } from '../backup/encryption/encryption-keys';
+import { signingNotice } from '../backup/manifest-signature';
 import { retentionSettings } from '../backup/run-scheduled-backup';
 import { describeSchedule, nextRun, scheduleFromEnv } from '../backup/schedule';
 import { oneLine } from '../errors';
@@ -34,7 +35,7 @@ export interface BackupsDashboard {
   runningId: string | null;
   /** Succeeded backups (newest first, up to 50) that an export can read from. */
   exportableBackups: { id: string; startedAt: Date; description: string }[];
-  info: { schedule: string; retentionDays: number | null; retentionMin: number | null; storage: string; encrypted: boolean; encryptionRecipients: number; encryptionProblem: string | null; drillPolicy: string; retentionError: string | null };
+  info: { schedule: string; retentionDays: number | null; retentionMin: number | null; storage: string; encrypted: boolean; encryptionRecipients: number; encryptionProblem: string | null; drillPolicy: string; retentionError: string | null; signing: ReturnType<typeof signingNotice> };
 }
 
 const PAGE = 20;
@@ -97,6 +98,7 @@ export async function backupsDashboard(pool: pg.Pool, opts: { before?: HistoryCu
       encryptionRecipients: enc.encryptionRecipients,
       encryptionProblem: enc.encryptionProblem ?? null,
       drillPolicy,
+      signing: signingNotice(),
     },
   };
 }

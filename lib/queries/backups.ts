@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import type { Queryable } from '../activity/log-activity';
 import { recoverStaleRuns } from '../backup/backup-runs';
+import { recordedSignature } from '../backup/backup-signature';
+import type { BackupSignature } from '../backup/backup-signature';
 
 /** Position in the history (the last row of a page): the next page starts after it. */
 export interface HistoryCursor {
@@ -49,6 +51,8 @@ export interface BackupHistoryRow {
   drillOk: boolean | null;
   /** Warnings recorded at backup time (manifest v2+: dependencies outside the backed-up schemas, objects left out); [] when none. */
   warnings: string[];
+  /** Signature state of a stored backup (lib/backup/backup-signature.ts); null while running or after a failure. */
+  signature: BackupSignature | null;
 }
 
 export interface BackupStatistics {
@@ -74,7 +78,8 @@ export async function backupHistory(db: pg.Pool, opts: { limit: number; before?:
     `SELECT r.id, r.trigger, r.triggered_by, a.email, a.full_name, r.description, r.status, r.started_at, r.finished_at,
             to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position,
             r.duration_ms, r.table_count, r.row_count, r.size_bytes, r.sha256, r.error, r.verified_at, r.drill_at,
-            (r.drill ->> 'ok')::boolean AS drill_ok, r.manifest -> 'warnings' AS warnings
+            (r.drill ->> 'ok')::boolean AS drill_ok, r.manifest -> 'warnings' AS warnings,
+            r.manifest IS NOT NULL AS has_manifest, r.manifest -> 'signature' AS signature, r.verification ->> 'signature' AS verified_signature
        FROM public.backup_runs r
        LEFT JOIN public.admin_users a ON a.id = r.triggered_by
       WHERE r.status <> 'deleted' AND ($2::timestamptz IS NULL OR (r.started_at, r.id) < ($2::timestamptz, $3::text))
@@ -102,6 +107,7 @@ export async function backupHistory(db: pg.Pool, opts: { limit: number; before?:
     drillAt: r.drill_at,
     drillOk: r.drill_ok,
     warnings: Array.isArray(r.warnings) ? (r.warnings as string[]) : [],
+    signature: r.status === 'succeeded' && r.has_manifest ? recordedSignature({ signature: r.signature, verifiedSignature: r.verified_signature }) : null,
   }));
 }
 

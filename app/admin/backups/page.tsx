@@ -7,6 +7,7 @@ import { ExportForm } from '@/components/backups/export-form';
 import { ManualBackup } from '@/components/backups/manual-backup';
 import { PageHeader } from '@/components/page-header';
 import { BACKUP_ROLES } from '@/lib/auth/roles';
+import { UNSIGNED_WARNING } from '@/lib/backup/manifest-signature';
 import { getPool } from '@/lib/db/pool';
 import { requireAdmin } from '@/lib/http/page-auth';
 import { formatDateTime, formatNumber } from '@/lib/i18n/format-date-time';
@@ -55,6 +56,8 @@ export default async function BackupsPage({ searchParams }: { searchParams: Prom
   const verifiedText = (b: BackupHistoryRow) => {
     const parts = [b.verifiedAt ? t('history.verifiedOk') : t('history.notVerified')];
     if (b.drillOk !== null) parts.push(b.drillOk ? t('history.drillOk') : t('history.drillFailed'));
+    // Without a key every backup is unsigned: the configuration card says so once, not every row.
+    if (b.signature && (b.signature.state !== 'unsigned' || b.signature.refused)) parts.push(t(`history.signature.${b.signature.refused ? (b.signature.state === 'bad' ? 'bad' : 'missing') : 'signed'}`));
     return parts.join(' · ');
   };
   const trigger = (x: string) => (['cron', 'schedule', 'manual', 'cli'].includes(x) ? t(`history.triggers.${x as 'cron'}`) : x);
@@ -179,6 +182,8 @@ export default async function BackupsPage({ searchParams }: { searchParams: Prom
                     ? t('info.encryptionOn', { count: d.info.encryptionRecipients, recipients: num(d.info.encryptionRecipients) })
                     : t('info.encryptionOff')}
               </dd>
+              <dt className="text-slate-500">{t('info.signing')}</dt>
+              <dd className={`break-words ${d.info.signing.configured ? '' : 'text-amber-800'}`} data-info="signing">{d.info.signing.configured ? t('info.signingOn') : d.info.signing.warning === UNSIGNED_WARNING ? t('info.signingOff') : d.info.signing.warning}</dd>
               <dt className="text-slate-500">{t('info.drill')}</dt>
               <dd>{['off', 'weekly', 'daily'].includes(d.info.drillPolicy) ? t(`info.drillPolicies.${d.info.drillPolicy as 'off'}`) : d.info.drillPolicy}</dd>
               <dt className="text-slate-500">{t('info.runbook')}</dt>
