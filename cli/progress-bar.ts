@@ -1,5 +1,5 @@
 import type { BackupProgress } from '../lib/backup/run-backup';
-import { formatBytes } from '../lib/backup/run-backup';
+import { formatBytes } from '../lib/backup/format-bytes';
 
 /** "1:05" / "1:02:03" */
 export function formatDuration(ms: number): string {

@@ -1,190 +1,227 @@
 /**
- * npm run bench:restore — our fresh restore vs `pg_restore -j2` of a `pg_dump -Fc` of the same
- * database (the benchmark database of `npm run bench:backup`: `tickethub_bench`, created here the
- * same way when absent).
+ * npm run bench:restore — our restore, run as a user runs it, vs `pg_restore -j2`, on BOTH benchmark
+ * databases of scripts/bench-dbs.ts (created once, reused): `tickethub_bench` (2.5M rows,
+ * compressible) and `tickethub_bench_entropy` (issue 13's high-entropy shape, 2.5M rows).
  *
- * Takes one backup with ours and one `pg_dump -Fc`, then alternates, for BENCH_ROUNDS (3) rounds:
- * our atomic restore (one transaction; archive SHA-256 check before, row counts + content hashes
- * after, all included), our `--jobs 2` parallel restore (not atomic), and `pg_restore -j2`, each
- * into a brand-new database that is dropped afterwards. Prints medians and ratios.
- * Our restores run in a child process (tsx start-up excluded from the timing, reported apart).
+ * Per database: one backup with ours (`tickethub-backup backup --no-verify`) and one `pg_dump -Fc`
+ * (not timed). Then rounds of four processes, in a rotating order (nobody always gets the warmer
+ * cache), each into a brand-new database created before and dropped after (not timed):
+ *   1. `tickethub-backup restore <archive> --target-url URL --yes --json`: the default, ONE
+ *      transaction; archive SHA-256 check before, every member's SHA-256 and every table's COPY row
+ *      count while loading, before COMMIT
+ *   2. the same with `--jobs 2` (two connections, not atomic)
+ *   3. `pg_restore -j2 -d URL <dump>`
+ *   4. the same as 1 with `--check-content` (every table re-read before COMMIT), for reference
+ * each timed wall-clock from spawn to exit (Node + tsx start-up included), peak RSS by
+ * `/usr/bin/time -f %M`. Prints per database a markdown table of medians and ratios to
+ * `pg_restore -j2` (targets, issue 9: default ≤ 1.00×, `--jobs 2` ≤ 0.85×), with nproc, `uptime`
+ * before and after, tool versions, and how long the run took. Before the rounds it prints how long
+ * they should take (from the first round).
  *
- * Options: BENCH_DATABASE_URL (server, default postgres://postgres@127.0.0.1:5432/postgres),
- * BENCH_ROUNDS, BENCH_SKIP_PARALLEL=1.
+ * Options: BENCH_ROUNDS (3), BENCH_SCALE (1; e.g. 0.05 for a quick run on its own small databases),
+ * BENCH_DBS=standard,entropy, BENCH_CHECK_CONTENT=0 (skip contestant 4), BENCH_PREPARE_ONLY=1.
  *
  * Catalog scale: BENCH_CATALOG=5000 restores instead a database of that many small tables chained
  * by foreign keys (scripts/catalog-scale-db.ts; BENCH_CATALOG_DB names it). On stock settings the
  * atomic restore cannot fit one transaction's locks: it must refuse before touching anything (the
  * bench prints its message and how long refusing took); `--jobs 2` is timed against pg_restore -j2.
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pg from 'pg';
+import { BENCH_KINDS, BENCH_SERVER, benchDbStats, benchScaleFromEnv, benchUrl, ensureBenchDb } from './bench-dbs';
+import type { BenchDb, BenchKind } from './bench-dbs';
+import { conditions, measureProcess, median, mib, ROOT, rss, runCliBackup, runPgDump, sec, versions } from './bench-measure';
+import type { ProcResult } from './bench-measure';
 import { ensureCatalogScaleDatabase } from './catalog-scale-db';
 
-const exec = promisify(execFile);
-const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SELF = fileURLToPath(import.meta.url);
-const ROOT = path.resolve(path.dirname(SELF), '..');
 const CATALOG = Number(process.env.BENCH_CATALOG ?? 0);
-const BENCH_DB = CATALOG ? (process.env.BENCH_CATALOG_DB ?? `tickethub_bench_catalog_${CATALOG}`) : 'tickethub_bench';
 
-function urlFor(db: string): string {
-  const u = new URL(SERVER);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
+type Contestant = 'atomic' | 'jobs2' | 'pg_restore' | 'check-content';
+const LABEL: Record<Contestant, string> = {
+  atomic: 'ours, default (`restore`, one transaction)',
+  jobs2: 'ours, `restore --jobs 2` (not atomic)',
+  pg_restore: '`pg_restore -j2`',
+  'check-content': 'ours, `restore --check-content` (one transaction, content re-read)',
+};
 
-async function admin(sql: string): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: SERVER });
-  await c.connect();
-  try {
-    return await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-async function benchReady(): Promise<boolean> {
-  if (!(await admin(`SELECT 1 FROM pg_database WHERE datname = '${BENCH_DB}'`)).rowCount) return false;
-  const c = new pg.Client({ connectionString: urlFor(BENCH_DB) });
-  await c.connect();
-  try {
-    return (await c.query(`SELECT to_regclass('public.bench_ready') IS NOT NULL AS ok`)).rows[0].ok;
-  } finally {
-    await c.end();
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-async function freshDb(name: string): Promise<string> {
-  await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`);
-  return urlFor(name);
-}
-
-interface ChildResult {
-  ms: number;
-  rows: number;
-  maxRssMB: number;
-  /** The atomic restore refused (lock budget): its one-line message. */
+interface Run extends ProcResult {
+  /** The restore's own durationMs (from --json; excludes Node/tsx start-up), or null for pg_restore. */
+  ownMs: number | null;
+  /** The atomic restore refused before touching anything (catalog scale): its message. */
   refused?: string;
 }
 
-function oursChild(archive: string, target: string, jobs: number): Promise<ChildResult & { wallMs: number }> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--child', archive, target, String(jobs)], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`our restore failed (exit ${code})`));
-      resolve({ ...JSON.parse(out.trim().split('\n').pop()!), wallMs: Date.now() - t0 });
-    });
-  });
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: BENCH_SERVER, application_name: 'tickethub-bench' });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
 }
 
-async function child(archive: string, target: string, jobs: number): Promise<void> {
-  const { restoreBackup } = await import('../lib/backup/restore/restore-backup');
-  const { restoreParallel } = await import('../lib/backup/restore/restore-parallel');
-  const t0 = performance.now();
-  const r = await (jobs > 1 ? restoreParallel({ source: archive, targetUrl: target, jobs }) : restoreBackup({ source: archive, targetUrl: target, mode: 'fresh' })).catch((err) => {
-    if (!CATALOG || (err as { code?: string }).code !== 'conflict') throw err;
-    process.stdout.write(`${JSON.stringify({ ms: performance.now() - t0, rows: 0, maxRssMB: process.resourceUsage().maxRSS / 1024, refused: (err as Error).message })}\n`);
-    return null;
+async function freshDb(name: string): Promise<string> {
+  await admin(async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await c.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`);
   });
-  if (!r) return;
-  const ms = performance.now() - t0;
-  if (!r.tables.every((t) => t.rows === t.expectedRows && t.contentMatches)) throw new Error('restored tables differ');
-  process.stdout.write(`${JSON.stringify({ ms, rows: r.rows, maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`);
+  return benchUrl(name);
+}
+
+async function dropDb(name: string): Promise<void> {
+  await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+}
+
+/** `tickethub-backup restore <archive> --target-url URL --yes --json [...]`, as a user runs it. */
+async function runOurs(archive: string, url: string, extra: string[], expectRows: number): Promise<Run> {
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  delete env.BACKUP_STORAGE_URL;
+  let r: ProcResult;
+  try {
+    r = await measureProcess(process.execPath, [path.join(ROOT, 'bin/tickethub-backup.mjs'), 'restore', archive, '--target-url', url, '--yes', '--json', ...extra], { env });
+  } catch (err) {
+    // Catalog scale on stock settings: the atomic restore must refuse (lock budget) before touching anything.
+    const msg = (err as Error).message;
+    if (CATALOG && extra.length === 0 && /max_locks_per_transaction/.test(msg)) return { ms: NaN, maxRssMB: null, stdout: '', ownMs: null, refused: msg.replace(/^.*?failed \(exit 1\): /, '') };
+    throw err;
+  }
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; rows: number; durationMs: number; tables: { rows: number; expectedRows: number; contentMatches: boolean | null }[] };
+  if (!j.ok || j.rows !== expectRows || !j.tables.every((t) => t.rows === t.expectedRows && t.contentMatches !== false)) throw new Error(`our restore ${extra.join(' ')} did not restore the backup exactly: ${r.stdout.slice(0, 300)}`);
+  return { ...r, ownMs: j.durationMs };
+}
+
+async function runPgRestore(dump: string, url: string): Promise<Run> {
+  return { ...(await measureProcess('pg_restore', ['-j2', '-d', url, dump])), ownMs: null };
+}
+
+interface DbRuns {
+  name: string;
+  describe: string;
+  archiveBytes: number;
+  dumpBytes: number;
+  runs: Record<Contestant, Run[]>;
+}
+
+/** Backup + dump of `url`, then ROUNDS rotating rounds of the contestants. */
+async function benchOne(name: string, url: string, describe: string, rows: number, work: string): Promise<DbRuns> {
+  const dir = path.join(work, name);
+  process.stderr.write(`${name}: taking one backup with ours (--no-verify) and one pg_dump -Fc (not timed) ...\n`);
+  const b = await runCliBackup(url, dir, false);
+  const archive = path.join(dir, (await readdir(dir)).find((f) => f.endsWith('.sql.gz'))!);
+  const dumpFile = path.join(work, `${name}.dump`);
+  const dump = await runPgDump(url, dumpFile);
+  if (b.rows !== rows) process.stderr.write(`${name}: note: the backup has ${b.rows} rows, the database statistics said ${rows}\n`);
+  const contestants: Contestant[] = ['atomic', 'jobs2', 'pg_restore', ...(process.env.BENCH_CHECK_CONTENT === '0' ? [] : (['check-content'] as const))];
+  const runs: Record<Contestant, Run[]> = { atomic: [], jobs2: [], pg_restore: [], 'check-content': [] };
+  const target = `${name}_restore`;
+  const roundStart = Date.now();
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      const order = contestants.map((_, k) => contestants[(k + i) % contestants.length]);
+      for (const who of order) {
+        const turl = await freshDb(target);
+        const load = os.loadavg()[0].toFixed(1);
+        const r =
+          who === 'pg_restore'
+            ? await runPgRestore(dumpFile, turl)
+            : await runOurs(archive, turl, who === 'jobs2' ? ['--jobs', '2'] : who === 'check-content' ? ['--check-content'] : [], b.rows);
+        runs[who].push(r);
+        const line = r.refused ? `REFUSED: ${r.refused}` : `${sec(r.ms)}${r.ownMs !== null ? ` (restore's own ${sec(r.ownMs)})` : ''}  peak RSS ${rss(r.maxRssMB)}`;
+        process.stderr.write(`${name} round ${i + 1}/${ROUNDS} ${who.padEnd(13)} ${line}  [load ${load}]\n`);
+        await dropDb(target);
+      }
+      if (i === 0 && ROUNDS > 1) {
+        const per = Date.now() - roundStart;
+        process.stderr.write(`${name}: round 1 took ${sec(per)}; the remaining ${ROUNDS - 1} should take about ${sec(per * (ROUNDS - 1))}\n`);
+      }
+    }
+  } finally {
+    await dropDb(target).catch(() => {});
+  }
+  return { name, describe, archiveBytes: b.sizeBytes, dumpBytes: dump.sizeBytes, runs };
+}
+
+function report(r: DbRuns): string[] {
+  const p = median(r.runs.pg_restore.map((x) => x.ms));
+  const TARGET: Partial<Record<Contestant, string>> = { atomic: '≤ 1.00', jobs2: '≤ 0.85' };
+  const maxRss = (xs: Run[]) => (xs.some((x) => x.maxRssMB === null) ? null : Math.max(...xs.map((x) => x.maxRssMB!)));
+  const row = (who: Contestant) => {
+    const xs = r.runs[who];
+    if (!xs.length) return [];
+    if (xs.some((x) => x.refused)) return [`| ${LABEL[who]} | refused before touching anything: ${xs.find((x) => x.refused)!.refused} | — | — | — |`];
+    const m = median(xs.map((x) => x.ms));
+    const own = xs[0].ownMs === null ? null : median(xs.map((x) => x.ownMs!));
+    const ratio = who === 'pg_restore' ? '1.00' : `**${(m / p).toFixed(2)}×**${own !== null ? ` (own ${(own / p).toFixed(2)}×)` : ''}`;
+    return [`| ${LABEL[who]} | ${sec(m)}${own !== null ? ` (restore's own ${sec(own)})` : ''} | ${ratio} | ${TARGET[who] ?? '—'} | ${rss(maxRss(xs))} |`];
+  };
+  return [
+    '',
+    `### ${r.name}: ${r.describe}; our archive ${mib(r.archiveBytes)}, pg_dump -Fc ${mib(r.dumpBytes)}`,
+    `${ROUNDS} rotating rounds, medians; each restore into a new empty database; peak RSS = max over rounds (whole process)`,
+    '',
+    '| command | time | vs `pg_restore -j2` | target | peak RSS |',
+    '|---|---|---|---|---|',
+    ...row('atomic'),
+    ...row('jobs2'),
+    ...row('pg_restore'),
+    ...row('check-content'),
+    '',
+    '"time" is the process wall time as a user sees it (Node + tsx start-up included); "restore\'s own" is the durationMs the restore reports (preflight included).',
+  ];
 }
 
 async function main(): Promise<void> {
-  if (CATALOG) await ensureCatalogScaleDatabase(SERVER, BENCH_DB, CATALOG);
-  else if (!(await benchReady())) {
-    process.stderr.write(`${BENCH_DB} is absent: creating it with scripts/bench-backup.ts (BENCH_PREPARE_ONLY) ...\n`);
-    await exec(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/bench-backup.ts')], { cwd: ROOT, env: { ...process.env, BENCH_PREPARE_ONLY: '1', BENCH_SKIP_2X: '1' }, maxBuffer: 16 << 20 });
-  }
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-restore-'));
-  try {
-    const { runBackup } = await import('../lib/backup/run-backup');
-    const { openStorage } = await import('../lib/storage/open-storage');
-    const storage = openStorage(`file://${dir}`);
-    process.stderr.write('taking one backup with ours and one pg_dump -Fc ...\n');
-    const b = await runBackup({ databaseUrl: urlFor(BENCH_DB), storage, trigger: 'cli', verify: false });
-    await storage.close();
-    const archive = path.join(dir, (await readdir(dir)).find((f) => f.endsWith('.sql.gz'))!);
-    const dump = path.join(dir, 'bench.dump');
-    await exec('pg_dump', ['-Fc', '-f', dump, '-d', urlFor(BENCH_DB)]);
-    process.stderr.write(`ours: ${(b.sizeBytes / 1e6).toFixed(1)} MB, ${b.rows} rows; pg_dump -Fc: ${((await stat(dump)).size / 1e6).toFixed(1)} MB\n`);
-
-    const ours: number[] = [];
-    const oursWall: number[] = [];
-    const oursRss: number[] = [];
-    const par: number[] = [];
-    const pgr: number[] = [];
-    const target = CATALOG ? `${BENCH_DB}_restore` : 'tickethub_bench_restore';
-    const refusals: string[] = [];
-    for (let round = 1; round <= ROUNDS; round++) {
-      let url = await freshDb(target);
-      const o = await oursChild(archive, url, 1);
-      if (o.refused) {
-        const untouched = (await admin(`SELECT 1 FROM pg_database WHERE datname = '${target}'`)).rowCount === 1;
-        process.stderr.write(`round ${round}: ours (atomic) refused after ${(o.ms / 1000).toFixed(2)} s, target ${untouched ? 'untouched' : 'MISSING'}: ${o.refused}\n`);
-        refusals.push(o.refused);
-      }
-      ours.push(o.ms);
-      oursWall.push(o.wallMs);
-      oursRss.push(o.maxRssMB);
-      process.stderr.write(`round ${round}: ours (atomic) ${(o.ms / 1000).toFixed(2)} s (process ${(o.wallMs / 1000).toFixed(2)} s, peak RSS ${o.maxRssMB.toFixed(0)} MB)\n`);
-      if (!process.env.BENCH_SKIP_PARALLEL) {
-        url = await freshDb(target);
-        const p = await oursChild(archive, url, 2);
-        par.push(p.ms);
-        process.stderr.write(`round ${round}: ours --jobs 2 ${(p.ms / 1000).toFixed(2)} s\n`);
-      }
-      url = await freshDb(target);
-      const t0 = performance.now();
-      await exec('pg_restore', ['-j2', '-d', url, dump]);
-      const ms = performance.now() - t0;
-      pgr.push(ms);
-      process.stderr.write(`round ${round}: pg_restore -j2 ${(ms / 1000).toFixed(2)} s\n`);
+  const scale = benchScaleFromEnv();
+  const targets: { name: string; url: string; describe: string; rows: number }[] = [];
+  if (CATALOG) {
+    const name = process.env.BENCH_CATALOG_DB ?? `tickethub_bench_catalog_${CATALOG}`;
+    const url = await ensureCatalogScaleDatabase(BENCH_SERVER, name, CATALOG);
+    targets.push({ name, url, describe: `${CATALOG} tables chained by ${CATALOG - 1} foreign keys`, rows: CATALOG * 10 });
+  } else {
+    const kinds = (process.env.BENCH_DBS ?? BENCH_KINDS.join(',')).split(',').map((k) => k.trim()) as BenchKind[];
+    for (const k of kinds) if (!BENCH_KINDS.includes(k)) throw new Error(`BENCH_DBS: unknown database kind ${JSON.stringify(k)}; use ${BENCH_KINDS.join(',')}`);
+    const dbs: BenchDb[] = [];
+    for (const k of kinds) dbs.push(await ensureBenchDb(k, scale));
+    for (const db of dbs) {
+      const s = await benchDbStats(db.url);
+      targets.push({ name: db.name, url: db.url, rows: s.rows, describe: `${db.kind}, ${s.rows.toLocaleString('en-US')} rows, ${mib(s.heapBytes)} heap — ${s.tables.map((t) => `${t.table} ${t.rows.toLocaleString('en-US')} rows`).join(', ')}` });
     }
-    await admin(`DROP DATABASE IF EXISTS "${target}" WITH (FORCE)`);
-    const mo = median(ours);
-    const mp = median(pgr);
-    const lines = [
-      `bench:restore — ${b.rows.toLocaleString('en-US')} rows (${BENCH_DB}), ${ROUNDS} rounds, medians; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}:`,
-      ...(refusals.length ? [`  ours, atomic: REFUSED before touching anything (${refusals.length}/${ROUNDS} rounds, ${(median(ours) / 1000).toFixed(2)} s incl. the archive check): ${refusals[0]}`] : []),
-      ...(refusals.length ? [] : [`  ours, atomic (one transaction, SHA + content checks incl.): ${(mo / 1000).toFixed(2)} s  (process incl. start-up ${(median(oursWall) / 1000).toFixed(2)} s, peak RSS ${median(oursRss).toFixed(0)} MB)`]),
-      ...(par.length ? [`  ours, --jobs 2 (not atomic):                                ${(median(par) / 1000).toFixed(2)} s`] : []),
-      `  pg_restore -j2:                                             ${(mp / 1000).toFixed(2)} s`,
-      `  ratio ${refusals.length ? 'atomic: refused (see above)' : `atomic / pg_restore -j2: ${(mo / mp).toFixed(2)} (target <= 1.00)`}${par.length ? `; --jobs 2 / pg_restore -j2: ${(median(par) / mp).toFixed(2)}` : ''}`,
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
+  if (process.env.BENCH_PREPARE_ONLY) return;
+  const before = conditions();
+  const t0 = Date.now();
+  const work = await mkdtemp(path.join(os.tmpdir(), 'bench-restore-'));
+  const lines: string[] = [];
+  try {
+    for (const t of targets) lines.push(...report(await benchOne(t.name, t.url, t.describe, t.rows, work)));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const after = conditions();
+  process.stdout.write(
+    [
+      `## bench:restore — ${new Date().toISOString()}, BENCH_SCALE=${scale}, BENCH_ROUNDS=${ROUNDS}, took ${sec(Date.now() - t0)}`,
+      `machine: nproc ${before.nproc}; load average before ${before.load}, after ${after.load}`,
+      `  uptime before: ${before.uptime}`,
+      `  uptime after:  ${after.uptime}`,
+      `  ${versions()}`,
+      ...lines,
+      '',
+      'targets (issue 9): default (atomic) ≤ 1.00× and `--jobs 2` ≤ 0.85× the time of `pg_restore -j2`.',
+      '',
+    ].join('\n'),
+  );
 }
 
-if (process.argv[2] === '--child') {
-  child(process.argv[3], process.argv[4], Number(process.argv[5])).catch((err) => {
-    process.stderr.write(`${(err as Error).message}\n`);
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
     process.exit(1);
-  });
-} else {
-  main().catch((err) => {
-    process.stderr.write(`bench:restore failed: ${(err as Error).message}\n`);
-    process.exit(1);
-  });
-}
+  },
+);

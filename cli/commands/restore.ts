@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { formatBytes } from '../../lib/backup/run-backup';
+import { formatBytes } from '../../lib/backup/format-bytes';
 import { isArchivePath } from '../../lib/backup/restore/preflight';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
 import type { RestorePlan, RestoreProgress, RestoreResult } from '../../lib/backup/restore/restore-types';
@@ -7,7 +7,6 @@ import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
 import { createDatabase, dropDatabase } from '../../lib/db/create-database';
 import { openCliDatabase, withDatabase } from '../../lib/db/local-database';
 import { AppError, oneLine, toAppError } from '../../lib/errors';
-import { openStorage } from '../../lib/storage/open-storage';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { applyIdentityOption, IDENTITY_HELP } from '../identity-option';
 import { tableCountLabel } from '../../lib/backup/table-count-label';
@@ -144,7 +143,8 @@ export async function run(argv: string[]): Promise<number> {
   const targetUrl = values['target-db'] === undefined ? target.url : withDatabase(target.url, values['target-db'] as string);
 
   // A downloaded archive file needs no storage; an id is looked up in it.
-  const storage: StorageBackend | undefined = isArchivePath(source) ? undefined : openStorage(values.storage as string | undefined);
+  // (Loaded only then: the S3 client is a third of the command's start-up.)
+  const storage: StorageBackend | undefined = isArchivePath(source) ? undefined : (await import('../../lib/storage/open-storage')).openStorage(values.storage as string | undefined);
   const json = Boolean(values.json);
   const bar = json ? undefined : new Bar();
   const ac = new AbortController();

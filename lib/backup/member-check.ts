@@ -62,7 +62,8 @@ export class TableDataScanner {
   private lineState = 0;
   private dotLine = -1;
   private offset = 0;
-  private held: Buffer = Buffer.alloc(0);
+  /** A line-start backslash at the end of the previous chunk, held back: it may begin the terminator. */
+  private pending: Buffer | null = null;
   private afterTerminator = false;
   /** Newlines after the COPY line. */
   newlines = 0;
@@ -92,22 +93,29 @@ export class TableDataScanner {
       this.headBuf = null;
     }
     if (c.indexOf(CR) !== -1) this.fail('holds a raw carriage return (COPY text never does)');
+    if (c.length === 0) return [];
+    const start = this.offset;
     this.scan(c);
-    // Hold back the last 3 bytes: the member ends with `\.\n`, which must not reach the server.
-    if (c.length >= 3) {
-      const out = this.held.length ? [this.held, c.subarray(0, c.length - 3)] : [c.subarray(0, c.length - 3)];
-      this.held = c.subarray(c.length - 3);
-      return out;
+    // Never handed out: the `\.` line and anything after it (the terminator must not reach the
+    // server), and a backslash at the very end that starts a line (it may begin the terminator).
+    // Everything else goes out as the chunk itself, not a copy: the common case is [c].
+    const holdFrom = this.dotLine !== -1 ? this.dotLine : this.lineState === 1 ? this.offset - 1 : this.offset;
+    const out: Buffer[] = [];
+    if (this.pending) {
+      const at = start - this.pending.length;
+      if (at < holdFrom) out.push(this.pending.subarray(0, holdFrom - at));
+      this.pending = null;
     }
-    const all = Buffer.concat([this.held, c]);
-    const cut = Math.max(0, all.length - 3);
-    this.held = all.subarray(cut);
-    return cut > 0 ? [all.subarray(0, cut)] : [];
+    const upTo = Math.min(c.length, holdFrom - start);
+    if (upTo > 0) out.push(upTo === c.length ? c : c.subarray(0, upTo));
+    if (this.dotLine === -1 && this.lineState === 1) this.pending = c.subarray(c.length - 1);
+    return out;
   }
 
   end(): void {
     if (this.headBuf) this.fail('has no complete COPY line');
-    if (this.held.toString('latin1') !== '\\.\n' || this.dotLine !== this.offset - 3) this.fail('does not end with the COPY terminator \\. as its last line');
+    // The `\.` line is the last one and holds nothing else: it starts 3 bytes before the end, which is a newline.
+    if (this.dotLine === -1 || this.dotLine !== this.offset - 3 || this.lineState !== 0) this.fail('does not end with the COPY terminator \\. as its last line');
   }
 
   private scan(c: Buffer): void {

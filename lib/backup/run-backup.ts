@@ -135,17 +135,8 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
-/** "2.1 MB" (binary units, one decimal): the size format of activity descriptions. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
+import { formatBytes } from './format-bytes';
+export { formatBytes };
 
 /** The database name in a URL, for messages (never the password). */
 function describeUrl(url: string): string {

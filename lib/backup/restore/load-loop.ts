@@ -69,6 +69,8 @@ export interface LoadContext {
   onMember?: (current: string) => void;
   /** After a table-data member is loaded (the parallel restore notes where its rows end). */
   afterCopy?: (e: ManifestEntry, rows: number) => Promise<void>;
+  /** COPY without FREEZE (the table was not created or truncated in this transaction). */
+  noFreeze?: boolean;
 }
 
 /**
@@ -96,7 +98,7 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
         if (a.filter) sql = await a.filter(client, sql);
         if (sql.trim()) await client.query(sql);
       } else {
-        const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced, into: a.into, onBytes: () => ctx.onMember?.(current) }));
+        const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced && !ctx.noFreeze, into: a.into, onBytes: () => ctx.onMember?.(current) }));
         ctx.counters.rowsLoaded += rows;
         const k = tkey(a.table.schema, a.table.name);
         ctx.loaded.set(k, (ctx.loaded.get(k) ?? 0) + rows);
