@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { encryptionIdentities } from '../lib/backup/encryption/encryption-keys';
 
 /** Help text of --identity, shared by the commands that read archives. */
 export const IDENTITY_HELP = `  --identity FILE   age identity file (AGE-SECRET-KEY-1…) for encrypted backups
@@ -10,8 +9,9 @@ export const IDENTITY_HELP = `  --identity FILE   age identity file (AGE-SECRET-
  * every archive reader of this process through BACKUP_ENCRYPTION_IDENTITY, the one place the
  * library reads identities from (restore, verify, drill and the dashboard share it).
  */
-export function applyIdentityOption(file: string | undefined): void {
+export async function applyIdentityOption(file: string | undefined): Promise<void> {
   if (file === undefined) return;
-  encryptionIdentities(file);
+  // (Loaded only with --identity: age-encryption is a third of a command's start-up.)
+  (await import('../lib/backup/encryption/encryption-keys')).encryptionIdentities(file);
   process.env.BACKUP_ENCRYPTION_IDENTITY = path.resolve(file);
 }

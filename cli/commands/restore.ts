@@ -133,7 +133,7 @@ export async function run(argv: string[]): Promise<number> {
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   if (!values.yes && !interactive) throw new AppError('usage', 'refusing without --yes: stdin is not a terminal, so the restore plan cannot be confirmed');
   const tables = (values.tables as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
-  applyIdentityOption(values.identity as string | undefined);
+  await applyIdentityOption(values.identity as string | undefined);
   const create = Boolean(values.create);
   const checkContent = Boolean(values['check-content']);
   if (create && ((mode && mode !== 'fresh') || values['into-schema'] !== undefined)) throw new AppError('usage', '--create makes a new, empty database: only for fresh restores (no --mode replace/data-only, no --into-schema)');

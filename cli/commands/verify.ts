@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const id = positionals[0];
   if (!id) throw new AppError('usage', `missing backup id; ${USAGE.split('\n')[0].replace(/^Usage: /, 'usage: ')}`);
   if (values['drill-url'] !== undefined && !values.drill) throw new AppError('usage', '--drill-url needs --drill');
-  applyIdentityOption(values.identity as string | undefined);
+  await applyIdentityOption(values.identity as string | undefined);
   const storage = openStorage(values.storage as string | undefined);
   const ac = new AbortController();
   const onSignal = () => ac.abort();

@@ -4,8 +4,10 @@ import { pipeline, Transform } from 'node:stream';
 import { AppError } from '../../errors';
 import type { ArchiveSource } from '../archive-source';
 import type { ManifestEncryption } from '../manifest';
-import { createAgeDecryptStream } from './age-stream';
-import { encryptionIdentities } from './encryption-keys';
+
+// age-encryption (and its post-quantum dependencies) is a third of the restore command's start-up:
+// loaded only for a backup that is encrypted.
+const identities = async () => (await import('./encryption-keys')).encryptionIdentities();
 
 /** The stored encrypted file of a backup (`<id>.sql.gz.age`), wherever it lives. */
 export interface Ciphertext {
@@ -91,7 +93,7 @@ export function decryptingSource(plain: ArchiveSource, ciphertext: Ciphertext): 
       const e = await encrypted();
       if (!e) return plain.archiveSize();
       const size = await ciphertext.size();
-      if (!encryptionIdentities()) throw identityNeeded(plain.label);
+      if (!(await identities())) throw identityNeeded(plain.label);
       // The plaintext size is not stored anywhere else: a ciphertext of another size shows up as a
       // plaintext of another size (and fails the size check of every reader).
       return e.plainSize + (size - e.enc.ciphertext.sizeBytes);
@@ -99,10 +101,10 @@ export function decryptingSource(plain: ArchiveSource, ciphertext: Ciphertext): 
     async openArchive(range) {
       const e = await encrypted();
       if (!e) return plain.openArchive(range);
-      const ids = encryptionIdentities();
+      const ids = await identities();
       if (!ids) throw identityNeeded(plain.label);
       const ct = await ciphertext.open();
-      const decrypt = createAgeDecryptStream(ids);
+      const decrypt = (await import('./age-stream')).createAgeDecryptStream(ids);
       const gate = ciphertextGate(e.enc.ciphertext);
       const parts: (Readable | Transform)[] = [ct, gate, decrypt];
       if (range) parts.push(slice(range, () => ct.destroy()));
@@ -127,7 +129,7 @@ export function decryptingSource(plain: ArchiveSource, ciphertext: Ciphertext): 
       const problems: string[] = [];
       if (size !== want.sizeBytes) problems.push(`encrypted archive has ${size} bytes, the manifest says ${want.sizeBytes}${size < want.sizeBytes ? ' (truncated)' : ''}`);
       if (sha !== want.sha256) problems.push(`encrypted archive SHA-256 ${sha} does not match the manifest's ${want.sha256}`);
-      return { problems, canDecrypt: Boolean(encryptionIdentities()) };
+      return { problems, canDecrypt: Boolean(await identities()) };
     },
   };
 }
