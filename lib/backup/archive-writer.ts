@@ -90,6 +90,41 @@ export class ArchiveWriter {
     return this.appendMember(info, [gz], { rawLength: raw.length, sha256: createHash('sha256').update(raw).digest('hex') });
   }
 
+  /**
+   * Packs several small SQL objects into ONE gzip member (format v3): one entry per object, sharing
+   * the member's byte range, each with its own `part` (where its text starts in the member), raw
+   * length and SHA-256. A single object is written as an ordinary member.
+   */
+  async appendTextGroup(items: { info: MemberInfo; text: string }[]): Promise<ManifestEntry[]> {
+    if (items.length === 1) return [await this.appendText(items[0].info, items[0].text)];
+    const raws = items.map((it) => Buffer.from(it.text, 'utf8'));
+    const all = Buffer.concat(raws);
+    const gz = all.length <= SMALL_MEMBER_BYTES ? gzipSmall(all, this.gzipLevel) : await gzipAsync(all, { level: this.gzipLevel });
+    const start = this.offset;
+    await this.write(gz);
+    let part = 0;
+    return items.map((it, i) => {
+      const raw = raws[i];
+      const entry: ManifestEntry = {
+        index: this.entries.length,
+        section: it.info.section,
+        kind: it.info.kind,
+        schema: it.info.schema,
+        name: it.info.name,
+        ...(it.info.table !== undefined ? { table: it.info.table } : {}),
+        offset: start,
+        length: gz.length,
+        rawLength: raw.length,
+        sha256: createHash('sha256').update(raw).digest('hex'),
+        part,
+      };
+      part += raw.length;
+      this.rawBytes += raw.length;
+      this.entries.push(entry);
+      return entry;
+    });
+  }
+
   /** Appends an already-compressed member (one complete gzip stream) given as chunks. */
   async appendMember(
     info: MemberInfo,

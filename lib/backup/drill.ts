@@ -4,6 +4,7 @@ import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { hasBackupRuns, recordDrillResult } from './backup-runs';
 import { fingerprintDifferences, schemaFingerprint } from './catalog/schema-fingerprint';
+import { largeObjectProblems } from './catalog/kinds/large-objects';
 import { prepareDrillTarget } from './drill-dependencies';
 import { readManifest } from './list-backups';
 import type { Manifest } from './manifest';
@@ -109,11 +110,11 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
     result.warnings = r.plan.warnings;
     result.ok = r.tables.every((t) => t.rows === t.expectedRows && t.contentMatches === true);
     if (!result.ok) result.error = 'restored tables differ from the backup';
-    const diff = result.ok ? await compareSchema(targetUrl, m) : [];
+    const diff = result.ok ? [...(await compareSchema(targetUrl, m)), ...(await compareLargeObjects(targetUrl, m))] : [];
     if (diff.length) {
       result.ok = false;
       result.notes.push(...diff);
-      result.error = `restored schema differs from the backup: ${diff.slice(0, 3).join('; ')}${diff.length > 3 ? ` and ${diff.length - 3} more` : ''}`;
+      result.error = `restored ${diff.every((d) => d.startsWith('large object')) ? 'large objects differ' : 'schema differs'} from the backup: ${diff.slice(0, 3).join('; ')}${diff.length > 3 ? ` and ${diff.length - 3} more` : ''}`;
     }
   } catch (err) {
     const ae = toAppError(err);
@@ -139,6 +140,19 @@ async function compareSchema(url: string, m: Manifest): Promise<string[]> {
   await c.connect();
   try {
     return fingerprintDifferences(m.schemaFingerprint, await schemaFingerprint(c, m.source.schemas));
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** Large objects (in the manifest since issue 9): each restored one's size and SHA-256 against the manifest's record. */
+async function compareLargeObjects(url: string, m: Manifest): Promise<string[]> {
+  if (!m.largeObjects?.length) return [];
+  const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
+  c.on('error', () => {});
+  await c.connect();
+  try {
+    return await largeObjectProblems(c, m.largeObjects);
   } finally {
     await c.end().catch(() => {});
   }

@@ -1,8 +1,8 @@
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { readFailedMarker } from './failed-marker';
-import { BACKUP_ID_RE, archiveKey, encryptedArchiveKey, manifestKey, parseManifest, storedSizeBytes } from './manifest';
-import type { Manifest } from './manifest';
+import { BACKUP_ID_RE, archiveKey, encryptedArchiveKey, manifestKey, parseManifest, parseManifestSummary, storedSizeBytes } from './manifest';
+import type { Manifest, ManifestSummary } from './manifest';
 
 /** One backup as storage knows it. */
 export interface StoredBackup {
@@ -27,7 +27,8 @@ export interface StoredBackup {
   sha256: string | null;
   /** Why it is unreadable, or why the run failed. */
   error?: string;
-  manifest?: Manifest;
+  /** The manifest's summary (v3: its first line only; older versions: the whole manifest). readManifest has the rest. */
+  manifest?: ManifestSummary;
 }
 
 async function readText(storage: StorageBackend, key: string): Promise<string> {
@@ -35,6 +36,31 @@ async function readText(storage: StorageBackend, key: string): Promise<string> {
   const parts: Buffer[] = [];
   for await (const c of s as AsyncIterable<Buffer>) parts.push(c);
   return Buffer.concat(parts).toString('utf8');
+}
+
+/** Bytes a v3 manifest's summary line is looked for in (a summary is a few hundred bytes, more with many warnings). */
+const SUMMARY_READ_BYTES = 256 * 1024;
+
+/**
+ * What `list` reads of a manifest: a v3 manifest's first line (its summary: a 5,000-table backup's
+ * whole manifest is several times its archive), or the whole manifest of older versions.
+ */
+async function readSummary(storage: StorageBackend, id: string): Promise<ManifestSummary> {
+  const s = await storage.get(manifestKey(id), { start: 0, end: SUMMARY_READ_BYTES - 1 });
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of s as AsyncIterable<Buffer>) {
+    parts.push(c);
+    n += c.length;
+    if (c.includes(10)) break;
+  }
+  s.destroy();
+  const head = Buffer.concat(parts).toString('utf8');
+  const summary = parseManifestSummary(head, `backup ${id}`);
+  if (summary) return summary;
+  // Not a v3 first line (an older format, or a manifest smaller than the read): the whole of it.
+  if (n < SUMMARY_READ_BYTES && !head.includes('\n')) return parseManifest(head, `backup ${id}`);
+  return parseManifest(await readText(storage, manifestKey(id)), `backup ${id}`);
 }
 
 /** A backup's manifest from storage; AppError 'not_found' when there is none (no such backup). */
@@ -86,7 +112,7 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
       continue;
     }
     try {
-      const m = parseManifest(await readText(storage, manifestKey(id)), `backup ${id}`);
+      const m = await readSummary(storage, id);
       if (!e.archive) {
         // Its archive was deleted or lost: nothing to restore, so never 'succeeded' (nor counted by retention).
         out.push({ id, status: 'unreadable', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: null, encrypted: Boolean(m.encryption), sha256: m.archive.sha256, error: `archive ${m.encryption ? encryptedArchiveKey(id) : archiveKey(id)} is missing`, manifest: m });

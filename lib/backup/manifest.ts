@@ -44,7 +44,20 @@ export const ARCHIVE_FORMAT = 'tickethub-backup';
  * per schema), 'ACL' (privileges, one per schema), 'DEFAULT ACL' (per schema and role) and
  * 'PUBLICATION' (membership), and the manifest fields `roles`, `externalDependencies`, `warnings`.
  */
-export const ARCHIVE_FORMAT_VERSION = 2;
+export const ARCHIVE_FORMAT_VERSION = 3;
+
+/**
+ * v3 (issue 9, catalogs of thousands of tables): consecutive 'pre-data' / 'post-data' objects are
+ * packed into one gzip member (up to GROUP_RAW_BYTES of SQL) instead of one member each. Every
+ * object keeps its own manifest entry (kind, names, SHA-256 of its own text, its rawLength); the
+ * entries of one member share its `offset` and `length` and say where their text starts inside
+ * the decompressed member (`part`). The archive stays one psql script (the same bytes concatenated);
+ * readers decompress a packed member once and hand out each object's slice, checked against its
+ * own SHA-256 before it runs. v3 manifests are stored with their summary (everything but
+ * tables, entries, schemaFingerprint and largeObjects) on the FIRST LINE, so `list` reads that line
+ * alone (readManifestSummary) instead of a manifest that is larger than the archive on such catalogs.
+ */
+export const GROUP_RAW_BYTES = 64 * 1024;
 
 export type EntrySection = 'header' | 'pre-data' | 'table-data' | 'sequence-set' | 'post-data';
 
@@ -71,8 +84,14 @@ export interface ManifestEntry {
   length: number;
   /** Uncompressed length in bytes. */
   rawLength: number;
-  /** Hex SHA-256 of the member's uncompressed content. */
+  /** Hex SHA-256 of the member's uncompressed content (of this object's slice when `part` is set). */
   sha256: string;
+  /**
+   * v3+: this object shares its gzip member with its neighbours (same offset and length): its text
+   * is the `rawLength` bytes starting at byte `part` of the decompressed member. The parts of a
+   * member are consecutive entries, starting at 0, tiling the member's decompressed bytes.
+   */
+  part?: number;
   /** table-data only: rows in this chunk. */
   rows?: number;
   /** table-data only: 0-based chunk number within its table. */
@@ -292,11 +311,6 @@ export function contentShaOf(chunkShas: string[]): string {
   return h.digest('hex');
 }
 
-/** The manifest's bytes as stored (`<id>.manifest.json`). */
-export function serializeManifest(m: Manifest): Buffer {
-  return Buffer.from(`${JSON.stringify(m, null, 2)}\n`);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Reading: every format version ever written
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +323,7 @@ export function serializeManifest(m: Manifest): Buffer {
 const MANIFEST_READERS: Readonly<Record<number, (raw: Record<string, unknown>, label: string) => Manifest>> = {
   1: readV1,
   2: readV2,
+  3: readV3,
 };
 
 /** Format versions this code reads. */
@@ -371,6 +386,52 @@ function readV2(raw: Record<string, unknown>, label: string): Manifest {
   return m;
 }
 
+/** Format v3: v2 plus packed members (entries with `part`). */
+function readV3(raw: Record<string, unknown>, label: string): Manifest {
+  const m = readV2(raw, label);
+  if (!m.entries.every((e) => e && typeof e === 'object' && (e.part === undefined || (Number.isInteger(e.part) && e.part >= 0)))) {
+    throw new AppError('corrupt', `${label}: manifest entry with a malformed part offset`);
+  }
+  return m;
+}
+
+/**
+ * The manifest's bytes as stored (`<id>.manifest.json`): compact JSON, the summary (every field but
+ * the per-object lists) on the FIRST line, then the lists (one entry a line). Any JSON parser reads
+ * it; `list` reads the first line only (parseManifestSummary).
+ */
+export function serializeManifest(m: Manifest): Buffer {
+  const { tables, entries, schemaFingerprint, largeObjects, ...summary } = m;
+  const head = JSON.stringify(summary);
+  const rest: string[] = [`"tables":${JSON.stringify(tables)}`, `"entries":[${entries.map((e) => JSON.stringify(e)).join(',\n')}]`];
+  if (schemaFingerprint !== undefined) rest.push(`"schemaFingerprint":${JSON.stringify(schemaFingerprint)}`);
+  if (largeObjects !== undefined) rest.push(`"largeObjects":${JSON.stringify(largeObjects)}`);
+  return Buffer.from(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}\n${rest.join(',\n')}}\n`);
+}
+
+/** What `list` needs of a manifest: everything but the per-object lists. */
+export type ManifestSummary = Omit<Manifest, 'tables' | 'entries' | 'schemaFingerprint' | 'largeObjects'>;
+
+/**
+ * The summary of a v3 manifest from its first line (serializeManifest), or null when `head` does
+ * not hold a complete v3 first line (older versions: read the whole manifest).
+ */
+export function parseManifestSummary(head: string, label: string): ManifestSummary | null {
+  const nl = head.indexOf('\n');
+  if (nl < 2 || head[nl - 1] !== ',') return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(`${head.slice(0, nl - 1)}}`);
+  } catch {
+    return null;
+  }
+  if (!raw || typeof raw !== 'object' || (raw as Record<string, unknown>).formatVersion !== 3) return null;
+  const m = readManifestJson({ ...(raw as object), tables: [], entries: [] }, label);
+  const { tables: _t, entries: _e, schemaFingerprint: _f, largeObjects: _l, ...summary } = m;
+  if (!summary.totals || typeof summary.totals.tables !== 'number' || typeof summary.totals.rows !== 'number') throw new AppError('corrupt', `${label}: manifest summary lacks totals`);
+  return summary;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validating
 // ---------------------------------------------------------------------------------------------
@@ -388,6 +449,17 @@ export function entryProblem(e: ManifestEntry, problem: string): ArchiveProblem 
   return { index: e.index, kind: e.kind, schema: e.schema, name: e.name, problem };
 }
 
+/** The archive's gzip members in archive order, each with the entries it holds (several when packed, v3). */
+export function physicalMembers(entries: ManifestEntry[]): { offset: number; length: number; entries: ManifestEntry[] }[] {
+  const out: { offset: number; length: number; entries: ManifestEntry[] }[] = [];
+  for (const e of entries) {
+    const last = out[out.length - 1];
+    if (e.part !== undefined && e.part > 0 && last && last.offset === e.offset && last.entries[last.entries.length - 1].part !== undefined) last.entries.push(e);
+    else out.push({ offset: e.offset, length: e.length, entries: [e] });
+  }
+  return out;
+}
+
 /** Human-readable name of an entry, e.g. `TABLE DATA "public"."tickets" (chunk 2, #41)`. */
 export function describeEntry(e: { index?: number; kind?: string; schema?: string | null; name?: string }): string {
   const obj = e.schema ? `${e.schema}.${e.name}` : (e.name ?? '');
@@ -403,11 +475,25 @@ export function describeEntry(e: { index?: number; kind?: string; schema?: strin
 export function manifestProblems(m: Manifest): ArchiveProblem[] {
   const problems: ArchiveProblem[] = [];
   let expectOffset = 0;
+  let prev: ManifestEntry | undefined;
   m.entries.forEach((e, i) => {
     if (e.index !== i) problems.push(entryProblem(e, `entry at position ${i} has index ${e.index}`));
     if (!Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.length <= 0) {
       problems.push(entryProblem(e, `invalid byte range offset=${e.offset} length=${e.length}`));
+      prev = undefined;
       return;
+    }
+    const p = prev;
+    prev = e;
+    if (e.part !== undefined) {
+      if (!(m.formatVersion >= 3) || (e.section !== 'pre-data' && e.section !== 'post-data')) problems.push(entryProblem(e, `a ${e.section} object packed into a shared member (only v3 pre-data/post-data objects are)`));
+      if (!Number.isInteger(e.rawLength) || e.rawLength < 0) problems.push(entryProblem(e, `invalid part length ${e.rawLength}`));
+      // Continues the previous entry's member, right after its text, or starts a member at byte 0.
+      if (p && p.part !== undefined && e.offset === p.offset) {
+        if (e.length !== p.length || e.part !== p.part + p.rawLength) problems.push(entryProblem(e, `part at byte ${e.part} does not follow the previous part of its member`));
+        return;
+      }
+      if (e.part !== 0) problems.push(entryProblem(e, `the first part of a member starts at byte ${e.part}, not 0`));
     }
     if (e.offset !== expectOffset) problems.push(entryProblem(e, `starts at byte ${e.offset}, expected ${expectOffset} (members must tile the archive)`));
     expectOffset = e.offset + e.length;

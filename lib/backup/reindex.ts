@@ -1,10 +1,10 @@
 import pg from 'pg';
-import { AppError, toAppError } from '../errors';
+import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { hasBackupRuns, insertFailedRun, withBackupLockHeld, markRunMissing, succeededRunsNotIn, upsertRunFromManifest } from './backup-runs';
 import { failedKey, readFailedMarker } from './failed-marker';
 import { removeLeftovers } from './leftovers';
-import { listBackups } from './list-backups';
+import { listBackups, readManifest } from './list-backups';
 import { archiveKey, encryptedArchiveKey } from './manifest';
 
 export interface ReindexResult {
@@ -50,9 +50,17 @@ export async function reindex(storage: StorageBackend, databaseUrl: string): Pro
         result.skipped.push({ id: b.id, reason: b.status === 'incomplete' ? 'archive without manifest (incomplete)' : (b.error ?? 'unreadable manifest') });
         continue;
       }
+      // The row keeps the whole manifest (the dashboard reads its tables): list gave its summary only.
+      let full;
+      try {
+        full = await readManifest(storage, b.id);
+      } catch (err) {
+        result.skipped.push({ id: b.id, reason: oneLine((err as Error).message) });
+        continue;
+      }
       present.add(b.id);
       const trigger = ['cron', 'schedule', 'manual', 'cli'].includes(b.manifest.trigger) ? b.manifest.trigger : 'cli';
-      await upsertRunFromManifest(client, b.manifest, `${storage.location.replace(/\/$/, '')}/${b.manifest.encryption ? encryptedArchiveKey(b.id) : archiveKey(b.id)}`, trigger);
+      await upsertRunFromManifest(client, full, `${storage.location.replace(/\/$/, '')}/${b.manifest.encryption ? encryptedArchiveKey(b.id) : archiveKey(b.id)}`, trigger);
       result.upserted.push(b.id);
     }
     for (const id of await succeededRunsNotIn(client, [...present])) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import type { ArchiveSource } from './archive-reader';
@@ -9,6 +9,7 @@ import { describeEntry, entryProblem, manifestProblems, parseManifest } from './
 import { checkManifestSignature } from './manifest-signature';
 import type { SignatureState } from './manifest-signature';
 import { sqlMemberProblem, tableOfDataEntry, TableDataScanner } from './member-check';
+import { LargeObjectArchiveCheck } from './catalog/kinds/large-objects';
 
 export type VerifyProblem = ArchiveProblem;
 
@@ -148,12 +149,12 @@ interface MemberFacts {
 /** SQL members whose text is checked against their kind are read whole up to this size. */
 const SQL_CHECK_LIMIT = 64 << 20;
 
-async function memberFacts(out: Readable, e: ManifestEntry, m: Manifest): Promise<MemberFacts> {
+async function memberFacts(out: Readable, e: ManifestEntry, m: Manifest, lo?: LargeObjectArchiveCheck): Promise<MemberFacts> {
   const h = createHash('sha256');
   let rawLength = 0;
   const table = e.section === 'table-data' ? tableOfDataEntry(m, e) : undefined;
   let scanner = table ? new TableDataScanner(table, describeEntry(e)) : undefined;
-  const sqlParts: Buffer[] | undefined = e.section === 'header' || e.section === 'sequence-set' ? [] : undefined;
+  const sqlParts: Buffer[] | undefined = e.section === 'header' || e.section === 'sequence-set' || (lo && e.kind === 'LARGE OBJECTS') ? [] : undefined;
   let shape: string | undefined;
   for await (const c of out as AsyncIterable<Buffer>) {
     h.update(c);
@@ -172,7 +173,10 @@ async function memberFacts(out: Readable, e: ManifestEntry, m: Manifest): Promis
     shape = problemText(err);
     scanner = undefined;
   }
-  if (sqlParts) shape = rawLength > SQL_CHECK_LIMIT ? `an SQL member of ${rawLength} bytes is larger than a ${e.section} member can be` : (sqlMemberProblem(e, Buffer.concat(sqlParts).toString('utf8')) ?? undefined);
+  if (sqlParts && lo && e.kind === 'LARGE OBJECTS') {
+    if (rawLength > SQL_CHECK_LIMIT) shape = `a large-object member of ${rawLength} bytes is larger than the backup writes`;
+    else lo.feed(Buffer.concat(sqlParts).toString('utf8'));
+  } else if (sqlParts) shape = rawLength > SQL_CHECK_LIMIT ? `an SQL member of ${rawLength} bytes is larger than a ${e.section} member can be` : (sqlMemberProblem(e, Buffer.concat(sqlParts).toString('utf8')) ?? undefined);
   return { sha256: h.digest('hex'), rawLength, rows: scanner?.rows, shape };
 }
 
@@ -200,9 +204,14 @@ async function checkMembers(stream: Readable, m: Manifest, opts: VerifyOptions, 
   const problems: VerifyProblem[] = [];
   // Walk by offset so a manifest with broken ordering still checks what it can.
   const entries = [...m.entries].sort((a, b) => a.offset - b.offset);
+  // Large objects' content, re-hashed from their members against the manifest's records.
+  const largeObjects = m.largeObjects ? new LargeObjectArchiveCheck() : undefined;
   let done = 0;
   try {
-    for (const e of entries) {
+    let skipUntil = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (i < skipUntil) continue; // a part of the packed member checked with its first part
       if (opts.signal?.aborted) throw new AppError('aborted', 'verification interrupted');
       if (!Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.length <= 0) continue;
       if (e.offset < reader.position) continue; // overlaps the previous member: already reported
@@ -216,18 +225,37 @@ async function checkMembers(stream: Readable, m: Manifest, opts: VerifyOptions, 
         }
       }
       try {
-        const facts = await readMember(reader, e.length, (out) => memberFacts(out, e, m));
-        for (const p of memberProblems(e, facts)) problems.push(entryProblem(e, p));
+        if (e.part !== undefined) {
+          // A packed member (v3): its entries follow it in `entries`; each one's slice is checked.
+          const group = [e];
+          while (group.length < entries.length - i && entries[i + group.length].offset === e.offset && entries[i + group.length].part !== undefined) group.push(entries[i + group.length]);
+          skipUntil = i + group.length;
+          const bytes = await readMember(reader, e.length, collect);
+          for (const pe of group) {
+            const start = pe.part ?? 0;
+            const slice = bytes.subarray(Math.min(start, bytes.length), Math.min(start + pe.rawLength, bytes.length));
+            for (const p of memberProblems(pe, await memberFacts(Readable.from([slice]), pe, m))) problems.push(entryProblem(pe, p));
+          }
+          const last = group[group.length - 1];
+          const end = (last.part ?? 0) + last.rawLength;
+          if (end !== bytes.length) problems.push(entryProblem(last, `its member decompresses to ${bytes.length} bytes, its parts cover ${end}`));
+          done += group.length - 1;
+        } else {
+          const facts = await readMember(reader, e.length, (out) => memberFacts(out, e, m, largeObjects));
+          for (const p of memberProblems(e, facts)) problems.push(entryProblem(e, p));
+        }
       } catch (err) {
         const ae = toAppError(err);
         if (ae.code === 'aborted') throw ae;
-        problems.push(entryProblem(e, oneLine(ae.message)));
+        // A packed member that cannot be read loses every object in it: each one is named.
+        for (const pe of e.part !== undefined ? entries.slice(i, skipUntil) : [e]) problems.push(entryProblem(pe, oneLine(ae.message)));
       }
       done++;
       opts.onProgress?.({ bytesRead: reader.position, totalBytes, entriesDone: done, entries: entries.length });
     }
     const extra = await reader.drain();
     if (extra > 0) problems.push({ kind: 'ARCHIVE', problem: `${extra} unexpected bytes after the last member` });
+    for (const problem of largeObjects?.problems(m.largeObjects ?? []) ?? []) problems.push({ kind: 'LARGE OBJECT', problem });
   } catch (err) {
     // A storage read failing midway: the check is incomplete, which is itself a finding.
     const ae = toAppError(err);
@@ -238,6 +266,12 @@ async function checkMembers(stream: Readable, m: Manifest, opts: VerifyOptions, 
     return { sha256: '', problems };
   }
   return { sha256: reader.digest(), problems };
+}
+
+async function collect(out: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of out as AsyncIterable<Buffer>) parts.push(c);
+  return Buffer.concat(parts);
 }
 
 /** One-line summary of a result for logs and the CLI. */

@@ -146,6 +146,45 @@ describe('kitchen sink: every object kind, used by other objects', () => {
   }, 300_000);
 });
 
+/** Owners and privileges of the kinds' objects (and the foreign table), as `kind name | owner | acl`. */
+async function kindSecurity(url: string): Promise<string[]> {
+  return withClient(url, async (c) =>
+    (
+      await c.query<{ x: string }>(
+        `SELECT 'collation ' || collname || ' | ' || pg_get_userbyid(collowner) || ' | ' AS x FROM pg_collation WHERE collnamespace = 'ks'::regnamespace
+         UNION ALL SELECT 'operator ' || oprname || ' | ' || pg_get_userbyid(oprowner) || ' | ' FROM pg_operator WHERE oprnamespace = 'ks'::regnamespace
+         UNION ALL SELECT 'ts dict ' || dictname || ' | ' || pg_get_userbyid(dictowner) || ' | ' FROM pg_ts_dict WHERE dictnamespace = 'ks'::regnamespace
+         UNION ALL SELECT 'ts config ' || cfgname || ' | ' || pg_get_userbyid(cfgowner) || ' | ' FROM pg_ts_config WHERE cfgnamespace = 'ks'::regnamespace
+         UNION ALL SELECT 'server ' || srvname || ' | ' || pg_get_userbyid(srvowner) || ' | ' || coalesce(srvacl::text, '') FROM pg_foreign_server
+         UNION ALL SELECT 'fdw ' || fdwname || ' | ' || pg_get_userbyid(fdwowner) || ' | ' || coalesce(fdwacl::text, '') FROM pg_foreign_data_wrapper
+         UNION ALL SELECT 'relation ' || relname || ' | ' || pg_get_userbyid(relowner) || ' | ' || coalesce(relacl::text, '') FROM pg_class WHERE relnamespace = 'ks'::regnamespace AND relkind IN ('r', 'f')
+         UNION ALL SELECT 'large object ' || oid || ' | ' || pg_get_userbyid(lomowner) || ' | ' || coalesce(lomacl::text, '') FROM pg_largeobject_metadata
+         ORDER BY 1`,
+      )
+    ).rows.map((r) => r.x),
+  );
+}
+
+describe('restore --no-owner --no-privileges with every object kind', () => {
+  it('leaves every object, the kinds\' ones and the large objects included, owned by the restoring role and without privileges', async () => {
+    const target = await createTestDatabase({ prefix: 'ks' });
+    dbs.push(target);
+    const srcSec = await kindSecurity(src.url);
+    // The fixture does give the kinds other owners and privileges (else this would prove nothing).
+    expect(srcSec.filter((l) => l.includes('| ks_owner |')).length).toBeGreaterThan(5);
+    expect(srcSec.some((l) => /^server ks_srv .*ks reader/.test(l))).toBe(true);
+    expect(srcSec.some((l) => /^large object 424242 .*ks reader/.test(l))).toBe(true);
+    const r = await restoreBackup({ source: backupId, storage, targetUrl: target.url, mode: 'fresh', noOwner: true, noPrivileges: true });
+    expect(r.plan.actions).toEqual(expect.arrayContaining(['owners not restored (--no-owner): everything belongs to the restoring role', 'privileges not restored (--no-privileges)']));
+    const me = await withClient(target.url, async (c) => (await c.query<{ u: string }>('SELECT current_user AS u')).rows[0].u);
+    const got = await kindSecurity(target.url);
+    expect(got.length).toBe(srcSec.length);
+    for (const line of got) expect(line).toMatch(new RegExp(`^[^|]+ \\| ${me} \\| $`));
+    // Each large object's content is still restored.
+    expect((await largeObjects(target.url)).map((l) => l.md5)).toEqual((await largeObjects(src.url)).map((l) => l.md5));
+  }, 300_000);
+});
+
 describe('an object the backup cannot reproduce', () => {
   it('fails the backup naming the object, and stores nothing', async () => {
     const db = await createTestDatabase({ prefix: 'ks' });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { contentShaOf } from '../../lib/backup/manifest';
+import { contentShaOf, physicalMembers } from '../../lib/backup/manifest';
 import type { Manifest, ManifestEntry } from '../../lib/backup/manifest';
 import { archiveKey, manifestKey } from '../../lib/backup/manifest';
 import { runBackup } from '../../lib/backup/run-backup';
@@ -72,17 +72,29 @@ export async function tamperMember(dir: string, id: string, pick: (e: ManifestEn
   if (!target) throw new Error('no such member');
   const parts: Buffer[] = [];
   let offset = 0;
-  for (const e of m.entries) {
-    let gz = archive.subarray(e.offset, e.offset + e.length);
-    if (e === target) {
-      const raw = Buffer.from(edit(gunzipSync(gz).toString('utf8')), 'utf8');
-      if (raw.equals(gunzipSync(gz))) throw new Error('edit changed nothing');
-      gz = gzipSync(raw);
-      e.sha256 = createHash('sha256').update(raw).digest('hex');
-      e.rawLength = raw.length;
+  // By gzip member: a packed one (format v3) holds several entries, each a slice of its text.
+  for (const member of physicalMembers(m.entries)) {
+    let gz = archive.subarray(member.offset, member.offset + member.length);
+    if (member.entries.includes(target)) {
+      const old = gunzipSync(gz);
+      const texts = member.entries.map((e) => (e.part === undefined ? old : old.subarray(e.part, e.part + e.rawLength)));
+      const i = member.entries.indexOf(target);
+      const raw = Buffer.from(edit(texts[i].toString('utf8')), 'utf8');
+      if (raw.equals(texts[i])) throw new Error('edit changed nothing');
+      texts[i] = raw;
+      target.sha256 = createHash('sha256').update(raw).digest('hex');
+      target.rawLength = raw.length;
+      let at = 0;
+      for (const [j, e] of member.entries.entries()) {
+        if (e.part !== undefined) e.part = at;
+        at += texts[j].length;
+      }
+      gz = gzipSync(Buffer.concat(texts));
     }
-    e.offset = offset;
-    e.length = gz.length;
+    for (const e of member.entries) {
+      e.offset = offset;
+      e.length = gz.length;
+    }
     offset += gz.length;
     parts.push(gz);
   }

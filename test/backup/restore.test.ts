@@ -175,9 +175,9 @@ describe('restoreBackup on TicketHub demo data', () => {
       m.app.migration = '999_future';
       await writeFile(mf, JSON.stringify(m));
       await expect(restoreBackup({ source: id, storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'incompatible', message: expect.stringMatching(/999_future.*--force/) });
-      m.formatVersion = 3;
+      m.formatVersion = 99;
       await writeFile(mf, JSON.stringify(m));
-      await expect(restoreBackup({ source: id, storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'incompatible', message: expect.stringMatching(/unknown archive format version 3/) });
+      await expect(restoreBackup({ source: id, storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'incompatible', message: expect.stringMatching(/unknown archive format version 99/) });
     } finally {
       await writeFile(mf, orig);
     }

@@ -189,7 +189,11 @@ describe('dumpSchema: what it cannot reproduce is reported, not dropped silently
     const dump = await dumpInSnapshot(src.url, { schemas: ['public'] });
     // Formerly reported as not reproduced; now dumped (lib/backup/catalog/kinds).
     expect(dump.objects.find((o) => o.kind === 'FOREIGN TABLE' && o.name === 'remote_things')!.sql).toContain('SERVER sd_dummy_srv');
-    expect(dump.objects.find((o) => o.kind === 'COLLATION' && o.name === 'my_c')!.sql).toBe(`CREATE COLLATION public.my_c (provider = libc, locale = 'C');\nALTER COLLATION public.my_c OWNER TO postgres;\n`);
+    expect(dump.objects.find((o) => o.kind === 'COLLATION' && o.name === 'my_c')!.sql).toBe(`CREATE COLLATION public.my_c (provider = libc, locale = 'C');\n`);
+    // Its owner is an OWNER object of its own (restore --no-owner skips it), after the collation.
+    const owner = dump.objects.findIndex((o) => o.kind === 'OWNER' && o.name === 'COLLATION my_c');
+    expect(dump.objects[owner]).toMatchObject({ section: 'post-data', schema: 'public', sql: 'ALTER COLLATION public.my_c OWNER TO postgres;\n' });
+    expect(owner).toBeGreaterThan(dump.objects.findIndex((o) => o.kind === 'COLLATION' && o.name === 'my_c'));
     expect(dump.warnings).toContain('table constraint profiles_id_fkey on public.profiles uses table auth.users outside the dumped schemas');
     expect(dump.warnings.some((w) => /^dependency loop broken at /.test(w))).toBe(true);
     expect(dump.tables.some((t) => t.name === 'remote_things')).toBe(false);

@@ -33,7 +33,7 @@ describe('backup: dependencies outside the backed-up schemas are found, recorded
     const r = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli' });
     const m = await readManifest(storage, r.id);
     expect(m.formatVersion).toBe(ARCHIVE_FORMAT_VERSION);
-    expect(ARCHIVE_FORMAT_VERSION).toBe(2);
+    expect(ARCHIVE_FORMAT_VERSION).toBe(3);
     const uid = m.externalDependencies?.find((d) => d.name === 'auth.uid()');
     expect(uid).toMatchObject({ kind: 'function', schema: 'auth' });
     expect(uid!.usedBy).toContain('policy "own profile" on public.profiles');

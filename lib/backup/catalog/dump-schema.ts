@@ -254,6 +254,8 @@ function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalo
   }
 
   // ---- collations, casts, operators, text search, foreign data, event triggers ... (kinds/) ----
+  /** Roles the kinds' OWNER / ACL objects name (added to the security pass's roles below). */
+  const kindRoles = { owners: new Set<string>(), privileges: new Set<string>() };
   buildKinds(cat.kinds, {
     serverVersionNum: cat.serverVersionNum,
     add: (obj, priority, ...keys) => {
@@ -262,6 +264,24 @@ function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalo
       return node;
     },
     comment: (node, target, classid, oid, subid) => comment(node as DumpNode, target, classid, oid, subid),
+    security: (node, sec) => {
+      const n = node as DumpNode;
+      const name = `${n.obj.kind} ${n.obj.name}`;
+      let ownerNode: DumpNode | undefined;
+      if (sec.owner) {
+        ownerNode = add({ section: 'post-data', kind: 'OWNER', schema: n.obj.schema, name, sql: sec.owner.sql });
+        ownerNode.priority = 90;
+        ownerNode.deps.add(n);
+        kindRoles.owners.add(sec.owner.role);
+      }
+      if (sec.acl?.sql) {
+        const a = add({ section: 'post-data', kind: 'ACL', schema: n.obj.schema, name, sql: sec.acl.sql });
+        a.priority = 91;
+        a.deps.add(n);
+        if (ownerNode) a.deps.add(ownerNode);
+        for (const r of sec.acl.roles) kindRoles.privileges.add(r);
+      }
+    },
   });
   const foreignTables = new Map(cat.kinds.foreignData.tables.map((t) => [t.relid, foreignTableParts(t)]));
 
@@ -666,7 +686,12 @@ function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalo
       if (t && t !== n) n.deps.add(t);
     }
   }
-  const roles = addSecurityNodes({ add: (obj) => add(obj), nodeFor: (classid, oid) => owner.get(key(classid, oid)), serverVersionNum: cat.serverVersionNum, schemas }, security);
+  const schemaRoles = addSecurityNodes({ add: (obj) => add(obj), nodeFor: (classid, oid) => owner.get(key(classid, oid)), serverVersionNum: cat.serverVersionNum, schemas }, security);
+  const roles: DumpRoles = {
+    ...schemaRoles,
+    owners: [...new Set([...schemaRoles.owners, ...kindRoles.owners])].sort(),
+    privileges: [...new Set([...schemaRoles.privileges, ...kindRoles.privileges])].sort(),
+  };
   return { objects: orderObjects(nodes, warnings), roles };
 }
 

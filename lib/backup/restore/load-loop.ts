@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { AppError, oneLine, toAppError } from '../../errors';
 import type { ArchiveSource } from '../archive-reader';
 import { ByteReader, readMember, skipBytes } from '../archive-reader';
@@ -17,16 +17,48 @@ import { readTableContent } from './table-content';
  * only through `verifyTables`.
  */
 
-/** Members read from ONE sequential stream of the archive (members must be asked for in archive order). */
+/** Collects a (packed, small) member's decompressed bytes. */
+async function collect(out: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of out as AsyncIterable<Buffer>) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+/** Entry `e`'s slice of its packed member's bytes (format v3), as a stream. */
+function partOf(bytes: Buffer, e: ManifestEntry): Readable {
+  const start = e.part ?? 0;
+  if (start + e.rawLength > bytes.length) throw new AppError('corrupt', `${describeEntry(e)}: its part ends at byte ${start + e.rawLength} of a member of ${bytes.length} bytes`);
+  return Readable.from([bytes.subarray(start, start + e.rawLength)]);
+}
+
+/**
+ * Members read from ONE sequential stream of the archive (members must be asked for in archive
+ * order). A packed member (v3: several entries share it) is decompressed once, when the first of
+ * its entries is read, and each entry gets its slice; members nobody reads are passed over.
+ */
 export async function sequentialReader(source: ArchiveSource): Promise<MemberReader> {
   const stream = await source.openArchive();
   const reader = new ByteReader(stream);
+  let packed: { offset: number; bytes: Buffer } | undefined;
+  const seek = async (to: number) => {
+    if (reader.position < to) await skipBytes(reader, to - reader.position);
+  };
   return {
     get position() {
       return reader.position;
     },
-    read: (e, consume) => readMember(reader, e.length, consume),
-    skip: (e) => skipBytes(reader, e.length),
+    async read(e, consume) {
+      await seek(e.offset);
+      if (e.part === undefined) return readMember(reader, e.length, consume);
+      if (packed?.offset !== e.offset) packed = { offset: e.offset, bytes: await readMember(reader, e.length, collect) };
+      return consume(partOf(packed.bytes, e));
+    },
+    async skip(e) {
+      if (e.part === undefined) {
+        await seek(e.offset);
+        await skipBytes(reader, e.length);
+      }
+    },
     async close() {
       await reader.close().catch(() => {});
       stream.destroy();
@@ -34,24 +66,39 @@ export async function sequentialReader(source: ArchiveSource): Promise<MemberRea
   };
 }
 
-/** Members each read by its own ranged read (any order, any number at once: the parallel restore). */
+/**
+ * Members each read by its own ranged read (any order, any number at once: the parallel restore).
+ * A packed member is fetched once for all its entries (the last few are kept).
+ */
 export function rangedReader(source: ArchiveSource): MemberReader {
   let position = 0;
+  const packed = new Map<number, Promise<Buffer>>();
+  const fetch = async <T>(e: ManifestEntry, consume: (out: Readable) => Promise<T>): Promise<T> => {
+    const stream = await source.openArchive({ start: e.offset, end: e.offset + e.length - 1 });
+    try {
+      return await readMember(new ByteReader(stream), e.length, consume);
+    } finally {
+      position += e.length;
+      stream.destroy();
+    }
+  };
   return {
     get position() {
       return position;
     },
     async read<T>(e: ManifestEntry, consume: (out: Readable) => Promise<T>): Promise<T> {
-      const stream = await source.openArchive({ start: e.offset, end: e.offset + e.length - 1 });
-      try {
-        return await readMember(new ByteReader(stream), e.length, consume);
-      } finally {
-        position += e.length;
-        stream.destroy();
+      if (e.part === undefined) return fetch(e, consume);
+      let bytes = packed.get(e.offset);
+      if (!bytes) {
+        bytes = fetch(e, collect);
+        bytes.catch(() => packed.delete(e.offset));
+        packed.set(e.offset, bytes);
+        if (packed.size > 8) packed.delete(packed.keys().next().value!);
       }
+      return consume(partOf(await bytes, e));
     },
     async skip(e) {
-      position += e.length;
+      if (e.part === undefined) position += e.length;
     },
     async close() {},
   };

@@ -37,7 +37,8 @@ export function buildCollations(rows: CollationRow[], b: KindBuilder): void {
   for (const r of rows) {
     const name = String(r.c.collname);
     const q = qualifiedName(r.nspname, name);
-    const node = b.add({ section: 'pre-data', kind: 'COLLATION', schema: r.nspname, name, sql: collationSql(r) + ownerStatement('COLLATION', q, r.owner) }, 3, catalogKey(PG_COLLATION, r.oid));
+    const node = b.add({ section: 'pre-data', kind: 'COLLATION', schema: r.nspname, name, sql: collationSql(r) }, 3, catalogKey(PG_COLLATION, r.oid));
+    b.security(node, { owner: { sql: ownerStatement('COLLATION', q, r.owner), role: r.owner } });
     b.comment(node, `COLLATION ${q}`, PG_COLLATION, r.oid);
   }
 }

@@ -16,8 +16,9 @@ export const CONVERSIONS_SQL = `SELECT x.oid::int AS oid, n.nspname, x.conname, 
 export function buildConversions(rows: ConversionRow[], b: KindBuilder): void {
   for (const c of rows) {
     const q = qualifiedName(c.nspname, c.conname);
-    const sql = `CREATE ${c.isDefault ? 'DEFAULT ' : ''}CONVERSION ${q} FOR ${quoteLiteral(c.src)} TO ${quoteLiteral(c.dst)} FROM ${c.proc};\n${ownerStatement('CONVERSION', q, c.owner)}`;
+    const sql = `CREATE ${c.isDefault ? 'DEFAULT ' : ''}CONVERSION ${q} FOR ${quoteLiteral(c.src)} TO ${quoteLiteral(c.dst)} FROM ${c.proc};\n`;
     const node = b.add({ section: 'pre-data', kind: 'CONVERSION', schema: c.nspname, name: c.conname, sql }, 13, catalogKey(PG_CONVERSION, c.oid));
     b.comment(node, `CONVERSION ${q}`, PG_CONVERSION, c.oid);
+    b.security(node, { owner: { sql: ownerStatement('CONVERSION', q, c.owner), role: c.owner } });
   }
 }

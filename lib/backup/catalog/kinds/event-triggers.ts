@@ -20,8 +20,8 @@ export function buildEventTriggers(rows: EventTriggerRow[], b: KindBuilder): voi
     sql += `   EXECUTE FUNCTION ${e.func}();\n`;
     const en = { D: 'DISABLE', A: 'ENABLE ALWAYS', R: 'ENABLE REPLICA' }[e.enabled];
     if (en) sql += `ALTER EVENT TRIGGER ${name} ${en};\n`;
-    sql += ownerStatement('EVENT TRIGGER', name, e.owner);
     const node = b.add({ section: 'post-data', kind: 'EVENT TRIGGER', schema: null, name: e.evtname, sql }, 100, catalogKey(PG_EVENT_TRIGGER, e.oid));
     b.comment(node, `EVENT TRIGGER ${name}`, PG_EVENT_TRIGGER, e.oid);
+    b.security(node, { owner: { sql: ownerStatement('EVENT TRIGGER', name, e.owner), role: e.owner } });
   }
 }

@@ -3,7 +3,7 @@ import {
   catalogKey, FIRST_USER_OID, notExtensionMember, optionsClause, PG_FOREIGN_DATA_WRAPPER, PG_FOREIGN_SERVER, PG_USER_MAPPING,
   type KindBuilder,
 } from './kind-types';
-import { buildAclCommands, ownerStatement } from '../acl';
+import { aclStatementRoles, buildAclCommands, ownerStatement } from '../acl';
 
 /**
  * Foreign data wrappers, servers and user mappings (database-wide, as pg_dump dumps them) and the
@@ -58,9 +58,11 @@ export function buildForeignData(r: ForeignDataRows, b: KindBuilder): void {
     if (w.handler) sql += ` HANDLER ${w.handler}`;
     if (w.validator) sql += ` VALIDATOR ${w.validator}`;
     if (w.options?.length) sql += ` ${opts(w.options)}`;
-    sql += `;\n${ownerStatement('FOREIGN DATA WRAPPER', name, w.owner)}${buildAclCommands({ type: 'FOREIGN DATA WRAPPER', name, owner: w.owner }, w.acl, w.aclDefault, { serverVersionNum: b.serverVersionNum })}`;
+    sql += ';\n';
     const node = b.add({ section: 'pre-data', kind: 'FOREIGN DATA WRAPPER', schema: null, name: w.name, sql }, 18, catalogKey(PG_FOREIGN_DATA_WRAPPER, w.oid));
     b.comment(node, `FOREIGN DATA WRAPPER ${name}`, PG_FOREIGN_DATA_WRAPPER, w.oid);
+    const target = { type: 'FOREIGN DATA WRAPPER' as const, name, owner: w.owner };
+    b.security(node, { owner: { sql: ownerStatement('FOREIGN DATA WRAPPER', name, w.owner), role: w.owner }, acl: { sql: buildAclCommands(target, w.acl, w.aclDefault, { serverVersionNum: b.serverVersionNum }), roles: aclStatementRoles(target, w.acl, w.aclDefault) } });
   }
   for (const s of r.servers) {
     const name = quoteIdent(s.name);
@@ -69,9 +71,11 @@ export function buildForeignData(r: ForeignDataRows, b: KindBuilder): void {
     if (s.version !== null) sql += ` VERSION ${quoteLiteral(s.version)}`;
     sql += ` FOREIGN DATA WRAPPER ${quoteIdent(s.fdw)}`;
     if (s.options?.length) sql += ` ${opts(s.options)}`;
-    sql += `;\n${ownerStatement('SERVER', name, s.owner)}${buildAclCommands({ type: 'FOREIGN SERVER', name, owner: s.owner }, s.acl, s.aclDefault, { serverVersionNum: b.serverVersionNum })}`;
+    sql += ';\n';
     const node = b.add({ section: 'pre-data', kind: 'SERVER', schema: null, name: s.name, sql }, 19, catalogKey(PG_FOREIGN_SERVER, s.oid));
     b.comment(node, `SERVER ${name}`, PG_FOREIGN_SERVER, s.oid);
+    const target = { type: 'FOREIGN SERVER' as const, name, owner: s.owner };
+    b.security(node, { owner: { sql: ownerStatement('SERVER', name, s.owner), role: s.owner }, acl: { sql: buildAclCommands(target, s.acl, s.aclDefault, { serverVersionNum: b.serverVersionNum }), roles: aclStatementRoles(target, s.acl, s.aclDefault) } });
   }
   for (const u of r.mappings) {
     // No OPTIONS: they hold remote credentials (see above).

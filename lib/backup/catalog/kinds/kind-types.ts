@@ -24,6 +24,12 @@ export interface KindBuilder {
   add(obj: KindObject, priority: number, ...keys: string[]): KindNode;
   /** Adds `COMMENT ON <target> IS ...` after the node when the catalog object has a comment. */
   comment(node: KindNode, target: string, classid: number, oid: number, subid?: number): void;
+  /**
+   * The node's owner and privileges, as their own 'OWNER' / 'ACL' objects after it (never inside
+   * its SQL): `restore --no-owner` / `--no-privileges` skip them by kind, as the schemas' ones.
+   * `owner`: ownerStatement(...) and the role; `acl`: buildAclCommands(...) and aclStatementRoles(...).
+   */
+  security(node: KindNode, s: { owner?: { sql: string; role: string }; acl?: { sql: string; roles: string[] } }): void;
 }
 
 /** Opaque to kind modules. */

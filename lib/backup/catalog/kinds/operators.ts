@@ -83,7 +83,8 @@ function operatorSql(o: OperatorRow): string {
 export function buildOperators(r: OperatorRows, b: KindBuilder): void {
   for (const o of r.operators) {
     const sig = `${quoteIdent(o.nspname)}.${o.oprname} (${o.left ?? 'NONE'}, ${o.right ?? 'NONE'})`;
-    const node = b.add({ section: 'pre-data', kind: 'OPERATOR', schema: o.nspname, name: `${o.oprname}(${o.left ?? 'NONE'}, ${o.right ?? 'NONE'})`, sql: operatorSql(o) + ownerStatement('OPERATOR', sig, o.owner) }, 11, catalogKey(PG_OPERATOR, o.oid));
+    const node = b.add({ section: 'pre-data', kind: 'OPERATOR', schema: o.nspname, name: `${o.oprname}(${o.left ?? 'NONE'}, ${o.right ?? 'NONE'})`, sql: operatorSql(o) }, 11, catalogKey(PG_OPERATOR, o.oid));
+    b.security(node, { owner: { sql: ownerStatement('OPERATOR', sig, o.owner), role: o.owner } });
     b.comment(node, `OPERATOR ${sig}`, PG_OPERATOR, o.oid);
   }
   const membersOf = (classid: number, oid: number) => r.members.filter((m) => m.ownerClass === classid && m.ownerOid === oid);
@@ -93,7 +94,8 @@ export function buildOperators(r: OperatorRows, b: KindBuilder): void {
     const loose = membersOf(PG_OPFAMILY, f.oid);
     let sql = `CREATE OPERATOR FAMILY ${q};\n`;
     if (loose.length) sql += `ALTER OPERATOR FAMILY ${q} ADD\n    ${loose.map((m) => m.text).join(',\n    ')};\n`;
-    const node = b.add({ section: 'pre-data', kind: 'OPERATOR FAMILY', schema: f.nspname, name: f.name, sql: sql + ownerStatement('OPERATOR FAMILY', q, f.owner) }, 12, catalogKey(PG_OPFAMILY, f.oid), ...memberKeys(loose));
+    const node = b.add({ section: 'pre-data', kind: 'OPERATOR FAMILY', schema: f.nspname, name: f.name, sql }, 12, catalogKey(PG_OPFAMILY, f.oid), ...memberKeys(loose));
+    b.security(node, { owner: { sql: ownerStatement('OPERATOR FAMILY', q, f.owner), role: f.owner } });
     b.comment(node, `OPERATOR FAMILY ${q}`, PG_OPFAMILY, f.oid);
   }
   for (const c of r.classes) {
@@ -103,11 +105,12 @@ export function buildOperators(r: OperatorRows, b: KindBuilder): void {
     if (!items.length) items.push(`STORAGE ${c.type}`);
     const sql = `CREATE OPERATOR CLASS ${q}\n    ${c.isDefault ? 'DEFAULT ' : ''}FOR TYPE ${c.type} USING ${quoteIdent(c.am)} FAMILY ${c.family} AS\n    ${items.join(',\n    ')};\n`;
     const node = b.add(
-      { section: 'pre-data', kind: 'OPERATOR CLASS', schema: c.nspname, name: c.name, sql: sql + ownerStatement('OPERATOR CLASS', `${q} USING ${quoteIdent(c.am)}`, c.owner) },
+      { section: 'pre-data', kind: 'OPERATOR CLASS', schema: c.nspname, name: c.name, sql },
       12,
       catalogKey(PG_OPCLASS, c.oid),
       ...memberKeys(membersOf(PG_OPCLASS, c.oid)),
     );
     b.comment(node, `OPERATOR CLASS ${q} USING ${quoteIdent(c.am)}`, PG_OPCLASS, c.oid);
+    b.security(node, { owner: { sql: ownerStatement('OPERATOR CLASS', `${q} USING ${quoteIdent(c.am)}`, c.owner), role: c.owner } });
   }
 }

@@ -56,16 +56,17 @@ export function buildTextSearch(r: TextSearchRows, b: KindBuilder): void {
   for (const x of r.dicts) {
     const q = qualifiedName(x.nspname, x.name);
     // dictinitoption is already `key = 'value', ...` as the server stored it.
-    const sql = `CREATE TEXT SEARCH DICTIONARY ${q} (\n    TEMPLATE = ${x.template}${x.options ? `,\n    ${x.options}` : ''} );\n${ownerStatement('TEXT SEARCH DICTIONARY', q, x.owner)}`;
+    const sql = `CREATE TEXT SEARCH DICTIONARY ${q} (\n    TEMPLATE = ${x.template}${x.options ? `,\n    ${x.options}` : ''} );\n`;
     const node = b.add({ section: 'pre-data', kind: 'TEXT SEARCH DICTIONARY', schema: x.nspname, name: x.name, sql }, 16, catalogKey(PG_TS_DICT, x.oid));
     b.comment(node, `TEXT SEARCH DICTIONARY ${q}`, PG_TS_DICT, x.oid);
+    b.security(node, { owner: { sql: ownerStatement('TEXT SEARCH DICTIONARY', q, x.owner), role: x.owner } });
   }
   for (const x of r.configs) {
     const q = qualifiedName(x.nspname, x.name);
     let sql = `CREATE TEXT SEARCH CONFIGURATION ${q} (\n    PARSER = ${x.parser} );\n`;
     for (const m of x.mappings ?? []) sql += `ALTER TEXT SEARCH CONFIGURATION ${q}\n    ADD MAPPING FOR ${quoteIdent(m.token)} WITH ${m.dicts.join(', ')};\n`;
-    sql += ownerStatement('TEXT SEARCH CONFIGURATION', q, x.owner);
     const node = b.add({ section: 'pre-data', kind: 'TEXT SEARCH CONFIGURATION', schema: x.nspname, name: x.name, sql }, 17, catalogKey(PG_TS_CONFIG, x.oid));
     b.comment(node, `TEXT SEARCH CONFIGURATION ${q}`, PG_TS_CONFIG, x.oid);
+    b.security(node, { owner: { sql: ownerStatement('TEXT SEARCH CONFIGURATION', q, x.owner), role: x.owner } });
   }
 }
