@@ -2,6 +2,7 @@ import { formatBytes } from '../../lib/backup/run-backup';
 import { listBackups } from '../../lib/backup/list-backups';
 import { openStorage } from '../../lib/storage/open-storage';
 import { parseCommandArgs } from '../parse-command-args';
+import { printableLines } from '../printable';
 
 export const summary = 'list the backups in storage (from their manifests)';
 
@@ -22,6 +23,15 @@ export async function run(argv: string[]): Promise<number> {
   const storage = openStorage(values.storage as string | undefined);
   try {
     const backups = await listBackups(storage);
+    // Writes that never finished are no backup, but they take space: say so (on stderr, so --json
+    // stays the list). A failed run's are removed by the next backup, prune or reindex.
+    const pending = await storage.listIncomplete?.().catch(() => null);
+    if (pending?.length) {
+      const keys = pending.map((p) => p.key);
+      process.stderr.write(
+        printableLines([`tickethub-backup list: ${keys.length} unfinished upload(s) in storage (${keys.slice(0, 3).join(', ')}${keys.length > 3 ? ', …' : ''}): a backup still running, or left by a failed run and removed by the next backup, prune or reindex`]),
+      );
+    }
     if (values.json) {
       process.stdout.write(`${JSON.stringify(backups.map(({ manifest: _m, ...b }) => b))}\n`);
       return 0;

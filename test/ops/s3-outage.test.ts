@@ -52,11 +52,13 @@ interface RunRow {
 const runRows = () => withClient(db.url, async (c) => (await c.query(`SELECT id, status, error FROM public.backup_runs ORDER BY started_at, id`)).rows as RunRow[]);
 const newestRow = async () => (await runRows()).at(-1)!;
 
-async function cliList(): Promise<{ id: string; status: string }[]> {
+/** `list --json`; `pendingNote` is its stderr (the unfinished-uploads note, '' when none). */
+async function cliListWithNote(): Promise<{ backups: { id: string; status: string }[]; pendingNote: string }> {
   const r = await startCli(['list', '--storage', s3.url, '--json']);
   expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout);
+  return { backups: JSON.parse(r.stdout), pendingNote: r.stderr };
 }
+const cliList = async () => (await cliListWithNote()).backups;
 
 /** Runs fn on the bucket through the product's storage. */
 async function withStorage<T>(fn: (storage: S3Storage) => Promise<T>): Promise<T> {
@@ -164,7 +166,10 @@ describe('S3 outage during a backup', () => {
     // The outage left a multipart upload behind: the case the next run must clean.
     expect(await s3.incompleteUploads()).toContain(`${prefix}/${row.id}.sql.gz`);
     await expectAllViewsAgree(results);
-    expect((await cliList()).map((b) => b.id)).not.toContain(row.id);
+    // Not a backup, but shown meanwhile: list names the unfinished upload.
+    const l = await cliListWithNote();
+    expect(l.backups.map((b) => b.id)).not.toContain(row.id);
+    expect(l.pendingNote).toContain(`1 unfinished upload(s) in storage (${row.id}.sql.gz)`);
   }, 180_000);
 
   it('killed during the read-back check: the run fails with the storage error (not "did not verify"), its archive is listed as incomplete, never as a backup', async () => {
@@ -204,7 +209,7 @@ describe('S3 outage during a backup', () => {
     expect(await s3.incompleteUploads()).toEqual([]);
     // Only the good backup's archive and manifest are left in storage.
     expect((await storedKeys()).sort()).toEqual([`${out.id}.manifest.json`, `${out.id}.sql.gz`]);
-    expect(await cliList()).toEqual([expect.objectContaining({ id: out.id, status: 'succeeded' })]);
+    expect(await cliListWithNote()).toEqual({ backups: [expect.objectContaining({ id: out.id, status: 'succeeded' })], pendingNote: '' });
     await expectAllViewsAgree(results);
   }, 180_000);
 });
