@@ -1,18 +1,7 @@
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { AppError, oneLine } from '../../errors';
 import type { StorageBackend, StoredObject } from '../storage-backend';
 import { notFound, sourceFailed } from '../storage-errors';
@@ -39,6 +28,17 @@ export interface S3StorageOptions {
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 2;
 
+/** The AWS SDK modules, loaded on first use: a backup to local storage never pays for loading them (~0.4 s CPU under tsx). */
+interface S3Sdk {
+  client: typeof import('@aws-sdk/client-s3');
+  storage: typeof import('@aws-sdk/lib-storage');
+}
+let sdkLoading: Promise<S3Sdk> | undefined;
+function loadSdk(): Promise<S3Sdk> {
+  sdkLoading ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]).then(([client, storage]) => ({ client, storage }));
+  return sdkLoading;
+}
+
 /**
  * StorageBackend on an S3-compatible bucket. put streams through a multipart upload with a
  * bounded number of parts in memory, so a multi-GB archive needs only tens of MB. Atomicity comes
@@ -50,7 +50,8 @@ export class S3Storage implements StorageBackend {
   readonly bucket: string;
   /** '' or 'a/b' (no leading/trailing '/'). */
   readonly prefix: string;
-  private readonly client: S3Client;
+  private readonly config: S3ClientConfig;
+  private connected: Promise<{ client: S3Client; sdk: S3Sdk }> | undefined;
   private readonly partSize: number;
   private readonly queueSize: number;
   private readonly endpointForMessages: string;
@@ -81,7 +82,13 @@ export class S3Storage implements StorageBackend {
       requestChecksumCalculation: env.AWS_REQUEST_CHECKSUM_CALCULATION ? undefined : 'WHEN_REQUIRED',
       responseChecksumValidation: env.AWS_RESPONSE_CHECKSUM_VALIDATION ? undefined : 'WHEN_REQUIRED',
     };
-    this.client = new S3Client(config);
+    this.config = config;
+  }
+
+  /** The SDK client, created on first use (nothing is loaded or contacted before). */
+  private s3(): Promise<{ client: S3Client; sdk: S3Sdk }> {
+    this.connected ??= loadSdk().then((sdk) => ({ sdk, client: new sdk.client.S3Client(this.config) }));
+    return this.connected;
   }
 
   private objectKey(key: string): string {
@@ -105,8 +112,19 @@ export class S3Storage implements StorageBackend {
     // before the storage error is known. `body` is destroyed below with the real cause instead.
     body.on('error', (err) => counter.destroy(err));
     body.pipe(counter);
-    const upload = new Upload({
-      client: this.client,
+    // After the listeners: the first use loads the SDK, and the body may fail meanwhile.
+    let s3: Awaited<ReturnType<S3Storage['s3']>>;
+    try {
+      s3 = await this.s3();
+    } catch (err) {
+      const e = this.mapError(err, 'upload', key);
+      counter.destroy(e);
+      body.destroy(e);
+      throw e;
+    }
+    const { client, sdk } = s3;
+    const upload = new sdk.storage.Upload({
+      client,
       params: { Bucket: this.bucket, Key: this.objectKey(key), Body: counter, ContentType: contentType(key) },
       partSize: this.partSize,
       queueSize: this.queueSize,
@@ -135,8 +153,9 @@ export class S3Storage implements StorageBackend {
       }
     }
     try {
-      const res = await this.client.send(
-        new GetObjectCommand({
+      const s3 = await this.s3();
+      const res = await s3.client.send(
+        new s3.sdk.client.GetObjectCommand({
           Bucket: this.bucket,
           Key: this.objectKey(key),
           Range: range ? `bytes=${range.start}-${range.end}` : undefined,
@@ -155,7 +174,8 @@ export class S3Storage implements StorageBackend {
   async stat(key: string): Promise<StoredObject> {
     validateKey(key);
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const s3 = await this.s3();
+      const res = await s3.client.send(new s3.sdk.client.HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       return { key, size: res.ContentLength ?? 0, modifiedAt: res.LastModified ?? new Date(0) };
     } catch (err) {
       throw await this.notFoundOrBucket(err, 'stat', key);
@@ -169,9 +189,8 @@ export class S3Storage implements StorageBackend {
     let token: string | undefined;
     try {
       do {
-        const res = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: root + prefix, ContinuationToken: token }),
-        );
+        const s3 = await this.s3();
+        const res = await s3.client.send(new s3.sdk.client.ListObjectsV2Command({ Bucket: this.bucket, Prefix: root + prefix, ContinuationToken: token }));
         for (const o of res.Contents ?? []) {
           if (!o.Key || !o.Key.startsWith(root)) continue;
           const key = o.Key.slice(root.length);
@@ -195,7 +214,8 @@ export class S3Storage implements StorageBackend {
     let uploadIdMarker: string | undefined;
     try {
       for (;;) {
-        const res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: root, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+        const s3 = await this.s3();
+        const res = await s3.client.send(new s3.sdk.client.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: root, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
         for (const u of res.Uploads ?? []) {
           if (u.Key && u.UploadId && u.Key.startsWith(root)) out.push({ key: u.Key.slice(root.length), ref: JSON.stringify([u.Key, u.UploadId]) });
         }
@@ -212,7 +232,8 @@ export class S3Storage implements StorageBackend {
   async removeIncomplete(ref: string): Promise<void> {
     const [Key, UploadId] = JSON.parse(ref) as [string, string];
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }));
+      const s3 = await this.s3();
+      await s3.client.send(new s3.sdk.client.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }));
     } catch (err) {
       if (errorName(err) === 'NoSuchUpload') return;
       throw this.mapError(err, 'abort the multipart upload of', Key);
@@ -222,7 +243,8 @@ export class S3Storage implements StorageBackend {
   async delete(key: string): Promise<void> {
     validateKey(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      const s3 = await this.s3();
+      await s3.client.send(new s3.sdk.client.DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
     } catch (err) {
       const name = errorName(err);
       if (name === 'NoSuchKey' || (name === 'NotFound' && statusOf(err) === 404)) return;
@@ -233,7 +255,7 @@ export class S3Storage implements StorageBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.client.destroy();
+    if (this.connected) (await this.connected).client.destroy();
   }
 
   /**
@@ -247,7 +269,8 @@ export class S3Storage implements StorageBackend {
     if (name !== 'NoSuchKey' && !is404) return this.mapError(err, op, key);
     if (!this.bucketChecked) {
       try {
-        await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+        const s3 = await this.s3();
+        await s3.client.send(new s3.sdk.client.HeadBucketCommand({ Bucket: this.bucket }));
         this.bucketChecked = true;
       } catch (bucketErr) {
         if (statusOf(bucketErr) === 404) return this.bucketMissing(bucketErr);
