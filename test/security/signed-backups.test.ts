@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runDrill } from '../../lib/backup/drill';
 import type { Manifest } from '../../lib/backup/manifest';
-import { manifestKey } from '../../lib/backup/manifest';
+import { archiveKey, manifestKey } from '../../lib/backup/manifest';
 import { UNSIGNED_WARNING } from '../../lib/backup/manifest-signature';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
 import { verifyBackup } from '../../lib/backup/verify';
@@ -113,6 +113,30 @@ describe('BACKUP_SIGNING_KEY', () => {
     const { storage, dir, id } = await freshBackup(KEY_A);
     await tamperMember(dir, id, (e) => e.kind === 'TABLE', (text) => text.replace('b text', 'b text DEFAULT 1'));
     await expectRefused(storage, id, /signature does not match/);
+  });
+
+  it('verify refuses an edit of EVERY member (checksums recomputed), and of a manifest field alone, naming the signature', async () => {
+    await exec(src.url, 'CREATE SEQUENCE IF NOT EXISTS public.signed_seq; CREATE INDEX IF NOT EXISTS t_a ON public.t (a)');
+    const { storage, dir, id } = await freshBackup(KEY_A);
+    const files = [manifestKey(id), archiveKey(id)].map((k) => path.join(dir, k));
+    const original = await Promise.all(files.map((f) => readFile(f)));
+    const entries = (JSON.parse(original[0].toString('utf8')) as Manifest).entries;
+    expect(new Set(entries.map((e) => e.section))).toEqual(new Set(['header', 'pre-data', 'table-data', 'sequence-set', 'post-data']));
+    for (let i = 0; i < entries.length; i++) {
+      await Promise.all(files.map((f, j) => writeFile(f, original[j])));
+      let n = 0;
+      await tamperMember(dir, id, () => n++ === i, (text) => `${text}-- edited\n`);
+      const v = await verifyBackup(storage, id);
+      expect(v.ok, `member #${i} (${entries[i].section} ${entries[i].name})`).toBe(false);
+      expect(v.problems.filter((p) => p.kind === 'SIGNATURE').map((p) => p.problem).join('\n'), `member #${i}`).toMatch(/signature does not match/);
+    }
+    await Promise.all(files.map((f, j) => writeFile(f, original[j])));
+    expect((await verifyBackup(storage, id)).ok).toBe(true);
+    await editManifest(dir, id, (m) => {
+      m.description = 'restored by the usual process';
+    });
+    const v = await verifyBackup(storage, id);
+    expect(v.problems).toEqual([expect.objectContaining({ kind: 'SIGNATURE', problem: expect.stringMatching(/signature does not match/) })]);
   });
 
   it('refuses a manifest whose signature was removed, and one signed with another key', async () => {
