@@ -102,6 +102,25 @@ describe('activity log, encryption card and phone menu in Chromium', () => {
     await page.close();
   });
 
+  it('every page has its own <title> in the active language', async () => {
+    for (const [locale, m] of [['am', am], ['en', en]] as const) {
+      await setLocale(locale);
+      const page = await context.newPage();
+      for (const [url, title] of [['/admin', m.dashboard.title], ['/admin/backups', m.backups.title], ['/admin/activity', m.activity.title]]) {
+        await page.goto(`${base}${url}`);
+        expect(await page.title(), `${locale} ${url}`).toBe(`${title} · ${m.common.pageTitle}`);
+      }
+      await page.close();
+      // The sign-in page, from a context without the session.
+      const anon = await browser.newContext();
+      await anon.addCookies([{ name: 'NEXT_LOCALE', value: locale, url: base }]);
+      const login = await anon.newPage();
+      await login.goto(`${base}/admin/login`);
+      expect(await login.title()).toBe(`${m.login.submit} · ${m.common.pageTitle}`);
+      await anon.close();
+    }
+  });
+
   it('activity in English: English labels, Gregorian date; the filter lists labels and filters by the stored code', async () => {
     await setLocale('en');
     const page = await context.newPage();

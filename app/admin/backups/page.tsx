@@ -20,6 +20,11 @@ import { EXPORTABLE_TABLES } from '@/lib/queries/table-export';
 
 export const dynamic = 'force-dynamic';
 
+export async function generateMetadata() {
+  const [t, c] = await Promise.all([getTranslations('backups'), getTranslations('common')]);
+  return { title: `${t('title')} · ${c('pageTitle')}` };
+}
+
 const CELL = 'px-3 py-2 align-top max-md:flex max-md:gap-2 max-md:px-0 max-md:py-0.5 max-md:before:w-28 max-md:before:shrink-0 max-md:before:font-medium max-md:before:text-slate-500 max-md:before:content-[attr(data-label)]';
 
 function Card({ stat, label, value, note, tone = 'plain' }: { stat: string; label: string; value: string; note?: string; tone?: 'plain' | 'good' | 'bad' | 'warn' }) {

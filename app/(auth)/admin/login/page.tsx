@@ -6,6 +6,11 @@ import { LoginForm } from '@/components/login-form';
 import { optionalAdmin } from '@/lib/http/page-auth';
 import { safeNextPath } from '@/lib/http/safe-next-path';
 
+export async function generateMetadata() {
+  const [t, c] = await Promise.all([getTranslations('login'), getTranslations('common')]);
+  return { title: `${t('submit')} · ${c('pageTitle')}` };
+}
+
 // /admin/login – lives in the (auth) route group so the signed-in admin shell does not wrap it.
 export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const next = safeNextPath((await searchParams).next);
