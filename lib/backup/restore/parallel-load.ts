@@ -73,9 +73,11 @@ async function runTaskGraph(workers: pg.Client[], loads: Task[], ready: Task[], 
 /**
  * Data, verification and the tables' own keys/indexes as one task graph on all connections. Each
  * table loads in its own transaction (TRUNCATE + COPY FREEZE, biggest table first) through the load
- * loop; when it commits, its own keys and indexes become ready (as pg_restore builds a table's
- * indexes right after its data), and with `checkContent` its re-read: a one-chunk table inside its
- * load transaction, a multi-chunk one chunk by chunk by TID range on whichever connection is free.
+ * loop (without `checkContent`, a table of several chunks loads chunk by chunk on all connections
+ * at once, each chunk in its own transaction); when it commits, its own keys and indexes become
+ * ready (as pg_restore builds a table's indexes right after its data), and with `checkContent` its
+ * re-read: a one-chunk table inside its load transaction, a multi-chunk one chunk by chunk by TID
+ * range on whichever connection is free.
  * Returns the per-table report and the post-data members already run.
  */
 export async function loadTablesInParallel(
