@@ -35,7 +35,6 @@ import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
 import { qualifiedName } from './catalog/quote-ident';
 import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, encryptedArchiveKey, GROUP_RAW_BYTES, headerSql, manifestKey, serializeManifest, storedSizeBytes } from './manifest';
-import { encryptionRecipients } from './encryption/encryption-keys';
 import { sealArchive } from './encryption/seal-archive';
 import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
 import { watchControlSession } from './control-session';
@@ -451,7 +450,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     return failure;
   };
   // Encrypted (BACKUP_ENCRYPTION_RECIPIENTS) while it streams; a bad recipient fails here, before anything is stored.
-  const sealed = await sealArchive(id, writer.output, opts.encryptionRecipients !== undefined ? opts.encryptionRecipients : encryptionRecipients());
+  const sealed = await sealArchive(id, writer.output, opts.encryptionRecipients !== undefined ? opts.encryptionRecipients : await recipientsFromEnv());
   const onAbort = () => fail(signal?.reason instanceof AppError ? signal.reason : new AppError('aborted', 'the backup was interrupted'));
   signal?.addEventListener('abort', onAbort, { once: true });
   let spoolDir: string | undefined;
@@ -784,6 +783,13 @@ async function removeStaleSpools(parent: string): Promise<void> {
   } catch {
     // best effort: a spool directory we cannot list or remove is not the backup's problem
   }
+}
+
+/** BACKUP_ENCRYPTION_RECIPIENTS, checked (encryption-keys.ts); age-encryption is loaded only when it is set. */
+async function recipientsFromEnv(): Promise<string[] | null> {
+  const v = process.env.BACKUP_ENCRYPTION_RECIPIENTS;
+  if (v === undefined || v.trim() === '') return null;
+  return (await import('./encryption/encryption-keys')).encryptionRecipients(v);
 }
 
 /** Members are concatenated into one script: each must end its last line. */

@@ -4,7 +4,6 @@ import { pipeline, Transform } from 'node:stream';
 import type { Recipient } from 'age-encryption';
 import type { ManifestEncryption } from '../manifest';
 import { archiveKey, encryptedArchiveKey } from '../manifest';
-import { createAgeEncryptStream } from './age-stream';
 
 /** What storage receives for a backup's archive. */
 export interface SealedArchive {
@@ -25,7 +24,9 @@ export interface SealedArchive {
  */
 export async function sealArchive(id: string, archive: Readable, recipients: (string | Recipient)[] | null): Promise<SealedArchive> {
   if (!recipients) return { key: archiveKey(id), stream: archive, encryption: () => undefined };
-  const encrypt = await createAgeEncryptStream(recipients);
+  // Loaded only for an encrypted backup: age-encryption and its post-quantum dependencies are a
+  // large part of the backup command's start-up.
+  const encrypt = await (await import('./age-stream')).createAgeEncryptStream(recipients);
   const hash = createHash('sha256');
   let size = 0;
   let sha: string | undefined;
