@@ -34,6 +34,7 @@ export class ArchiveSpool {
   private file: string | undefined;
   /** Bytes in the spool once a whole read completed; undefined while none did. */
   private complete: number | undefined;
+  /** The whole read being spooled, if any (it never rejects). */
   private filling: Promise<void> | undefined;
   private disposed = false;
 
@@ -75,16 +76,30 @@ export class ArchiveSpool {
    * unless a complete spool exists, in which case it is read from there.
    */
   private async openWhole(source: ArchiveSource): Promise<Readable> {
+    // One fill at a time: a second reader waits for it (decided before any await, so two readers
+    // arriving together cannot both start one).
+    while (this.filling) await this.filling;
     if (this.complete !== undefined) return this.readSpool(0, this.complete - 1);
-    await this.filling?.catch(() => {});
-    if (this.complete !== undefined) return this.readSpool(0, this.complete - 1);
-    const upstream = await source.openArchive();
-    const fh = await this.newFile();
+    let resolve!: () => void;
+    const filling = new Promise<void>((r) => (resolve = r));
+    this.filling = filling;
+    const done = () => {
+      if (this.filling === filling) this.filling = undefined;
+      resolve();
+    };
+    let upstream: Readable | undefined;
+    let fh: FileHandle;
+    try {
+      upstream = await source.openArchive();
+      fh = await this.newFile();
+    } catch (err) {
+      upstream?.destroy();
+      done();
+      throw err;
+    }
     const cipher = createCipheriv('aes-256-ctr', this.key, this.iv(0));
     let written = 0;
     let writeError: unknown;
-    let done!: () => void;
-    this.filling = new Promise<void>((r) => (done = r));
     const tee = new Transform({
       transform: (c: Buffer, _e, cb) => {
         const enc = cipher.update(c);
@@ -131,7 +146,7 @@ export class ArchiveSpool {
   private async openRange(source: ArchiveSource, range: { start: number; end: number }): Promise<Readable> {
     if (this.complete === undefined) {
       // Nothing read the archive whole yet: do it now (once), then serve ranges from the spool.
-      await this.filling?.catch(() => {});
+      while (this.filling) await this.filling;
       if (this.complete === undefined) {
         const whole = await this.openWhole(source);
         whole.resume();
