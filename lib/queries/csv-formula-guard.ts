@@ -15,7 +15,7 @@
  * | `-250`, `-1250.75`, `+15`         | unchanged                            | a plain signed number          |
  * | `ሰላም =1`, `a@b.et`               | unchanged                            | not at the start               |
  *
- * The same two patterns run inside PostgreSQL (COPY builds the CSV), see `formulaGuardSql`.
+ * The export applies it to COPY's CSV on its way out (csv-cell-rewriter.ts), off the database backend.
  */
 
 /** First characters that always start a formula. */
@@ -23,17 +23,11 @@ export const FORMULA_START = '^[=@\\t\\r]';
 /** A cell starting with + or - is data (not a formula) only when it is all number or phone number. */
 export const SIGNED_DATA = '^([+-]?[0-9]+([.,][0-9]+)*|\\+[0-9][0-9 ]{5,24})$';
 
+const FORMULA_START_RE = new RegExp(FORMULA_START);
+const SIGNED_DATA_RE = new RegExp(SIGNED_DATA);
+
 /** True when a spreadsheet would evaluate `cell` (the export then prefixes `'`). */
 export function needsFormulaGuard(cell: string): boolean {
-  if (new RegExp(FORMULA_START).test(cell)) return true;
-  return /^[+-]/.test(cell) && !new RegExp(SIGNED_DATA).test(cell);
-}
-
-/** SQL expression: the text column `col` (quoted identifier) with the guard applied. */
-export function formulaGuardSql(col: string): string {
-  // Standard strings keep the backslashes; PostgreSQL's regex engine reads \t and \r as in JS.
-  // ascii() (the first character's code point, 0 for '') is a cheap pre-filter: both patterns are
-  // anchored on a first character from this set, so only those cells pay for the regexes
-  // (the guard's server CPU on activity_logs fell from ~2.3 to ~0.7 µs a row, measured as backend CPU time).
-  return `CASE WHEN ascii(${col}) IN (9, 13, 43, 45, 61, 64) AND (${col} ~ '${FORMULA_START}' OR (${col} ~ '^[+-]' AND ${col} !~ '${SIGNED_DATA}')) THEN '''' || ${col} ELSE ${col} END`;
+  if (FORMULA_START_RE.test(cell)) return true;
+  return /^[+-]/.test(cell) && !SIGNED_DATA_RE.test(cell);
 }

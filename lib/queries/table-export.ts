@@ -5,7 +5,8 @@ import { quoteIdentAlways } from '../backup/catalog/quote-ident';
 import { ZipFile } from 'yazl';
 import { AppError } from '../errors';
 import { appTimeZone } from '../i18n/locales';
-import { formulaGuardSql } from './csv-formula-guard';
+import { CsvCellRewriter } from './csv-cell-rewriter';
+import type { CellKind } from './csv-cell-rewriter';
 import { TICKETHUB_TABLES } from '../seed/seed-demo-data';
 import type { TicketHubTable } from '../seed/seed-demo-data';
 
@@ -80,29 +81,37 @@ async function primaryKey(db: Pick<pg.ClientBase, 'query'>, table: TicketHubTabl
 
 
 /**
- * One exported column as spreadsheets read it: text with the formula guard (csv-formula-guard.ts);
- * timestamps as ISO 8601 with the offset of the export's time zone (session TimeZone), fractional
- * seconds only when there are any; booleans as true/false. NULL stays NULL, which COPY writes as
- * an empty unquoted field, while an empty string is written "" (the two stay distinguishable).
+ * One exported column as COPY writes it: booleans as true/false, timestamps as their JSON text,
+ * everything else as PostgreSQL prints it; the formula guard and the last touches to the
+ * timestamps are applied to the CSV on its way out (exportCellKind, csv-cell-rewriter.ts: off the database backend). NULL stays
+ * NULL, which COPY writes as an empty unquoted field, while an empty string is written "" (the two
+ * stay distinguishable).
  */
 function exportExpression(c: ColumnType): string {
   const col = q(c.name);
-  // Fractional seconds as PostgreSQL prints them: only when non-zero, trailing zeros dropped. One
-  // to_char with .US, then the zeros and a bare '.' trimmed off (cheaper than extract + CASE).
-  const secs = `rtrim(rtrim(to_char(${col}, 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.')`;
+  if (c.type === 'boolean') return `CASE WHEN ${col} THEN 'true' WHEN NOT ${col} THEN 'false' END AS ${col}`;
+  // JSON's text of a timestamp is ISO 8601 with 'T' and a +HH:MM offset, and cheap to make.
+  if (c.type === 'timestamp with time zone' || c.type === 'timestamp without time zone') return `btrim(to_json(${col})::text, '"') AS ${col}`;
+  return col;
+}
+
+/**
+ * How the export rewrites a column's cells (csv-cell-rewriter.ts): text gets the formula guard
+ * (csv-formula-guard.ts); timestamps become ISO 8601 with the offset of the export's time zone
+ * (session TimeZone), fractional seconds only when there are any.
+ */
+function exportCellKind(c: ColumnType): CellKind {
   switch (c.type) {
     case 'text':
     case 'character varying':
     case 'character':
-      return `${formulaGuardSql(col)} AS ${col}`;
+      return 'guard';
     case 'timestamp with time zone':
-      return `${secs} || to_char(${col}, 'TZH:TZM') AS ${col}`;
+      return 'tstz';
     case 'timestamp without time zone':
-      return `${secs} AS ${col}`;
-    case 'boolean':
-      return `CASE WHEN ${col} THEN 'true' WHEN NOT ${col} THEN 'false' END AS ${col}`;
+      return 'ts';
     default:
-      return col;
+      return 'plain';
   }
 }
 
@@ -152,6 +161,8 @@ export interface TableExport {
 interface TableStatement {
   table: TicketHubTable;
   sql: string;
+  /** Per exported column, what happens to its cells on the way out. */
+  kinds: CellKind[];
   columns: string[];
   redacted: string[];
 }
@@ -186,7 +197,7 @@ export async function openTableExport(pool: pg.Pool, opts: ExportOptions): Promi
     for (const t of opts.tables) {
       const cols = await columnTypes(client, t);
       const kept = cols.filter((c) => !c.secret);
-      statements.push({ table: t, sql: copySql(source.relation(t), kept, await primaryKey(client, t)), columns: kept.map((c) => c.name), redacted: cols.filter((c) => c.secret).map((c) => c.name) });
+      statements.push({ table: t, sql: copySql(source.relation(t), kept, await primaryKey(client, t)), kinds: kept.map(exportCellKind), columns: kept.map((c) => c.name), redacted: cols.filter((c) => c.secret).map((c) => c.name) });
     }
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
@@ -198,13 +209,24 @@ export async function openTableExport(pool: pg.Pool, opts: ExportOptions): Promi
   return { stream: Readable.toWeb(body) as ReadableStream<Uint8Array>, columns, snapshotAt };
 }
 
+/** COPY's CSV with the cells rewritten per column kind (formula guard, ISO 8601 timestamps). */
+async function* rewritten(copy: AsyncIterable<unknown>, kinds: CellKind[]): AsyncGenerator<Buffer> {
+  const rw = new CsvCellRewriter(kinds);
+  for await (const chunk of copy) {
+    const out = rw.push(chunk as Buffer);
+    if (out.length) yield out;
+  }
+  const tail = rw.end();
+  if (tail.length) yield tail;
+}
+
 /** One table's CSV (BOM first), then COMMIT and release; a failure or cancel discards the connection. */
 function csvBody(client: pg.PoolClient, s: TableStatement): Readable {
   async function* gen(): AsyncGenerator<Buffer> {
     let ok = false;
     try {
       yield Buffer.from(UTF8_BOM, 'utf8');
-      for await (const chunk of client.query(copyTo(s.sql))) yield chunk as Buffer;
+      yield* rewritten(client.query(copyTo(s.sql)), s.kinds);
       await client.query('COMMIT');
       ok = true;
     } finally {
@@ -237,7 +259,7 @@ function zipBody(client: pg.PoolClient, statements: TableStatement[], source: Ex
       const out = Readable.from(
         (async function* () {
           yield Buffer.from(UTF8_BOM, 'utf8');
-          for await (const chunk of copy) yield chunk as Buffer;
+          yield* rewritten(copy, s.kinds);
           rows[s.table] = copy.rowCount;
         })(),
         { objectMode: false },
