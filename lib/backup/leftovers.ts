@@ -7,6 +7,12 @@ import { backupIdTime } from './backup-id';
 import { deadRunIds } from './backup-runs';
 import { BACKUP_ID_RE, archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
 
+/**
+ * How a failed run's error ends when storage was down while it cleaned up (run-backup.ts): what it
+ * stored (even a manifest whose upload's answer was lost) is removed by the next run.
+ */
+export const CLEANUP_PENDING = '(storage could not be cleaned up now: the next backup removes what this run left)';
+
 /** Leftovers of ids this database does not know are removed only once this old (another database's live run?). */
 const UNKNOWN_RUN_AGE_MS = 2 * 24 * 3600 * 1000;
 
@@ -36,7 +42,7 @@ const idOf = (key: string) => {
  */
 export async function removeLeftovers(db: Pick<pg.ClientBase, 'query'>, storage: StorageBackend, opts: { currentId?: string; spoolParent?: string } = {}): Promise<LeftoversRemoved> {
   const out: LeftoversRemoved = { storage: [], spools: [], archives: [], failed: [] };
-  const dead = await deadRunIds(db).catch(() => ({ all: new Set<string>(), failed: new Set<string>() }));
+  const dead = await deadRunIds(db, CLEANUP_PENDING).catch(() => ({ all: new Set<string>(), failed: new Set<string>(), cleanupPending: new Set<string>() }));
   const isDead = (id: string | null) => {
     if (!id || id === opts.currentId) return false;
     if (dead.all.has(id)) return true;
@@ -57,6 +63,18 @@ export async function removeLeftovers(db: Pick<pg.ClientBase, 'query'>, storage:
     out.failed.push('(incomplete uploads not listable)');
   }
   try {
+    // A failed run whose manifest upload reached storage although the run saw it fail (the answer
+    // was lost in an outage): the run said failed and could not delete it; one truth: remove it,
+    // manifest first (it is what makes a backup exist).
+    for (const id of dead.cleanupPending) {
+      if (id === opts.currentId) continue;
+      const m = manifestKey(id);
+      if (!(await storage.stat(m).then(() => true, () => false))) continue;
+      await storage.delete(m).then(
+        () => out.archives.push(m),
+        () => out.failed.push(m),
+      );
+    }
     const objects = await storage.list();
     const keys = new Set(objects.map((o) => o.key));
     for (const o of objects) {

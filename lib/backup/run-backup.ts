@@ -38,7 +38,7 @@ import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, encry
 import { sealArchive } from './encryption/seal-archive';
 import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
 import { watchControlSession } from './control-session';
-import { removeLeftovers } from './leftovers';
+import { CLEANUP_PENDING, removeLeftovers } from './leftovers';
 import { signingKeyFromEnv, signManifest } from './manifest-signature';
 import { copyOutputSettingsSql } from './session-settings';
 import type { Manifest, ManifestTable } from './manifest';
@@ -353,7 +353,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     for (const key of [manifestKey(id), archiveKey(id), encryptedArchiveKey(id)]) await storage.delete(key).catch(() => (leftBehind = true));
     // Storage down: what the run stored stays until the next run removes it (leftovers.ts); say so
     // (`list` shows such an archive as incomplete, never as a backup).
-    if (leftBehind) e = new AppError(e.code, `${e.message} (storage could not be cleaned up now: the next backup removes what this run left)`, { cause: e, details: e.details });
+    if (leftBehind) e = new AppError(e.code, `${e.message} ${CLEANUP_PENDING}`, { cause: e, details: e.details });
     if (recording && watch.lost()) {
       // The control session is gone: record the real cause on a new one (not "interrupted" later).
       bookkeeping = await connect(opts.databaseUrl, 'control').catch(() => control);

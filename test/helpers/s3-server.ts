@@ -173,6 +173,7 @@ export interface S3RequestInfo {
 interface Hold {
   match: (r: S3RequestInfo) => boolean;
   afterBodyBytes?: number;
+  afterHandled?: boolean;
   held: (r: S3RequestInfo) => void;
 }
 
@@ -189,6 +190,13 @@ function holdMiddleware(state: { hold: Hold | null; frozen: boolean; release: Pr
     const h = state.hold;
     if (!h || !h.match(info)) return next();
     state.hold = null;
+    if (h.afterHandled) {
+      // The server did the work (an object is stored) but its answer never leaves.
+      await next();
+      state.frozen = true;
+      h.held(info);
+      return state.release;
+    }
     if (h.afterBodyBytes === undefined) {
       state.frozen = true;
       h.held(info);
@@ -249,11 +257,12 @@ export interface TestS3Server {
   incompleteUploads(): Promise<string[]>;
   /**
    * Arms a deterministic outage: the next request `match` accepts gets no answer (or, with
-   * `afterBodyBytes`, stops after that many bytes of its response body), and neither does any
+   * `afterBodyBytes`, stops after that many bytes of its response body; with `afterHandled`, is
+   * carried out, e.g. the object stored, but not answered), and neither does any
    * request after it. Resolves once that request is held: then kill() the server (the held
    * request's connection is cut, as when an S3 endpoint goes away mid-request).
    */
-  holdRequest(match: (r: S3RequestInfo) => boolean, opts?: { afterBodyBytes?: number }): Promise<S3RequestInfo>;
+  holdRequest(match: (r: S3RequestInfo) => boolean, opts?: { afterBodyBytes?: number; afterHandled?: boolean }): Promise<S3RequestInfo>;
   /** Stops the server as an outage does (connections cut, later requests refused), keeping its data. */
   kill(): Promise<void>;
   /** Starts the server again after kill(), on the same port with the same data. */
@@ -335,7 +344,7 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<Tes
       if (holdState.frozen || holdState.hold) throw new Error('a hold is already armed or active: kill() and restart() first');
       holdState.release = new Promise<void>((r) => (releaseHeld = r));
       return new Promise<S3RequestInfo>((held) => {
-        holdState.hold = { match, afterBodyBytes: holdOpts.afterBodyBytes, held };
+        holdState.hold = { match, afterBodyBytes: holdOpts.afterBodyBytes, afterHandled: holdOpts.afterHandled, held };
       });
     },
     async kill() {
