@@ -58,6 +58,12 @@ export interface ChunkResult {
 const TERMINATOR = Buffer.from('\\.\n');
 
 /**
+ * Bytes of COPY data handed to zlib per write. On 64 MB of high-entropy COPY text, gzip level 3:
+ * main-thread CPU 160–180 ms in ~56 KB writes, 70 ms in 1 MiB writes (same output).
+ */
+const ZLIB_BATCH = 1024 * 1024;
+
+/**
  * Reads one chunk with COPY TO STDOUT on `client` (already inside the backup's snapshot) and
  * compresses it, as one complete gzip member, into a spool: `copy line + rows + \.`. Hashes the
  * uncompressed member and counts its rows (COPY text escapes newlines inside values, so every '\n'
@@ -110,10 +116,22 @@ export async function copyChunk(
       await pipeline(
         async function* () {
           yield* head0;
+          // COPY data arrives in pieces of ~50 KB; each write to a zlib stream is one round trip to
+          // the thread pool, whose JS side costs the main thread more than copying: handing zlib
+          // ~1 MiB at a time cut the main thread's zlib time ~2.5x (measured, see ZLIB_BATCH).
+          let batch: Buffer[] = [];
+          let batched = 0;
           for (let r = await it.next(); !r.done; r = await it.next()) {
             account(r.value, true);
-            yield r.value;
+            batch.push(r.value);
+            batched += r.value.length;
+            if (batched >= ZLIB_BATCH) {
+              yield batch.length === 1 ? batch[0] : Buffer.concat(batch, batched);
+              batch = [];
+              batched = 0;
+            }
           }
+          if (batched > 0) yield Buffer.concat(batch, batched);
           account(TERMINATOR, false);
           yield TERMINATOR;
         },
