@@ -98,6 +98,11 @@ export async function insertRunningRun(db: Db, r: RunStart): Promise<void> {
   );
 }
 
+/**
+ * Records a succeeded run. `verification` is the check after writing; without one (`--no-verify`)
+ * the run is NOT marked verified (verified_at stays NULL), so it never counts as a good backup
+ * (GOOD_RUN_SQL) until `verify` or a drill checks it.
+ */
 export async function markRunSucceeded(
   db: Db,
   id: string,
@@ -108,7 +113,7 @@ export async function markRunSucceeded(
     `UPDATE public.backup_runs
         SET status = 'succeeded', finished_at = $2, duration_ms = $3, table_count = $4, row_count = $5,
             size_bytes = $6, storage_location = $7, sha256 = $8, error = NULL, manifest = $9::jsonb,
-            verified_at = now(), verification = $10::jsonb
+            verified_at = CASE WHEN $10::jsonb = 'null'::jsonb THEN NULL ELSE now() END, verification = $10::jsonb
       WHERE id = $1`,
     [id, m.finishedAt, o.durationMs, m.totals.tables, m.totals.rows, storedSizeBytes(m), o.location, m.archive.sha256, JSON.stringify(m), JSON.stringify(o.verification ?? null)],
   );

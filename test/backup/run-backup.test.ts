@@ -8,7 +8,7 @@ import pg from 'pg';
 import { createTestDatabase, withClient } from '../helpers/db';
 import type { TestDatabase } from '../helpers/db';
 import { runBackup } from '../../lib/backup/run-backup';
-import { recoverStaleRuns, STALE_RUN_ERROR } from '../../lib/backup/backup-runs';
+import { GOOD_RUN_SQL, recoverStaleRuns, STALE_RUN_ERROR } from '../../lib/backup/backup-runs';
 import { listBackups, readManifest } from '../../lib/backup/list-backups';
 import { reindex, MISSING_FROM_STORAGE } from '../../lib/backup/reindex';
 import { BACKUP_ID_RE } from '../../lib/backup/manifest';
@@ -146,6 +146,16 @@ describe('runBackup on the TicketHub database', () => {
     const rows = await withClient(app.url, async (c) => (await c.query('SELECT id, status, error, row_count::int FROM public.backup_runs ORDER BY id')).rows);
     expect(rows.find((x) => x.id === r.id)).toMatchObject({ status: 'succeeded', row_count: r.rows });
     expect(rows.find((x) => x.id === '20200101T000000Z-gone0000')).toMatchObject({ status: 'failed', error: MISSING_FROM_STORAGE });
+  });
+
+  it('a backup without the check after writing (--no-verify) is recorded succeeded but NOT verified, and is not a good backup until checked', async () => {
+    const r = await runBackup({ databaseUrl: app.url, storage, trigger: 'cli', verify: false });
+    expect(r.status).toBe('succeeded');
+    expect(r.verification).toBeNull();
+    const row = await withClient(app.url, async (c) =>
+      (await c.query(`SELECT verified_at, verification, ${GOOD_RUN_SQL} AS good FROM public.backup_runs r WHERE id = $1`, [r.id])).rows[0],
+    );
+    expect(row).toMatchObject({ verified_at: null, verification: null, good: false });
   });
 
   it('refuses a second backup while one runs, naming the running one; a stale running row is marked failed', async () => {

@@ -235,7 +235,7 @@ describe('prune (CLI)', () => {
   it('--dry-run lists every backup with keep/remove and why and changes nothing; without it removes and keeps the rows as deleted', async () => {
     const dir = path.join(tmp, 'prune');
     const storage = openStorage(dir);
-    for (let i = 0; i < 4; i++) await runBackup({ databaseUrl: db.url, storage, trigger: 'cli', verify: false });
+    for (let i = 0; i < 4; i++) await runBackup({ databaseUrl: db.url, storage, trigger: 'cli' });
     await withClient(db.url, (c) =>
       c.query(`INSERT INTO backup_runs (id, trigger, status, started_at, finished_at, error) VALUES ('20200101T000000Z-prunefail', 'cli', 'failed', now() - interval '3 days', now(), 'disk full')`),
     );
