@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +31,7 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(async () => {
   await storage?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
   await src?.drop().catch(() => undefined);
 });
 
