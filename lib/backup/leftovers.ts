@@ -4,7 +4,8 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { StorageBackend } from '../storage/storage-backend';
 import { backupIdTime } from './backup-id';
-import { deadRunIds } from './backup-runs';
+import { deadRunIds, upsertRunFromManifest } from './backup-runs';
+import { readManifest } from './list-backups';
 import { BACKUP_ID_RE, archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
 
 /**
@@ -25,6 +26,12 @@ export interface LeftoversRemoved {
   archives: string[];
   /** What could not be removed now (storage down): retried by the next run. */
   failed: string[];
+  /**
+   * Runs recorded failed as interrupted whose manifest IS in storage (the process stopped after
+   * storing it, before recording it): recorded succeeded from their manifest, as `reindex` does,
+   * so backup_runs agrees with `list`. Not marked verified: `verify` or a drill does that.
+   */
+  recorded: string[];
 }
 
 const idOf = (key: string) => {
@@ -41,8 +48,8 @@ const idOf = (key: string) => {
  * `currentId` (the caller's own run) is never touched. Never throws.
  */
 export async function removeLeftovers(db: Pick<pg.ClientBase, 'query'>, storage: StorageBackend, opts: { currentId?: string; spoolParent?: string } = {}): Promise<LeftoversRemoved> {
-  const out: LeftoversRemoved = { storage: [], spools: [], archives: [], failed: [] };
-  const dead = await deadRunIds(db, CLEANUP_PENDING).catch(() => ({ all: new Set<string>(), failed: new Set<string>(), cleanupPending: new Set<string>() }));
+  const out: LeftoversRemoved = { storage: [], spools: [], archives: [], failed: [], recorded: [] };
+  const dead = await deadRunIds(db, CLEANUP_PENDING).catch(() => ({ all: new Set<string>(), failed: new Set<string>(), interrupted: new Map<string, string>(), cleanupPending: new Set<string>() }));
   const isDead = (id: string | null) => {
     if (!id || id === opts.currentId) return false;
     if (dead.all.has(id)) return true;
@@ -77,6 +84,21 @@ export async function removeLeftovers(db: Pick<pg.ClientBase, 'query'>, storage:
     }
     const objects = await storage.list();
     const keys = new Set(objects.map((o) => o.key));
+    // One truth: a run recorded "interrupted" whose manifest is in storage is a backup that exists
+    // (the manifest is stored only after the check after writing passed); record it as succeeded.
+    for (const [id, trigger] of dead.interrupted) {
+      if (id === opts.currentId || !keys.has(manifestKey(id))) continue;
+      try {
+        const m = await readManifest(storage, id);
+        const key = m.encryption ? encryptedArchiveKey(id) : archiveKey(id);
+        if (!keys.has(key)) continue; // manifest without archive: `list` shows it broken, verify says why
+        await upsertRunFromManifest(db, m, `${storage.location.replace(/\/$/, '')}/${key}`, trigger);
+        dead.failed.delete(id);
+        out.recorded.push(id);
+      } catch {
+        // an unreadable manifest stays as it is: `list` shows it, the row stays failed
+      }
+    }
     for (const o of objects) {
       const id = idOf(o.key);
       if (!id || (o.key !== archiveKey(id) && o.key !== encryptedArchiveKey(id)) || keys.has(manifestKey(id)) || !dead.failed.has(id) || id === opts.currentId) continue;
