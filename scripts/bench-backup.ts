@@ -33,7 +33,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_KINDS, benchDbStats, benchScaleFromEnv, ensureBenchDb } from './bench-dbs';
 import type { BenchDb, BenchKind } from './bench-dbs';
-import { conditions, median, mib, rss, runCliBackup, runCopyFloor, runPgDump, sec, versions } from './bench-measure';
+import { conditions, reportHeader, median, mib, rss, runCliBackup, runCopyFloor, runPgDump, sec } from './bench-measure';
 import type { CliBackupResult, ProcResult } from './bench-measure';
 import { ensureCatalogScaleDatabase } from './catalog-scale-db';
 
@@ -239,11 +239,7 @@ async function main(): Promise<void> {
   const after = conditions();
   process.stdout.write(
     [
-      `## bench:backup — ${new Date().toISOString()}, BENCH_SCALE=${scale}, BENCH_ROUNDS=${ROUNDS}, took ${sec(Date.now() - t0)}`,
-      `machine: nproc ${before.nproc}; load average before ${before.load}, after ${after.load}`,
-      `  uptime before: ${before.uptime}`,
-      `  uptime after:  ${after.uptime}`,
-      `  ${versions()}`,
+      ...reportHeader(`## bench:backup — ${new Date().toISOString()}, BENCH_SCALE=${scale}, BENCH_ROUNDS=${ROUNDS}, took ${sec(Date.now() - t0)}`, before, after),
       ...lines,
       '',
     ].join('\n'),

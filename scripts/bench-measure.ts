@@ -96,6 +96,20 @@ export function conditions(): { nproc: number; load: string; uptime: string } {
   return { nproc, load: os.loadavg().map((l) => l.toFixed(2)).join(' '), uptime };
 }
 
+/**
+ * The lines every benchmark report starts with: its title, then the conditions it ran under
+ * (nproc, load averages and `uptime` before and after, tool versions).
+ */
+export function reportHeader(title: string, before: ReturnType<typeof conditions>, after: ReturnType<typeof conditions>): string[] {
+  return [
+    title,
+    `machine: nproc ${before.nproc}; load average before ${before.load}, after ${after.load}`,
+    `  uptime before: ${before.uptime}`,
+    `  uptime after:  ${after.uptime}`,
+    `  ${versions()}`,
+  ];
+}
+
 export function versions(): string {
   const v = (cmd: string) => {
     try {

@@ -34,7 +34,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { BENCH_KINDS, BENCH_SERVER, benchDbStats, benchScaleFromEnv, benchUrl, ensureBenchDb } from './bench-dbs';
 import type { BenchDb, BenchKind } from './bench-dbs';
-import { conditions, measureProcess, median, mib, ROOT, rss, runCliBackup, runPgDump, sec, versions } from './bench-measure';
+import { conditions, reportHeader, measureProcess, median, mib, ROOT, rss, runCliBackup, runPgDump, sec } from './bench-measure';
 import type { ProcResult } from './bench-measure';
 import { ensureCatalogScaleDatabase } from './catalog-scale-db';
 
@@ -206,11 +206,7 @@ async function main(): Promise<void> {
   const after = conditions();
   process.stdout.write(
     [
-      `## bench:restore — ${new Date().toISOString()}, BENCH_SCALE=${scale}, BENCH_ROUNDS=${ROUNDS}, took ${sec(Date.now() - t0)}`,
-      `machine: nproc ${before.nproc}; load average before ${before.load}, after ${after.load}`,
-      `  uptime before: ${before.uptime}`,
-      `  uptime after:  ${after.uptime}`,
-      `  ${versions()}`,
+      ...reportHeader(`## bench:restore — ${new Date().toISOString()}, BENCH_SCALE=${scale}, BENCH_ROUNDS=${ROUNDS}, took ${sec(Date.now() - t0)}`, before, after),
       ...lines,
       '',
       'targets (issue 9): default (atomic) ≤ 1.00× and `--jobs 2` ≤ 0.85× the time of `pg_restore -j2`.',

@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BENCH_KINDS, benchDbStats, benchScaleFromEnv, ensureBenchDb } from './bench-dbs';
 import type { BenchDb, BenchKind } from './bench-dbs';
-import { conditions, median, mib, rss, runCliBackup, sec, versions } from './bench-measure';
+import { conditions, reportHeader, median, mib, rss, runCliBackup, sec } from './bench-measure';
 import type { CliBackupResult } from './bench-measure';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -87,11 +87,7 @@ async function main(): Promise<void> {
   const after = conditions();
   process.stdout.write(
     [
-      `## bench:scale — ${new Date().toISOString()}, BENCH_SCALE_BASE=${base}, factors ${factors.join(',')}, BENCH_ROUNDS=${ROUNDS}, took ${sec(Date.now() - t0)}`,
-      `machine: nproc ${before.nproc}; load average before ${before.load}, after ${after.load}`,
-      `  uptime before: ${before.uptime}`,
-      `  uptime after:  ${after.uptime}`,
-      `  ${versions()}`,
+      ...reportHeader(`## bench:scale — ${new Date().toISOString()}, BENCH_SCALE_BASE=${base}, factors ${factors.join(',')}, BENCH_ROUNDS=${ROUNDS}, took ${sec(Date.now() - t0)}`, before, after),
       ...out,
       '',
       'targets (issue 13): time linear in size (the "time vs 1×" column ≈ the size), peak RSS ≤ 200 MB at every size. "time" is the process wall time (Node + tsx start-up included, a constant that makes small sizes look worse than linear); "backup\'s own" is the durationMs the backup reports.',
