@@ -44,9 +44,18 @@ export async function createTestDatabase(opts: { migrate?: boolean; prefix?: str
   return { name, url, drop: () => dropDatabase(name) };
 }
 
-/** Drops a database if it exists, disconnecting its sessions first. */
+/**
+ * Drops a database if it exists, disconnecting its sessions first. Sessions a test has just closed
+ * (a pool's end() resolves before its sockets are gone) get up to 3 s to leave on their own: one
+ * terminated by the DROP mid-close raises 57P01 in the test process, where no one listens anymore.
+ */
 export async function dropDatabase(name: string): Promise<void> {
   await admin(async (c) => {
+    for (let i = 0; i < 60; i++) {
+      const r = await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]);
+      if (r.rows[0].n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   });
 }
