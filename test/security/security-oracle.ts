@@ -15,7 +15,8 @@ export async function securityOf(url: string, opts: { schemas?: string[]; noOwne
   const schemas = opts.schemas ?? ['public'];
   const pgd = await localPgDumpMajor();
   if (pgd !== null && pgd >= (await serverMajor(url))) {
-    const args = ['--schema-only', ...schemas.flatMap((s) => ['-n', s]), ...(opts.noOwner ? ['--no-owner'] : []), '-d', url];
+    // -n takes a pattern: quoted, so mixed case, dots and quotes in a name match only that schema.
+    const args = ['--schema-only', ...schemas.flatMap((s) => ['-n', `"${s.replace(/"/g, '""')}"`]), ...(opts.noOwner ? ['--no-owner'] : []), '-d', url];
     const { stdout } = await exec('pg_dump', args, { maxBuffer: 64 << 20 });
     return stdout
       .split('\n')

@@ -75,8 +75,11 @@ const NS = 'n.nspname = ANY($1::text[])';
 /** Reads owners, ACLs, default privileges and publications of the schemas (inside the dump's snapshot). */
 export async function readSecurity(client: pg.ClientBase, schemas: string[], serverVersionNum: number): Promise<SecurityCatalog> {
   const q = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [schemas])).rows;
+  // Schemas first: a grant made by another grantor (SET SESSION AUTHORIZATION) on an object needs
+  // that grantor's USAGE on the object's schema, which the schema's own ACL statements give.
   const owned = await q<OwnedRow>(
-    `SELECT 2615 AS classid, n.oid::int AS oid, n.nspname, n.nspname AS objname, 'SCHEMA' AS kind,
+    `SELECT classid, oid, nspname, objname, kind, owner, acl, base FROM (
+     SELECT 2615 AS classid, n.oid::int AS oid, n.nspname, n.nspname AS objname, 'SCHEMA' AS kind,
             pg_catalog.pg_get_userbyid(n.nspowner) AS owner, n.nspacl::text[] AS acl, pg_catalog.acldefault('n', n.nspowner)::text[] AS base
        FROM pg_catalog.pg_namespace n WHERE ${NS}
      UNION ALL
@@ -94,8 +97,8 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
      UNION ALL
      SELECT 1247, t.oid::int, n.nspname, t.typname, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
             pg_catalog.pg_get_userbyid(t.typowner), t.typacl::text[], pg_catalog.acldefault('T', t.typowner)::text[]
-       FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE ${NS}
-      ORDER BY 1, 3, 4`,
+       FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE ${NS}) o
+      ORDER BY classid <> 2615, classid, nspname, objname`,
   );
   // Column ACLs, per-schema default privileges, policy roles and publications in one round trip (the dumper's
   // query count is fixed and small whatever the schema's size).

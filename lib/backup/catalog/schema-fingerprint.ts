@@ -16,19 +16,26 @@ export type SchemaFingerprint = Record<string, string>;
 const NOT_EXT = (cls: string, col: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${cls}'::pg_catalog.regclass AND d.objid = ${col} AND d.deptype = 'e')`;
 const IN_SCHEMAS = (col: string) => `${col} IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[]))`;
-const OWNER_ACL = (owner: string, acl: string) => `pg_catalog.pg_get_userbyid(${owner}), ${acl}::text`;
+/**
+ * Owner and ACL. An ACL that grants exactly the default privileges (an explicit copy left by
+ * `REVOKE ALL ... FROM PUBLIC` on a schema or a GRANT undone by a REVOKE) reads as NULL: pg_dump
+ * writes nothing for it, so a restore leaves it NULL, and the two mean the same privileges.
+ */
+const OWNER_ACL = (owner: string, acl: string, type: string) =>
+  `pg_catalog.pg_get_userbyid(${owner}), CASE WHEN (SELECT pg_catalog.array_agg(x::text ORDER BY x::text) FROM unnest(${acl}) x)
+     IS DISTINCT FROM (SELECT pg_catalog.array_agg(x::text ORDER BY x::text) FROM unnest(pg_catalog.acldefault(${type}, ${owner})) x) THEN ${acl}::text END`;
 
 const QUERY = `
-SELECT 'schema ' || n.nspname AS k, concat_ws(' | ', ${OWNER_ACL('n.nspowner', 'n.nspacl')}, pg_catalog.obj_description(n.oid, 'pg_namespace')) AS v
+SELECT 'schema ' || n.nspname AS k, concat_ws(' | ', ${OWNER_ACL('n.nspowner', 'n.nspacl', `'n'`)}, pg_catalog.obj_description(n.oid, 'pg_namespace')) AS v
   FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($1::text[])
 UNION ALL
-SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relkind, c.relpersistence, c.reloptions::text, ${OWNER_ACL('c.relowner', 'c.relacl')},
+SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relkind, c.relpersistence, c.reloptions::text, ${OWNER_ACL('c.relowner', 'c.relacl', `CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char"`)},
        c.relrowsecurity, c.relforcerowsecurity, c.relreplident,
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END,
        pg_catalog.obj_description(c.oid, 'pg_class'),
        (SELECT string_agg(concat_ws(' ', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated, a.attacl::text,
+                pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated, nullif(a.attacl::text, '{}'),
                 pg_catalog.col_description(c.oid, a.attnum)), ', ' ORDER BY a.attnum)
           FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))
@@ -50,11 +57,11 @@ SELECT 'policy ' || p.polrelid::pg_catalog.regclass::text || ' ' || p.polname,
   FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
 UNION ALL
 SELECT 'routine ' || p.oid::pg_catalog.regprocedure::text,
-       concat_ws(' | ', CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END, ${OWNER_ACL('p.proowner', 'p.proacl')}, pg_catalog.obj_description(p.oid, 'pg_proc'))
+       concat_ws(' | ', CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END, ${OWNER_ACL('p.proowner', 'p.proacl', `'f'`)}, pg_catalog.obj_description(p.oid, 'pg_proc'))
   FROM pg_catalog.pg_proc p WHERE ${IN_SCHEMAS('p.pronamespace')} AND ${NOT_EXT('pg_catalog.pg_proc', 'p.oid')}
 UNION ALL
 SELECT 'type ' || t.oid::pg_catalog.regtype::text,
-       concat_ws(' | ', t.typtype, ${OWNER_ACL('t.typowner', 't.typacl')}, pg_catalog.format_type(t.typbasetype, t.typtypmod),
+       concat_ws(' | ', t.typtype, ${OWNER_ACL('t.typowner', 't.typacl', `'T'`)}, pg_catalog.format_type(t.typbasetype, t.typtypmod),
                  (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid),
                  pg_catalog.obj_description(t.oid, 'pg_type'))
   FROM pg_catalog.pg_type t WHERE ${IN_SCHEMAS('t.typnamespace')} AND t.typtype IN ('e', 'd', 'r', 'c')
