@@ -1,7 +1,9 @@
 import pg from 'pg';
 import { AppError, oneLine, toAppError } from '../errors';
 import { quoteIdent } from './catalog/quote-ident';
+import type { ExternalDependency } from './catalog/external-deps';
 import type { Manifest } from './manifest';
+import { scanSql } from './sql-scan';
 import { neededRoles } from './restore/security-preflight';
 
 /**
@@ -14,6 +16,10 @@ import { neededRoles } from './restore/security-preflight';
  */
 export async function prepareDrillTarget(url: string, m: Manifest, opts: { createRoles?: boolean } = {}): Promise<string[]> {
   const deps = m.externalDependencies ?? [];
+  for (const d of deps) {
+    const why = definitionProblem(d, m.source.schemas);
+    if (why) throw new AppError('corrupt', `the drill will not recreate ${d.kind} ${d.name} from the manifest: ${why} (tampered manifest?)`);
+  }
   const roles = opts.createRoles ? neededRoles(m, {}) : [];
   if (!deps.length && !roles.length) return [];
   const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
@@ -42,7 +48,8 @@ export async function prepareDrillTarget(url: string, m: Manifest, opts: { creat
       if (present) continue;
       if (!d.definition) throw new AppError('verification_failed', `the drill cannot recreate ${d.kind} ${d.name} (used by ${d.usedBy[0]}): the manifest has no definition for it`);
       try {
-        await c.query(d.definition);
+        // Extended protocol: the server itself refuses a second statement in the text.
+        await c.query({ text: d.definition, queryMode: 'extended' } as pg.QueryConfig);
       } catch (err) {
         throw new AppError('verification_failed', `the drill cannot recreate ${d.kind} ${d.name} from the manifest: ${oneLine((err as Error).message)}`, { cause: err });
       }
@@ -52,4 +59,47 @@ export async function prepareDrillTarget(url: string, m: Manifest, opts: { creat
   } finally {
     await c.end().catch(() => {});
   }
+}
+
+/** How the definition of each kind of dependency starts (what describeExternal writes). */
+const DEFINITION_START: Readonly<Record<string, RegExp>> = {
+  function: /^CREATE OR REPLACE FUNCTION /,
+  procedure: /^CREATE OR REPLACE PROCEDURE /,
+  table: /^CREATE TABLE /,
+  view: /^CREATE VIEW /,
+  sequence: /^CREATE SEQUENCE /,
+  type: /^CREATE (?:TYPE|DOMAIN) /,
+  domain: /^CREATE DOMAIN /,
+};
+
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema', 'pg_toast']);
+
+/**
+ * Why a dependency's recorded definition must not run (null when it may). The manifest comes from
+ * storage: without a signing key anyone who can write there wrote it. A definition may only be the
+ * CREATE its kind is written as, of an object named as the dependency, in the dependency's own
+ * schema (not a system schema, not a backed-up one); a table's only its column list (never
+ * `CREATE TABLE … AS <query>`, which would run the query). The text runs with the extended
+ * protocol, so the server refuses anything after the first statement; check_function_bodies is off,
+ * so a function body is stored, never run.
+ */
+function definitionProblem(d: ExternalDependency, backedUp: string[]): string | null {
+  if (!d || typeof d.kind !== 'string' || typeof d.name !== 'string' || typeof d.schema !== 'string') return 'the entry is malformed';
+  if (SYSTEM_SCHEMAS.has(d.schema) || d.schema.startsWith('pg_') || backedUp.includes(d.schema)) return `it is in schema ${d.schema}, where a dependency outside the backed-up schemas cannot be`;
+  if (!d.name.startsWith(`${quoteIdent(d.schema)}.`)) return `its name is not in its schema ${d.schema}`;
+  if (d.definition === undefined) return null;
+  const start = Object.hasOwn(DEFINITION_START, d.kind) ? DEFINITION_START[d.kind] : undefined;
+  if (!start) return `a dependency of kind ${JSON.stringify(d.kind)} is never recreated from its definition`;
+  const m = typeof d.definition === 'string' ? start.exec(d.definition) : null;
+  if (!m) return `its definition is not a ${d.kind} definition`;
+  const name = d.kind === 'function' || d.kind === 'procedure' ? d.name.slice(0, d.name.indexOf('(') + 1) : d.name;
+  const rest = d.definition.slice(m[0].length);
+  if (!name || !rest.startsWith(name) || !(d.kind === 'function' || d.kind === 'procedure' || /^[\s(;]/.test(rest.slice(name.length)))) return `its definition creates something else than ${d.name}`;
+  if (d.kind === 'table') {
+    const paren = d.definition.indexOf('(');
+    const whole = scanSql(d.definition);
+    const head = scanSql(d.definition.slice(0, Math.max(0, paren)));
+    if (paren === -1 || whole.unterminated || whole.statements.length !== 1 || whole.statements[0].words.join(' ') !== head.statements[0]?.words.join(' ')) return 'its definition is more than a column list';
+  }
+  return null;
 }

@@ -8,7 +8,7 @@ import { largeObjectProblems } from './catalog/kinds/large-objects';
 import { prepareDrillTarget } from './drill-dependencies';
 import { readManifest } from './list-backups';
 import type { Manifest } from './manifest';
-import { redactTarget } from './restore/preflight';
+import { checkManifest, redactTarget } from './restore/preflight';
 import { restoreBackup } from './restore/restore-backup';
 import type { RestoredTable } from './restore/restore-types';
 
@@ -101,6 +101,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   const result: DrillResult = { ok: false, id: opts.id, startedAt: new Date(started).toISOString(), finishedAt: '', durationMs: 0, target, tables: [], rows: 0, error: null, recorded: false, warnings: [] };
   try {
     const m = await readManifest(opts.storage, opts.id);
+    // Before the manifest is used for anything (roles, dependencies): its signature, id, consistency.
+    checkManifest(m, opts.id, `backup ${opts.id} in ${opts.storage.location}`);
     result.notes = await prepareDrillTarget(targetUrl, m, { createRoles: opts.createRoles });
     // A drill ALWAYS re-reads what it restored: proving the server stored exactly what the backup
     // holds is its point (a restore does that only with --check-content).

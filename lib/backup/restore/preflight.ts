@@ -105,10 +105,7 @@ export async function preflight(opts: RestoreCommonOptions, mode: RestoreMode, s
     return { kind: 'script', source, file: opts.source, warnings: [UNSIGNED_WARNING] };
   }
   const manifest = parseManifest(text, source.label);
-  const sig = checkManifestSignature(manifest);
-  if (!sig.ok) throw new AppError('corrupt', `${source.label}: ${sig.message}`);
-  const mp = manifestProblems(manifest);
-  if (mp.length) throw new AppError('corrupt', `${source.label}: manifest is inconsistent: ${mp[0].problem}${mp.length > 1 ? ` (+${mp.length - 1} more)` : ''}`);
+  const warnings = checkManifest(manifest, source.id, source.label);
   const appLevel = await latestMigrationName().catch(() => null);
   if (migrationNewer(manifest.app.migration, appLevel) && !opts.force) {
     throw new AppError('incompatible', `backup ${manifest.id} was taken at migration ${manifest.app.migration}, newer than this app's ${appLevel}: upgrade the app or pass --force`);
@@ -116,7 +113,23 @@ export async function preflight(opts: RestoreCommonOptions, mode: RestoreMode, s
   const totalBytes = manifest.archive.sizeBytes;
   const onBytes = (n: number) => opts.onProgress?.({ phase: 'checking', bytesRead: n, totalBytes, rowsLoaded: 0, totalRows: 0, tablesDone: 0, totalTables: 0 } satisfies RestoreProgress);
   await checkArchiveSha(source, manifest, onBytes, opts.signal);
-  return { kind: 'manifest', source, manifest, warnings: sig.state === 'unchecked' ? [sig.message] : [] };
+  return { kind: 'manifest', source, manifest, warnings };
+}
+
+/**
+ * What is checked of a manifest before anything is built from it (restore, drills): its signature
+ * (while BACKUP_SIGNING_KEY is set), that it is the manifest of backup `id` (a validly signed
+ * manifest and archive of ANOTHER backup stored under this id would otherwise restore that backup
+ * instead), and its internal consistency. Throws AppError 'corrupt'; returns the warnings to show
+ * (the unsigned warning without a key).
+ */
+export function checkManifest(manifest: Manifest, id: string, label: string): string[] {
+  const sig = checkManifestSignature(manifest);
+  if (!sig.ok) throw new AppError('corrupt', `${label}: ${sig.message}`);
+  if (manifest.id !== id) throw new AppError('corrupt', `${label}: the manifest is for backup ${String(manifest.id)}, not ${id} (another backup's files put in its place?)`);
+  const mp = manifestProblems(manifest);
+  if (mp.length) throw new AppError('corrupt', `${label}: manifest is inconsistent: ${mp[0].problem}${mp.length > 1 ? ` (+${mp.length - 1} more)` : ''}`);
+  return sig.state === 'unchecked' ? [sig.message] : [];
 }
 
 /** A connection to the target; `lost()` returns the error that broke it, if any. */

@@ -1,0 +1,156 @@
+import { existsSync } from 'node:fs';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runDrill } from '../../lib/backup/drill';
+import type { Manifest } from '../../lib/backup/manifest';
+import { archiveKey, manifestKey } from '../../lib/backup/manifest';
+import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
+import { verifyBackup } from '../../lib/backup/verify';
+import type { StorageBackend } from '../../lib/storage/storage-backend';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { backup, exec, hashesOf, scalar, tempStorage } from '../backup/restore-test-helpers';
+
+// Hostile storage, round 2 (issue 7): an attacker who can write to the backup storage, through the
+// paths the first round's tests did not take. Every refusal is one line naming the cause; nothing
+// from storage runs on any database (the canary file the injected command would create never
+// appears) and targets stay unchanged.
+const KEY_A = 'h'.repeat(24) + '-signing-key-for-hostile-01';
+
+let src: TestDatabase;
+const dbs: TestDatabase[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+
+async function db(): Promise<TestDatabase> {
+  const d = await createTestDatabase({ prefix: 'hostile' });
+  dbs.push(d);
+  return d;
+}
+
+async function freshStorage(): Promise<{ storage: StorageBackend; dir: string }> {
+  const { storage, dir } = await tempStorage();
+  cleanups.push(async () => {
+    await storage.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { storage, dir };
+}
+
+async function freshBackup(key?: string): Promise<{ storage: StorageBackend; dir: string; id: string }> {
+  if (key) process.env.BACKUP_SIGNING_KEY = key;
+  else delete process.env.BACKUP_SIGNING_KEY;
+  const { storage, dir } = await freshStorage();
+  return { storage, dir, id: await backup(src.url, storage) };
+}
+
+async function editManifest(dir: string, id: string, edit: (m: Manifest) => void): Promise<void> {
+  const file = path.join(dir, manifestKey(id));
+  const m = JSON.parse(await readFile(file, 'utf8')) as Manifest;
+  edit(m);
+  await writeFile(file, JSON.stringify(m));
+}
+
+function canary(): string {
+  return `/tmp/tickethub-pwned-${randomBytes(6).toString('hex')}`;
+}
+
+beforeAll(async () => {
+  src = await db();
+  await exec(src.url, `CREATE TABLE public.t (a int, b text); INSERT INTO public.t SELECT g, 'row ' || g FROM generate_series(1, 20) g;`);
+});
+
+afterEach(() => {
+  delete process.env.BACKUP_SIGNING_KEY;
+});
+
+afterAll(async () => {
+  await exec(src.url, 'DROP ROLE IF EXISTS hostile_drill_role_x').catch(() => {});
+  for (const c of cleanups) await c().catch(() => {});
+  for (const d of dbs) await d.drop().catch(() => {});
+});
+
+describe('drills never run SQL from the manifest', () => {
+  const evilDeps = (file: string) => [
+    { kind: 'function', name: 'auth.uid()', schema: 'auth', usedBy: ['policy p on public.t'], definition: `COPY (SELECT 1) TO PROGRAM 'touch ${file}';\n` },
+  ];
+
+  it('an externalDependencies definition that is not a CREATE of its kind is refused before anything runs (no key)', async () => {
+    const { storage, dir, id } = await freshBackup();
+    const file = canary();
+    await editManifest(dir, id, (m) => {
+      m.externalDependencies = evilDeps(file);
+    });
+    const target = await db();
+    const d = await runDrill({ storage, id, drillUrl: target.url });
+    expect(d.ok).toBe(false);
+    expect(d.error).toMatch(/auth\.uid\(\)/);
+    expect(existsSync(file)).toBe(false);
+    expect(await scalar(target.url, `SELECT count(*)::int FROM pg_namespace WHERE nspname = 'auth'`)).toBe(0);
+  });
+
+  it('a CREATE FUNCTION definition with a second statement after it is refused', async () => {
+    const { storage, dir, id } = await freshBackup();
+    const file = canary();
+    await editManifest(dir, id, (m) => {
+      m.externalDependencies = [
+        {
+          kind: 'function',
+          name: 'auth.uid()',
+          schema: 'auth',
+          usedBy: ['policy p on public.t'],
+          definition: `CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql AS $f$ SELECT NULL::uuid $f$; COPY (SELECT 1) TO PROGRAM 'touch ${file}';\n`,
+        },
+        { kind: 'table', name: 'auth.users', schema: 'auth', usedBy: ['fk on public.t'], definition: `CREATE TABLE auth.users (id) AS SELECT 1 FROM (SELECT pg_catalog.pg_ls_dir('/tmp')) x;\n` },
+      ];
+    });
+    const target = await db();
+    const d = await runDrill({ storage, id, drillUrl: target.url });
+    expect(d.ok).toBe(false);
+    expect(existsSync(file)).toBe(false);
+    expect(await scalar(target.url, `SELECT count(*)::int FROM pg_namespace WHERE nspname = 'auth'`)).toBe(0);
+  });
+
+  it('with BACKUP_SIGNING_KEY, a manifest whose dependencies were edited is refused by its signature before anything runs', async () => {
+    const { storage, dir, id } = await freshBackup(KEY_A);
+    const file = canary();
+    await editManifest(dir, id, (m) => {
+      m.externalDependencies = evilDeps(file);
+      m.roles = { owners: ['hostile_drill_role_x'], privileges: [], defaultPrivileges: [], policies: [] };
+    });
+    const target = await db();
+    const d = await runDrill({ storage, id, drillUrl: target.url, createRoles: true });
+    expect(d.ok).toBe(false);
+    expect(d.error).toMatch(/signature does not match/);
+    expect(existsSync(file)).toBe(false);
+    expect(await scalar(target.url, `SELECT count(*)::int FROM pg_roles WHERE rolname = 'hostile_drill_role_x'`)).toBe(0);
+  });
+});
+
+describe('a backup put in place of another', () => {
+  it("another backup's signed manifest and archive stored under this id: refused by verify, restore and drill", async () => {
+    const a = await freshBackup(KEY_A);
+    await exec(src.url, `INSERT INTO public.t VALUES (999, 'later')`);
+    const b = await freshBackup(KEY_A);
+    try {
+      // b's files (validly signed) replace a's: restoring "a" must not silently restore b.
+      await copyFile(path.join(b.dir, manifestKey(b.id)), path.join(a.dir, manifestKey(a.id)));
+      await copyFile(path.join(b.dir, archiveKey(b.id)), path.join(a.dir, archiveKey(a.id)));
+      const v = await verifyBackup(a.storage, a.id);
+      expect(v.ok).toBe(false);
+      expect(v.problems.map((p) => p.problem).join('\n')).toMatch(new RegExp(`manifest is for backup ${b.id}`));
+      const t = await db();
+      await expect(restoreBackup({ source: a.id, storage: a.storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringMatching(new RegExp(`is for backup ${b.id}`)) });
+      expect(await hashesOf(t.url)).toEqual({});
+      const p = await db();
+      await expect(restoreParallel({ source: a.id, storage: a.storage, targetUrl: p.url, jobs: 2 })).rejects.toMatchObject({ code: 'corrupt' });
+      expect(await hashesOf(p.url)).toEqual({});
+      const d = await runDrill({ storage: a.storage, id: a.id, drillUrl: (await db()).url });
+      expect(d.ok).toBe(false);
+      expect(d.error).toMatch(new RegExp(`is for backup ${b.id}`));
+    } finally {
+      await exec(src.url, `DELETE FROM public.t WHERE a = 999`);
+    }
+  });
+});
