@@ -5,6 +5,10 @@ import type { DumpObject } from '../dump-object';
  * The small contract between the schema dumper (dump-schema.ts) and the modules of this folder,
  * one per object kind that is not a table, type or function (collations, casts, operators, text
  * search, foreign data, ...). Kept free of imports from dump-schema.ts so no import circle forms.
+ * The kinds the dumper always had (schemas.ts, types.ts, routines.ts, sequences.ts, relations.ts
+ * and the kinds that hang off a relation: constraints.ts, indexes.ts, statistics.ts,
+ * rules-triggers.ts) build on the dependency graph itself (../dump-graph.ts) and share the catalog
+ * ids below.
  */
 
 /** Runs one catalog query with search_path '' (every deparsed name schema-qualified). */
@@ -38,6 +42,17 @@ export interface KindNode {
 }
 
 // Catalog ids (pg_class oids of the system catalogs), stable across PostgreSQL versions.
+export const PG_TYPE = 1247;
+export const PG_PROC = 1255;
+export const PG_CLASS = 1259;
+export const PG_ATTRDEF = 2604;
+export const PG_CONSTRAINT = 2606;
+export const PG_NAMESPACE = 2615;
+export const PG_REWRITE = 2618;
+export const PG_TRIGGER = 2620;
+export const PG_EXTENSION = 3079;
+export const PG_POLICY = 3256;
+export const PG_STATISTIC_EXT = 3381;
 export const PG_AM = 2601;
 export const PG_AMOP = 2602;
 export const PG_AMPROC = 2603;

@@ -1,0 +1,253 @@
+import { groupBy, type DumpGraph } from '../dump-graph';
+import type { DumpNode } from '../order-objects';
+import { qualifiedName, quoteIdent, quoteLiteral } from '../quote-ident';
+import type { ColumnRow, ConstraintRow, RelRow } from '../read-catalog';
+import { foreignTableParts } from './foreign-data';
+import { catalogKey, PG_ATTRDEF, PG_CLASS, PG_CONSTRAINT, PG_PROC, PG_REWRITE, PG_TYPE } from './kind-types';
+import { sequenceOptions, type SequenceLinks } from './sequences';
+
+/**
+ * Tables (ordinary, partitioned, foreign, typed), views and materialized views, with their
+ * columns' defaults, partition attachments and matview refreshes. The post-data kinds hanging off
+ * a relation (constraints, indexes, triggers, ...) find its node in the returned `relNodes`.
+ */
+export interface RelationNodes {
+  /** relation oid -> the node that creates it */
+  relNodes: Map<number, DumpNode>;
+  /** CHECK constraints printed inside their CREATE TABLE (no entry of their own). */
+  inlineChecks: Set<number>;
+}
+
+/** A dumped relation, for the kinds that hang off it: its row, its node, its qualified name. */
+export interface DumpedRelation { r: RelRow; node: DumpNode; q: string }
+
+/** The relation `relid` when the dump creates it (else its constraints, indexes, ... are skipped too). */
+export function dumpedRelation(g: DumpGraph, rels: RelationNodes, relid: number): DumpedRelation | undefined {
+  const r = g.relByOid.get(relid);
+  const node = rels.relNodes.get(relid);
+  return r && node ? { r, node, q: qualifiedName(r.nspname, r.relname) } : undefined;
+}
+
+/**
+ * Adds a post-data entry of a relation (a constraint, index, trigger, ...) creating catalog object
+ * (classid, oid) and `extraKeys`: it runs after the relation and carries the object's comment.
+ */
+export function addRelationEntry(
+  g: DumpGraph,
+  rel: DumpedRelation,
+  e: { kind: string; schema: string; name: string; sql: string; classid: number; oid: number; commentTarget: string; extraKeys?: string[] },
+): DumpNode {
+  const node = g.add({ section: 'post-data', kind: e.kind, schema: e.schema, name: e.name, table: rel.r.relname, sql: e.sql }, catalogKey(e.classid, e.oid), ...(e.extraKeys ?? []));
+  node.deps.add(rel.node);
+  g.comment(node, e.commentTarget, e.classid, e.oid);
+  return node;
+}
+
+/** A default printed as its own ALTER ... SET/DROP DEFAULT entry. */
+interface SeparateDefault { col: ColumnRow; sql: string }
+
+/** What generating one relation's SQL needs besides the relation. */
+interface RelationContext {
+  g: DumpGraph;
+  links: SequenceLinks;
+  foreignTables: Map<number, ReturnType<typeof foreignTableParts>>;
+  consByRel: Map<number, ConstraintRow[]>;
+  inlineChecks: Set<number>;
+}
+
+export function buildRelations(g: DumpGraph, links: SequenceLinks): RelationNodes {
+  const out: RelationNodes = { relNodes: new Map(), inlineChecks: new Set() };
+  const ctx: RelationContext = {
+    g,
+    links,
+    foreignTables: new Map(g.cat.kinds.foreignData.tables.map((t) => [t.relid, foreignTableParts(t)])),
+    consByRel: groupBy(g.cat.constraints, (c) => c.conrelid),
+    inlineChecks: out.inlineChecks,
+  };
+  for (const r of g.cat.rels) {
+    if (g.isMember(PG_CLASS, r.oid) || !['r', 'p', 'v', 'm', 'f'].includes(r.relkind)) continue;
+    const q = qualifiedName(r.nspname, r.relname);
+    const cols = g.colsByRel.get(r.oid) ?? [];
+    const keys = [catalogKey(PG_CLASS, r.oid)];
+    if (r.reltype) keys.push(catalogKey(PG_TYPE, r.reltype));
+    if (r.reltypeArray) keys.push(catalogKey(PG_TYPE, r.reltypeArray));
+    for (const rw of g.cat.rules) if (rw.ev_class === r.oid && rw.rulename === '_RETURN') keys.push(catalogKey(PG_REWRITE, rw.oid));
+    const defaults: SeparateDefault[] = [];
+    const { kind, sql } = r.relkind === 'v' || r.relkind === 'm' ? viewSql(r, q, cols, defaults) : tableSql(ctx, r, q, cols, keys, defaults);
+    const node = g.add({ section: 'pre-data', kind, schema: r.nspname, name: r.relname, sql }, ...keys);
+    out.relNodes.set(r.oid, node);
+    addRelationEntries(ctx, r, q, node, cols, defaults);
+  }
+  return out;
+}
+
+function viewSql(r: RelRow, q: string, cols: ColumnRow[], defaults: SeparateDefault[]): { kind: string; sql: string } {
+  const opts = (r.reloptions ?? []).filter((o) => !o.startsWith('check_option='));
+  const check = (r.reloptions ?? []).find((o) => o.startsWith('check_option='));
+  const withOpts = opts.length ? ` WITH (${opts.map(relOption).join(', ')})` : '';
+  const body = r.viewdef!.trim().replace(/;$/, '');
+  let kind: string;
+  let sql: string;
+  if (r.relkind === 'v') {
+    kind = 'VIEW';
+    sql = `CREATE VIEW ${q}${withOpts} AS\n ${body}${check ? `\n  WITH ${check.slice('check_option='.length).toUpperCase()} CHECK OPTION` : ''};\n`;
+  } else {
+    kind = 'MATERIALIZED VIEW';
+    sql = `CREATE MATERIALIZED VIEW ${q}${r.am ? ` USING ${r.am}` : ''}${withOpts} AS\n ${body}\n  WITH NO DATA;\n`;
+  }
+  for (const c of cols) {
+    if (c.defexpr !== null) defaults.push({ col: c, sql: `ALTER ${kind === 'VIEW' ? 'VIEW' : 'TABLE'} ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET DEFAULT ${c.defexpr};\n` });
+  }
+  return { kind, sql };
+}
+
+/**
+ * CREATE TABLE and the ALTERs that follow it. Foreign tables (foreign-data.ts) and typed tables
+ * (`OF type`: columns come from the type, only their options are printed) share the table's
+ * column logic.
+ */
+function tableSql(ctx: RelationContext, r: RelRow, q: string, cols: ColumnRow[], keys: string[], defaults: SeparateDefault[]): { kind: string; sql: string } {
+  const { g } = ctx;
+  const foreign = ctx.foreignTables.get(r.oid);
+  const typed = r.oftype !== null;
+  const isPartition = r.relispartition;
+  const parents = (r.parents ?? []).map((p) => g.relByOid.get(p)).filter((p): p is RelRow => !!p);
+  const parentHas = (c: ColumnRow, f: (pc: ColumnRow) => boolean) => parents.some((p) => g.colsByRel.get(p.oid)?.some((pc) => pc.attname === c.attname && f(pc)));
+  const lines: string[] = [];
+  const after: string[] = [];
+  for (const c of cols) {
+    // Inheritance children print only their own columns (INHERITS brings the rest); a
+    // partition is created stand-alone with all columns and attached afterwards, as pg_dump does.
+    if (isPartition || c.attislocal) {
+      const l = columnLine(ctx, r, c, keys, foreign?.columnOptions(c.attname) ?? '');
+      if (l !== null) lines.push(l);
+    } else if (c.attnotnull && !parentHas(c, (pc) => pc.attnotnull)) {
+      after.push(`ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET NOT NULL;\n`);
+    }
+    if (c.attgenerated !== 's') {
+      const needSeparate = c.defexpr !== null && (separateDefault(g, c) || (c.attinhcount > 0 && !isPartition));
+      if (needSeparate) defaults.push({ col: c, sql: `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET DEFAULT ${c.defexpr};\n` });
+      else if (c.defexpr === null && c.attinhcount > 0 && !isPartition && parentHas(c, (pc) => pc.defexpr !== null)) {
+        // INHERITS copied the parent's default; the source child has none.
+        defaults.push({ col: c, sql: `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)} DROP DEFAULT;\n` });
+      }
+    }
+    after.push(...columnAlters(q, c));
+  }
+  for (const con of ctx.consByRel.get(r.oid) ?? []) {
+    if (con.contype !== 'c' || !con.convalidated) continue;
+    if (!(isPartition || con.conislocal)) continue;
+    lines.push(`    CONSTRAINT ${quoteIdent(con.conname)} ${con.def}`);
+    ctx.inlineChecks.add(con.oid);
+    keys.push(catalogKey(PG_CONSTRAINT, con.oid));
+  }
+  const unlogged = r.relpersistence === 'u' ? 'UNLOGGED ' : '';
+  const body = lines.length ? ` (\n${lines.join(',\n')}\n)` : typed ? '' : ' ()';
+  let s = `CREATE ${unlogged}${foreign ? 'FOREIGN ' : ''}TABLE ${q}${typed ? ` OF ${r.oftype}` : ''}${body}`;
+  if (!isPartition && parents.length) s += `\nINHERITS (${parents.map((p) => qualifiedName(p.nspname, p.relname)).join(', ')})`;
+  if (r.relkind === 'p') s += `\nPARTITION BY ${r.partkey}`;
+  if (r.am) s += `\nUSING ${r.am}`;
+  if (foreign) s += foreign.tail;
+  if (r.reloptions?.length) s += `\nWITH (${r.reloptions.map(relOption).join(', ')})`;
+  s += ';\n';
+  if (r.relreplident === 'f') after.push(`ALTER TABLE ONLY ${q} REPLICA IDENTITY FULL;\n`);
+  if (r.relreplident === 'n' && !foreign) after.push(`ALTER TABLE ONLY ${q} REPLICA IDENTITY NOTHING;\n`);
+  return { kind: foreign ? 'FOREIGN TABLE' : 'TABLE', sql: s + after.join('') };
+}
+
+/**
+ * One column's line in CREATE TABLE (null: a typed table's column with nothing to add). An
+ * identity column's sequence is created by this line: its key joins `keys`.
+ */
+function columnLine(ctx: RelationContext, r: RelRow, c: ColumnRow, keys: string[], foreignOptions: string): string | null {
+  const { g } = ctx;
+  const typed = r.oftype !== null;
+  const isPartition = r.relispartition;
+  const bare = `    ${quoteIdent(c.attname)} ${typed ? 'WITH OPTIONS' : c.typ}${foreignOptions}`;
+  let l = bare;
+  if (c.coll && !typed) l += ` COLLATE ${c.coll}`;
+  if (c.attgenerated === 's') l += ` GENERATED ALWAYS AS (${c.defexpr}) STORED`;
+  else if (c.defexpr !== null && !separateDefault(g, c) && !(c.attinhcount > 0 && !isPartition)) l += ` DEFAULT ${c.defexpr}`;
+  const seq = g.seqByOid.get(ctx.links.identitySeq.get(`${r.oid}:${c.attnum}`) ?? -1);
+  // PostgreSQL 17+: a partition's identity is its parent's (same sequence, none of its own),
+  // given by ATTACH PARTITION, which refuses a table with an identity column. So the
+  // stand-alone partition gets a plain NOT NULL column. (On 14-16 partitions have no
+  // inherited identity; one of their own has its own sequence and is printed in full.)
+  const identity = c.attidentity && !(isPartition && !seq) ? c.attidentity : '';
+  if (identity) {
+    l += ` GENERATED ${identity === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`;
+    if (seq) {
+      l += ` (\n        SEQUENCE NAME ${qualifiedName(seq.nspname, seq.relname)}\n${sequenceOptions(seq, '        ')}\n    )`;
+      keys.push(catalogKey(PG_CLASS, seq.oid));
+    }
+  }
+  if (c.attnotnull && !identity) l += ' NOT NULL';
+  return !typed || l !== bare ? l : null;
+}
+
+/** A column's settings beyond CREATE TABLE: statistics target, storage, compression, options. */
+function columnAlters(q: string, c: ColumnRow): string[] {
+  const alter = `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)}`;
+  const out: string[] = [];
+  if (c.attstattarget !== null && c.attstattarget >= 0) out.push(`${alter} SET STATISTICS ${c.attstattarget};\n`);
+  if (c.attstorage !== c.typstorage) {
+    const st = { p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' }[c.attstorage];
+    if (st) out.push(`${alter} SET STORAGE ${st};\n`);
+  }
+  const compression = { p: 'pglz', l: 'lz4' }[c.attcompression];
+  if (compression) out.push(`${alter} SET COMPRESSION ${compression};\n`);
+  // Only the options ALTER COLUMN SET accepts: anything else in attoptions did not come from SQL.
+  const attopts = (c.attoptions ?? []).filter((o) => /^n_distinct(_inherited)?=/.test(o));
+  if (attopts.length) out.push(`${alter} SET (${attopts.map(relOption).join(', ')});\n`);
+  return out;
+}
+
+/** Comments, separate defaults, the partition's TABLE ATTACH and the matview's REFRESH, after the relation's node. */
+function addRelationEntries(ctx: RelationContext, r: RelRow, q: string, node: DumpNode, cols: ColumnRow[], defaults: SeparateDefault[]): void {
+  const { g } = ctx;
+  g.comment(node, `${node.obj.kind} ${q}`, PG_CLASS, r.oid);
+  for (const c of cols) g.comment(node, `COLUMN ${q}.${quoteIdent(c.attname)}`, PG_CLASS, r.oid, c.attnum);
+  for (const [attkey, seqOid] of ctx.links.identitySeq) {
+    if (attkey.startsWith(`${r.oid}:`)) {
+      const seq = g.seqByOid.get(seqOid);
+      if (seq) g.comment(node, `SEQUENCE ${qualifiedName(seq.nspname, seq.relname)}`, PG_CLASS, seqOid);
+    }
+  }
+  for (const d of defaults) {
+    g.add({ section: 'pre-data', kind: 'DEFAULT', schema: r.nspname, name: d.col.attname, table: r.relname, sql: d.sql }, ...(d.col.adoid !== null ? [catalogKey(PG_ATTRDEF, d.col.adoid)] : [])).deps.add(node);
+  }
+  for (const c of cols) {
+    if (c.adoid !== null && !g.owner.has(catalogKey(PG_ATTRDEF, c.adoid))) g.owner.set(catalogKey(PG_ATTRDEF, c.adoid), node);
+  }
+  if (r.relispartition && r.parents?.length) {
+    const parent = g.relByOid.get(r.parents[0]);
+    if (parent) {
+      const a = g.add({
+        section: 'pre-data',
+        kind: 'TABLE ATTACH',
+        schema: r.nspname,
+        name: r.relname,
+        table: parent.relname,
+        sql: `ALTER TABLE ONLY ${qualifiedName(parent.nspname, parent.relname)} ATTACH PARTITION ${q} ${r.partbound};\n`,
+      });
+      a.deps.add(node);
+      a.pendingDeps = [catalogKey(PG_CLASS, parent.oid)];
+    }
+  }
+  if (r.relkind === 'm' && r.relispopulated) {
+    const d = g.add({ section: 'post-data', kind: 'MATERIALIZED VIEW DATA', schema: r.nspname, name: r.relname, sql: `REFRESH MATERIALIZED VIEW ${q};\n` });
+    d.deps.add(node);
+    d.matview = node;
+  }
+}
+
+/** A default that references a sequence or function is emitted as its own ALTER ... SET DEFAULT. */
+function separateDefault(g: DumpGraph, c: ColumnRow): boolean {
+  return c.adoid !== null && (g.cat.defaultRefs.get(c.adoid) ?? []).some((r) => !g.isMember(r.classid, r.oid) && (r.classid === PG_PROC || (r.classid === PG_CLASS && g.seqByOid.has(r.oid))));
+}
+
+/** reloptions entry `name=value` -> `name='value'` (pg_dump's spelling; values may hold spaces). */
+function relOption(o: string): string {
+  const i = o.indexOf('=');
+  return i < 0 ? o : `${o.slice(0, i)}=${quoteLiteral(o.slice(i + 1))}`;
+}

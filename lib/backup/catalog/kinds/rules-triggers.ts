@@ -1,0 +1,52 @@
+import type { DumpGraph } from '../dump-graph';
+import { quoteIdent } from '../quote-ident';
+import { PG_POLICY, PG_REWRITE, PG_TRIGGER } from './kind-types';
+import { addRelationEntry, dumpedRelation, type RelationNodes } from './relations';
+
+/** Rules (a view's _RETURN rule is the view itself) and whether each is disabled. */
+export function buildRules(g: DumpGraph, rels: RelationNodes): void {
+  for (const rw of g.cat.rules) {
+    const rel = rw.rulename === '_RETURN' ? undefined : dumpedRelation(g, rels, rw.ev_class);
+    if (!rel) continue;
+    let sql = `${rw.def.trim().replace(/;?$/, ';')}\n`;
+    if (rw.ev_enabled === 'D') sql += `ALTER TABLE ${rel.q} DISABLE RULE ${quoteIdent(rw.rulename)};\n`;
+    const commentTarget = `RULE ${quoteIdent(rw.rulename)} ON ${rel.q}`;
+    addRelationEntry(g, rel, { kind: 'RULE', schema: rel.r.nspname, name: rw.rulename, sql, classid: PG_REWRITE, oid: rw.oid, commentTarget });
+  }
+}
+
+/** Triggers, with their ENABLE/DISABLE state. */
+export function buildTriggers(g: DumpGraph, rels: RelationNodes): void {
+  for (const tg of g.cat.triggers) {
+    const rel = dumpedRelation(g, rels, tg.tgrelid);
+    if (!rel) continue;
+    let sql = `${tg.def};\n`;
+    const en = { D: 'DISABLE', A: 'ENABLE ALWAYS', R: 'ENABLE REPLICA' }[tg.tgenabled];
+    if (en) sql += `ALTER TABLE ${rel.q} ${en} TRIGGER ${quoteIdent(tg.tgname)};\n`;
+    const commentTarget = `TRIGGER ${quoteIdent(tg.tgname)} ON ${rel.q}`;
+    addRelationEntry(g, rel, { kind: 'TRIGGER', schema: rel.r.nspname, name: tg.tgname, sql, classid: PG_TRIGGER, oid: tg.oid, commentTarget });
+  }
+}
+
+/** Row-level security (ENABLE / FORCE) and policies. */
+export function buildRowSecurity(g: DumpGraph, rels: RelationNodes): void {
+  for (const r of g.cat.rels) {
+    const rel = r.relrowsecurity || r.relforcerowsecurity ? dumpedRelation(g, rels, r.oid) : undefined;
+    if (!rel) continue;
+    let sql = '';
+    if (r.relrowsecurity) sql += `ALTER TABLE ${rel.q} ENABLE ROW LEVEL SECURITY;\n`;
+    if (r.relforcerowsecurity) sql += `ALTER TABLE ONLY ${rel.q} FORCE ROW LEVEL SECURITY;\n`;
+    g.add({ section: 'post-data', kind: 'ROW SECURITY', schema: r.nspname, name: r.relname, table: r.relname, sql }).deps.add(rel.node);
+  }
+  for (const p of g.cat.policies) {
+    const rel = dumpedRelation(g, rels, p.polrelid);
+    if (!rel) continue;
+    const cmd = { '*': 'ALL', r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE' }[p.polcmd] ?? 'ALL';
+    let sql = `CREATE POLICY ${quoteIdent(p.polname)} ON ${rel.q}${p.polpermissive ? '' : ' AS RESTRICTIVE'} FOR ${cmd}`;
+    sql += ` TO ${p.roles ? p.roles.join(', ') : 'PUBLIC'}`;
+    if (p.qual !== null) sql += ` USING (${p.qual})`;
+    if (p.withcheck !== null) sql += ` WITH CHECK (${p.withcheck})`;
+    const commentTarget = `POLICY ${quoteIdent(p.polname)} ON ${rel.q}`;
+    addRelationEntry(g, rel, { kind: 'POLICY', schema: rel.r.nspname, name: p.polname, sql: `${sql};\n`, classid: PG_POLICY, oid: p.oid, commentTarget });
+  }
+}

@@ -1,0 +1,62 @@
+import { groupBy, type DumpGraph } from '../dump-graph';
+import { qualifiedName, quoteIdent, quoteLiteral } from '../quote-ident';
+import type { DomainConstraintRow, TypeRow } from '../read-catalog';
+import { catalogKey, PG_CLASS, PG_CONSTRAINT, PG_TYPE } from './kind-types';
+
+/** User-defined types: enums, composite types, ranges (with their multiranges) and domains. */
+export function buildTypes(g: DumpGraph): void {
+  const domainCons = groupBy(g.cat.domainConstraints, (c) => c.contypid);
+  for (const t of g.cat.types) {
+    if (g.isMember(PG_TYPE, t.oid)) continue;
+    const q = qualifiedName(t.nspname, t.typname);
+    const keys = [catalogKey(PG_TYPE, t.oid)];
+    if (t.typarray) keys.push(catalogKey(PG_TYPE, t.typarray));
+    const cons = domainCons.get(t.oid) ?? [];
+    let kind = 'TYPE';
+    let sql: string;
+    if (t.typtype === 'e') {
+      sql = `CREATE TYPE ${q} AS ENUM (${(t.labels ?? []).map((l) => `\n    ${quoteLiteral(l)}`).join(',')}\n);\n`;
+    } else if (t.typtype === 'c') {
+      keys.push(catalogKey(PG_CLASS, t.typrelid));
+      const attrs = g.colsByRel.get(t.typrelid) ?? [];
+      sql = `CREATE TYPE ${q} AS (${attrs.map((a) => `\n    ${quoteIdent(a.attname)} ${a.typ}${a.coll ? ` COLLATE ${a.coll}` : ''}`).join(',')}\n);\n`;
+    } else if (t.typtype === 'r') {
+      if (t.multirange) keys.push(catalogKey(PG_TYPE, t.multirange), ...(t.multirangeArray ? [catalogKey(PG_TYPE, t.multirangeArray)] : []));
+      sql = rangeSql(q, t);
+    } else {
+      kind = 'DOMAIN';
+      keys.push(...cons.map((c) => catalogKey(PG_CONSTRAINT, c.oid)));
+      sql = domainSql(q, t, cons);
+    }
+    const node = g.add({ section: 'pre-data', kind, schema: t.nspname, name: t.typname, sql }, ...keys);
+    g.comment(node, `${kind} ${q}`, PG_TYPE, t.oid);
+    if (t.typtype === 'c') {
+      for (const a of g.colsByRel.get(t.typrelid) ?? []) g.comment(node, `COLUMN ${q}.${quoteIdent(a.attname)}`, PG_CLASS, t.typrelid, a.attnum);
+    }
+    for (const c of cons) g.comment(node, `CONSTRAINT ${quoteIdent(c.conname)} ON DOMAIN ${q}`, PG_CONSTRAINT, c.oid);
+  }
+}
+
+function rangeSql(q: string, t: TypeRow): string {
+  const parts = [`subtype = ${t.subtype}`];
+  if (t.multirangeName) parts.push(`multirange_type_name = ${t.multirangeName}`);
+  if (t.subtypeOpclass) parts.push(`subtype_opclass = ${t.subtypeOpclass}`);
+  if (t.collation) parts.push(`collation = ${t.collation}`);
+  if (t.canonical) parts.push(`canonical = ${t.canonical}`);
+  if (t.subdiff) parts.push(`subtype_diff = ${t.subdiff}`);
+  return `CREATE TYPE ${q} AS RANGE (\n    ${parts.join(',\n    ')}\n);\n`;
+}
+
+/** Validated constraints inline; NOT VALID ones added after (ALTER DOMAIN ... ADD CONSTRAINT). */
+function domainSql(q: string, t: TypeRow, cons: DomainConstraintRow[]): string {
+  let s = `CREATE DOMAIN ${q} AS ${t.basetype}`;
+  if (t.collation) s += ` COLLATE ${t.collation}`;
+  if (t.defaultExpr !== null) s += ` DEFAULT ${t.defaultExpr}`;
+  if (t.typnotnull && !cons.some((c) => c.contype === 'n')) s += ' NOT NULL';
+  const later: string[] = [];
+  for (const c of cons) {
+    if (c.convalidated) s += `\n\tCONSTRAINT ${quoteIdent(c.conname)} ${c.def}`;
+    else later.push(`ALTER DOMAIN ${q} ADD CONSTRAINT ${quoteIdent(c.conname)} ${c.def};\n`);
+  }
+  return `${s};\n${later.join('')}`;
+}
