@@ -77,8 +77,13 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
   const q = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [schemas])).rows;
   // Schemas first: a grant made by another grantor (SET SESSION AUTHORIZATION) on an object needs
   // that grantor's USAGE on the object's schema, which the schema's own ACL statements give.
+  // Sequences after tables: a sequence OWNED BY a column follows its table's owner, and PostgreSQL
+  // refuses ALTER ... OWNER on it unless the table already has that owner (a sequence named
+  // before its table, e.g. a renamed serial's, failed every restore).
   const owned = await q<OwnedRow>(
-    `SELECT classid, oid, nspname, objname, kind, owner, acl, base FROM (
+    `SELECT classid, oid, nspname, objname, kind, owner, acl,
+            coalesce((SELECT ip.initprivs::text[] FROM pg_catalog.pg_init_privs ip
+                       WHERE ip.objoid = o.oid::oid AND ip.classoid = o.classid::oid AND ip.objsubid = 0 AND ip.privtype = 'e'), base) AS base FROM (
      SELECT 2615 AS classid, n.oid::int AS oid, n.nspname, n.nspname AS objname, 'SCHEMA' AS kind,
             pg_catalog.pg_get_userbyid(n.nspowner) AS owner, n.nspacl::text[] AS acl, pg_catalog.acldefault('n', n.nspowner)::text[] AS base
        FROM pg_catalog.pg_namespace n WHERE ${NS}
@@ -98,7 +103,7 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
      SELECT 1247, t.oid::int, n.nspname, t.typname, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
             pg_catalog.pg_get_userbyid(t.typowner), t.typacl::text[], pg_catalog.acldefault('T', t.typowner)::text[]
        FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE ${NS}) o
-      ORDER BY classid <> 2615, classid, nspname, objname`,
+      ORDER BY classid <> 2615, classid, kind = 'SEQUENCE', nspname, objname`,
   );
   // Column ACLs, per-schema default privileges, policy roles and publications in one round trip (the dumper's
   // query count is fixed and small whatever the schema's size).
@@ -198,8 +203,20 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
 
   for (const o of sec.owned) {
     const node = creatingNode(ctx, o);
-    if (!node) continue;
     const name = o.kind === 'SCHEMA' ? quoteIdent(o.nspname) : o.classid === 1255 ? `${quoteIdent(o.nspname)}.${routineName(o.objname)}` : qualifiedName(o.nspname, o.objname);
+    if (!node) {
+      // A member of a dumped extension: CREATE EXTENSION makes it with its initial privileges
+      // (pg_init_privs, the base here); what was granted or revoked since is restored, as pg_dump does.
+      const ext = o.kind === 'SCHEMA' ? undefined : ctx.nodeFor(o.classid, o.oid);
+      if (ext?.obj.kind !== 'EXTENSION') continue;
+      const target = { type: ACL_TYPE[o.kind], name, owner: o.owner };
+      const sql = buildAclCommands(target, o.acl, o.base, opts);
+      if (!sql) continue;
+      for (const r of aclStatementRoles(target, o.acl, o.base)) privRoles.add(r);
+      append(aclSql, o.nspname, sql);
+      deps.set(o.nspname, (deps.get(o.nspname) ?? new Set()).add(ext));
+      continue;
+    }
     if (node !== 'public') {
       const d = deps.get(o.nspname) ?? new Set();
       d.add(node);
