@@ -15,6 +15,8 @@ import type { Manifest } from './manifest';
 const OVERHEAD_LOCKS = 64;
 /** Share of the lock table the restore may plan to use (other sessions hold locks too). */
 const USABLE_SHARE = 0.9;
+/** Most lock-table entries one transaction of a parallel restore takes (past this, batches only get longer, not faster). */
+const MAX_BATCH_LOCKS = 1000;
 
 /**
  * Relations a restore of `schemas` creates, counted on the source inside the backup's snapshot:
@@ -76,4 +78,15 @@ export async function checkLockBudget(client: pg.ClientBase, m: Manifest, alsoDr
     `this restore locks about ${needed} relations in ONE transaction, but the target's lock table holds max_locks_per_transaction (${budget.maxLocksPerTransaction}) × (max_connections (${budget.maxConnections}) + max_prepared_transactions (${budget.maxPreparedTransactions})) = ${budget.capacity} locks (${budget.inUse} in use): set max_locks_per_transaction = ${raiseTo} on the target server and restart it, or restore with --jobs 2 (not atomic: a failure leaves a partial database to drop); nothing was changed`,
     { details: { locksNeeded: needed, capacity: budget.capacity, inUse: budget.inUse, maxLocksPerTransactionNeeded: raiseTo } },
   );
+}
+
+/**
+ * Lock-table entries one transaction of a parallel (`--jobs`) restore may hold: each connection's
+ * share of what the target's lock table can spare — the share and the other sessions' locks as
+ * checkLockBudget counts them, less each connection's overhead — at most MAX_BATCH_LOCKS; 0 when
+ * nothing can be spared (then every object commits on its own, as without batches).
+ */
+export function batchLockLimit(budget: LockBudget, connections: number): number {
+  const spare = Math.floor(budget.capacity * USABLE_SHARE) - budget.inUse - OVERHEAD_LOCKS * connections;
+  return Math.max(0, Math.min(MAX_BATCH_LOCKS, Math.floor(spare / connections)));
 }

@@ -10,10 +10,41 @@ import type { LoadContext } from './load-loop';
 import { loadMembers } from './load-loop';
 import { tkey } from './plan-base';
 import type { MemberAction, MemberReader, RestoredTable } from './restore-types';
+import { runSqlBatched } from './sql-batches';
 import { readTableContent } from './table-content';
 
 /** Post-data kinds that only need their table (and nothing else post-data) to exist. */
 const PARALLEL_POST = new Set(['INDEX', 'CONSTRAINT']);
+
+/**
+ * A table of one member up to this many compressed bytes is "small": loaded in a transaction with
+ * other small tables (loadTableBatch). Thousands of tiny tables cost a transaction and four round
+ * trips each otherwise, many times their COPY.
+ */
+const SMALL_TABLE_BYTES = 256 * 1024;
+/** Compressed table data per batch of small tables (a batch is one connection's unit of work). */
+const BATCH_DATA_BYTES = 4 * 1024 * 1024;
+/** Lock-table entries the load of one small table holds until COMMIT (TRUNCATE: the table, its TOAST table and index; one spare). */
+const TABLE_LOAD_LOCKS = 4;
+
+/** Splits `tables` into batches within `lockLimit` and BATCH_DATA_BYTES, at least one per connection when there are enough. */
+function tableBatches<T>(tables: T[], size: (t: T) => number, lockLimit: number, connections: number): T[][] {
+  const perBatch = Math.max(1, Math.min(Math.floor(lockLimit / TABLE_LOAD_LOCKS), Math.ceil(tables.length / connections)));
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const t of tables) {
+    if (cur.length > 0 && (cur.length >= perBatch || bytes + size(t) > BATCH_DATA_BYTES)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(t);
+    bytes += size(t);
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
 
 /** A unit of work for any free connection. */
 interface Task {
@@ -86,7 +117,12 @@ export async function loadTablesInParallel(
   m: Manifest,
   actions: MemberAction[],
   ctx: LoadContext,
-  opts: { checkContent: boolean; onVerify: (what: string) => void },
+  opts: {
+    checkContent: boolean;
+    onVerify: (what: string) => void;
+    /** Lock-table entries one connection's transaction may hold (lock-budget.ts); 0: no batches, a transaction per table. */
+    batchLocks: number;
+  },
 ): Promise<{ report: RestoredTable[]; earlyDone: Set<number> }> {
   const report: RestoredTable[] = [];
   const withData = m.tables.filter((t) => t.entries.length > 0);
@@ -115,9 +151,36 @@ export async function loadTablesInParallel(
   // and COPY row count checked before its COMMIT), so the biggest table is no longer one
   // connection's long pole. With the check, a table loads in one transaction (see loadOneTable).
   const split = (t: ManifestTable) => !opts.checkContent && t.entries.length > 1 && !t.referenced;
-  const loads: Task[] = [...withData]
-    .sort((a, b) => size(b) - size(a))
-    .flatMap((t): Task[] => (split(t) ? loadChunks(t) : [{ run: (w) => loadOneTable(w, t) }]));
+  const small = (t: ManifestTable) => opts.batchLocks > 0 && t.entries.length === 1 && !t.referenced && !t.dataExcluded && size(t) <= SMALL_TABLE_BYTES;
+  const bySize = [...withData].sort((a, b) => size(b) - size(a));
+  const loads: Task[] = bySize.filter((t) => !small(t)).flatMap((t): Task[] => (split(t) ? loadChunks(t) : [{ run: (w) => loadOneTable(w, t) }]));
+  for (const batch of tableBatches(bySize.filter(small), size, opts.batchLocks, workers.length)) loads.push({ run: (w) => loadTableBatch(w, batch) });
+
+  /**
+   * Small tables, many to a transaction: one round trip for BEGIN and the TRUNCATE of them all (as
+   * in loadOneTable, it allows COPY FREEZE), then each one's COPY (SHA-256 and the server's row
+   * count checked as always; with the content check, its re-read), one COMMIT. Their keys and
+   * indexes then run as one batched task.
+   */
+  async function loadTableBatch(w: pg.Client, ts: ManifestTable[]): Promise<void> {
+    await w.query(`BEGIN; TRUNCATE ONLY ${ts.map((t) => qrel(t.schema, t.name)).join(', ')}`);
+    const rows: RestoredTable[] = [];
+    for (const t of ts) {
+      await loadMembers(w, reader, [m.entries[t.entries[0]]], actions, ctx);
+      let row: RestoredTable = { schema: t.schema, name: t.name, expectedRows: t.rows, rows: ctx.loaded.get(tkey(t.schema, t.name)) ?? 0, contentMatches: null };
+      if (opts.checkContent) {
+        opts.onVerify(`${t.schema}.${t.name}`);
+        const c = await readTableContent(w, m, t);
+        row = { ...row, rows: c.rows, contentMatches: c.contentSha256 === t.contentSha256 };
+      }
+      rows.push(row);
+    }
+    await w.query('COMMIT');
+    report.push(...rows);
+    const keys = ts.flatMap((t) => early.get(tkey(t.schema, t.name)) ?? []);
+    if (keys.length) ready.push({ run: (w2) => runSqlBatched(w2, reader, keys, actions, ctx, opts.batchLocks) });
+    wakeUp.notify();
+  }
 
   function loadChunks(t: ManifestTable): Task[] {
     let left = t.entries.length;
@@ -196,16 +259,19 @@ export async function loadTablesInParallel(
 
 /**
  * The rest of post-data in archive order: runs of indexes/keys spread over all connections, every
- * other member (foreign keys, triggers, attachments, ...) on `main` in order.
+ * other member (foreign keys, triggers, attachments, ...) on `main` in order, in batches within
+ * `batchLocks` (0: one by one).
  */
-export async function loadPostData(workers: pg.Client[], main: pg.Client, reader: MemberReader, post: ManifestEntry[], actions: MemberAction[], ctx: LoadContext): Promise<void> {
+export async function loadPostData(workers: pg.Client[], main: pg.Client, reader: MemberReader, post: ManifestEntry[], actions: MemberAction[], ctx: LoadContext, batchLocks: number): Promise<void> {
   for (let i = 0; i < post.length; ) {
+    let j = i;
     if (!PARALLEL_POST.has(post[i].kind)) {
-      await loadMembers(main, reader, [post[i]], actions, ctx);
-      i++;
+      // Foreign keys, triggers, ... in order on one connection, batched (sql-batches.ts).
+      while (j < post.length && !PARALLEL_POST.has(post[j].kind)) j++;
+      await runSqlBatched(main, reader, post.slice(i, j), actions, ctx, batchLocks);
+      i = j;
       continue;
     }
-    let j = i;
     while (j < post.length && PARALLEL_POST.has(post[j].kind)) j++;
     const batch = post.slice(i, j);
     const loads = batch.map((e): Task => ({ run: (w) => loadMembers(w, reader, [e], actions, ctx) }));

@@ -1,12 +1,14 @@
 import type pg from 'pg';
 import { AppError, oneLine, toAppError } from '../../errors';
 import { ArchiveSpool } from '../archive-spool';
+import { batchLockLimit, readLockBudget } from '../lock-budget';
 import { copyOutputSettingsSql } from '../session-settings';
 import type { LoadContext } from './load-loop';
 import { checkReport, loadMembers, rangedReader } from './load-loop';
 import { loadPostData, loadTablesInParallel } from './parallel-load';
 import { planFresh } from './plan-fresh';
 import { connectTarget, preflight, redactTarget } from './preflight';
+import { runSqlBatched } from './sql-batches';
 import type { ParallelRestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
 
 /** A worker connection with the backup's output settings (see one-transaction.ts). */
@@ -47,6 +49,8 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
   try {
     const main = await connectWorker(opts.targetUrl, clients);
     const lp = await planFresh({ ...checked, client: main, target, opts, mode: 'fresh' }, '--jobs restores only into an empty database');
+    // Small objects commit many to a transaction, each transaction within its share of the target's lock table.
+    const batchLocks = batchLockLimit(await readLockBudget(main), opts.jobs);
     lp.plan.actions.push(`load on ${opts.jobs} connections in parallel — NOT atomic: a failure leaves a partial database`);
     opts.onPlan?.(lp.plan);
     if (opts.confirm && !(await opts.confirm(lp.plan))) throw new AppError('aborted', 'restore cancelled: nothing was changed');
@@ -60,10 +64,10 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), onMember: (current) => progress(current) };
     const header = m.entries.filter((e) => e.section === 'header');
     for (const w of workers) await loadMembers(w, reader, header, lp.actions, ctx);
-    await loadMembers(main, reader, m.entries.filter((e) => e.section === 'pre-data'), lp.actions, ctx);
-    const { report, earlyDone } = await loadTablesInParallel(workers, reader, m, lp.actions, ctx, { checkContent: Boolean(opts.checkContent), onVerify: (what) => progress(what, 'verifying') });
+    await runSqlBatched(main, reader, m.entries.filter((e) => e.section === 'pre-data'), lp.actions, ctx, batchLocks);
+    const { report, earlyDone } = await loadTablesInParallel(workers, reader, m, lp.actions, ctx, { checkContent: Boolean(opts.checkContent), onVerify: (what) => progress(what, 'verifying'), batchLocks });
     await loadMembers(main, reader, m.entries.filter((e) => e.section === 'sequence-set'), lp.actions, ctx);
-    await loadPostData(workers, main, reader, m.entries.filter((e) => e.section === 'post-data' && !earlyDone.has(e.index)), lp.actions, ctx);
+    await loadPostData(workers, main, reader, m.entries.filter((e) => e.section === 'post-data' && !earlyDone.has(e.index)), lp.actions, ctx, batchLocks);
     report.sort((a, b) => (a.schema + a.name).localeCompare(b.schema + b.name));
     checkReport(m, report);
     return { id: m.id, mode: 'fresh', target, committed: true, plan: lp.plan, tables: report, rows: report.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) } };
