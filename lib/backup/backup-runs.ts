@@ -49,6 +49,14 @@ export async function currentRun(db: Db): Promise<{ id: string; startedAt: Date 
   return r.rowCount ? { id: r.rows[0].id, startedAt: r.rows[0].started_at } : null;
 }
 
+/**
+ * Writes a running backup's latest progress on its row (progress-recorder.ts); no-op once the run
+ * is over.
+ */
+export async function recordRunProgress(db: Db, id: string, progress: unknown): Promise<void> {
+  await db.query(`UPDATE public.backup_runs SET progress = $2::jsonb, progress_at = now() WHERE id = $1 AND status = 'running'`, [id, JSON.stringify(progress)]);
+}
+
 /** Marks every 'running' row failed. Call ONLY while holding the backup lock. Returns their ids. */
 export async function failStaleRuns(db: Db): Promise<string[]> {
   const r = await db.query(
@@ -288,4 +296,90 @@ export async function withBackupLockHeld<T>(db: Db, fn: () => Promise<T>): Promi
   } finally {
     await releaseBackupLock(db).catch(() => {});
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads for the dashboard, the history API and the backup detail page (lib/queries/)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One page of the history, newest first, deleted runs left out, with the admin who asked; rows
+ * started before `before` (started_at to the microsecond, id) when given. Raw rows (column names):
+ * lib/queries/backups.ts shapes them.
+ */
+export async function historyPageRows(db: Db, limit: number, before?: { startedAt: string; id: string }): Promise<pg.QueryResultRow[]> {
+  const r = await db.query(
+    `SELECT r.id, r.trigger, r.triggered_by, a.email, a.full_name, r.description, r.status, r.started_at, r.finished_at,
+            to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position,
+            r.duration_ms, r.table_count, r.row_count, r.size_bytes, r.sha256, r.error, r.verified_at, r.drill_at,
+            (r.drill ->> 'ok')::boolean AS drill_ok, r.manifest -> 'warnings' AS warnings,
+            r.manifest IS NOT NULL AS has_manifest, r.manifest -> 'signature' AS signature, r.verification ->> 'signature' AS verified_signature
+       FROM public.backup_runs r
+       LEFT JOIN public.admin_users a ON a.id = r.triggered_by
+      WHERE r.status <> 'deleted' AND ($2::timestamptz IS NULL OR (r.started_at, r.id) < ($2::timestamptz, $3::text))
+      ORDER BY r.started_at DESC, r.id DESC
+      LIMIT $1`,
+    [limit, before?.startedAt ?? null, before?.id ?? ''],
+  );
+  return r.rows;
+}
+
+/** Counts over the runs not deleted (running ones in the total only), and the newest failure. */
+export async function runTotals(db: Db): Promise<{
+  total: number; succeeded: number; failed: number; lastSucceededAt: Date | null; averageSizeBytes: number;
+  lastFailure: { id: string; at: Date; error: string | null } | null;
+}> {
+  const { rows } = await db.query(
+    `SELECT count(*)::bigint AS total,
+            count(*) FILTER (WHERE status = 'succeeded')::bigint AS ok,
+            count(*) FILTER (WHERE status = 'failed')::bigint AS failed,
+            max(finished_at) FILTER (WHERE status = 'succeeded') AS last_ok,
+            COALESCE(round(avg(size_bytes) FILTER (WHERE status = 'succeeded')), 0)::bigint AS avg_size
+       FROM public.backup_runs WHERE status <> 'deleted'`,
+  );
+  const f = await db.query(
+    `SELECT id, COALESCE(finished_at, started_at) AS at, error FROM public.backup_runs
+      WHERE status = 'failed' ORDER BY started_at DESC, id DESC LIMIT 1`,
+  );
+  const s = rows[0];
+  return {
+    total: Number(s.total),
+    succeeded: Number(s.ok),
+    failed: Number(s.failed),
+    lastSucceededAt: s.last_ok,
+    averageSizeBytes: Number(s.avg_size),
+    lastFailure: f.rowCount ? { id: f.rows[0].id, at: f.rows[0].at, error: f.rows[0].error } : null,
+  };
+}
+
+/** A finished run as the dashboard's size/duration chart plots it. */
+export interface FinishedRun {
+  id: string;
+  startedAt: Date;
+  sizeBytes: number | null;
+  durationMs: number | null;
+  failed: boolean;
+}
+
+/** The newest `n` finished (succeeded or failed) runs, oldest first: the dashboard's size/duration chart. */
+export async function recentFinishedRuns(db: Db, n: number): Promise<FinishedRun[]> {
+  const r = await db.query(
+    `SELECT id, started_at, size_bytes, duration_ms, status FROM (
+       SELECT * FROM public.backup_runs WHERE status IN ('succeeded', 'failed') ORDER BY started_at DESC, id DESC LIMIT $1) x
+     ORDER BY started_at, id`,
+    [n],
+  );
+  return r.rows.map((x) => ({ id: x.id, startedAt: x.started_at, sizeBytes: x.size_bytes === null ? null : Number(x.size_bytes), durationMs: x.duration_ms, failed: x.status === 'failed' }));
+}
+
+/** The newest `n` succeeded runs, newest first (the backups an export can read from). */
+export async function recentSucceededRuns(db: Db, n: number): Promise<{ id: string; startedAt: Date; description: string }[]> {
+  const r = await db.query(`SELECT id, started_at, description FROM public.backup_runs WHERE status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT $1`, [n]);
+  return r.rows.map((x) => ({ id: x.id, startedAt: x.started_at, description: x.description }));
+}
+
+/** The whole row of run `id` (column names as in the table), or null. */
+export async function runRow(db: Db, id: string): Promise<pg.QueryResultRow | null> {
+  const r = await db.query(`SELECT * FROM public.backup_runs WHERE id = $1`, [id]);
+  return r.rows[0] ?? null;
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { BackupProgress } from './backup-progress';
+import { recordRunProgress } from './backup-runs';
 
 /** How often a running backup writes its progress to its backup_runs row. */
 export const PROGRESS_WRITE_MS = 1000;
@@ -21,8 +22,7 @@ export function progressRecorder(db: Pick<pg.ClientBase, 'query'>, id: string): 
     last = Date.now();
     phase = p.phase;
     const { id: _id, ...rest } = p;
-    void db
-      .query(`UPDATE public.backup_runs SET progress = $2::jsonb, progress_at = now() WHERE id = $1 AND status = 'running'`, [id, JSON.stringify(rest)])
+    void recordRunProgress(db, id, rest)
       .catch(() => {})
       .finally(() => {
         inFlight = false;

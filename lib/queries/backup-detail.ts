@@ -3,6 +3,7 @@ import { BACKUP_ID_RE } from '../backup/manifest';
 import type { Manifest } from '../backup/manifest';
 import type { BackupProgress } from '../backup/backup-progress';
 import { AppError } from '../errors';
+import { currentRun, runRow } from '../backup/backup-runs';
 import { recordedSignature } from '../backup/backup-signature';
 import type { BackupSignature } from '../backup/backup-signature';
 
@@ -65,9 +66,8 @@ function tablesOf(m: Manifest | null): BackupDetail['tables'] {
 
 /** The backup_runs row of `id` as BackupDetail; AppError 'not_found' when there is none. */
 export async function backupDetail(db: Queryable, id: string): Promise<BackupDetail> {
-  const { rows } = await db.query(`SELECT * FROM public.backup_runs WHERE id = $1`, [parseBackupId(id)]);
-  if (rows.length === 0) throw new AppError('not_found', `no backup ${id}`);
-  const r = rows[0];
+  const r = await runRow(db, parseBackupId(id));
+  if (!r) throw new AppError('not_found', `no backup ${id}`);
   const v = r.verification as { ok?: boolean; problems?: unknown[]; scope?: string } | null;
   const d = r.drill as { ok?: boolean; error?: string | null; durationMs?: number } | null;
   const m = r.manifest as (Manifest & { warnings?: string[] }) | null;
@@ -95,6 +95,5 @@ export async function backupDetail(db: Queryable, id: string): Promise<BackupDet
 
 /** The id of the backup running now (newest 'running' row), or null. */
 export async function runningBackupId(db: Queryable): Promise<string | null> {
-  const { rows } = await db.query(`SELECT id FROM public.backup_runs WHERE status = 'running' ORDER BY started_at DESC LIMIT 1`);
-  return rows[0]?.id ?? null;
+  return (await currentRun(db))?.id ?? null;
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { backupHealth, maxAgeHoursFromEnv } from '../backup/backup-health';
 import type { BackupHealth } from '../backup/backup-health';
-import { backupHealthFacts } from '../backup/backup-runs';
+import { backupHealthFacts, currentRun, recentFinishedRuns, recentSucceededRuns, type FinishedRun } from '../backup/backup-runs';
 import { drillPolicyFromEnv } from '../backup/drill';
 import { encryptionStatus } from '../backup/encryption/encryption-keys';
 import { signingNotice } from '../backup/manifest-signature';
@@ -13,13 +13,7 @@ import { backupHistory, backupStatistics, encodeCursor } from './backups';
 import type { BackupHistoryRow, BackupStatistics, HistoryCursor } from './backups';
 
 /** One run of the size/duration chart (oldest first). */
-export interface ChartRun {
-  id: string;
-  startedAt: Date;
-  sizeBytes: number | null;
-  durationMs: number | null;
-  failed: boolean;
-}
+export type ChartRun = FinishedRun;
 
 /** Everything the /admin/backups page shows, read once per request. */
 export interface BackupsDashboard {
@@ -44,14 +38,12 @@ const PAGE = 20;
 export async function backupsDashboard(pool: pg.Pool, opts: { before?: HistoryCursor } = {}): Promise<BackupsDashboard> {
   const rows = await backupHistory(pool, { limit: PAGE + 1, before: opts.before });
   const history = rows.slice(0, PAGE);
-  const [stats, facts, chartRows, running, exportable] = await Promise.all([
+  const [stats, facts, chart, running, exportable] = await Promise.all([
     backupStatistics(pool),
     backupHealthFacts(pool),
-    pool.query(`SELECT id, started_at, size_bytes, duration_ms, status FROM (
-                  SELECT * FROM public.backup_runs WHERE status IN ('succeeded', 'failed') ORDER BY started_at DESC, id DESC LIMIT 30) x
-                ORDER BY started_at, id`),
-    pool.query(`SELECT id FROM public.backup_runs WHERE status = 'running' ORDER BY started_at DESC LIMIT 1`),
-    pool.query(`SELECT id, started_at, description FROM public.backup_runs WHERE status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 50`),
+    recentFinishedRuns(pool, 30),
+    currentRun(pool),
+    recentSucceededRuns(pool, 50),
   ]);
   let next: Date | null = null;
   let scheduleText = 'off';
@@ -85,9 +77,9 @@ export async function backupsDashboard(pool: pg.Pool, opts: { before?: HistoryCu
     scheduleError,
     history,
     nextCursor: rows.length > PAGE ? encodeCursor(history[history.length - 1]) : null,
-    chart: chartRows.rows.map((r) => ({ id: r.id, startedAt: r.started_at, sizeBytes: r.size_bytes === null ? null : Number(r.size_bytes), durationMs: r.duration_ms, failed: r.status === 'failed' })),
-    runningId: running.rows[0]?.id ?? null,
-    exportableBackups: exportable.rows.map((r) => ({ id: r.id, startedAt: r.started_at, description: r.description })),
+    chart,
+    runningId: running?.id ?? null,
+    exportableBackups: exportable,
     info: {
       schedule: scheduleText,
       retentionDays: retention?.keepDays ?? null,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Queryable } from '../activity/log-activity';
-import { recoverStaleRuns } from '../backup/backup-runs';
+import { historyPageRows, recoverStaleRuns, runTotals } from '../backup/backup-runs';
 import { recordedSignature } from '../backup/backup-signature';
 import type { BackupSignature } from '../backup/backup-signature';
 
@@ -74,19 +74,7 @@ export interface BackupStatistics {
 export async function backupHistory(db: pg.Pool, opts: { limit: number; before?: HistoryCursor }): Promise<BackupHistoryRow[]> {
   await recoverStaleRuns(db);
   const limit = Math.min(Math.max(Math.trunc(opts.limit) || 30, 1), 101);
-  const { rows } = await db.query(
-    `SELECT r.id, r.trigger, r.triggered_by, a.email, a.full_name, r.description, r.status, r.started_at, r.finished_at,
-            to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position,
-            r.duration_ms, r.table_count, r.row_count, r.size_bytes, r.sha256, r.error, r.verified_at, r.drill_at,
-            (r.drill ->> 'ok')::boolean AS drill_ok, r.manifest -> 'warnings' AS warnings,
-            r.manifest IS NOT NULL AS has_manifest, r.manifest -> 'signature' AS signature, r.verification ->> 'signature' AS verified_signature
-       FROM public.backup_runs r
-       LEFT JOIN public.admin_users a ON a.id = r.triggered_by
-      WHERE r.status <> 'deleted' AND ($2::timestamptz IS NULL OR (r.started_at, r.id) < ($2::timestamptz, $3::text))
-      ORDER BY r.started_at DESC, r.id DESC
-      LIMIT $1`,
-    [limit, opts.before?.startedAt ?? null, opts.before?.id ?? ''],
-  );
+  const rows = await historyPageRows(db, limit, opts.before);
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return rows.map((r) => ({
     id: r.id,
@@ -113,26 +101,14 @@ export async function backupHistory(db: pg.Pool, opts: { limit: number; before?:
 
 /** Counts and averages over all recorded backup runs (running ones count in the total only). */
 export async function backupStatistics(db: Queryable): Promise<BackupStatistics> {
-  const { rows } = await db.query(
-    `SELECT count(*)::bigint AS total,
-            count(*) FILTER (WHERE status = 'succeeded')::bigint AS ok,
-            count(*) FILTER (WHERE status = 'failed')::bigint AS failed,
-            max(finished_at) FILTER (WHERE status = 'succeeded') AS last_ok,
-            COALESCE(round(avg(size_bytes) FILTER (WHERE status = 'succeeded')), 0)::bigint AS avg_size
-       FROM public.backup_runs WHERE status <> 'deleted'`,
-  );
-  const s = rows[0];
+  const t = await runTotals(db);
   const stats: BackupStatistics = {
-    totalBackups: Number(s.total),
-    successfulBackups: Number(s.ok),
-    failedBackups: Number(s.failed),
-    lastBackupTime: s.last_ok,
-    averageBackupSize: Number(s.avg_size),
+    totalBackups: t.total,
+    successfulBackups: t.succeeded,
+    failedBackups: t.failed,
+    lastBackupTime: t.lastSucceededAt,
+    averageBackupSize: t.averageSizeBytes,
   };
-  const f = await db.query(
-    `SELECT id, COALESCE(finished_at, started_at) AS at, error FROM public.backup_runs
-      WHERE status = 'failed' ORDER BY started_at DESC, id DESC LIMIT 1`,
-  );
-  if (f.rowCount) stats.lastFailure = { id: f.rows[0].id, at: f.rows[0].at, error: f.rows[0].error };
+  if (t.lastFailure) stats.lastFailure = t.lastFailure;
   return stats;
 }
