@@ -5,6 +5,7 @@ import type { StorageBackend } from '../storage/storage-backend';
 import { hasBackupRuns, recordDrillResult } from './backup-runs';
 import { fingerprintDifferences, schemaFingerprint } from './catalog/schema-fingerprint';
 import { largeObjectProblems } from './catalog/kinds/large-objects';
+import { quoteIdent } from './catalog/quote-ident';
 import { prepareDrillTarget } from './drill-dependencies';
 import { readManifest } from './list-backups';
 import type { Manifest } from './manifest';
@@ -94,7 +95,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   } else {
     if (!opts.serverUrl) throw new AppError('usage', 'a drill needs a server to create its scratch database on (serverUrl / --drill-url / DRILL_DATABASE_URL)');
     scratch = `tickethub_drill_${opts.id.slice(0, 15).toLowerCase()}_${randomBytes(3).toString('hex')}`;
-    await adminQuery(opts.serverUrl, `CREATE DATABASE "${scratch}" TEMPLATE template0 ENCODING 'UTF8'`);
+    await adminQuery(opts.serverUrl, `CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0 ENCODING 'UTF8'`);
     targetUrl = withDatabase(opts.serverUrl, scratch);
     target = `scratch database ${scratch} (created and dropped)`;
   }
@@ -126,7 +127,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
     const tables = (ae.details as { tables?: RestoredTable[] } | undefined)?.tables;
     if (tables) result.tables = tables;
   } finally {
-    if (scratch && opts.serverUrl) await adminQuery(opts.serverUrl, `DROP DATABASE IF EXISTS "${scratch}" WITH (FORCE)`).catch(() => {});
+    if (scratch && opts.serverUrl) await adminQuery(opts.serverUrl, `DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`).catch(() => {});
   }
   result.finishedAt = new Date().toISOString();
   result.durationMs = Date.now() - started;

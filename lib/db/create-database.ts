@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { AppError, toAppError } from '../errors';
+import { quoteIdent } from '../backup/catalog/quote-ident';
 
 /** host:port/dbname of a postgres:// URL, without user or password, for messages. */
 function where(url: string): string {
@@ -52,7 +53,7 @@ export async function createDatabase(url: string): Promise<void> {
       throw new AppError('conflict', `database ${JSON.stringify(name)} already exists on ${new URL(url).host}: --create makes a new database only (choose another name, or restore into it without --create)`);
     }
     try {
-      await c.query(`CREATE DATABASE ${c.escapeIdentifier(name)} TEMPLATE template0 ENCODING 'UTF8'`);
+      await c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING 'UTF8'`);
     } catch (err) {
       throw toAppError(err, `cannot create database ${JSON.stringify(name)}`);
     }
@@ -63,6 +64,6 @@ export async function createDatabase(url: string): Promise<void> {
 export async function dropDatabase(url: string): Promise<void> {
   const name = databaseName(url);
   await onServer(url, async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
+    await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
   });
 }

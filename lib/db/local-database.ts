@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { AppError, toAppError } from '../errors';
+import { quoteIdent } from '../backup/catalog/quote-ident';
 import { databaseUrl } from './pool';
 import { processAlive } from './process-alive';
 
@@ -65,7 +66,7 @@ export async function ensureDatabase(serverUrl: string, name: string): Promise<v
   }
   try {
     const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (!r.rowCount) await c.query(`CREATE DATABASE ${c.escapeIdentifier(name)} TEMPLATE template0 ENCODING 'UTF8'`);
+    if (!r.rowCount) await c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING 'UTF8'`);
   } finally {
     await c.end().catch(() => {});
   }
