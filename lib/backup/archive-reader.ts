@@ -227,6 +227,9 @@ export async function readMember<T>(reader: ByteReader, length: number, consume:
   if (truncated) throw new AppError('corrupt', `archive ends ${remaining} bytes before the end of this member (truncated)`);
   if (gzError) throw new AppError('corrupt', `does not decompress: ${oneLine((gzError as Error).message)}`, { cause: gzError });
   if (!r.ok) throw r.err;
+  // zlib stops at zero bytes after a gzip stream and ignores the rest; so does gunzip, for the rest
+  // of the WHOLE archive (every later member): a member must be its gzip data and nothing more.
+  if (gz.bytesWritten !== length) throw new AppError('corrupt', `holds ${length - gz.bytesWritten} bytes after the end of its gzip data (gunzip would stop the whole archive there)`);
   return r.v;
 }
 

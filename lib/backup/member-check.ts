@@ -1,6 +1,7 @@
 import { AppError } from '../errors';
 import type { Manifest, ManifestEntry, ManifestTable } from './manifest';
 import { copyStatement, HEADER_STATEMENTS } from './manifest';
+import { scanSql } from './sql-scan';
 
 /**
  * Every archive member checked against its KIND before anything of it is trusted (issue: "nothing
@@ -35,6 +36,27 @@ export function sqlMemberProblem(e: Pick<ManifestEntry, 'section'>, text: string
     return bad === undefined ? null : `the header holds a statement a header never has: ${JSON.stringify(bad.slice(0, 80))}`;
   }
   if (e.section === 'sequence-set' && !SETVAL_MEMBER.test(text)) return 'the sequence-set member holds something other than pg_catalog.setval calls';
+  if (e.section === 'pre-data' || e.section === 'post-data') return schemaMemberProblem(text);
+  return null;
+}
+
+/**
+ * Schema objects' SQL (pre-data, post-data) is SQL by nature (only BACKUP_SIGNING_KEY authenticates
+ * it), but two things never belong in it: a backslash outside literals and quoted identifiers, which
+ * psql runs as a meta-command under `gunzip | psql` (`\!` is a shell command on the operator's
+ * machine) — looked for as well with every literal read as psql reads it once a statement turned
+ * standard_conforming_strings off — and a COPY statement (table data is only ever in table-data
+ * members; `COPY … TO PROGRAM` runs a command on the database server).
+ */
+function schemaMemberProblem(text: string): string | null {
+  if (!text.includes('\\') && !/\bcopy\b/i.test(text)) return null;
+  for (const escapeStrings of [false, true]) {
+    const scan = scanSql(text, { escapeStrings });
+    if (scan.backslash !== -1) {
+      return `holds a backslash outside quotes (${JSON.stringify(text.slice(scan.backslash, scan.backslash + 24))}): psql would run it as a meta-command (\\! runs a shell command) under gunzip | psql`;
+    }
+    if (scan.statements.some((st) => st.words[0] === 'COPY')) return 'holds a COPY statement (a schema object never does: table data is in table-data members)';
+  }
   return null;
 }
 

@@ -19,8 +19,12 @@ const WORD_START = /[A-Za-z_\u0080-\uffff]/;
 const WORD_CHAR = /[A-Za-z0-9_$\u0080-\uffff]/;
 const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
 
-/** Scans `sql` (see SqlScan). `words` are the upper-cased words at parenthesis depth 0, in order. */
-export function scanSql(sql: string): SqlScan {
+/**
+ * Scans `sql` (see SqlScan). `words` are the upper-cased words at parenthesis depth 0, in order.
+ * `escapeStrings`: read every '…' literal as an E'…' one (backslash escapes), as psql and the server
+ * do once standard_conforming_strings is off.
+ */
+export function scanSql(sql: string, opts: { escapeStrings?: boolean } = {}): SqlScan {
   const statements: SqlScan['statements'] = [];
   let backslash = -1;
   let depth = 0;
@@ -34,12 +38,18 @@ export function scanSql(sql: string): SqlScan {
   };
   /** Index just past the closing `close` of a literal opened before `from` (-1: unterminated). */
   const skipQuoted = (from: number, close: string, escapes: boolean): number => {
-    for (let j = from; j < sql.length; j++) {
-      if (escapes && sql[j] === '\\') j++;
-      else if (sql[j] === close) {
-        if (sql[j + 1] !== close) return j + 1;
-        j++;
-      }
+    let j = from;
+    let q = sql.indexOf(close, j);
+    let b = escapes ? sql.indexOf('\\', j) : -1;
+    while (q !== -1) {
+      if (b !== -1 && b < q) {
+        // A backslash escapes the next character (perhaps the quote).
+        j = b + 2;
+      } else if (sql[q + 1] === close) {
+        j = q + 2;
+      } else return q + 1;
+      if (q < j) q = sql.indexOf(close, j);
+      if (b !== -1 && b < j) b = sql.indexOf('\\', j);
     }
     return -1;
   };
@@ -66,7 +76,7 @@ export function scanSql(sql: string): SqlScan {
       if (nest > 0) return { statements, backslash, unterminated: true };
       next = j;
     } else if (c === "'" || c === '"') {
-      const escapes = c === "'" && /[Ee]/.test(sql[i - 1] ?? '') && !WORD_CHAR.test(sql[i - 2] ?? '');
+      const escapes = c === "'" && (opts.escapeStrings === true || (/[Ee]/.test(sql[i - 1] ?? '') && !WORD_CHAR.test(sql[i - 2] ?? '')));
       next = skipQuoted(i + 1, c, escapes);
       if (next === -1) return { statements, backslash, unterminated: true };
     } else if (c === '$' && !WORD_CHAR.test(sql[i - 1] ?? '') && DOLLAR_TAG.test(sql.slice(i, i + 64))) {

@@ -154,7 +154,7 @@ async function memberFacts(out: Readable, e: ManifestEntry, m: Manifest, lo?: La
   let rawLength = 0;
   const table = e.section === 'table-data' ? tableOfDataEntry(m, e) : undefined;
   let scanner = table ? new TableDataScanner(table, describeEntry(e)) : undefined;
-  const sqlParts: Buffer[] | undefined = e.section === 'header' || e.section === 'sequence-set' || (lo && e.kind === 'LARGE OBJECTS') ? [] : undefined;
+  const sqlParts: Buffer[] | undefined = e.section !== 'table-data' ? [] : undefined;
   let shape: string | undefined;
   for await (const c of out as AsyncIterable<Buffer>) {
     h.update(c);

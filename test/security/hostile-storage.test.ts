@@ -1,17 +1,18 @@
 import { existsSync } from 'node:fs';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runDrill } from '../../lib/backup/drill';
 import type { Manifest } from '../../lib/backup/manifest';
-import { archiveKey, manifestKey } from '../../lib/backup/manifest';
+import { archiveKey, manifestKey, physicalMembers } from '../../lib/backup/manifest';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
 import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
 import { verifyBackup } from '../../lib/backup/verify';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { backup, exec, hashesOf, scalar, tempStorage } from '../backup/restore-test-helpers';
+import { backup, exec, hashesOf, scalar, tamperMember, tempStorage } from '../backup/restore-test-helpers';
 
 // Hostile storage, round 2 (issue 7): an attacker who can write to the backup storage, through the
 // paths the first round's tests did not take. Every refusal is one line naming the cause; nothing
@@ -152,5 +153,75 @@ describe('a backup put in place of another', () => {
     } finally {
       await exec(src.url, `DELETE FROM public.t WHERE a = 999`);
     }
+  });
+});
+
+/** verify names the problem; the atomic restore refuses with 'corrupt' and leaves an empty target; --jobs refuses too. */
+async function expectRefused(storage: StorageBackend, id: string, problem: RegExp): Promise<void> {
+  const v = await verifyBackup(storage, id);
+  expect(v.ok).toBe(false);
+  expect(v.problems.map((p) => p.problem).join('\n')).toMatch(problem);
+  const t = await db();
+  await expect(restoreBackup({ source: id, storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringMatching(problem) });
+  expect(await hashesOf(t.url)).toEqual({});
+  const p = await db();
+  await expect(restoreParallel({ source: id, storage, targetUrl: p.url, jobs: 2 })).rejects.toMatchObject({ code: 'corrupt' });
+}
+
+/** Rewrites the compressed bytes of the first member `pick` selects, fixing offsets, lengths and the archive's size and SHA-256. */
+async function rewriteMemberBytes(dir: string, id: string, pick: (kind: string) => boolean, edit: (gz: Buffer) => Buffer): Promise<void> {
+  const mfile = path.join(dir, manifestKey(id));
+  const afile = path.join(dir, archiveKey(id));
+  const m = JSON.parse(await readFile(mfile, 'utf8')) as Manifest;
+  const archive = await readFile(afile);
+  const parts: Buffer[] = [];
+  let offset = 0;
+  let done = false;
+  for (const member of physicalMembers(m.entries)) {
+    let gz: Buffer = archive.subarray(member.offset, member.offset + member.length);
+    if (!done && member.entries.some((e) => pick(e.kind))) {
+      gz = edit(gz);
+      done = true;
+    }
+    for (const e of member.entries) {
+      e.offset = offset;
+      e.length = gz.length;
+    }
+    offset += gz.length;
+    parts.push(gz);
+  }
+  expect(done).toBe(true);
+  const out = Buffer.concat(parts);
+  m.archive.sizeBytes = out.length;
+  m.archive.sha256 = createHash('sha256').update(out).digest('hex');
+  await writeFile(afile, out);
+  await writeFile(mfile, JSON.stringify(m));
+}
+
+describe('schema members that would do something else under gunzip | psql or our restore', () => {
+  it('a psql meta-command (\\! runs a shell command) appended to a schema member, checksums recomputed', async () => {
+    const { storage, dir, id } = await freshBackup();
+    await tamperMember(dir, id, (e) => e.kind === 'TABLE', (text) => `${text}\\! touch ${canary()}\n`);
+    await expectRefused(storage, id, /backslash outside quotes.*meta-command/);
+  });
+
+  it('a meta-command hidden in what reads as a string literal once standard_conforming_strings is off', async () => {
+    const { storage, dir, id } = await freshBackup();
+    await tamperMember(dir, id, (e) => e.kind === 'TABLE', (text) => `${text}SET standard_conforming_strings = off;\nSELECT 'a\\'' \\! touch ${canary()}\n';\n`);
+    await expectRefused(storage, id, /backslash outside quotes.*meta-command/);
+  });
+
+  it('COPY ... TO PROGRAM in a schema member, checksums recomputed', async () => {
+    const { storage, dir, id } = await freshBackup();
+    const file = canary();
+    await tamperMember(dir, id, (e) => e.kind === 'TABLE', (text) => `${text}copy (SELECT 1) TO PROGRAM 'touch ${file}';\n`);
+    await expectRefused(storage, id, /COPY statement/);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('a gzip member hidden after zero padding inside a member (our reader stops at the zeros, gunzip stops the whole archive there)', async () => {
+    const { storage, dir, id } = await freshBackup();
+    await rewriteMemberBytes(dir, id, (k) => k === 'TABLE', (gz) => Buffer.concat([gz, Buffer.alloc(8), gzipSync(`COPY (SELECT 1) TO PROGRAM 'touch ${canary()}';\n`)]));
+    await expectRefused(storage, id, /after the end of its gzip data/);
   });
 });
