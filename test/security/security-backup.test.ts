@@ -8,11 +8,16 @@ import { runBackup } from '../../lib/backup/run-backup';
 import { readManifest } from '../../lib/backup/list-backups';
 import { verifyBackup } from '../../lib/backup/verify';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { runDrill } from '../../lib/backup/drill';
+import { withClient } from '../helpers/db';
 import { ARCHIVE_FORMAT_VERSION } from '../../lib/backup/manifest';
+import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { createFixtureRoles, createSupabaseSource, type SupabaseRoles } from './supabase-fixture';
 
 const V1 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/v1-archive');
 const V1_ID = '20261202T021823Z-9si0mgmx';
+const V2 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/v2-archive');
+const V2_ID = '20261202T090120Z-1gj3kttl';
 
 describe('backup: dependencies outside the backed-up schemas are found, recorded and reported', () => {
   let roles: SupabaseRoles;
@@ -52,21 +57,56 @@ describe('backup: dependencies outside the backed-up schemas are found, recorded
   }, 120_000);
 });
 
+/**
+ * A kept archive fixture (test/fixtures/vN-archive) copied into fresh storage and verified, then
+ * restored into a new database that `check` inspects before it is dropped. Returns the storage.
+ */
+async function restoreKeptArchive(fixture: string, id: string, prefix: string, check: (url: string) => Promise<void>): Promise<StorageBackend> {
+  const { storage, dir } = await tempStorage();
+  await cp(fixture, dir, { recursive: true });
+  const v = await verifyBackup(storage, id);
+  expect(v.ok).toBe(true);
+  const t = await createTestDatabase({ prefix });
+  try {
+    await restoreBackup({ source: id, storage, targetUrl: t.url });
+    const h = await hashesOf(t.url);
+    expect(h['public.customers'].rows).toBe(3);
+    expect(h['public.orders'].rows).toBe(3);
+    await check(t.url);
+  } finally {
+    await t.drop();
+  }
+  return storage;
+}
+
 describe('format v1 archives (written before v2) still verify and restore', () => {
   it('verifies and restores the kept v1 fixture', async () => {
-    const { storage, dir } = await tempStorage();
-    await cp(V1, dir, { recursive: true });
-    const v = await verifyBackup(storage, V1_ID);
-    expect(v.ok).toBe(true);
-    const t = await createTestDatabase({ prefix: 'h2v1' });
+    const storage = await restoreKeptArchive(V1, V1_ID, 'h2v1', async () => {});
+    expect((await readManifest(storage, V1_ID)).formatVersion).toBe(1);
+  }, 120_000);
+});
+
+describe('format v2 archives (written before v3) still verify, restore and drill', () => {
+  it('verifies the kept v2 fixture, restores its rows, owners and privileges, and drills it', async () => {
+    const storage = await restoreKeptArchive(V2, V2_ID, 'h4v2', async (url) => {
+      const got = await withClient(url, async (c) =>
+        (await c.query(`SELECT (SELECT string_agg(coalesce(note, '∅'), '|' ORDER BY id) FROM public.orders) AS notes,
+                               has_table_privilege('public', 'public.order_totals', 'SELECT') AS view_select,
+                               has_column_privilege('public', 'public.orders', 'note', 'UPDATE') AS note_update,
+                               has_column_privilege('public', 'public.orders', 'total', 'UPDATE') AS total_update,
+                               (SELECT count(*)::int FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace WHERE n.nspname = 'public') AS default_acls`)).rows[0],
+      );
+      expect(got).toEqual({ notes: 'tab\there\nnewline|∅|ማስታወሻ', view_select: true, note_update: true, total_update: false, default_acls: 1 });
+    });
+    expect((await readManifest(storage, V2_ID)).formatVersion).toBe(2);
+    // The drill compares the restored catalog with the fingerprint the v2 manifest recorded.
+    const d = await createTestDatabase({ prefix: 'h4v2d' });
     try {
-      await restoreBackup({ source: V1_ID, storage, targetUrl: t.url });
-      const h = await hashesOf(t.url);
-      expect(h['public.customers'].rows).toBe(3);
-      expect(h['public.orders'].rows).toBe(3);
-      expect((await readManifest(storage, V1_ID)).formatVersion).toBe(1);
+      const r = await runDrill({ storage, id: V2_ID, drillUrl: d.url });
+      expect(r.error).toBeNull();
+      expect(r.ok).toBe(true);
     } finally {
-      await t.drop();
+      await d.drop();
     }
   }, 120_000);
 });
