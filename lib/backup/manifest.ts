@@ -395,6 +395,20 @@ function readV3(raw: Record<string, unknown>, label: string): Manifest {
   return m;
 }
 
+/** What a backup knows when it writes its manifest: all of it but the format stamp and the totals. */
+export type ManifestContent = Omit<Manifest, 'format' | 'formatVersion' | 'totals'>;
+
+/**
+ * Today's manifest (ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION) of what a backup wrote: the one place a
+ * manifest is built, as the readers above are the one place one is read. Keys come out in the
+ * stored order: the required ones, then the optional ones in the order `c` has them.
+ */
+export function buildManifest(c: ManifestContent): Manifest {
+  const { id, startedAt, finishedAt, trigger, description, source, app, archive, tables, entries, ...optional } = c;
+  const totals = { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0) };
+  return { format: ARCHIVE_FORMAT, formatVersion: ARCHIVE_FORMAT_VERSION, id, startedAt, finishedAt, trigger, description, source, app, archive, tables, totals, entries, ...optional };
+}
+
 /**
  * The manifest's bytes as stored (`<id>.manifest.json`): compact JSON, the summary (every field but
  * the per-object lists) on the FIRST line, then the lists (one entry a line). Any JSON parser reads

@@ -34,7 +34,7 @@ import type { DumpObject, TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
 import { qualifiedName } from './catalog/quote-ident';
-import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, contentShaOf, encryptedArchiveKey, GROUP_RAW_BYTES, headerSql, manifestKey, serializeManifest, storedSizeBytes } from './manifest';
+import { archiveKey, buildManifest, contentShaOf, encryptedArchiveKey, GROUP_RAW_BYTES, headerSql, manifestKey, serializeManifest, storedSizeBytes } from './manifest';
 import { sealArchive } from './encryption/seal-archive';
 import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
 import { watchControlSession } from './control-session';
@@ -703,9 +703,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
         ...(t.referenced ? { referenced: true } : {}),
       };
     });
-    const manifest: Manifest = signManifest({
-      format: ARCHIVE_FORMAT,
-      formatVersion: ARCHIVE_FORMAT_VERSION,
+    const manifest: Manifest = signManifest(buildManifest({
       id,
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
@@ -715,7 +713,6 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       app: { version: APP_VERSION, migration },
       archive: { key: sealed.key, sizeBytes: archive.sizeBytes, sha256: archive.sha256, rawBytes: writer.rawBytes },
       tables,
-      totals: { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0) },
       entries: writer.entries,
       ...(sealed.encryption() ? { encryption: sealed.encryption() } : {}),
       ...(largeObjects.length ? { largeObjects } : {}),
@@ -725,7 +722,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       warnings,
       schemaFingerprint: fingerprint,
       ...(check?.ok ? { checkedAfterWrite: { scope: check.scope, checkedAt: check.checkedAt } } : {}),
-    }, signingKey);
+    }), signingKey);
     // The manifest is stored by runBackup once the archive read back verified.
     return { manifest, check };
   } catch (err) {

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { AppError } from '../../lib/errors';
 import type { Manifest, ManifestEntry } from '../../lib/backup/manifest';
-import { ARCHIVE_FORMAT, ARCHIVE_FORMAT_VERSION, archiveKey, manifestKey } from '../../lib/backup/manifest';
+import { archiveKey, buildManifest, manifestKey } from '../../lib/backup/manifest';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { contentShaOf } from '../../lib/backup/manifest';
 
@@ -73,9 +73,7 @@ export async function writeMiniArchive(dir: string, id: string, members: MemberS
     t.entries.push(e.index);
     tables.set(k, t);
   }
-  const manifest: Manifest = {
-    format: ARCHIVE_FORMAT,
-    formatVersion: ARCHIVE_FORMAT_VERSION,
+  const manifest: Manifest = buildManifest({
     id,
     startedAt: new Date().toISOString(),
     finishedAt: new Date().toISOString(),
@@ -85,9 +83,8 @@ export async function writeMiniArchive(dir: string, id: string, members: MemberS
     app: { version: '0.1.0', migration: null },
     archive: { key: archiveKey(id), sizeBytes: archive.length, sha256: createHash('sha256').update(archive).digest('hex'), rawBytes: entries.reduce((s, e) => s + e.rawLength, 0) },
     tables: [...tables.values()].map((t) => ({ ...t, columns: columnsOfCopy(entries[t.entries[0]].copy), contentSha256: contentShaOf(t.entries.map((i) => entries[i].sha256)) })),
-    totals: { tables: tables.size, rows: [...tables.values()].reduce((s, t) => s + t.rows, 0) },
     entries,
-  };
+  });
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, archiveKey(id)), archive);
   await writeFile(path.join(dir, manifestKey(id)), JSON.stringify(manifest, null, 2));
