@@ -5,10 +5,15 @@ import type { Manifest } from './manifest';
 /**
  * The lock arithmetic of an atomic restore. One transaction that creates N relations holds N
  * relation locks until COMMIT (CREATE takes an ACCESS EXCLUSIVE lock on each new table, its TOAST
- * table and TOAST index, each index and sequence ...). The server's shared lock table holds
- * max_locks_per_transaction × (max_connections + max_prepared_transactions) locks for ALL sessions;
- * past that the transaction fails with "out of shared memory" — after doing most of its work.
- * So the restore counts first and refuses before touching anything when it cannot fit.
+ * table and TOAST index, each index and sequence ...), and an object lock on each type it creates
+ * (a table's row type too), each key or foreign-key constraint it adds and each large object whose
+ * owner, privileges or comment it sets (measured on PostgreSQL 15: a table with a serial key, a
+ * foreign key and an index holds 9 lock-table entries, 6 of them relations). The server's shared
+ * lock table holds max_locks_per_transaction × (server processes + max_prepared_transactions)
+ * entries for ALL sessions, where the server processes (PostgreSQL's MaxBackends) are
+ * max_connections + autovacuum_max_workers + 1 + max_worker_processes + max_wal_senders; past that
+ * the transaction fails with "out of shared memory" — after doing most of its work. So the restore
+ * counts first and refuses before touching anything when it cannot fit.
  */
 
 /** Locks besides the relations: schemas, types, functions locked while created, a safety margin. */
@@ -19,63 +24,83 @@ const USABLE_SHARE = 0.9;
 const MAX_BATCH_LOCKS = 1000;
 
 /**
- * Relations a restore of `schemas` creates, counted on the source inside the backup's snapshot:
- * every pg_class row in the schemas (tables, indexes, sequences, views, composite types ...) plus
- * each one's TOAST table and TOAST index. Extension members are counted too (CREATE EXTENSION makes them).
+ * What a restore of `schemas` locks, counted on the source inside the backup's snapshot (or on a
+ * target whose schemas a replace drops). `relations`: every pg_class row in the schemas (tables,
+ * indexes, sequences, views, composite types ...) plus each one's TOAST table and TOAST index.
+ * `objects`: the other entries — every type that is not an array type (tables' row types, enums,
+ * domains, composites, ranges) and every table constraint (CHECK constraints take none; counted
+ * anyway). Extension members are counted too (CREATE EXTENSION makes them).
  */
-export async function countRelations(client: pg.ClientBase, schemas: string[]): Promise<number> {
-  const r = await client.query<{ n: string }>(
-    `SELECT (count(*) + 2 * count(*) FILTER (WHERE c.reltoastrelid <> 0))::int8::text AS n
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = ANY($1::text[])`,
+export async function countLockedObjects(client: pg.ClientBase, schemas: string[]): Promise<{ relations: number; objects: number }> {
+  const r = await client.query<{ relations: string; objects: string }>(
+    `WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[]))
+     SELECT (SELECT count(*) + 2 * count(*) FILTER (WHERE c.reltoastrelid <> 0) FROM pg_catalog.pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns))::int8::text AS relations,
+            ((SELECT count(*) FROM pg_catalog.pg_type t WHERE t.typnamespace IN (SELECT oid FROM ns)
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid))
+             + (SELECT count(*) FROM pg_catalog.pg_constraint k WHERE k.connamespace IN (SELECT oid FROM ns) AND k.conrelid <> 0))::int8::text AS objects`,
     [schemas],
   );
-  return Number(r.rows[0].n);
+  return { relations: Number(r.rows[0].relations), objects: Number(r.rows[0].objects) };
 }
 
-/** Locks an atomic restore of this backup holds at once (estimated from the entries for manifests without a count). */
+/**
+ * Lock-table entries an atomic restore of this backup holds at once. Manifests without an object
+ * count (before it was recorded) have it estimated from their entries: a row type per table, view
+ * and type, a constraint per key and foreign-key entry.
+ */
 export function locksNeeded(m: Manifest): number {
-  if (typeof m.lockEstimate?.relations === 'number') return m.lockEstimate.relations + OVERHEAD_LOCKS;
-  // Older manifests: every relation-creating entry, with a TOAST table and index for each table.
-  const per: Record<string, number> = { TABLE: 3, 'MATERIALIZED VIEW': 3, VIEW: 1, SEQUENCE: 1, INDEX: 1, CONSTRAINT: 1, TYPE: 1 };
-  return m.entries.reduce((s, e) => s + (per[e.kind] ?? 0), 0) + OVERHEAD_LOCKS;
+  const los = m.largeObjects?.length ?? 0;
+  const count = (per: Record<string, number>) => m.entries.reduce((s, e) => s + (per[e.kind] ?? 0), 0);
+  const objects = m.lockEstimate?.objects ?? count({ TABLE: 1, 'FOREIGN TABLE': 1, 'MATERIALIZED VIEW': 1, VIEW: 1, TYPE: 1, DOMAIN: 1, CONSTRAINT: 1, 'FK CONSTRAINT': 1 });
+  // Oldest manifests: every relation-creating entry, with a TOAST table and index for each table.
+  const relations = m.lockEstimate?.relations ?? count({ TABLE: 3, 'MATERIALIZED VIEW': 3, VIEW: 1, SEQUENCE: 1, INDEX: 1, CONSTRAINT: 1, TYPE: 1 });
+  return relations + objects + los + OVERHEAD_LOCKS;
 }
 
 export interface LockBudget {
   maxLocksPerTransaction: number;
   maxConnections: number;
   maxPreparedTransactions: number;
-  /** Lock table size: max_locks_per_transaction × (max_connections + max_prepared_transactions). */
+  /**
+   * PostgreSQL's MaxBackends, the processes the lock table is sized for: max_connections +
+   * autovacuum_max_workers + 1 (the launcher) + max_worker_processes + max_wal_senders (14–17; a
+   * lower bound on 18, which counts autovacuum_worker_slots and two special workers instead).
+   */
+  serverProcesses: number;
+  /** Lock table size: max_locks_per_transaction × (serverProcesses + max_prepared_transactions). */
   capacity: number;
   /** Locks other sessions hold right now. */
   inUse: number;
 }
 
 export async function readLockBudget(client: pg.ClientBase): Promise<LockBudget> {
-  const r = await client.query<{ mlpt: number; mc: number; mpt: number; used: number }>(
+  const r = await client.query<{ mlpt: number; mc: number; av: number; mwp: number; mws: number; mpt: number; used: number }>(
     `SELECT current_setting('max_locks_per_transaction')::int AS mlpt, current_setting('max_connections')::int AS mc,
-            current_setting('max_prepared_transactions')::int AS mpt,
+            current_setting('autovacuum_max_workers')::int AS av, current_setting('max_worker_processes')::int AS mwp,
+            current_setting('max_wal_senders')::int AS mws, current_setting('max_prepared_transactions')::int AS mpt,
             (SELECT count(*) FROM pg_catalog.pg_locks WHERE NOT fastpath AND pid IS DISTINCT FROM pg_catalog.pg_backend_pid())::int AS used`,
   );
   const x = r.rows[0];
-  return { maxLocksPerTransaction: x.mlpt, maxConnections: x.mc, maxPreparedTransactions: x.mpt, capacity: x.mlpt * (x.mc + x.mpt), inUse: x.used };
+  const serverProcesses = x.mc + x.av + 1 + x.mwp + x.mws;
+  return { maxLocksPerTransaction: x.mlpt, maxConnections: x.mc, maxPreparedTransactions: x.mpt, serverProcesses, capacity: x.mlpt * (serverProcesses + x.mpt), inUse: x.used };
 }
 
 /**
  * Refuses (AppError 'conflict', nothing changed) an atomic restore whose locks cannot fit in the
  * target's lock table, naming the setting to raise and by how much, and the non-atomic way out.
- * `alsoDropping`: relations the same transaction drops first (replace mode). Returns the numbers when it fits.
+ * `alsoDropping`: lock-table entries of what the same transaction drops first (replace mode:
+ * countLockedObjects of the target). Returns the numbers when it fits.
  */
 export async function checkLockBudget(client: pg.ClientBase, m: Manifest, alsoDropping = 0): Promise<{ needed: number; budget: LockBudget }> {
   const budget = await readLockBudget(client);
   const needed = locksNeeded(m) + alsoDropping;
   const usable = Math.floor(budget.capacity * USABLE_SHARE) - budget.inUse;
   if (needed <= usable) return { needed, budget };
-  const slots = budget.maxConnections + budget.maxPreparedTransactions;
+  const slots = budget.serverProcesses + budget.maxPreparedTransactions;
   const raiseTo = Math.ceil((needed + budget.inUse) / USABLE_SHARE / slots);
   throw new AppError(
     'conflict',
-    `this restore locks about ${needed} relations in ONE transaction, but the target's lock table holds max_locks_per_transaction (${budget.maxLocksPerTransaction}) × (max_connections (${budget.maxConnections}) + max_prepared_transactions (${budget.maxPreparedTransactions})) = ${budget.capacity} locks (${budget.inUse} in use): set max_locks_per_transaction = ${raiseTo} on the target server and restart it, or restore with --jobs 2 (not atomic: a failure leaves a partial database to drop); nothing was changed`,
+    `this restore takes about ${needed} locks (relations, types, constraints) in ONE transaction, but the target's lock table holds max_locks_per_transaction (${budget.maxLocksPerTransaction}) × (${budget.serverProcesses} server processes (max_connections ${budget.maxConnections} + autovacuum, background and WAL sender processes) + max_prepared_transactions (${budget.maxPreparedTransactions})) = ${budget.capacity} locks (${budget.inUse} in use): set max_locks_per_transaction = ${raiseTo} on the target server and restart it, or restore with --jobs 2 (not atomic: a failure leaves a partial database to drop); nothing was changed`,
     { details: { locksNeeded: needed, capacity: budget.capacity, inUse: budget.inUse, maxLocksPerTransactionNeeded: raiseTo } },
   );
 }

@@ -177,10 +177,11 @@ export interface Manifest {
   largeObjects?: { oid: number; bytes: number; sha256: string }[];
   /**
    * Optional: relations (tables, indexes, sequences, views, TOAST tables and their indexes ...)
-   * in the backed-up schemas, counted at backup time: the locks an atomic restore holds at once
+   * in the backed-up schemas, counted at backup time, and (`objects`, optional: absent in older
+   * manifests) their types and table constraints: the locks an atomic restore holds at once
    * (lib/backup/lock-budget.ts checks them against the target's lock table before starting).
    */
-  lockEstimate?: { relations: number };
+  lockEstimate?: { relations: number; objects?: number };
   /**
    * v2+: roles a restore needs (dump-security.ts): `owners` (unless --no-owner), `privileges`
    * (grantees, grantors, FOR ROLE of default privileges; unless --no-privileges), `policies`.

@@ -25,7 +25,7 @@ import {
 } from './backup-runs';
 import { dumpSchema } from './catalog/dump-schema';
 import { dumpLargeObjects } from './catalog/kinds/large-objects';
-import { countRelations } from './lock-budget';
+import { countLockedObjects } from './lock-budget';
 import { HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
 import { describeExternal, externalWarning } from './catalog/external-deps';
 import { schemaFingerprint } from './catalog/schema-fingerprint';
@@ -517,7 +517,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     emit(true);
     const migration = await appliedMigrationLevel(coordinator);
     const dump = await dumpSchema(coordinator, { schemas, excludeTableData });
-    const relations = await countRelations(coordinator, schemas);
+    const lockEstimate = await countLockedObjects(coordinator, schemas);
     // Dependencies outside the schemas are recorded with their definitions and reported (object
     // kinds the dumper cannot reproduce already failed dumpSchema, by name).
     const externalDependencies = await describeExternal(coordinator, dump.external);
@@ -716,7 +716,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       entries: writer.entries,
       ...(sealed.encryption() ? { encryption: sealed.encryption() } : {}),
       ...(largeObjects.length ? { largeObjects } : {}),
-      lockEstimate: { relations },
+      lockEstimate,
       roles,
       externalDependencies,
       warnings,

@@ -1,12 +1,11 @@
 import { rm } from 'node:fs/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchLockLimit, readLockBudget } from '../../lib/backup/lock-budget';
 import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
 import { runBackup } from '../../lib/backup/run-backup';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db';
-import { exec, hashesOf, scalar, schemaOf, tempStorage } from './restore-test-helpers';
+import { exec, hashesOf, restoreLockPeak, scalar, schemaOf, tempStorage } from './restore-test-helpers';
 
 /**
  * `restore --jobs` on a catalog of many small tables (the 5,000-table case of issue 9, scaled down):
@@ -58,32 +57,8 @@ describe('restore --jobs of many small tables', () => {
     const limit = await withClient(target.url, async (c) => batchLockLimit(await readLockBudget(c), 2));
     expect(limit).toBeGreaterThan(0);
     // The most locks any restore connection holds, sampled from another session while it runs.
-    const probe = new pg.Client({ connectionString: target.url });
-    await probe.connect();
-    let peak = 0;
-    let samples = 0;
-    let running = true;
-    const sampling = (async () => {
-      while (running) {
-        const r = await probe.query<{ n: number }>(
-          `SELECT coalesce(max(n), 0)::int AS n FROM (
-             SELECT l.pid, count(DISTINCT (l.locktype, l.relation, l.classid, l.objid)) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-              WHERE a.application_name = 'tickethub-restore' AND a.datname = current_database() AND l.locktype IN ('relation', 'object')
-              GROUP BY l.pid) x`,
-        );
-        peak = Math.max(peak, r.rows[0].n);
-        samples++;
-        await new Promise((res) => setTimeout(res, 5));
-      }
-    })();
-    try {
-      const r = await restoreParallel({ source: id, storage, targetUrl: target.url, jobs: 2 });
-      expect(r.tables.filter((t) => t.rows === 3)).toHaveLength(TABLES);
-    } finally {
-      running = false;
-      await sampling;
-      await probe.end();
-    }
+    const { result, peak, samples } = await restoreLockPeak(target.url, () => restoreParallel({ source: id, storage, targetUrl: target.url, jobs: 2 }));
+    expect(result.tables.filter((t) => t.rows === 3)).toHaveLength(TABLES);
     expect(samples).toBeGreaterThan(3);
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThanOrEqual(limit);

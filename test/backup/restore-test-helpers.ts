@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import pg from 'pg';
 import { contentShaOf, physicalMembers } from '../../lib/backup/manifest';
 import type { Manifest, ManifestEntry } from '../../lib/backup/manifest';
 import { archiveKey, manifestKey } from '../../lib/backup/manifest';
@@ -105,4 +106,38 @@ export async function tamperMember(dir: string, id: string, pick: (e: ManifestEn
   await writeFile(afile, out);
   await writeFile(mfile, JSON.stringify(m, null, 2));
   return target;
+}
+
+/**
+ * Samples, from another session, the lock-table entries (relations and other objects) each restore
+ * connection (application_name 'tickethub-restore') of `url`'s database holds while `run` runs;
+ * returns the most any one held and how many samples were taken.
+ */
+export async function restoreLockPeak<T>(url: string, run: () => Promise<T>): Promise<{ result: T; peak: number; samples: number }> {
+  const probe = new pg.Client({ connectionString: url });
+  await probe.connect();
+  let peak = 0;
+  let samples = 0;
+  let running = true;
+  const sampling = (async () => {
+    while (running) {
+      const r = await probe.query<{ n: number }>(
+        `SELECT coalesce(max(n), 0)::int AS n FROM (
+           SELECT count(DISTINCT (l.locktype, l.relation, l.classid, l.objid)) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE a.application_name = 'tickethub-restore' AND a.datname = current_database() AND l.locktype IN ('relation', 'object')
+            GROUP BY l.pid) x`,
+      );
+      peak = Math.max(peak, r.rows[0].n);
+      samples++;
+      await new Promise((res) => setTimeout(res, 5));
+    }
+  })();
+  try {
+    const result = await run();
+    return { result, peak, samples };
+  } finally {
+    running = false;
+    await sampling;
+    await probe.end();
+  }
 }
