@@ -19,6 +19,7 @@
  * Server: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import pg from 'pg';
+import { quoteIdent } from '../lib/backup/catalog/quote-ident';
 
 export const BENCH_SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -91,7 +92,7 @@ async function ensure(name: string, shape: string, build: (c: pg.Client) => Prom
     await admin.query('SELECT pg_advisory_lock(hashtext($1))', [`tickethub-bench:${name}`]);
     try {
       if (!(await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount) {
-        await admin.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`);
+        await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING 'UTF8'`);
       }
       const c = new pg.Client({ connectionString: benchUrl(name), application_name: 'tickethub-bench' });
       await c.connect();
@@ -277,5 +278,5 @@ export async function ensureExportBenchDb(scale = 1): Promise<BenchDb> {
 /** Drops a benchmark database (e.g. a smoke run's small one). */
 export async function dropBenchDb(name: string): Promise<void> {
   if (!name.startsWith('tickethub_bench')) throw new Error(`refusing to drop ${name}: not a benchmark database`);
-  await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }

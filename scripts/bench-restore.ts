@@ -37,6 +37,7 @@ import type { BenchDb, BenchKind } from './bench-dbs';
 import { conditions, reportHeader, measureProcess, median, mib, ROOT, rss, runCliBackup, runPgDump, sec } from './bench-measure';
 import type { ProcResult } from './bench-measure';
 import { ensureCatalogScaleDatabase } from './catalog-scale-db';
+import { quoteIdent } from '../lib/backup/catalog/quote-ident';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CATALOG = Number(process.env.BENCH_CATALOG ?? 0);
@@ -68,14 +69,14 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 
 async function freshDb(name: string): Promise<string> {
   await admin(async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await c.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`);
+    await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING 'UTF8'`);
   });
   return benchUrl(name);
 }
 
 async function dropDb(name: string): Promise<void> {
-  await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  await admin((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }
 
 /** `tickethub-backup restore <archive> --target-url URL --yes --json [...]`, as a user runs it. */

@@ -10,6 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { quoteIdent } from '../lib/backup/catalog/quote-ident';
 
 const BATCH = 200;
 const ROWS_PER_TABLE = 10;
@@ -25,7 +26,7 @@ export async function ensureCatalogScaleDatabase(server: string, name: string, t
   await admin.connect();
   try {
     const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount;
-    if (!exists) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}" TEMPLATE template0 ENCODING 'UTF8'`);
+    if (!exists) await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING 'UTF8'`);
   } finally {
     await admin.end();
   }
