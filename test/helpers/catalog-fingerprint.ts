@@ -35,6 +35,7 @@ export async function catalogFingerprint(url: string, schemas?: string[]): Promi
     await run(`SELECT 'extension ' || e.extname || ' in ' || n.nspname AS l FROM pg_catalog.pg_extension e
                  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extnamespace = ANY($1::oid[])`);
     await run(`SELECT concat_ws(' ', 'rel', c.oid::regclass::text, c.relkind, c.relpersistence, c.reloptions::text,
+                 (SELECT 'toast=' || tc.reloptions::text FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid),
                  'rls=' || c.relrowsecurity, 'force=' || c.relforcerowsecurity, 'replident=' || c.relreplident::text,
                  CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END,
                  CASE WHEN c.relispartition THEN 'partition ' || pg_catalog.pg_get_expr(c.relpartbound, c.oid) END,
@@ -58,7 +59,9 @@ export async function catalogFingerprint(url: string, schemas?: string[]): Promi
                  con.contype, pg_catalog.pg_get_constraintdef(con.oid), 'valid=' || con.convalidated) AS l
                  FROM pg_catalog.pg_constraint con WHERE con.connamespace = ANY($1::oid[])`);
     await run(`SELECT concat_ws(' ', 'index', i.indexrelid::regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid),
-                 'clustered=' || i.indisclustered, 'valid=' || i.indisvalid, 'parent=' || (SELECT h.inhparent::regclass::text FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)) AS l
+                 'clustered=' || i.indisclustered, 'valid=' || i.indisvalid, 'parent=' || (SELECT h.inhparent::regclass::text FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid),
+                 (SELECT 'statistics=' || string_agg(a.attnum || ':' || a.attstattarget, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+                   WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0)) AS l
                  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = ANY($1::oid[])`);
     await run(`SELECT concat_ws(' ', 'function', p.oid::regprocedure::text, p.prokind,
                  CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END,

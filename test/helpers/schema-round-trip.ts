@@ -51,8 +51,9 @@ export async function roundTrip(sourceUrl: string, targetUrl: string, opts: { sc
       for (const t of dump.tables) {
         if (t.dataExcluded) continue;
         const q = qualifiedName(t.schema, t.name);
-        const cols = t.columns.map(quoteIdent).join(', ');
-        await pipeline(source.query(copyTo(`COPY ${q} (${cols}) TO STDOUT`)), target.query(copyFrom(`COPY ${q} (${cols}) FROM STDIN`)));
+        // A table without columns still has rows: COPY takes no (empty) column list for it.
+        const cols = t.columns.length ? ` (${t.columns.map(quoteIdent).join(', ')})` : '';
+        await pipeline(source.query(copyTo(`COPY ${q}${cols} TO STDOUT`)), target.query(copyFrom(`COPY ${q}${cols} FROM STDIN`)));
       }
       await execObject(target, dump.sequenceSetSql, 'sequence values');
       for (const o of dump.objects.filter((o) => o.section === 'post-data')) await execObject(target, o.sql, `${o.kind} ${o.name}`);

@@ -22,6 +22,8 @@ export interface RelRow {
   relispartition: boolean; partkey: string | null; partbound: string | null; relrowsecurity: boolean;
   relforcerowsecurity: boolean; relreplident: string; relpages: number; reltype: number; reltypeArray: number | null;
   relispopulated: boolean; viewdef: string | null; parents: number[] | null;
+  /** The TOAST table's reloptions (printed as `toast.name`). */
+  toastoptions: string[] | null;
   /** Typed table (`OF type`): the type, qualified. */
   oftype: string | null;
   /** Table access method when it is not the built-in heap (`USING am`). */
@@ -44,6 +46,8 @@ export interface ConstraintRow {
 export interface IndexRow {
   oid: number; relname: string; nspname: string; indrelid: number; def: string; indisclustered: boolean;
   indisreplident: boolean; conoid: number | null; parentidx: number | null;
+  /** Statistics targets set on index columns (ALTER INDEX ... ALTER COLUMN n SET STATISTICS), as [attnum, target]. */
+  stattargets: [number, number][] | null;
 }
 export interface FunctionRow { oid: number; proname: string; nspname: string; prokind: string; idargs: string; def: string | null }
 export interface AggregateRow {
@@ -53,7 +57,8 @@ export interface AggregateRow {
   mtransspace: number; mfinalfn: string | null; mfinalextra: boolean; initval: string | null; minitval: string | null;
   sortop: string | null; parallel: string;
 }
-export interface TriggerRow { oid: number; tgrelid: number; tgname: string; def: string; tgenabled: string }
+/** A trigger; with `tgparentid` set, a partition's clone of its parent's trigger, listed only when its enabled state differs. */
+export interface TriggerRow { oid: number; tgrelid: number; tgname: string; def: string; tgenabled: string; tgparentid: number }
 export interface RuleRow { oid: number; ev_class: number; rulename: string; def: string; ev_enabled: string }
 export interface PolicyRow {
   oid: number; polrelid: number; polname: string; polcmd: string; polpermissive: boolean; roles: string[] | null;
@@ -174,6 +179,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
             rt.typarray::int AS "reltypeArray", c.relispopulated,
             CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS viewdef,
             (SELECT array_agg(i.inhparent::int ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS parents,
+            (SELECT tc.reloptions::text[] FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid) AS toastoptions,
             CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS oftype,
             CASE WHEN am.amname <> 'heap' THEN pg_catalog.quote_ident(am.amname) END AS am
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -223,7 +229,9 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
             pg_catalog.pg_get_indexdef(i.indexrelid) AS def, i.indisclustered, i.indisreplident,
             (SELECT con.oid::int FROM pg_catalog.pg_constraint con
               WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')) AS conoid,
-            (SELECT h.inhparent::int FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid) AS parentidx
+            (SELECT h.inhparent::int FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid) AS parentidx,
+            (SELECT pg_catalog.json_agg(json_build_array(a.attnum, a.attstattarget) ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0) AS stattargets
        FROM pg_catalog.pg_index i
        JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
        JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid
@@ -261,10 +269,12 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
       WHERE ${NS}`,
   );
   const triggers = await q<TriggerRow>(
-    `SELECT t.oid::int AS oid, t.tgrelid::int AS tgrelid, t.tgname, pg_catalog.pg_get_triggerdef(t.oid) AS def, t.tgenabled
+    `SELECT t.oid::int AS oid, t.tgrelid::int AS tgrelid, t.tgname, pg_catalog.pg_get_triggerdef(t.oid) AS def, t.tgenabled,
+            t.tgparentid::int AS tgparentid
        FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE ${NS} AND NOT t.tgisinternal AND t.tgparentid = 0
+      WHERE ${NS} AND NOT t.tgisinternal
+        AND (t.tgparentid = 0 OR t.tgenabled <> (SELECT p.tgenabled FROM pg_catalog.pg_trigger p WHERE p.oid = t.tgparentid))
       ORDER BY t.tgrelid, t.tgname`,
   );
   const rules = await q<RuleRow>(

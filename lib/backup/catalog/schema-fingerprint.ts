@@ -34,6 +34,7 @@ SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relki
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END,
        pg_catalog.obj_description(c.oid, 'pg_class'),
+       (SELECT 'toast ' || tc.reloptions::text FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid),
        (SELECT string_agg(concat_ws(' ', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
                 pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated, nullif(a.attacl::text, '{}'),
                 pg_catalog.col_description(c.oid, a.attnum)), ', ' ORDER BY a.attnum)
@@ -45,7 +46,9 @@ SELECT 'constraint ' || coalesce(co.conrelid::pg_catalog.regclass::text, co.cont
        concat_ws(' | ', pg_catalog.pg_get_constraintdef(co.oid), co.convalidated)
   FROM pg_catalog.pg_constraint co WHERE ${IN_SCHEMAS('co.connamespace')}
 UNION ALL
-SELECT 'index ' || i.indexrelid::pg_catalog.regclass::text, concat_ws(' | ', pg_catalog.pg_get_indexdef(i.indexrelid), i.indisclustered)
+SELECT 'index ' || i.indexrelid::pg_catalog.regclass::text, concat_ws(' | ', pg_catalog.pg_get_indexdef(i.indexrelid), i.indisclustered,
+       (SELECT 'statistics ' || string_agg(a.attnum || '=' || a.attstattarget, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0))
   FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
 UNION ALL
 SELECT 'trigger ' || t.tgrelid::pg_catalog.regclass::text || ' ' || t.tgname, concat_ws(' | ', pg_catalog.pg_get_triggerdef(t.oid), t.tgenabled)

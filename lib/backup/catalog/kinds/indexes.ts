@@ -23,6 +23,7 @@ export function buildIndexes(g: DumpGraph, rels: RelationNodes): void {
       node.obj.sql += `ALTER TABLE ${tq} CLUSTER ON ${quoteIdent(ix.relname)};\n`;
     }
     if (ix.indisreplident) node.obj.sql += `ALTER TABLE ONLY ${tq} REPLICA IDENTITY USING INDEX ${quoteIdent(ix.relname)};\n`;
+    for (const [attnum, target] of ix.stattargets ?? []) node.obj.sql += `ALTER INDEX ${q} ALTER COLUMN ${attnum} SET STATISTICS ${target};\n`;
     g.comment(node, `INDEX ${q}`, PG_CLASS, ix.oid);
   }
   const ixByOid = new Map(g.cat.indexes.map((i) => [i.oid, i]));

@@ -84,7 +84,7 @@ export function buildRelations(g: DumpGraph, links: SequenceLinks): RelationNode
 function viewSql(r: RelRow, q: string, cols: ColumnRow[], defaults: SeparateDefault[]): { kind: string; sql: string } {
   const opts = (r.reloptions ?? []).filter((o) => !o.startsWith('check_option='));
   const check = (r.reloptions ?? []).find((o) => o.startsWith('check_option='));
-  const withOpts = opts.length ? ` WITH (${opts.map(relOption).join(', ')})` : '';
+  const withOpts = opts.length || r.toastoptions?.length ? ` WITH (${storageOptions(opts, r.toastoptions)})` : '';
   const body = r.viewdef!.trim().replace(/;$/, '');
   let kind: string;
   let sql: string;
@@ -148,7 +148,7 @@ function tableSql(ctx: RelationContext, r: RelRow, q: string, cols: ColumnRow[],
   if (r.relkind === 'p') s += `\nPARTITION BY ${r.partkey}`;
   if (r.am) s += `\nUSING ${r.am}`;
   if (foreign) s += foreign.tail;
-  if (r.reloptions?.length) s += `\nWITH (${r.reloptions.map(relOption).join(', ')})`;
+  if (r.reloptions?.length || r.toastoptions?.length) s += `\nWITH (${storageOptions(r.reloptions, r.toastoptions)})`;
   s += ';\n';
   if (r.relreplident === 'f') after.push(`ALTER TABLE ONLY ${q} REPLICA IDENTITY FULL;\n`);
   if (r.relreplident === 'n' && !foreign) after.push(`ALTER TABLE ONLY ${q} REPLICA IDENTITY NOTHING;\n`);
@@ -244,6 +244,11 @@ function addRelationEntries(ctx: RelationContext, r: RelRow, q: string, node: Du
 /** A default that references a sequence or function is emitted as its own ALTER ... SET DEFAULT. */
 function separateDefault(g: DumpGraph, c: ColumnRow): boolean {
   return c.adoid !== null && (g.cat.defaultRefs.get(c.adoid) ?? []).some((r) => !g.isMember(r.classid, r.oid) && (r.classid === PG_PROC || (r.classid === PG_CLASS && g.seqByOid.has(r.oid))));
+}
+
+/** The relation's storage parameters, then its TOAST table's as `toast.name` (as pg_dump prints them). */
+function storageOptions(own: string[] | null, toast: string[] | null): string {
+  return [...(own ?? []).map(relOption), ...(toast ?? []).map((o) => `toast.${relOption(o)}`)].join(', ');
 }
 
 /** reloptions entry `name=value` -> `name='value'` (pg_dump's spelling; values may hold spaces). */

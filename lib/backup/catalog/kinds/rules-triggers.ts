@@ -1,6 +1,6 @@
 import type { DumpGraph } from '../dump-graph';
 import { quoteIdent } from '../quote-ident';
-import { PG_POLICY, PG_REWRITE, PG_TRIGGER } from './kind-types';
+import { catalogKey, PG_POLICY, PG_REWRITE, PG_TRIGGER } from './kind-types';
 import { addRelationEntry, dumpedRelation, type RelationNodes } from './relations';
 
 /** Rules (a view's _RETURN rule is the view itself) and whether each is disabled. */
@@ -15,16 +15,22 @@ export function buildRules(g: DumpGraph, rels: RelationNodes): void {
   }
 }
 
-/** Triggers, with their ENABLE/DISABLE state. */
+/**
+ * Triggers, with their ENABLE/DISABLE state. A partition's clone of its parent's trigger is created
+ * by the parent's; only a clone whose state differs gets an entry of its own (its ALTER, after the
+ * parent's trigger), as pg_dump does.
+ */
 export function buildTriggers(g: DumpGraph, rels: RelationNodes): void {
   for (const tg of g.cat.triggers) {
     const rel = dumpedRelation(g, rels, tg.tgrelid);
     if (!rel) continue;
-    let sql = `${tg.def};\n`;
-    const en = { D: 'DISABLE', A: 'ENABLE ALWAYS', R: 'ENABLE REPLICA' }[tg.tgenabled];
+    const clone = tg.tgparentid !== 0;
+    const en = { D: 'DISABLE', A: 'ENABLE ALWAYS', R: 'ENABLE REPLICA', ...(clone ? { O: 'ENABLE' } : {}) }[tg.tgenabled];
+    let sql = clone ? '' : `${tg.def};\n`;
     if (en) sql += `ALTER TABLE ${rel.q} ${en} TRIGGER ${quoteIdent(tg.tgname)};\n`;
     const commentTarget = `TRIGGER ${quoteIdent(tg.tgname)} ON ${rel.q}`;
-    addRelationEntry(g, rel, { kind: 'TRIGGER', schema: rel.r.nspname, name: tg.tgname, sql, classid: PG_TRIGGER, oid: tg.oid, commentTarget });
+    const node = addRelationEntry(g, rel, { kind: 'TRIGGER', schema: rel.r.nspname, name: tg.tgname, sql, classid: PG_TRIGGER, oid: tg.oid, commentTarget });
+    if (clone) node.pendingDeps = [...(node.pendingDeps ?? []), catalogKey(PG_TRIGGER, tg.tgparentid)];
   }
 }
 
