@@ -4,28 +4,39 @@ import { needsFormulaGuard } from './csv-formula-guard';
  * What the export does to a column's cells on their way from COPY to the user:
  * - 'plain': nothing (numbers, uuid, jsonb, booleans already mapped in SQL ...);
  * - 'guard': text; a cell a spreadsheet would evaluate gets a leading `'` (csv-formula-guard.ts);
- * - 'tstz' / 'ts': the SELECT sends the JSON text of the timestamp (`to_json(c)`, unquoted:
- *   `2025-03-01T08:00:00.12+03:00`, cheap for the backend), already the ISO 8601 the export wants
- *   in all but rare cases, fixed here: infinite values become NULL, an offset's seconds are
- *   dropped, the BC marker goes; so the cell is exactly what `to_char(c, 'YYYY-MM-DD"T"HH24:MI:SS')`
- *   + the trimmed fraction + `to_char(c, 'TZH:TZM')` would give.
+ * - 'tstz' / 'ts': COPY sends the timestamp as PostgreSQL prints it with DateStyle ISO
+ *   (`2025-03-01 08:00:00.12+03`, the cheapest form for the backend); written here as ISO 8601:
+ *   `T` between date and time, the offset as `+HH:MM`; infinite values become NULL, an offset's
+ *   seconds are dropped, the BC marker goes. So the cell is exactly what
+ *   `to_char(c, 'YYYY-MM-DD"T"HH24:MI:SS')` + the trimmed fraction + `to_char(c, 'TZH:TZM')` gives.
  *
  * Doing this here instead of in the COPY's SELECT moves it off the database backend (one core,
- * already busy formatting every row) onto the app's thread, which otherwise mostly waits:
- * `npm run bench:export`.
+ * already busy formatting every row) onto the app's thread: `npm run bench:export`.
  */
 export type CellKind = 'plain' | 'guard' | 'tstz' | 'ts';
+
+/** One exported column: how its cells are rewritten, and whether COPY can quote them. */
+export interface CsvColumn {
+  kind: CellKind;
+  /**
+   * False only when COPY never quotes the column's text (numbers, uuid, booleans, dates,
+   * timestamps: no comma, quote or newline in it); the rewriter then finds such cells at the end
+   * of a row by looking backwards, without reading the columns before them. True when unsure.
+   */
+  quotable: boolean;
+}
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const LF = 0x0a;
 const COLON = 0x3a;
+const SPACE = 0x20;
 const PLUS = 0x2b;
 const MINUS = 0x2d;
+const APOSTROPHE = 0x27;
 const T = 0x54;
-const APOSTROPHE = Buffer.from("'");
-const QUOTE_APOSTROPHE = Buffer.from(`"'`);
-const EMPTY = Buffer.alloc(0);
+const ZERO = 0x30;
+const NINE = 0x39;
 
 /** First byte of a cell that may make it a formula: = @ tab CR + - (the guard decides on the whole cell). */
 function mayBeFormula(b: number): boolean {
@@ -33,18 +44,19 @@ function mayBeFormula(b: number): boolean {
 }
 
 /** The text of a CSV field as written by COPY (quoted: quotes stripped, "" → "). */
-function fieldValue(raw: Buffer): string {
-  if (raw.length > 0 && raw[0] === QUOTE) return raw.toString('utf8', 1, raw.length - 1).replaceAll('""', '"');
-  return raw.toString('utf8');
+function fieldValue(src: Buffer, a: number, b: number): string {
+  if (src[a] === QUOTE) return src.toString('utf8', a + 1, b - 1).replaceAll('""', '"');
+  return src.toString('utf8', a, b);
 }
 
 /**
- * The rare timestamp cases, on to_json's text (`YYYY-MM-DDTHH:MM:SS[.f][±HH:MM[:SS]][ BC]`,
- * `infinity`): NULL for infinite values, no BC marker, the offset without its seconds.
+ * The rare timestamp cases, on PostgreSQL's ISO text (`YYYY-MM-DD HH:MM:SS[.f][±HH[:MM[:SS]]][ BC]`,
+ * `infinity`): NULL for infinite values, `T` between date and time, no BC marker, the offset as
+ * ±HH:MM without its seconds.
  */
-function timestampSlow(text: string, withOffset: boolean): string | null {
+export function timestampSlow(text: string, withOffset: boolean): string | null {
   if (text === 'infinity' || text === '-infinity') return null;
-  const core = text.endsWith(' BC') ? text.slice(0, -3) : text;
+  const core = (text.endsWith(' BC') ? text.slice(0, -3) : text).replace(' ', 'T');
   if (!withOffset) return core;
   const t = core.indexOf('T');
   const k = core.slice(t).search(/[+-]/);
@@ -54,117 +66,219 @@ function timestampSlow(text: string, withOffset: boolean): string | null {
 }
 
 /**
- * Rewrites the cells of a CSV stream (PostgreSQL's COPY … FORMAT csv, HEADER output: `,`, `"`,
- * LF rows) by column kind; the header row passes unchanged. Feed chunks with push(), then end().
+ * Where the rewritten rows go: fixed-size buffers, handed to `flush` when full (and by emit()),
+ * so the stream downstream sees a few large chunks instead of one per row.
  */
-export class CsvCellRewriter {
-  private pending: Buffer = EMPTY;
-  private col = 0;
-  private header = true;
-  private readonly kinds: CellKind[];
-  private readonly plainOnly: boolean;
+export class ChunkWriter {
+  buf: Buffer;
+  /** Bytes of `buf` in use. */
+  o = 0;
+  private readonly size: number;
+  private readonly flush: (chunk: Buffer) => void;
 
-  constructor(kinds: CellKind[]) {
-    this.kinds = kinds;
-    this.plainOnly = kinds.every((k) => k === 'plain');
+  constructor(size: number, flush: (chunk: Buffer) => void) {
+    this.size = size;
+    this.flush = flush;
+    this.buf = Buffer.allocUnsafe(size);
   }
 
-  /** Output for `chunk` (bytes of an incomplete last field are held back until the next call). */
-  push(chunk: Buffer): Buffer {
-    if (this.plainOnly) return chunk;
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    return this.scan(buf, false);
+  /** Makes room for `n` more bytes (hands the full buffer on first). */
+  reserve(n: number): void {
+    if (this.o + n <= this.buf.length) return;
+    this.emit();
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
   }
 
-  /** The rest, at the end of the stream. */
-  end(): Buffer {
-    if (this.plainOnly || this.pending.length === 0) return EMPTY;
-    return this.scan(this.pending, true);
+  /** Hands on what is buffered (if anything) and starts a new buffer. */
+  emit(): void {
+    if (this.o === 0) return;
+    this.flush(this.buf.subarray(0, this.o));
+    this.buf = Buffer.allocUnsafe(this.size);
+    this.o = 0;
   }
 
-  private scan(buf: Buffer, final: boolean): Buffer {
-    const parts: Buffer[] = [];
-    const n = buf.length;
-    let last = 0; // bytes before `last` are in parts
-    let p = 0; // start of the current field
-    const kinds = this.kinds;
-    const ncol = kinds.length;
-    while (p < n) {
-      // Find the end `e` of the field starting at p (exclusive), and the delimiter after it.
-      let e: number;
-      if (buf[p] === QUOTE) {
-        let q = p + 1;
-        for (;;) {
-          const i = buf.indexOf(QUOTE, q);
-          if (i < 0) {
-            e = -1;
-            break;
-          }
-          if (i + 1 < n && buf[i + 1] === QUOTE) {
-            q = i + 2;
-            continue;
-          }
-          if (i + 1 >= n && !final) {
-            e = -1; // can't tell "" from the closing quote yet
-            break;
-          }
-          e = i + 1;
-          break;
-        }
-      } else {
-        e = p;
-        while (e < n) {
-          const b = buf[e];
-          if (b === COMMA || b === LF) break;
-          e++;
-        }
-        if (e >= n && !final) e = -1;
-      }
-      if (e < 0 || (e >= n && !final)) break; // incomplete: keep from p
-      const kind = this.header ? 'plain' : kinds[this.col];
-      if (kind !== 'plain' && e > p) {
-        const rep = this.rewrite(buf, p, e, kind);
-        if (rep !== undefined) {
-          parts.push(buf.subarray(last, p));
-          for (const r of rep) parts.push(r);
-          last = e;
-        }
-      }
-      // The delimiter.
-      if (e < n && buf[e] === LF) {
-        this.col = 0;
-        this.header = false;
-      } else {
-        this.col = this.col + 1 < ncol ? this.col + 1 : this.col;
-      }
-      p = e + 1;
-    }
-    if (p < n) {
-      this.pending = Buffer.from(buf.subarray(Math.max(p, last)));
-      // Bytes before p that were not rewritten are output now.
-      parts.push(buf.subarray(last, Math.max(p, last)));
+  /** Appends src[from, to). */
+  copy(src: Buffer, from: number, to: number): void {
+    const n = to - from;
+    if (n > 24) {
+      src.copy(this.buf, this.o, from, to);
     } else {
-      this.pending = EMPTY;
-      parts.push(buf.subarray(last, n));
+      const buf = this.buf;
+      const o = this.o - from;
+      for (let i = from; i < to; i++) buf[o + i] = src[i];
     }
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.o += n;
+  }
+}
+
+// Edit kinds (how one cell of a row changes).
+const E_APOSTROPHE = 1; // insert ' at `a`
+const E_TS = 2; // cell [a, b): copy, the byte at a+10 becomes T
+const E_TSTZ_HOURS = 3; // as E_TS, then ':00' after the cell (offset ±HH → ±HH:00)
+const E_REPLACE = 4; // cell [a, b) becomes `rep`
+
+/**
+ * Rewrites the rows of PostgreSQL's COPY … (FORMAT csv, HEADER) output (`,`, `"`, LF rows) by
+ * column kind; the first row (the header) passes unchanged. COPY sends every row as one
+ * protocol message (copy-out-csv.ts), so a row arrives whole: the rewriter steps over cells
+ * with indexOf instead of reading every byte, skips the columns after the last one it must see,
+ * and finds never-quoted cells at the row's end from the back (activity_logs: the text columns
+ * from the front, created_at from the back, the jsonb between them not read at all).
+ */
+export class CsvRowRewriter {
+  private header = true;
+  private readonly kinds: Uint8Array;
+  private readonly plainOnly: boolean;
+  /** Last column read from the front (-1: none). */
+  private readonly fwdLast: number;
+  /** First column read from the back (ncol: none); every column from here on is never quoted. */
+  private readonly backFirst: number;
+  private readonly ncol: number;
+  // The current row's edits, in row order (front part), and from the back part in reverse order.
+  private readonly eKind: Uint8Array;
+  private readonly eA: Int32Array;
+  private readonly eB: Int32Array;
+  private readonly eRep: (Buffer | undefined)[];
+  private nEdits = 0;
+
+  constructor(columns: CsvColumn[]) {
+    const code = { plain: 0, guard: 1, tstz: 2, ts: 3 } as const;
+    this.ncol = columns.length;
+    this.kinds = Uint8Array.from(columns.map((c) => code[c.kind]));
+    this.plainOnly = columns.every((c) => c.kind === 'plain');
+    let tail = columns.length;
+    while (tail > 0 && !columns[tail - 1].quotable) tail--;
+    let fwdLast = -1;
+    for (let i = 0; i < tail; i++) if (columns[i].kind !== 'plain') fwdLast = i;
+    let backFirst = columns.length;
+    for (let i = columns.length - 1; i >= tail; i--) if (columns[i].kind !== 'plain') backFirst = i;
+    this.fwdLast = fwdLast;
+    this.backFirst = backFirst;
+    this.eKind = new Uint8Array(columns.length);
+    this.eA = new Int32Array(columns.length);
+    this.eB = new Int32Array(columns.length);
+    this.eRep = new Array<Buffer | undefined>(columns.length);
   }
 
-  /** Replacement bytes for the field buf[s, e) (non-empty: NULL is empty and stays so), or undefined: unchanged. */
-  private rewrite(buf: Buffer, s: number, e: number, kind: CellKind): Buffer[] | undefined {
-    if (kind === 'guard') {
-      const quoted = buf[s] === QUOTE;
-      const first = quoted ? (s + 1 < e - 1 ? buf[s + 1] : -1) : buf[s];
-      if (first < 0 || !mayBeFormula(first)) return undefined;
-      if (!needsFormulaGuard(fieldValue(buf.subarray(s, e)))) return undefined;
-      return quoted ? [QUOTE_APOSTROPHE, buf.subarray(s + 1, e)] : [APOSTROPHE, buf.subarray(s, e)];
+  /** Writes the row src[s, end) (one whole CSV row, its LF last) to `w`, rewritten. */
+  row(src: Buffer, s: number, end: number, w: ChunkWriter): void {
+    const e = end - 1;
+    if (end <= s || src[e] !== LF) throw new Error('COPY sent a row that does not end with a newline');
+    if (this.header || this.plainOnly) {
+      this.header = false;
+      w.reserve(end - s);
+      w.copy(src, s, end);
+      return;
     }
-    // Fast path, nearly every cell: 'YYYY-MM-DDTHH:MM:SS[.ffffff]' then, for tstz, '+HH:MM': as is.
-    if (e - s >= 19 && buf[s + 10] === T && buf[s + 4] === MINUS) {
-      const last = buf[e - 1];
-      if (kind === 'ts' ? last >= 0x30 && last <= 0x39 : (buf[e - 6] === PLUS || buf[e - 6] === MINUS) && buf[e - 3] === COLON) return undefined;
+    this.nEdits = 0;
+    const kinds = this.kinds;
+    // Front: cell by cell up to the last column that needs a look.
+    let p = s;
+    for (let c = 0; c <= this.fwdLast; c++) {
+      let q: number;
+      if (src[p] === QUOTE) {
+        q = p + 1;
+        for (;;) {
+          q = src.indexOf(QUOTE, q);
+          if (q < 0 || q >= e) throw new Error('COPY sent a row with an unterminated quoted cell');
+          if (src[q + 1] !== QUOTE) break;
+          q += 2;
+        }
+        q++;
+      } else {
+        q = src.indexOf(COMMA, p);
+        if (q < 0 || q > e) q = e;
+      }
+      const k = kinds[c];
+      if (k !== 0 && q > p) this.cell(src, p, q, k);
+      if (q >= e && c < this.ncol - 1) throw new Error(`COPY sent a row with ${c + 1} cells, expected ${this.ncol}`);
+      p = q + 1;
     }
-    const out = timestampSlow(buf.toString('latin1', s, e), kind === 'tstz');
-    return [out === null ? EMPTY : Buffer.from(out, 'latin1')];
+    const front = this.nEdits;
+    // Back: the never-quoted cells at the row's end, last column first.
+    let q = e;
+    for (let c = this.ncol - 1; c >= this.backFirst; c--) {
+      const comma = src.lastIndexOf(COMMA, q - 1);
+      let a: number;
+      if (comma >= s) a = comma + 1;
+      else if (c === 0) a = s;
+      else throw new Error(`COPY sent a row with fewer than ${this.ncol} cells`);
+      if (a < q) {
+        if (src[a] === QUOTE) throw new Error('COPY quoted a cell of a column the export reads as never quoted');
+        if (kinds[c] !== 0) this.cell(src, a, q, kinds[c]);
+      }
+      q = a - 1;
+    }
+    this.emitRow(src, s, end, front, w);
+  }
+
+  /** Records the edit for the non-empty cell src[a, b) of kind k (1 guard, 2 tstz, 3 ts), if any. */
+  private cell(src: Buffer, a: number, b: number, k: number): void {
+    const i = this.nEdits;
+    if (k === 1) {
+      const quoted = src[a] === QUOTE;
+      if (quoted && b - a <= 2) return;
+      if (!mayBeFormula(src[quoted ? a + 1 : a])) return;
+      if (!needsFormulaGuard(fieldValue(src, a, b))) return;
+      this.eKind[i] = E_APOSTROPHE;
+      this.eA[i] = quoted ? a + 1 : a;
+    } else {
+      this.eA[i] = a;
+      this.eB[i] = b;
+      // Nearly every cell: 'YYYY-MM-DD HH:MM:SS[.ffffff]' then, for tstz, '+HH' or '+HH:MM'.
+      let fast = 0;
+      if (b - a >= 19 && src[a + 10] === SPACE && src[a + 4] === MINUS) {
+        if (k === 3) {
+          const last = src[b - 1];
+          if (last >= ZERO && last <= NINE) fast = E_TS;
+        } else {
+          const h = src[b - 3];
+          if (h === PLUS || h === MINUS) fast = E_TSTZ_HOURS;
+          else if (h === COLON && (src[b - 6] === PLUS || src[b - 6] === MINUS)) fast = E_TS;
+        }
+      }
+      if (fast !== 0) {
+        this.eKind[i] = fast;
+      } else {
+        const out = timestampSlow(src.toString('latin1', a, b), k === 2);
+        this.eKind[i] = E_REPLACE;
+        this.eRep[i] = out === null ? Buffer.alloc(0) : Buffer.from(out, 'latin1');
+      }
+    }
+    this.nEdits = i + 1;
+  }
+
+  /** Writes src[s, end) with the recorded edits: [0, front) in row order, then [front, nEdits) reversed. */
+  private emitRow(src: Buffer, s: number, end: number, front: number, w: ChunkWriter): void {
+    const n = this.nEdits;
+    w.reserve(end - s + 3 * n);
+    let from = s;
+    for (let j = 0; j < n; j++) {
+      const i = j < front ? j : n - 1 - (j - front);
+      const kind = this.eKind[i];
+      const a = this.eA[i];
+      if (kind === E_APOSTROPHE) {
+        w.copy(src, from, a);
+        w.buf[w.o++] = APOSTROPHE;
+        from = a;
+      } else if (kind === E_REPLACE) {
+        w.copy(src, from, a);
+        const rep = this.eRep[i]!;
+        this.eRep[i] = undefined;
+        w.copy(rep, 0, rep.length);
+        from = this.eB[i];
+      } else {
+        const b = this.eB[i];
+        w.copy(src, from, b);
+        w.buf[w.o - (b - a) + 10] = T;
+        if (kind === E_TSTZ_HOURS) {
+          w.buf[w.o++] = COLON;
+          w.buf[w.o++] = ZERO;
+          w.buf[w.o++] = ZERO;
+        }
+        from = b;
+      }
+    }
+    w.copy(src, from, end);
   }
 }

@@ -1,12 +1,12 @@
-import { Readable } from 'node:stream';
+import { Readable, finished } from 'node:stream';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { quoteIdentAlways } from '../backup/catalog/quote-ident';
 import { ZipFile } from 'yazl';
 import { AppError } from '../errors';
 import { appTimeZone } from '../i18n/locales';
-import { CsvCellRewriter } from './csv-cell-rewriter';
-import type { CellKind } from './csv-cell-rewriter';
+import { CsvRowRewriter } from './csv-cell-rewriter';
+import type { CellKind, CsvColumn } from './csv-cell-rewriter';
+import { CsvCopyStream } from './copy-out-csv';
 import { TICKETHUB_TABLES } from '../seed/seed-demo-data';
 import type { TicketHubTable } from '../seed/seed-demo-data';
 
@@ -81,17 +81,16 @@ async function primaryKey(db: Pick<pg.ClientBase, 'query'>, table: TicketHubTabl
 
 
 /**
- * One exported column as COPY writes it: booleans as true/false, timestamps as their JSON text,
- * everything else as PostgreSQL prints it; the formula guard and the last touches to the
- * timestamps are applied to the CSV on its way out (exportCellKind, csv-cell-rewriter.ts: off the database backend). NULL stays
- * NULL, which COPY writes as an empty unquoted field, while an empty string is written "" (the two
- * stay distinguishable).
+ * One exported column as COPY writes it: booleans as true/false, everything else as PostgreSQL
+ * prints it (timestamps with DateStyle ISO in the session's TimeZone: the backend's cheapest
+ * form); the formula guard and the ISO 8601 form of the timestamps are applied to the CSV on its
+ * way out (exportColumn, csv-cell-rewriter.ts: off the database backend). NULL stays NULL, which
+ * COPY writes as an empty unquoted field, while an empty string is written "" (the two stay
+ * distinguishable).
  */
 function exportExpression(c: ColumnType): string {
   const col = q(c.name);
   if (c.type === 'boolean') return `CASE WHEN ${col} THEN 'true' WHEN NOT ${col} THEN 'false' END AS ${col}`;
-  // JSON's text of a timestamp is ISO 8601 with 'T' and a +HH:MM offset, and cheap to make.
-  if (c.type === 'timestamp with time zone' || c.type === 'timestamp without time zone') return `btrim(to_json(${col})::text, '"') AS ${col}`;
   return col;
 }
 
@@ -113,6 +112,16 @@ function exportCellKind(c: ColumnType): CellKind {
     default:
       return 'plain';
   }
+}
+
+/**
+ * Types whose text COPY never quotes in CSV (no comma, quote, CR or LF can be in it; never empty,
+ * so never mistaken for NULL). booleans are exported as true/false (exportExpression).
+ */
+const NEVER_QUOTED = new Set(['smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision', 'uuid', 'boolean', 'date', 'timestamp with time zone', 'timestamp without time zone']);
+
+function exportColumn(c: ColumnType): CsvColumn {
+  return { kind: exportCellKind(c), quotable: !NEVER_QUOTED.has(c.type) };
 }
 
 /** The COPY statement writing one table's exportable columns from `from` (a qualified name) as CSV with a header. */
@@ -162,7 +171,7 @@ interface TableStatement {
   table: TicketHubTable;
   sql: string;
   /** Per exported column, what happens to its cells on the way out. */
-  kinds: CellKind[];
+  cells: CsvColumn[];
   columns: string[];
   redacted: string[];
 }
@@ -197,7 +206,7 @@ export async function openTableExport(pool: pg.Pool, opts: ExportOptions): Promi
     for (const t of opts.tables) {
       const cols = await columnTypes(client, t);
       const kept = cols.filter((c) => !c.secret);
-      statements.push({ table: t, sql: copySql(source.relation(t), kept, await primaryKey(client, t)), kinds: kept.map(exportCellKind), columns: kept.map((c) => c.name), redacted: cols.filter((c) => c.secret).map((c) => c.name) });
+      statements.push({ table: t, sql: copySql(source.relation(t), kept, await primaryKey(client, t)), cells: kept.map(exportColumn), columns: kept.map((c) => c.name), redacted: cols.filter((c) => c.secret).map((c) => c.name) });
     }
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
@@ -206,34 +215,58 @@ export async function openTableExport(pool: pg.Pool, opts: ExportOptions): Promi
   }
   const columns = Object.fromEntries(statements.map((s) => [s.table, s.columns]));
   const body = opts.format === 'zip' ? zipBody(client, statements, source, snapshotAt) : csvBody(client, statements[0]);
-  return { stream: Readable.toWeb(body) as ReadableStream<Uint8Array>, columns, snapshotAt };
+  return { stream: toWebStream(body), columns, snapshotAt };
 }
 
-/** COPY's CSV with the cells rewritten per column kind (formula guard, ISO 8601 timestamps). */
-async function* rewritten(copy: AsyncIterable<unknown>, kinds: CellKind[]): AsyncGenerator<Buffer> {
-  const rw = new CsvCellRewriter(kinds);
-  for await (const chunk of copy) {
-    const out = rw.push(chunk as Buffer);
-    if (out.length) yield out;
-  }
-  const tail = rw.end();
-  if (tail.length) yield tail;
+/** One table's COPY as CSV, BOM first, cells rewritten per column (formula guard, ISO 8601 timestamps). */
+function csvCopy(client: pg.PoolClient, s: TableStatement, finish?: () => Promise<void>): CsvCopyStream {
+  return client.query(new CsvCopyStream(s.sql, new CsvRowRewriter(s.cells), Buffer.from(UTF8_BOM, 'utf8'), finish));
 }
 
 /** One table's CSV (BOM first), then COMMIT and release; a failure or cancel discards the connection. */
 function csvBody(client: pg.PoolClient, s: TableStatement): Readable {
-  async function* gen(): AsyncGenerator<Buffer> {
-    let ok = false;
-    try {
-      yield Buffer.from(UTF8_BOM, 'utf8');
-      yield* rewritten(client.query(copyTo(s.sql)), s.kinds);
-      await client.query('COMMIT');
-      ok = true;
-    } finally {
-      client.release(ok ? undefined : true);
-    }
-  }
-  return Readable.from(gen(), { objectMode: false });
+  let ok = false;
+  const copy = csvCopy(client, s, async () => {
+    await client.query('COMMIT');
+    ok = true;
+  });
+  copy.once('close', () => client.release(ok ? undefined : true));
+  return copy;
+}
+
+/**
+ * The export as the web stream the route returns, without copying: Readable.toWeb copies every
+ * chunk (to detach it from Buffer's shared pool), 600 MB for a 2M-row table. The export's large
+ * chunks have buffers of their own; only small ones (which may sit in the pool) are copied.
+ */
+function toWebStream(body: Readable): ReadableStream<Uint8Array> {
+  let done = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        body.pause();
+        body.on('data', (chunk: Buffer) => {
+          if (done) return;
+          controller.enqueue(chunk.length < 4096 ? new Uint8Array(chunk) : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+          if ((controller.desiredSize ?? 0) <= 0) body.pause();
+        });
+        finished(body, (err) => {
+          if (done) return;
+          done = true;
+          if (err) controller.error(err);
+          else controller.close();
+        });
+      },
+      pull() {
+        body.resume();
+      },
+      cancel(reason) {
+        done = true;
+        body.destroy(reason instanceof Error ? reason : new Error('export cancelled'));
+      },
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark: 1024 * 1024 }),
+  );
 }
 
 /** A ZIP (streamed, entries written one after the other) of one CSV per table and manifest.json. */
@@ -255,17 +288,10 @@ function zipBody(client: pg.PoolClient, statements: TableStatement[], source: Ex
   };
   for (const s of statements) {
     zip.addReadStreamLazy(`${s.table}.csv`, { compressionLevel: EXPORT_ZIP_LEVEL }, (cb) => {
-      const copy = client.query(copyTo(s.sql));
-      const out = Readable.from(
-        (async function* () {
-          yield Buffer.from(UTF8_BOM, 'utf8');
-          yield* rewritten(copy, s.kinds);
-          rows[s.table] = copy.rowCount;
-        })(),
-        { objectMode: false },
-      );
-      out.on('error', fail);
-      cb(null, out);
+      const copy = csvCopy(client, s);
+      copy.on('end', () => (rows[s.table] = copy.rowCount));
+      copy.on('error', fail);
+      cb(null, copy);
     });
   }
   zip.addReadStreamLazy('manifest.json', (cb) => {
