@@ -146,16 +146,18 @@ export class CsvCopyStream extends Readable implements pg.Submittable {
     this.parser = new CopyOutParser((src, s, end) => rewriter.row(src, s, end, this.writer));
   }
 
-  submit(connection: unknown): void {
+  submit(connection: unknown): Error | undefined {
     const con = connection as PgConnection;
     this.connection = con;
     const listeners = con.stream.listeners('data');
-    if (listeners.length !== 1) throw new Error(`expected one data listener on the connection's socket, found ${listeners.length}`);
+    // pg reports a returned error through handleError.
+    if (listeners.length !== 1) return new Error(`cannot take over the connection for COPY: ${listeners.length} data listeners on its socket`);
     this.pgOnData = listeners[0];
     con.stream.removeListener('data', this.pgOnData);
     con.stream.on('data', this.onData);
     this.copying = true;
     con.query(this.text);
+    return undefined;
   }
 
   private data(chunk: Buffer): void {
