@@ -416,12 +416,48 @@ export function buildManifest(c: ManifestContent): Manifest {
  * it; `list` reads the first line only (parseManifestSummary).
  */
 export function serializeManifest(m: Manifest): Buffer {
+  return Buffer.concat([...manifestChunks(m)]);
+}
+
+/** Bytes per piece of manifestChunks. */
+const MANIFEST_CHUNK = 64 * 1024;
+
+/**
+ * serializeManifest's bytes in pieces of about 64 KiB, for storing a manifest as a stream: a
+ * 5,000-table catalog's manifest is ~12 MB, and building it as one string and one Buffer (with a
+ * string per entry on the way) made its storing the backup's memory peak.
+ */
+export function* manifestChunks(m: Manifest): Generator<Buffer> {
   const { tables, entries, schemaFingerprint, largeObjects, ...summary } = m;
   const head = JSON.stringify(summary);
-  const rest: string[] = [`"tables":${JSON.stringify(tables)}`, `"entries":[${entries.map((e) => JSON.stringify(e)).join(',\n')}]`];
-  if (schemaFingerprint !== undefined) rest.push(`"schemaFingerprint":${JSON.stringify(schemaFingerprint)}`);
-  if (largeObjects !== undefined) rest.push(`"largeObjects":${JSON.stringify(largeObjects)}`);
-  return Buffer.from(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}\n${rest.join(',\n')}}\n`);
+  const parts: string[] = [];
+  let size = 0;
+  function* add(text: string): Generator<Buffer> {
+    parts.push(text);
+    size += text.length;
+    if (size >= MANIFEST_CHUNK) {
+      yield Buffer.from(parts.join(''));
+      parts.length = 0;
+      size = 0;
+    }
+  }
+  // JSON.stringify of an array of plain objects is its elements' JSON joined by ','.
+  function* list(name: string, xs: unknown[], sep: string): Generator<Buffer> {
+    yield* add(`"${name}":[`);
+    for (let i = 0; i < xs.length; i++) yield* add(`${i ? sep : ''}${JSON.stringify(xs[i])}`);
+    yield* add(']');
+  }
+  yield* add(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}\n`);
+  yield* list('tables', tables, ',');
+  yield* add(',\n');
+  yield* list('entries', entries, ',\n');
+  if (schemaFingerprint !== undefined) yield* add(`,\n"schemaFingerprint":${JSON.stringify(schemaFingerprint)}`);
+  if (largeObjects !== undefined) {
+    yield* add(',\n');
+    yield* list('largeObjects', largeObjects, ',');
+  }
+  yield* add('}\n');
+  if (parts.length) yield Buffer.from(parts.join(''));
 }
 
 /** What `list` needs of a manifest: everything but the per-object lists. */

@@ -34,7 +34,7 @@ import type { DumpObject, TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
 import { copyChunk } from './copy-chunk';
 import { qualifiedName } from './catalog/quote-ident';
-import { archiveKey, buildManifest, contentShaOf, encryptedArchiveKey, GROUP_RAW_BYTES, headerSql, manifestKey, serializeManifest, storedSizeBytes } from './manifest';
+import { archiveKey, buildManifest, contentShaOf, encryptedArchiveKey, GROUP_RAW_BYTES, headerSql, manifestChunks, manifestKey, storedSizeBytes } from './manifest';
 import { sealArchive } from './encryption/seal-archive';
 import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
 import { watchControlSession } from './control-session';
@@ -306,7 +306,7 @@ export async function runBackup(opts: BackupOptions): Promise<BackupResult> {
     // Stored only now: one rule everywhere, a backup is good only if its manifest exists AND it
     // verified. A failure before this line leaves at most an archive, which `list` shows as
     // incomplete and the next run removes (leftovers.ts) if this run could not.
-    await storage.put(manifestKey(id), Readable.from([serializeManifest(manifest)]));
+    await storage.put(manifestKey(id), Readable.from(manifestChunks(manifest)));
     const durationMs = Date.now() - t0;
     const location = `${storage.location.replace(/\/$/, '')}/${manifest.archive.key}`;
     let bookkeepingError: string | undefined;
