@@ -79,7 +79,7 @@ const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema', 'pg_toast'])
  * storage: without a signing key anyone who can write there wrote it. A definition may only be the
  * CREATE its kind is written as, of an object named as the dependency, in the dependency's own
  * schema (not a system schema, not a backed-up one); a table's only its column list (never
- * `CREATE TABLE … AS <query>`, which would run the query). The text runs with the extended
+ * `CREATE TABLE … AS <query>`, which would run the query) and a partitioned table's PARTITION BY. The text runs with the extended
  * protocol, so the server refuses anything after the first statement; check_function_bodies is off,
  * so a function body is stored, never run.
  */
@@ -99,7 +99,11 @@ function definitionProblem(d: ExternalDependency, backedUp: string[]): string | 
     const paren = d.definition.indexOf('(');
     const whole = scanSql(d.definition);
     const head = scanSql(d.definition.slice(0, Math.max(0, paren)));
-    if (paren === -1 || whole.unterminated || whole.statements.length !== 1 || whole.statements[0].words.join(' ') !== head.statements[0]?.words.join(' ')) return 'its definition is more than a column list';
+    // A partitioned table's key follows its columns: `PARTITION BY RANGE|LIST|HASH (…)`, nothing else.
+    const words = whole.statements[0]?.words.join(' ') ?? '';
+    const headWords = head.statements[0]?.words.join(' ');
+    const allowed = [headWords, ...['RANGE', 'LIST', 'HASH'].map((k) => `${headWords} PARTITION BY ${k}`)];
+    if (paren === -1 || whole.unterminated || whole.statements.length !== 1 || !allowed.includes(words)) return 'its definition is more than a column list';
   }
   return null;
 }

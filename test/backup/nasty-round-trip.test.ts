@@ -3,6 +3,7 @@ import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { afterAll, expect, it } from 'vitest';
 import { createTestDatabase, serverUrl, withClient, type TestDatabase } from '../helpers/db';
+import { exec, scalar } from './restore-test-helpers';
 import { catalogFingerprint } from '../helpers/catalog-fingerprint';
 import { tableHashes } from '../helpers/table-hashes';
 import { psqlFile, roundTrip } from '../helpers/schema-round-trip';
@@ -115,4 +116,54 @@ it('PostgreSQL 15 features, storage parameters of the TOAST table, index column 
   // disabled clone of a partitioned table's trigger on one partition vanished (the drill caught
   // only the trigger; verify and the backup said nothing).
   await roundTripEverywhere('nasty-pg15.sql', ['p1', 'p2']);
+}, 300_000);
+
+it('partitions and inheritance children in another schema than their parent', async () => {
+  const fixture = path.resolve(import.meta.dirname, '../fixtures/nasty-outside-parents.sql');
+  const src = await db();
+  await psqlFile(src.url, fixture);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'nasty-'));
+  dirs.push(dir);
+  const storage = openStorage(path.join(dir, 'store'));
+  try {
+    // Before: backing up "app" succeeded without the rows of archive.events_old and archive.child,
+    // although they are rows of app.events and app.parent; now refused, naming both.
+    await expect(runBackup({ databaseUrl: src.url, storage, trigger: 'cli', schemas: ['app'], excludeTableData: [] })).rejects.toMatchObject({
+      code: 'incompatible',
+      message: expect.stringMatching(/inheritance child archive\.child of app\.parent .*partition archive\.events_old of app\.events \(outside the backed-up schemas: its rows would be missing\)/),
+    });
+    expect(await storage.list()).toEqual([]);
+
+    // Before: backing up "archive" dropped INHERITS and ATTACH PARTITION (their parent is outside):
+    // every restore failed on the child's COPY, and the partition came back as a lone table.
+    // Without shared.countries' rows (referenced data), so that gunzip | psql can load into a target that has them.
+    process.env.BACKUP_REFERENCED_DATA = 'exclude';
+    const r = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli', schemas: ['archive'], excludeTableData: [] }).finally(() => delete process.env.BACKUP_REFERENCED_DATA);
+    expect(r.warnings ?? r.manifest.warnings).toEqual(
+      expect.arrayContaining([expect.stringContaining('table app.events outside the backed-up schemas, used by table archive.events_old'), expect.stringContaining('table app.parent outside the backed-up schemas, used by table archive.child')]),
+    );
+    expect((await verifyBackup(storage, r.id)).problems).toEqual([]);
+    const drill = await runDrill({ storage, id: r.id, serverUrl: serverUrl() });
+    expect(drill.error).toBeNull();
+    const empty = await db();
+    await expect(restoreBackup({ source: r.id, storage, targetUrl: empty.url, mode: 'fresh' })).rejects.toThrow(/lacks table app\.events used by table archive\.events_old/);
+
+    // Into a database that has the parents (the source without its archive schema): both paths.
+    const file = path.join(dir, `${r.id}.sql.gz`);
+    await downloadArchive(storage, r.id, file);
+    for (const how of ['ours', 'gunzip | psql']) {
+      const target = await db();
+      await psqlFile(target.url, fixture);
+      await exec(target.url, 'DROP SCHEMA archive CASCADE');
+      if (how === 'ours') await restoreBackup({ source: r.id, storage, targetUrl: target.url, mode: 'fresh', checkContent: true });
+      else await gunzipIntoPsql(file, target.url);
+      expect(await securityOf(target.url, { schemas: ['archive'] }), how).toBe(await securityOf(src.url, { schemas: ['archive'] }));
+      expect(await tableHashes(target.url, ['archive']), how).toEqual(await tableHashes(src.url, ['archive']));
+      for (const q of ['SELECT string_agg(name, \',\' ORDER BY name) FROM app.events', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM app.parent']) {
+        expect(await scalar(target.url, q), `${how}: ${q}`).toBe(await scalar(src.url, q));
+      }
+    }
+  } finally {
+    await storage.close();
+  }
 }, 300_000);

@@ -16,7 +16,7 @@ export interface ExternalDependency {
   schema: string;
   /** What uses it, e.g. 'policy "own profile" on public.profiles', 'table constraint profiles_id_fkey on public.profiles'. */
   usedBy: string[];
-  /** SQL that recreates it (functions: CREATE FUNCTION; tables: columns, NOT NULL, primary and unique keys; enum and domain types). */
+  /** SQL that recreates it (functions: CREATE FUNCTION; tables: columns, NOT NULL, primary and unique keys, a partitioned table's PARTITION BY; enum and domain types). */
   definition?: string;
 }
 
@@ -44,7 +44,8 @@ export async function describeExternal(client: pg.ClientBase, uses: ExternalUse[
                                           || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, ',' ORDER BY a.attnum)
                           FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') ||
               coalesce((SELECT string_agg(E',\\n    CONSTRAINT ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid), '' ORDER BY k.conname)
-                          FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid AND k.contype IN ('p', 'u')), '') || E'\\n);\\n'
+                          FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid AND k.contype IN ('p', 'u')), '') || E'\\n)' ||
+              CASE WHEN c.relkind = 'p' THEN ' PARTITION BY ' || pg_catalog.pg_get_partkeydef(c.oid) ELSE '' END || E';\\n'
                  WHEN c.relkind = 'v' THEN 'CREATE VIEW ' || c.oid::pg_catalog.regclass::text || E' AS\\n' || pg_catalog.pg_get_viewdef(c.oid) || E'\\n'
                  WHEN c.relkind = 'S' THEN 'CREATE SEQUENCE ' || c.oid::pg_catalog.regclass::text || E';\\n' END
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[])

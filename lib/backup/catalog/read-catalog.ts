@@ -22,6 +22,8 @@ export interface RelRow {
   relispartition: boolean; partkey: string | null; partbound: string | null; relrowsecurity: boolean;
   relforcerowsecurity: boolean; relreplident: string; relpages: number; reltype: number; reltypeArray: number | null;
   relispopulated: boolean; viewdef: string | null; parents: number[] | null;
+  /** Qualified names of `parents` (search_path ''), for a parent outside the dumped schemas. */
+  parentNames: string[] | null;
   /** The TOAST table's reloptions (printed as `toast.name`). */
   toastoptions: string[] | null;
   /** Typed table (`OF type`): the type, qualified. */
@@ -179,6 +181,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
             rt.typarray::int AS "reltypeArray", c.relispopulated,
             CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS viewdef,
             (SELECT array_agg(i.inhparent::int ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS parents,
+            (SELECT array_agg(i.inhparent::pg_catalog.regclass::text ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS "parentNames",
             (SELECT tc.reloptions::text[] FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid) AS toastoptions,
             CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS oftype,
             CASE WHEN am.amname <> 'heap' THEN pg_catalog.quote_ident(am.amname) END AS am
@@ -334,7 +337,9 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
        FROM pg_catalog.pg_depend d,
             LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, 0) o,
             LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) r
-      WHERE d.objid = ANY($1::oid[]) AND d.deptype = 'n'
+      WHERE d.objid = ANY($1::oid[])
+        AND (d.deptype = 'n' OR (d.deptype = 'a' AND d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+                                 AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = d.objid AND i.inhparent = d.refobjid)))
         AND d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_proc'::regclass,
                           'pg_catalog.pg_constraint'::regclass, 'pg_catalog.pg_attrdef'::regclass, 'pg_catalog.pg_rewrite'::regclass,
                           'pg_catalog.pg_trigger'::regclass, 'pg_catalog.pg_policy'::regclass)

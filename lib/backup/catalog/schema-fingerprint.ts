@@ -7,7 +7,9 @@ import type pg from 'pg';
  * itself, per-schema default privileges, publication membership), each over its definition as the
  * server's deparsers print it, its owner and its ACL. Stored in the manifest at backup time (v2)
  * and compared by the drill with the restored scratch database: a difference fails the drill and
- * names the object. Oids and attribute numbers are left out (a restore renumbers them).
+ * names the object. Oids and attribute numbers are left out (a restore renumbers them), and so are
+ * a partition's constraints, indexes and triggers cloned from a parent outside the schemas (that
+ * parent brings them: the drill's stand-in for it, recreated from the manifest, has none).
  *
  * Deterministic for equal catalogs whatever the session's search_path (it uses '' while it reads).
  */
@@ -45,14 +47,19 @@ UNION ALL
 SELECT 'constraint ' || coalesce(co.conrelid::pg_catalog.regclass::text, co.contypid::pg_catalog.regtype::text) || ' ' || co.conname,
        concat_ws(' | ', pg_catalog.pg_get_constraintdef(co.oid), co.convalidated)
   FROM pg_catalog.pg_constraint co WHERE ${IN_SCHEMAS('co.connamespace')}
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pc WHERE pc.oid = co.conparentid AND NOT ${IN_SCHEMAS('pc.connamespace')})
 UNION ALL
 SELECT 'index ' || i.indexrelid::pg_catalog.regclass::text, concat_ws(' | ', pg_catalog.pg_get_indexdef(i.indexrelid), i.indisclustered,
        (SELECT 'statistics ' || string_agg(a.attnum || '=' || a.attstattarget, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
          WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0))
   FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h JOIN pg_catalog.pg_class pi ON pi.oid = h.inhparent
+                    WHERE h.inhrelid = i.indexrelid AND NOT ${IN_SCHEMAS('pi.relnamespace')})
 UNION ALL
 SELECT 'trigger ' || t.tgrelid::pg_catalog.regclass::text || ' ' || t.tgname, concat_ws(' | ', pg_catalog.pg_get_triggerdef(t.oid), t.tgenabled)
   FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid WHERE ${IN_SCHEMAS('c.relnamespace')} AND NOT t.tgisinternal
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger pt JOIN pg_catalog.pg_class pc ON pc.oid = pt.tgrelid
+                    WHERE pt.oid = t.tgparentid AND NOT ${IN_SCHEMAS('pc.relnamespace')})
 UNION ALL
 SELECT 'policy ' || p.polrelid::pg_catalog.regclass::text || ' ' || p.polname,
        concat_ws(' | ', p.polcmd, p.polpermissive, (SELECT string_agg(pg_catalog.pg_get_userbyid(r), ',' ORDER BY 1) FROM unnest(p.polroles) r),

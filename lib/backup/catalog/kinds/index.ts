@@ -90,6 +90,12 @@ const UNSUPPORTED_SQL = `SELECT 'base type ' || pg_catalog.quote_ident(n.nspname
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = ANY($1::text[]) AND c.relkind = 'f' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)
      UNION ALL
+     SELECT CASE WHEN c.relispartition THEN 'partition ' ELSE 'inheritance child ' END || pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+            || ' of ' || pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.relname) || ' (outside the backed-up schemas: its rows would be missing)'
+       FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
+       JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+      WHERE pn.nspname = ANY($1::text[]) AND NOT cn.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'f')
+     UNION ALL
      SELECT 'subscription ' || pg_catalog.quote_ident(s.subname) FROM pg_catalog.pg_subscription s
       WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
      ORDER BY 1`;

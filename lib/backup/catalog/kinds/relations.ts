@@ -144,7 +144,8 @@ function tableSql(ctx: RelationContext, r: RelRow, q: string, cols: ColumnRow[],
   const unlogged = r.relpersistence === 'u' ? 'UNLOGGED ' : '';
   const body = lines.length ? ` (\n${lines.join(',\n')}\n)` : typed ? '' : ' ()';
   let s = `CREATE ${unlogged}${foreign ? 'FOREIGN ' : ''}TABLE ${q}${typed ? ` OF ${r.oftype}` : ''}${body}`;
-  if (!isPartition && parents.length) s += `\nINHERITS (${parents.map((p) => qualifiedName(p.nspname, p.relname)).join(', ')})`;
+  // A parent outside the dumped schemas keeps its name (a dependency the restore checks for).
+  if (!isPartition && r.parentNames?.length) s += `\nINHERITS (${r.parentNames.join(', ')})`;
   if (r.relkind === 'p') s += `\nPARTITION BY ${r.partkey}`;
   if (r.am) s += `\nUSING ${r.am}`;
   if (foreign) s += foreign.tail;
@@ -219,20 +220,19 @@ function addRelationEntries(ctx: RelationContext, r: RelRow, q: string, node: Du
   for (const c of cols) {
     if (c.adoid !== null && !g.owner.has(catalogKey(PG_ATTRDEF, c.adoid))) g.owner.set(catalogKey(PG_ATTRDEF, c.adoid), node);
   }
-  if (r.relispartition && r.parents?.length) {
+  if (r.relispartition && r.parents?.length && r.parentNames?.length) {
+    // The parent may be outside the dumped schemas (then a dependency the restore checks for).
     const parent = g.relByOid.get(r.parents[0]);
-    if (parent) {
-      const a = g.add({
-        section: 'pre-data',
-        kind: 'TABLE ATTACH',
-        schema: r.nspname,
-        name: r.relname,
-        table: parent.relname,
-        sql: `ALTER TABLE ONLY ${qualifiedName(parent.nspname, parent.relname)} ATTACH PARTITION ${q} ${r.partbound};\n`,
-      });
-      a.deps.add(node);
-      a.pendingDeps = [catalogKey(PG_CLASS, parent.oid)];
-    }
+    const a = g.add({
+      section: 'pre-data',
+      kind: 'TABLE ATTACH',
+      schema: r.nspname,
+      name: r.relname,
+      table: parent?.relname ?? r.parentNames[0],
+      sql: `ALTER TABLE ONLY ${r.parentNames[0]} ATTACH PARTITION ${q} ${r.partbound};\n`,
+    });
+    a.deps.add(node);
+    a.pendingDeps = [catalogKey(PG_CLASS, r.parents[0])];
   }
   if (r.relkind === 'm' && r.relispopulated) {
     const d = g.add({ section: 'post-data', kind: 'MATERIALIZED VIEW DATA', schema: r.nspname, name: r.relname, sql: `REFRESH MATERIALIZED VIEW ${q};\n` });
