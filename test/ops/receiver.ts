@@ -6,6 +6,7 @@ export interface Received {
   method: string;
   path: string;
   body: unknown;
+  headers: http.IncomingHttpHeaders;
   at: number;
 }
 
@@ -32,7 +33,7 @@ export async function startReceiver(): Promise<Receiver> {
       } catch {
         body = Buffer.concat(parts).toString('utf8');
       }
-      r.received.push({ method: req.method ?? '', path: req.url ?? '', body, at: Date.now() });
+      r.received.push({ method: req.method ?? '', path: req.url ?? '', body, headers: req.headers, at: Date.now() });
       res.writeHead(r.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: r.status < 300 }));
     });

@@ -41,12 +41,36 @@ export function renderAlert(a: Alert, env: Env = process.env): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function postJson(url: string, body: unknown, redact: (s: string) => string): Promise<void> {
+/**
+ * A URL with `user:password@` (a webhook behind HTTP Basic auth) cannot be fetched as it is (fetch
+ * refuses URLs with credentials): the credentials become an Authorization header and leave the URL.
+ */
+function splitCredentials(raw: string): { url: string; headers: Record<string, string>; secrets: string[] } {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return { url: raw, headers: {}, secrets: [] };
+  }
+  if (!u.username && !u.password) return { url: raw, headers: {}, secrets: [] };
+  const encoded = [u.username, u.password];
+  const user = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  u.username = '';
+  u.password = '';
+  // The URL without credentials may still be a secret (a Slack webhook's path is its key).
+  const secrets = [u.href, ...encoded, user, password].filter((x) => x.length >= 3);
+  return { url: u.href, headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` }, secrets };
+}
+
+async function postJson(rawUrl: string, body: unknown, redact: (s: string) => string): Promise<void> {
+  const { url, headers, secrets } = splitCredentials(rawUrl);
+  const hide = (s: string) => secrets.reduce((acc, x) => acc.split(x).join('***'), redact(s));
   let res: Response;
   try {
     res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(DELIVERY.timeoutMs),
       redirect: 'error',
@@ -55,7 +79,7 @@ async function postJson(url: string, body: unknown, redact: (s: string) => strin
     const e = err as Error & { cause?: { code?: string; message?: string } };
     // No `cause`: the original error may carry the URL (a Telegram bot token) and this one is logged.
     // eslint-disable-next-line preserve-caught-error
-    throw new Error(redact(oneLine(e.name === 'TimeoutError' ? `no answer within ${DELIVERY.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message))));
+    throw new Error(hide(oneLine(e.name === 'TimeoutError' ? `no answer within ${DELIVERY.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message))));
   }
   await res.arrayBuffer().catch(() => undefined);
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
