@@ -20,10 +20,22 @@ export function encodeCursor(r: { startedAt: Date; id: string; position?: string
   return Buffer.from(`${r.position ?? r.startedAt.toISOString()}|${r.id}`, 'utf8').toString('base64url');
 }
 
+/**
+ * Exactly the UTC times encodeCursor writes (`position` to the microsecond, or toISOString), and a
+ * real calendar time: Date.parse also takes '1', '2020-02-30' or '24:00', which PostgreSQL refuses
+ * (a forged cursor would be a 500 instead of a 400).
+ */
+function cursorTime(at: string | undefined): boolean {
+  const m = at ? /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,6})?Z$/.exec(at) : null;
+  if (!m) return false;
+  const t = new Date(`${m[1]}Z`);
+  return !Number.isNaN(t.getTime()) && t.toISOString().slice(0, 19) === m[1];
+}
+
 /** Parses a cursor from encodeCursor; null when it is not one. */
 export function decodeCursor(text: string): HistoryCursor | null {
   const [at, id, extra] = Buffer.from(text, 'base64url').toString('utf8').split('|');
-  if (extra !== undefined || !id || !/^[0-9a-zA-Z-]{10,40}$/.test(id) || Number.isNaN(Date.parse(at))) return null;
+  if (extra !== undefined || !id || !/^[0-9a-zA-Z-]{10,40}$/.test(id) || !cursorTime(at)) return null;
   return { startedAt: at, id };
 }
 

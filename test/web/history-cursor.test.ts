@@ -45,4 +45,16 @@ describe('backup history cursor', () => {
     expect(row.position).toBe('2026-12-02T05:38:00.123005Z');
     expect(row.startedAt.toISOString()).toBe('2026-12-02T05:38:00.123Z');
   });
+
+  it('a forged cursor whose time JavaScript parses but PostgreSQL does not is refused (400), never a 500 from the query', async () => {
+    const forge = (at: string) => Buffer.from(`${at}|20261202T053800Z-u`, 'utf8').toString('base64url');
+    for (const at of ['1', '0', '-1', 'Tuesday 1', '2020-02-30', '2020-01-01T24:00:00Z', '+275760-09-13T00:00:00Z', 'Jan 1 1900 GMT+0100', '2026-12-02 05:38:00']) {
+      const c = decodeCursor(forge(at));
+      if (c) await expect(backupHistory(pool, { limit: 1, before: c }), at).resolves.toBeDefined();
+      expect(c, at).toBeNull();
+    }
+    // What the API hands out still decodes: microseconds (position) and milliseconds (toISOString).
+    expect(decodeCursor(forge('2026-12-02T05:38:00.123005Z'))).toEqual({ startedAt: '2026-12-02T05:38:00.123005Z', id: '20261202T053800Z-u' });
+    expect(decodeCursor(forge('2026-12-02T05:38:00.123Z'))).not.toBeNull();
+  });
 });
