@@ -7,8 +7,8 @@
  * (not timed). Then rounds of four processes, in a rotating order (nobody always gets the warmer
  * cache), each into a brand-new database created before and dropped after (not timed):
  *   1. `tickethub-backup restore <archive> --target-url URL --yes --json`: the default, ONE
- *      transaction; archive SHA-256 check before, every member's SHA-256 and every table's COPY row
- *      count while loading, before COMMIT
+ *      transaction; the archive's SHA-256 (read beside the load), every member's SHA-256 and every
+ *      table's COPY row count, all before COMMIT
  *   2. the same with `--jobs 2` (two connections, not atomic)
  *   3. `pg_restore -j2 -d URL <dump>`
  *   4. the same as 1 with `--check-content` (every table re-read before COMMIT), for reference

@@ -62,8 +62,8 @@ class Bar {
     const frac = p.phase === 'verifying' ? (p.totalTables ? p.tablesDone / p.totalTables : 1) : p.totalBytes ? p.bytesRead / p.totalBytes : 0;
     const w = 24;
     const f = Math.round(Math.min(1, frac) * w);
-    const label = p.phase === 'checking' ? 'checking archive' : p.phase === 'loading' ? 'loading' : 'comparing with manifest';
-    const line = `${label} [${'#'.repeat(f)}${'.'.repeat(w - f)}] ${p.phase === 'checking' ? '' : `${p.tablesDone}/${p.totalTables} tables  ${p.rowsLoaded.toLocaleString('en-US')}/${p.totalRows.toLocaleString('en-US')} rows  `}${formatBytes(p.bytesRead)}/${formatBytes(p.totalBytes)}${p.current ? `  ${p.current}` : ''}`;
+    const label = p.phase === 'loading' ? 'loading' : 'comparing with manifest';
+    const line = `${label} [${'#'.repeat(f)}${'.'.repeat(w - f)}] ${p.tablesDone}/${p.totalTables} tables  ${p.rowsLoaded.toLocaleString('en-US')}/${p.totalRows.toLocaleString('en-US')} rows  ${formatBytes(p.bytesRead)}/${formatBytes(p.totalBytes)}${p.current ? `  ${p.current}` : ''}`;
     const cols = this.out.columns || 100;
     const l = printable(line).slice(0, cols - 1);
     this.out.write(`\r${l}${' '.repeat(Math.max(0, this.len - l.length))}`);

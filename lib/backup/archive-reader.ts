@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -130,10 +131,12 @@ export class ByteReader {
   private pending: Buffer | null = null;
   /** Bytes handed out so far. */
   position = 0;
-  private readonly hash = createHash('sha256');
+  private readonly hash: Hash | null;
 
-  constructor(stream: Readable) {
+  /** `hash: false` for a reader whose digest nobody asks for (a ranged read of one member). */
+  constructor(stream: Readable, opts: { hash?: boolean } = {}) {
     this.it = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    this.hash = opts.hash === false ? null : createHash('sha256');
   }
 
   /** Next piece of at most `max` bytes, or null at the end of the stream. */
@@ -150,7 +153,7 @@ export class ByteReader {
       buf = buf.subarray(0, max);
     }
     this.position += buf.length;
-    this.hash.update(buf);
+    this.hash?.update(buf);
     return buf;
   }
 
@@ -166,6 +169,7 @@ export class ByteReader {
 
   /** SHA-256 (hex) of every byte handed out. Call once, after drain(). */
   digest(): string {
+    if (!this.hash) throw new Error('ByteReader: created without a hash');
     return this.hash.digest('hex');
   }
 
@@ -254,17 +258,22 @@ export async function skipBytes(reader: ByteReader, length: number): Promise<voi
   }
 }
 
-/**
- * Streams the whole archive, hashing it, and checks size and SHA-256 against the manifest — the
- * cheap integrity gate restore passes before it touches a database. Throws AppError 'corrupt'.
- */
-export async function checkArchiveSha(source: ArchiveSource, m: Manifest, onBytes?: (read: number) => void, signal?: AbortSignal): Promise<void> {
+/** Checks the archive's size against the manifest (a stat, no read); throws AppError 'corrupt'. */
+export async function checkArchiveSize(source: ArchiveSource, m: Manifest): Promise<void> {
   const size = await source.archiveSize();
   if (size !== m.archive.sizeBytes) {
     throw new AppError('corrupt', `${source.label}: archive has ${size} bytes but the manifest says ${m.archive.sizeBytes}${size < m.archive.sizeBytes ? ' (truncated)' : ''}`);
   }
+}
+
+/**
+ * Streams the whole archive, hashing it, and checks size and SHA-256 against the manifest — the
+ * integrity gate of every restore (see startArchiveCheck in restore/preflight.ts for when it runs).
+ * Throws AppError 'corrupt'.
+ */
+export async function checkArchiveSha(source: ArchiveSource, m: Manifest, signal?: AbortSignal): Promise<void> {
+  await checkArchiveSize(source, m);
   const h = createHash('sha256');
-  let n = 0;
   const stream = await source.openArchive();
   for await (const c of stream as AsyncIterable<Buffer>) {
     if (signal?.aborted) {
@@ -272,8 +281,6 @@ export async function checkArchiveSha(source: ArchiveSource, m: Manifest, onByte
       throw new AppError('aborted', 'interrupted while checking the archive');
     }
     h.update(c);
-    n += c.length;
-    onBytes?.(n);
   }
   const sha = h.digest('hex');
   if (sha !== m.archive.sha256) {

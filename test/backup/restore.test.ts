@@ -147,7 +147,7 @@ describe('restoreBackup on TicketHub demo data', () => {
     await expect(restoreBackup({ source: id, storage, targetUrl: t.url, intoSchema: 'recovered', tables: ['trips'] })).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/schema recovered already exists/) });
   });
 
-  it('refuses a corrupted archive (flipped byte, truncation) before touching the target', async () => {
+  it('refuses a corrupted archive (flipped byte: rolled back; truncation: before touching the target), target unchanged', async () => {
     const t = await db();
     const file = path.join(dir, archiveKey(id));
     const good = await readFile(file);

@@ -135,7 +135,8 @@ describe('tickethub-backup restore / verify', () => {
       const e = await db();
       r = cli(['restore', id, '--storage', `file://${cdir}`, '--target-url', e.url, '--yes']);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/SHA-256 does not match.*nothing was changed/);
+      // The archive's SHA-256 is read beside the load (which it stops) and gates the COMMIT.
+      expect(r.stderr).toMatch(/archive SHA-256 does not match the manifest.*rolled back: target unchanged/);
       expect(await hashesOf(e.url)).toEqual({});
     } finally {
       await rm(cdir, { recursive: true, force: true });

@@ -96,8 +96,11 @@ describe('restore --create', () => {
     try {
       const r = cli(['restore', id, '--storage', url, '--target-url', urlFor(name), '--create', '--yes']);
       expect(r.code).toBe(1);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/nothing was changed|rolled back/);
+      // The plan (printed before the load starts), then the error in one line.
+      const lines = r.stderr.trim().split('\n');
+      expect(lines[0]).toMatch(/^Restore plan: /);
+      expect(lines.filter((l) => l.startsWith('tickethub-backup restore:'))).toEqual([lines.at(-1)]);
+      expect(lines.at(-1)).toMatch(/archive SHA-256 does not match the manifest.*rolled back: target unchanged$/);
     } finally {
       await writeFile(archive, good);
     }

@@ -38,7 +38,7 @@ function partOf(bytes: Buffer, e: ManifestEntry): Readable {
  */
 export async function sequentialReader(source: ArchiveSource): Promise<MemberReader> {
   const stream = await source.openArchive();
-  const reader = new ByteReader(stream);
+  const reader = new ByteReader(stream, { hash: false });
   let packed: { offset: number; bytes: Buffer } | undefined;
   const seek = async (to: number) => {
     if (reader.position < to) await skipBytes(reader, to - reader.position);
@@ -76,7 +76,8 @@ export function rangedReader(source: ArchiveSource): MemberReader {
   const fetch = async <T>(e: ManifestEntry, consume: (out: Readable) => Promise<T>): Promise<T> => {
     const stream = await source.openArchive({ start: e.offset, end: e.offset + e.length - 1 });
     try {
-      return await readMember(new ByteReader(stream), e.length, consume);
+      // No archive-level hash of a range (the member's own SHA-256 is checked as it is read).
+      return await readMember(new ByteReader(stream, { hash: false }), e.length, consume);
     } finally {
       position += e.length;
       stream.destroy();
@@ -118,6 +119,12 @@ export interface LoadContext {
   afterCopy?: (e: ManifestEntry, rows: number) => Promise<void>;
   /** COPY without FREEZE (the table was not created or truncated in this transaction). */
   noFreeze?: boolean;
+  /**
+   * Awaited before a sequence-set member runs: setval on a sequence that existed before the restore
+   * (data-only) is not undone by ROLLBACK, so the atomic restore runs it only after the archive's
+   * SHA-256 has matched.
+   */
+  beforeSequences?: () => Promise<void>;
 }
 
 /**
@@ -143,6 +150,7 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
         let sql = await reader.read(e, (out) => readSqlMember(out, e));
         if (a.rewrite) sql = a.rewrite(sql);
         if (a.filter) sql = await a.filter(client, sql);
+        if (e.section === 'sequence-set') await ctx.beforeSequences?.();
         if (sql.trim()) await client.query(sql);
       } else {
         const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced && !ctx.noFreeze, into: a.into, onBytes: () => ctx.onMember?.(current) }));

@@ -5,17 +5,19 @@ import { AppError, oneLine, toAppError } from '../../errors';
 import type { StorageBackend } from '../../storage/storage-backend';
 import type { ArchiveSource } from '../archive-reader';
 import type { ArchiveSpool } from '../archive-spool';
-import { checkArchiveSha, fileArchiveSource, storageArchiveSource } from '../archive-reader';
+import { checkArchiveSha, checkArchiveSize, fileArchiveSource, storageArchiveSource } from '../archive-reader';
 import type { Manifest, ManifestTable } from '../manifest';
 import { BACKUP_ID_RE, manifestProblems, parseManifest } from '../manifest';
 import { checkManifestSignature, signingKeyFromEnv, UNSIGNED_WARNING } from '../manifest-signature';
-import type { CheckedBackup, RestoreCommonOptions, RestoreMode, RestoreOptions, RestoreProgress } from './restore-types';
+import type { CheckedBackup, RestoreCommonOptions, RestoreMode, RestoreOptions } from './restore-types';
 
 /**
  * Restore, phase 1: everything checked before the target is touched — the arguments, the source
- * (backup id or archive file), its manifest (format version, consistency), the archive's size and
- * SHA-256, the migration level; then the connection to the target. Mode-specific readiness of the
- * target (empty? dependents? tables present?) is each planner's first step.
+ * (backup id or archive file), its manifest (format version, consistency), the archive's size, the
+ * migration level; then the connection to the target. The archive's SHA-256 (a read of the whole
+ * archive) runs beside the next phases (startArchiveCheck) and gates the COMMIT (atomic) or the
+ * first statement (--jobs). Mode-specific readiness of the target (empty? dependents? tables
+ * present?) is each planner's first step.
  */
 
 /** host:port/database of a connection URL, for messages (never the user or password). */
@@ -78,19 +80,20 @@ export function selectTables(m: Manifest, names: string[]): ManifestTable[] {
 }
 
 /** The outcome of preflight: a checked backup, or (`restore <file> --force`) an archive without manifest. */
-export type PreflightResult = ({ kind: 'manifest' } & CheckedBackup) | { kind: 'script'; source: ArchiveSource; file: string; warnings: string[] };
+export type PreflightResult = ({ kind: 'manifest'; archiveChecked?: true } & CheckedBackup) | { kind: 'script'; source: ArchiveSource; file: string; warnings: string[] };
 
 /**
  * Reads and checks the backup: the manifest must exist (an archive FILE without one is loaded as a
  * plain script only with `force` in fresh mode), parse in a format version this code reads, be
  * internally consistent, not come from a newer migration than the app's (unless `force`), and the
- * archive must have exactly its size and SHA-256. With `spool`, an archive whose ranges are
- * expensive is spooled by that check (the caller disposes of the spool).
+ * archive must have exactly its size. Its SHA-256 is checked by startArchiveCheck, which the caller
+ * runs beside its next steps (an encrypted archive: here, `archiveChecked`). With `spool`, an
+ * archive whose ranges are expensive is spooled by that check (the caller disposes of the spool).
  */
 export async function preflight(opts: RestoreCommonOptions, mode: RestoreMode, spool?: ArchiveSpool): Promise<PreflightResult> {
   const resolved = resolveSource(opts.source, opts.storage);
   // Many ranged reads ahead (--jobs) of an archive whose ranges are expensive (encrypted): the
-  // SHA-256 check below is its one read; the spool serves every range after it.
+  // SHA-256 check (startArchiveCheck) is its one read; the spool serves every range after it.
   const source = spool ? await spool.wrap(resolved) : resolved;
   let text: string;
   try {
@@ -110,10 +113,58 @@ export async function preflight(opts: RestoreCommonOptions, mode: RestoreMode, s
   if (migrationNewer(manifest.app.migration, appLevel) && !opts.force) {
     throw new AppError('incompatible', `backup ${manifest.id} was taken at migration ${manifest.app.migration}, newer than this app's ${appLevel}: upgrade the app or pass --force`);
   }
-  const totalBytes = manifest.archive.sizeBytes;
-  const onBytes = (n: number) => opts.onProgress?.({ phase: 'checking', bytesRead: n, totalBytes, rowsLoaded: 0, totalRows: 0, tablesDone: 0, totalTables: 0 } satisfies RestoreProgress);
-  await checkArchiveSha(source, manifest, onBytes, opts.signal);
+  // An encrypted archive is checked whole now, as before: its first read is where a wrong or
+  // missing identity shows, which must be refused in one line before any plan or prompt.
+  if (manifest.encryption) {
+    await checkArchiveSha(source, manifest, opts.signal);
+    return { kind: 'manifest', source, manifest, warnings, archiveChecked: true };
+  }
+  await checkArchiveSize(source, manifest);
   return { kind: 'manifest', source, manifest, warnings };
+}
+
+/** The archive's SHA-256 check, running beside other work (startArchiveCheck). */
+export interface ArchiveCheck {
+  /** Resolves when the archive matched; rejects with AppError 'corrupt' (or 'aborted'). */
+  done: Promise<void>;
+  /** The check's error once the archive did not match or could not be read (undefined while running, after it matched, or when stopped). */
+  failure(): unknown;
+  /** The error to report for `err`, a failure of the work beside the check: a 'corrupt' one waits for the check and gives its verdict precedence (the whole archive does not match), any other stands. */
+  explain(err: unknown): Promise<unknown>;
+  /** Stops a check still running (the work it guarded has ended). */
+  stop(): void;
+}
+
+/**
+ * Starts the archive SHA-256 check (one read of the whole archive, hashing it) without waiting for
+ * it: preflight has already checked the manifest and the archive's size, so the restore can connect,
+ * plan and (atomic) load while it runs. Callers decide what may happen before it passes: the atomic
+ * restore loads in its transaction and waits for it before COMMIT (a mismatch stops the load
+ * between members and rolls back: the target is never changed by a bad archive); --jobs waits for
+ * it before its first statement. For a backup with a spool, this read fills the spool.
+ */
+export function startArchiveCheck(checked: CheckedBackup & { archiveChecked?: true }, signal?: AbortSignal): ArchiveCheck {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let failed: unknown;
+  const done = checked.archiveChecked ? Promise.resolve() : checkArchiveSha(checked.source, checked.manifest, ac.signal).finally(() => signal?.removeEventListener('abort', onAbort));
+  done.catch((err: unknown) => {
+    // An interrupted check is no verdict: the interruption is reported by whoever was interrupted.
+    if (!ac.signal.aborted) failed = err;
+  });
+  return {
+    done,
+    failure: () => failed,
+    async explain(err) {
+      if ((err as AppError | undefined)?.code !== 'corrupt') return failed ?? err;
+      return done.then(
+        () => err,
+        () => failed ?? err,
+      );
+    },
+    stop: () => ac.abort(),
+  };
 }
 
 /**

@@ -8,7 +8,7 @@ import { planDataOnly } from './plan-data-only';
 import { planFresh } from './plan-fresh';
 import { planIntoSchema } from './plan-into-schema';
 import { planReplace } from './plan-replace';
-import { connectTarget, preflight, redactTarget, restoreModeOf } from './preflight';
+import { connectTarget, preflight, redactTarget, restoreModeOf, startArchiveCheck } from './preflight';
 import { restoreScriptWithoutManifest } from './restore-script';
 import type { LoadPlan, PlanContext, RestoreMode, RestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
 
@@ -22,10 +22,10 @@ const PLANNERS: Record<RestoreMode, (ctx: PlanContext) => Promise<LoadPlan>> = {
 
 /**
  * Restores a backup into `targetUrl` in ONE transaction on one connection: preflight (manifest,
- * format version, archive SHA-256, migration level) → the mode's planner (target readiness, the
- * plan, confirmation) → the load-and-verify loop inside the transaction → COMMIT only when every
- * table matches the manifest. Any failure leaves the target exactly as it was; AppError
- * `details.rolledBack` says whether a transaction was undone.
+ * format version, archive size, migration level) → the mode's planner (target readiness, the plan,
+ * confirmation) → the load-and-verify loop inside the transaction → COMMIT only when the archive's
+ * SHA-256 (read beside all this) and every member and table match the manifest. Any failure leaves
+ * the target exactly as it was; AppError `details.rolledBack` says whether a transaction was undone.
  *
  * Modes: 'fresh' (empty target), 'replace' (backed-up schemas replaced), 'data-only' (chosen
  * tables emptied and reloaded), 'into-schema' (chosen tables created in a new schema).
@@ -41,7 +41,12 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     return { id: checked.source.id, mode, target, committed: true, plan, tables: r.tables, rows: r.rows, durationMs: Date.now() - started, checked: { memberSha256: false, rowCounts: false, content: false } };
   }
   const m = checked.manifest;
-  const conn = await connectTarget(opts.targetUrl);
+  // The archive's SHA-256 is read beside the connect, the plan and the load; COMMIT waits for it.
+  const archive = startArchiveCheck(checked, opts.signal);
+  const conn = await connectTarget(opts.targetUrl).catch((err: unknown) => {
+    archive.stop();
+    throw err;
+  });
   const tx = { open: false };
   try {
     const lp = await PLANNERS[mode]({ ...checked, client: conn.client, target, opts, mode });
@@ -56,19 +61,21 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const tables = await inOneTransaction(conn.client, opts.targetUrl, tx, opts.signal, async (client) => {
       await lp.prepare(client);
       const reader = await sequentialReader(checked.source);
-      const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), lost: conn.lost, onMember: (current) => ((counters.bytesRead = reader.position), progress('loading', current)) };
+      const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), lost: () => conn.lost() ?? archive.failure(), beforeSequences: () => archive.done, onMember: (current) => ((counters.bytesRead = reader.position), progress('loading', current)) };
       try {
         await loadMembers(client, reader, m.entries, lp.actions, ctx);
       } finally {
         await reader.close();
       }
       await lp.finish(client);
+      await archive.done;
       return verifyTables(client, m, lp.tables, ctx.loaded, { checkContent: Boolean(opts.checkContent), locate: lp.locate, signal: opts.signal, onTable: (t, i) => progress('verifying', `${t.schema}.${t.name}`, i) });
     });
     return { id: m.id, mode, target, committed: true, plan: lp.plan, tables, rows: tables.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) } };
   } catch (err) {
-    throw await restoreFailure(err, conn.client, tx);
+    throw await restoreFailure(await archive.explain(err), conn.client, tx);
   } finally {
+    archive.stop();
     await conn.client.end().catch(() => {});
   }
 }

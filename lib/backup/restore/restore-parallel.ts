@@ -7,7 +7,7 @@ import type { LoadContext } from './load-loop';
 import { checkReport, loadMembers, rangedReader } from './load-loop';
 import { loadPostData, loadTablesInParallel } from './parallel-load';
 import { planFresh } from './plan-fresh';
-import { connectTarget, preflight, redactTarget } from './preflight';
+import { connectTarget, preflight, redactTarget, startArchiveCheck } from './preflight';
 import { runSqlBatched } from './sql-batches';
 import type { ParallelRestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
 
@@ -46,6 +46,9 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
   const target = redactTarget(opts.targetUrl);
   const clients: pg.Client[] = [];
   let loading = false;
+  // The archive's SHA-256 is read while the connections open and the plan is made; nothing is
+  // written before it has passed (a bad archive leaves the target untouched).
+  const archive = startArchiveCheck(checked, opts.signal);
   try {
     const main = await connectWorker(opts.targetUrl, clients);
     const lp = await planFresh({ ...checked, client: main, target, opts, mode: 'fresh' }, '--jobs restores only into an empty database');
@@ -56,6 +59,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     if (opts.confirm && !(await opts.confirm(lp.plan))) throw new AppError('aborted', 'restore cancelled: nothing was changed');
     const workers = [main];
     for (let i = 1; i < opts.jobs; i++) workers.push(await connectWorker(opts.targetUrl, clients));
+    await archive.done;
     loading = true;
     const reader = rangedReader(checked.source);
     const counters = { bytesRead: 0, rowsLoaded: 0, tablesDone: 0 };
@@ -72,10 +76,11 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     checkReport(m, report);
     return { id: m.id, mode: 'fresh', target, committed: true, plan: lp.plan, tables: report, rows: report.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) } };
   } catch (err) {
-    const ae = toAppError(err);
+    const ae = toAppError(loading ? err : await archive.explain(err));
     const suffix = loading ? ' — parallel restore (not atomic): the target is PARTLY restored; drop and recreate it before retrying' : '';
     throw new AppError(ae.code, `${oneLine(ae.message)}${suffix}`, { cause: err, details: { ...(ae.details ?? {}), rolledBack: false, phase: loading ? 'transaction' : 'checks' } });
   } finally {
+    archive.stop();
     for (const c of clients) await c.end().catch(() => {});
     await spool.dispose();
   }

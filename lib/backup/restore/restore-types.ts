@@ -72,7 +72,7 @@ export interface RestorePlan {
 }
 
 export interface RestoreProgress {
-  phase: 'checking' | 'loading' | 'verifying';
+  phase: 'loading' | 'verifying';
   bytesRead: number;
   totalBytes: number;
   rowsLoaded: number;
