@@ -149,8 +149,8 @@ describe('backup routes: who may call them', () => {
     expect((await call('GET', `/api/admin/backups/${MISSING}`, cookies.root, { headers: { origin: 'https://evil.example' } })).status).toBe(404);
   });
 
-  it('POST create: a NUL or an escape character in the description is 400, not 500, and starts nothing', async () => {
-    for (const description of ['before\u0000after', 'red \u001b[31m text']) {
+  it('POST create: a NUL, an escape, a C1 control or a bidirectional override in the description is 400, not 500, and starts nothing', async () => {
+    for (const description of ['before\u0000after', 'red \u001b[31m text', 'csi \u009b31m text', 'invoice \u202egnp.exe', 'isolate \u2066x\u2069', 'line\u2028sep']) {
       const res = await call('POST', '/api/admin/backups/create?async=1', cookies.admin, { body: { description } });
       expect(res.status, JSON.stringify(description)).toBe(400);
       expect((await res.json()).error.message).toMatch(/control characters/);

@@ -20,9 +20,12 @@ export const dynamic = 'force-dynamic';
 
 const Body = z.object({ description: z.string().trim().max(500).optional() }).strict();
 const BAD_BODY = 'Request body must be empty or JSON: {"description": "..."} (at most 500 characters)';
-// NUL cannot be stored in PostgreSQL text, and control characters would reach terminals (`show`).
+// NUL cannot be stored in PostgreSQL text, and control characters would reach terminals (`show`):
+// C0 (but tab and newlines), DEL, C1 (0x9B is a one-byte CSI on some terminals), the line/paragraph
+// separators and the bidirectional overrides/isolates ("Trojan source": they reorder what the
+// history and the activity log show after them).
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 async function readBody(req: Request): Promise<z.infer<typeof Body>> {
   const text = await req.text();
@@ -39,7 +42,7 @@ async function readBody(req: Request): Promise<z.infer<typeof Body>> {
   const parsed = Body.safeParse(raw);
   if (!parsed.success) throw new AppError('bad_request', BAD_BODY);
   if (parsed.data.description && CONTROL_CHARS.test(parsed.data.description)) {
-    throw new AppError('bad_request', 'description must not contain control characters (NUL, escape, ...)');
+    throw new AppError('bad_request', 'description must not contain control characters (NUL, escape, C1, bidirectional overrides, ...)');
   }
   return parsed.data;
 }
