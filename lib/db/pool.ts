@@ -28,12 +28,18 @@ export function databaseUrl(): string {
   return url;
 }
 
+/** How long the app's pool waits for a new connection to be ready. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 /** The shared pool for DATABASE_URL (created on first use; recreated if the URL changed). */
 export function getPool(): pg.Pool {
   const url = databaseUrl();
   if (!pool || poolUrl !== url) {
     void pool?.end().catch(() => {});
-    pool = new pg.Pool({ connectionString: url, max: Number(process.env.DATABASE_POOL_MAX ?? 10), application_name: 'tickethub' });
+    // A connection whose start-up never completes (a stuck server or pooler that accepts TCP and
+    // says nothing) gives its pool slot back after CONNECT_TIMEOUT_MS: without it every slot could
+    // hang forever and the app would stay down after the database came back.
+    pool = new pg.Pool({ connectionString: url, max: Number(process.env.DATABASE_POOL_MAX ?? 10), application_name: 'tickethub', connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     // An idle client that loses its connection must not crash the process.
     pool.on('error', () => {});
     poolUrl = url;
