@@ -130,7 +130,8 @@ export class CsvCopyStream extends Readable implements pg.Submittable {
   private readonly finish: (() => Promise<void>) | undefined;
 
   constructor(text: string, rewriter: CsvRowRewriter, prefix?: Buffer, finish?: () => Promise<void>) {
-    super({ highWaterMark: 2 * EXPORT_CHUNK_BYTES });
+    // One Buffer per chunk (an async iterator of a byte-mode stream would join buffered chunks: a copy).
+    super({ objectMode: true, highWaterMark: 2 });
     this.text = text;
     this.finish = finish;
     this.writer = new ChunkWriter(EXPORT_CHUNK_BYTES, (chunk) => {

@@ -1,12 +1,13 @@
 import { Readable, finished } from 'node:stream';
 import type pg from 'pg';
 import { quoteIdentAlways } from '../backup/catalog/quote-ident';
-import { ZipFile } from 'yazl';
 import { AppError } from '../errors';
 import { appTimeZone } from '../i18n/locales';
 import { CsvRowRewriter } from './csv-cell-rewriter';
 import type { CellKind, CsvColumn } from './csv-cell-rewriter';
 import { CsvCopyStream } from './copy-out-csv';
+import { zipStream } from './zip-stream';
+import type { ZipEntry } from './zip-stream';
 import { TICKETHUB_TABLES } from '../seed/seed-demo-data';
 import type { TicketHubTable } from '../seed/seed-demo-data';
 
@@ -269,56 +270,38 @@ function toWebStream(body: Readable): ReadableStream<Uint8Array> {
   );
 }
 
-/** A ZIP (streamed, entries written one after the other) of one CSV per table and manifest.json. */
+/** A ZIP (streamed, entries written one after the other: zip-stream.ts) of one CSV per table and manifest.json. */
 function zipBody(client: pg.PoolClient, statements: TableStatement[], source: ExportSource, snapshotAt: Date): Readable {
-  const zip = new ZipFile();
   const rows: Record<string, number> = {};
-  let released = false;
-  const release = (discard: boolean) => {
-    if (released) return;
-    released = true;
-    client.release(discard ? true : undefined);
-  };
-  let failed = false;
-  const fail = (err: unknown) => {
-    if (failed) return;
-    failed = true;
-    release(true);
-    (zip.outputStream as Readable).destroy(err as Error);
-  };
-  for (const s of statements) {
-    zip.addReadStreamLazy(`${s.table}.csv`, { compressionLevel: EXPORT_ZIP_LEVEL }, (cb) => {
+  let committed = false;
+  const entries: ZipEntry[] = statements.map((s) => ({
+    name: `${s.table}.csv`,
+    level: EXPORT_ZIP_LEVEL,
+    async *open() {
       const copy = csvCopy(client, s);
-      copy.on('end', () => (rows[s.table] = copy.rowCount));
-      copy.on('error', fail);
-      cb(null, copy);
-    });
-  }
-  zip.addReadStreamLazy('manifest.json', (cb) => {
-    const manifest = {
-      format: 'tickethub-export',
-      source: source.label === 'live' ? { kind: 'live' } : { kind: 'backup', backupId: source.label },
-      snapshotAt: snapshotAt.toISOString(),
-      exportedAt: new Date().toISOString(),
-      tables: statements.map((s) => ({ name: s.table, file: `${s.table}.csv`, rows: rows[s.table] ?? 0, columns: s.columns, redactedColumns: s.redacted })),
-    };
-    client
-      .query('COMMIT')
-      .then(() => {
-        release(false);
-        cb(null, Readable.from([Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8')]));
-      })
-      .catch((err) => {
-        fail(err);
-        cb(err, Readable.from([]));
-      });
+      yield* copy as AsyncIterable<Buffer>;
+      rows[s.table] = copy.rowCount;
+    },
+  }));
+  entries.push({
+    name: 'manifest.json',
+    level: EXPORT_ZIP_LEVEL,
+    async *open() {
+      const manifest = {
+        format: 'tickethub-export',
+        source: source.label === 'live' ? { kind: 'live' } : { kind: 'backup', backupId: source.label },
+        snapshotAt: snapshotAt.toISOString(),
+        exportedAt: new Date().toISOString(),
+        tables: statements.map((s) => ({ name: s.table, file: `${s.table}.csv`, rows: rows[s.table] ?? 0, columns: s.columns, redactedColumns: s.redacted })),
+      };
+      await client.query('COMMIT');
+      committed = true;
+      yield Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8');
+    },
   });
-  zip.on('error', fail);
-  zip.end();
-  const out = zip.outputStream as Readable;
-  // A client that goes away mid-download: the COPY is abandoned, the connection discarded.
-  out.on('close', () => {
-    if (!out.readableEnded) fail(new Error('export cancelled'));
-  });
+  const out = zipStream(entries);
+  // Released once the ZIP is complete, failed or cancelled (a client gone mid-download): a
+  // connection left mid-COPY or mid-transaction is discarded.
+  out.once('close', () => client.release(committed ? undefined : true));
   return out;
 }

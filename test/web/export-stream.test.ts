@@ -62,6 +62,16 @@ describe('export stream and its connection', () => {
     expect((await pool.query('SELECT 2 AS two')).rows[0].two).toBe(2);
   });
 
+  it('a ZIP download cancelled mid-COPY discards the connection too', async () => {
+    const exp = await openTableExport(pool, { tables: ['activity_logs', 'trips'], format: 'zip' });
+    const reader = exp.stream.getReader();
+    expect((await reader.read()).value!.length).toBeGreaterThan(0);
+    await reader.read();
+    await reader.cancel();
+    await sessionsGone(-1);
+    expect((await pool.query('SELECT 4 AS four')).rows[0].four).toBe(4);
+  });
+
   it('a COPY the server cancels mid-stream fails the download with the server error, and the pool still works', async () => {
     const exp = await openTableExport(pool, { tables: ['activity_logs'], format: 'zip' });
     const reader = exp.stream.getReader();
