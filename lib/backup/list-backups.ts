@@ -73,7 +73,10 @@ export async function readManifest(storage: StorageBackend, id: string): Promise
     if ((err as AppError).code === 'not_found') throw new AppError('not_found', `no backup ${id} in ${storage.location}`, { cause: err });
     throw toAppError(err);
   }
-  return parseManifest(text, `backup ${id}`);
+  const m = parseManifest(text, `backup ${id}`);
+  // Another backup's manifest stored under this id is not this backup (show, reindex, drills, exports).
+  if (m.id !== id) throw new AppError('corrupt', `backup ${id}: the manifest is for backup ${String(m.id)}, not ${id} (another backup's files put in its place?)`);
+  return m;
 }
 
 /**

@@ -60,6 +60,7 @@ export const ARCHIVE_FORMAT_VERSION = 3;
 export const GROUP_RAW_BYTES = 64 * 1024;
 
 export type EntrySection = 'header' | 'pre-data' | 'table-data' | 'sequence-set' | 'post-data';
+const SECTIONS: readonly unknown[] = ['header', 'pre-data', 'table-data', 'sequence-set', 'post-data'] satisfies EntrySection[];
 
 export interface ManifestEntry {
   /** Position in the archive (0-based, archive order). */
@@ -342,7 +343,28 @@ export function parseManifest(text: string, label: string): Manifest {
   } catch (err) {
     throw new AppError('corrupt', `${label}: manifest is not valid JSON (${oneLine((err as Error).message)})`, { cause: err });
   }
-  return readManifestJson(raw, label);
+  const m = readManifestJson(raw, label);
+  summaryLineProblem(text, m, label);
+  return m;
+}
+
+/**
+ * A v3 manifest's first line is what `list` (and retention) read alone: it must say what the whole
+ * manifest says. JSON takes the LAST of duplicate keys, so a first line can show other values than
+ * the body (which the signature covers) holds. Throws AppError 'corrupt' when they disagree.
+ */
+function summaryLineProblem(text: string, m: Manifest, label: string): void {
+  const nl = text.indexOf('\n');
+  if (nl === -1 || nl === text.length - 1) return;
+  const summary = parseManifestSummary(text.slice(0, nl + 1), label);
+  if (!summary) return;
+  const full = m as unknown as Record<string, unknown>;
+  const keys = new Set([...Object.keys(summary), ...Object.keys(full).filter((k) => !['tables', 'entries', 'schemaFingerprint', 'largeObjects'].includes(k))]);
+  for (const k of keys) {
+    if (JSON.stringify((summary as Record<string, unknown>)[k]) !== JSON.stringify(full[k])) {
+      throw new AppError('corrupt', `${label}: the manifest's first line (what list shows) disagrees with its body on ${JSON.stringify(k.slice(0, 40))}`);
+    }
+  }
 }
 
 /** parseManifest for already-parsed JSON: dispatches on `formatVersion`. */
@@ -363,6 +385,11 @@ function readV1(raw: Record<string, unknown>, label: string): Manifest {
   const m = raw as unknown as Manifest;
   if (!Array.isArray(m.entries) || !Array.isArray(m.tables) || !m.archive || typeof m.archive.sizeBytes !== 'number' || typeof m.archive.sha256 !== 'string') {
     throw new AppError('corrupt', `${label}: manifest lacks entries, tables or archive size/sha256`);
+  }
+  if (typeof m.id !== 'string') throw new AppError('corrupt', `${label}: manifest lacks its backup id`);
+  // Retention, list and the dashboard sort and age backups by these: one unparsable date must not stop them all.
+  for (const k of ['startedAt', 'finishedAt'] as const) {
+    if (typeof m[k] !== 'string' || !/^\d{4}-\d\d-\d\dT/.test(m[k]) || Number.isNaN(Date.parse(m[k]))) throw new AppError('corrupt', `${label}: manifest ${k} ${JSON.stringify(m[k])?.slice(0, 40)} is not a time`);
   }
   return m;
 }
@@ -529,6 +556,7 @@ export function manifestProblems(m: Manifest): ArchiveProblem[] {
   let prev: ManifestEntry | undefined;
   m.entries.forEach((e, i) => {
     if (e.index !== i) problems.push(entryProblem(e, `entry at position ${i} has index ${e.index}`));
+    if (!SECTIONS.includes(e.section)) problems.push(entryProblem(e, `entry of section ${JSON.stringify(e.section)}, which this version does not know`));
     if (!Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.length <= 0) {
       problems.push(entryProblem(e, `invalid byte range offset=${e.offset} length=${e.length}`));
       prev = undefined;
@@ -583,12 +611,16 @@ const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 
 function shapeProblems(m: Manifest): ArchiveProblem[] {
   const problems: ArchiveProblem[] = [];
   const owner = new Map<number, ManifestTable>();
+  const names = new Set<string>();
   for (const t of m.tables) {
     const at = { kind: 'TABLE', schema: String(t.schema), name: String(t.name) };
     if (!isName(t.schema) || !isName(t.name) || !Array.isArray(t.columns) || !t.columns.every(isName) || !Array.isArray(t.entries)) {
       problems.push({ ...at, problem: 'table without a valid schema, name, columns or entries' });
       continue;
     }
+    const key = JSON.stringify([t.schema, t.name]);
+    if (names.has(key)) problems.push({ ...at, problem: 'table listed twice in the manifest' });
+    names.add(key);
     for (const i of t.entries) {
       if (owner.has(i)) problems.push({ ...at, problem: `entry #${i} is listed by two tables` });
       owner.set(i, t);

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type pg from 'pg';
@@ -8,7 +7,10 @@ import { quoteIdentAlways } from '../backup/catalog/quote-ident';
 import { storageArchiveSource } from '../backup/archive-reader';
 import type { ArchiveSource } from '../backup/archive-reader';
 import { readManifest } from '../backup/list-backups';
-import type { Manifest, ManifestEntry } from '../backup/manifest';
+import type { Manifest, ManifestEntry, ManifestTable } from '../backup/manifest';
+import { describeEntry } from '../backup/manifest';
+import { TableDataScanner } from '../backup/member-check';
+import { checkManifest } from '../backup/restore/preflight';
 import { AppError } from '../errors';
 import type { TicketHubTable } from '../seed/seed-demo-data';
 import type { StorageBackend } from '../storage/storage-backend';
@@ -16,46 +18,20 @@ import type { ExportSource } from './table-export';
 
 const q = quoteIdentAlways;
 
-/**
- * Strips a table-data member down to its rows: drops the first line (the COPY header the manifest
- * also records) and the final `\.` terminator line, and hashes the whole member on the way so it
- * can be compared with the manifest (nothing read from storage is trusted).
- */
-class MemberRows extends Transform {
-  readonly hash = createHash('sha256');
-  private headerDone = false;
-  private tail = Buffer.alloc(0);
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.hash.update(chunk);
-    let buf = Buffer.concat([this.tail, chunk]);
-    if (!this.headerDone) {
-      const nl = buf.indexOf(0x0a);
-      if (nl < 0) {
-        this.tail = buf;
-        return done();
-      }
-      this.headerDone = true;
-      buf = buf.subarray(nl + 1);
-    }
-    // Hold back the last 3 bytes: they may be the terminator.
-    const keep = Math.min(3, buf.length);
-    this.tail = Buffer.from(buf.subarray(buf.length - keep));
-    if (buf.length > keep) this.push(buf.subarray(0, buf.length - keep));
-    done();
-  }
-
-  override _flush(done: (err?: Error | null) => void): void {
-    if (!this.headerDone || this.tail.toString('latin1') !== '\\.\n') return done(new AppError('corrupt', 'table data member does not end with the COPY terminator'));
-    done();
-  }
-}
-
-async function loadMember(client: pg.PoolClient, source: ArchiveSource, id: string, e: ManifestEntry, relation: string, columns: string[]): Promise<void> {
+async function loadMember(client: pg.PoolClient, source: ArchiveSource, id: string, e: ManifestEntry, table: ManifestTable, relation: string): Promise<void> {
   // Through the archive source: an encrypted backup (<id>.sql.gz.age) is decrypted on the way.
   const compressed = await source.openArchive({ start: e.offset, end: e.offset + e.length - 1 });
-  const rows = new MemberRows();
-  const copy = client.query(copyFrom(`COPY ${relation} (${columns.map(q).join(', ')}) FROM STDIN`));
+  const hash = createHash('sha256');
+  // The member must be exactly its table's COPY line, rows and the terminator (as restore checks it).
+  const scanner = new TableDataScanner(table, `backup ${id}: ${describeEntry(e)}`);
+  async function* rows(gunzipped: AsyncIterable<Buffer>) {
+    for await (const c of gunzipped) {
+      hash.update(c);
+      yield* scanner.push(c);
+    }
+    scanner.end();
+  }
+  const copy = client.query(copyFrom(`COPY ${relation} (${table.columns.map(q).join(', ')}) FROM STDIN`));
   try {
     await pipeline(compressed, zlib.createGunzip(), rows, copy);
   } catch (err) {
@@ -64,7 +40,7 @@ async function loadMember(client: pg.PoolClient, source: ArchiveSource, id: stri
     if (/incorrect header|unexpected end|invalid|zlib/i.test(msg)) throw new AppError('corrupt', `backup ${id}: member ${e.index} (${e.name}) does not decompress`);
     throw err;
   }
-  if (rows.hash.digest('hex') !== e.sha256) throw new AppError('corrupt', `backup ${id}: the data of ${e.name} (member ${e.index}) does not match its checksum`);
+  if (hash.digest('hex') !== e.sha256) throw new AppError('corrupt', `backup ${id}: the data of ${e.name} (member ${e.index}) does not match its checksum`);
 }
 
 /**
@@ -77,7 +53,13 @@ async function loadMember(client: pg.PoolClient, source: ArchiveSource, id: stri
 export function backupExportSource(storage: StorageBackend, id: string): ExportSource & { manifest(): Promise<Manifest> } {
   let manifest: Manifest | null = null;
   const archive = storageArchiveSource(storage, id);
-  const load = async () => (manifest ??= await readManifest(storage, id));
+  // Checked like a restore checks it: signature (with BACKUP_SIGNING_KEY), id, consistency.
+  const load = async () => {
+    if (manifest) return manifest;
+    const m = await readManifest(storage, id);
+    checkManifest(m, id, `backup ${id} in ${storage.location}`);
+    return (manifest = m);
+  };
   return {
     label: id,
     manifest: load,
@@ -91,7 +73,7 @@ export function backupExportSource(storage: StorageBackend, id: string): ExportS
         for (const i of mt.entries) {
           const e = m.entries[i];
           if (!e || e.section !== 'table-data') throw new AppError('corrupt', `backup ${id}: manifest entry ${i} of ${t} is not table data`);
-          await loadMember(client, archive, id, e, `pg_temp.${q(t)}`, mt.columns);
+          await loadMember(client, archive, id, e, mt, `pg_temp.${q(t)}`);
         }
       }
       return new Date(m.startedAt);

@@ -10,6 +10,12 @@ import { archiveKey, manifestKey, physicalMembers } from '../../lib/backup/manif
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
 import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
 import { verifyBackup } from '../../lib/backup/verify';
+import { listBackups } from '../../lib/backup/list-backups';
+import { reindex } from '../../lib/backup/reindex';
+import { pruneBackups, RETENTION_DEFAULTS } from '../../lib/backup/prune';
+import { backupExportSource } from '../../lib/queries/backup-export-source';
+import { openTableExport } from '../../lib/queries/table-export';
+import pg from 'pg';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { backup, exec, hashesOf, scalar, tamperMember, tempStorage } from '../backup/restore-test-helpers';
@@ -223,5 +229,112 @@ describe('schema members that would do something else under gunzip | psql or our
     const { storage, dir, id } = await freshBackup();
     await rewriteMemberBytes(dir, id, (k) => k === 'TABLE', (gz) => Buffer.concat([gz, Buffer.alloc(8), gzipSync(`COPY (SELECT 1) TO PROGRAM 'touch ${canary()}';\n`)]));
     await expectRefused(storage, id, /after the end of its gzip data/);
+  });
+});
+
+describe('export from a backup (dashboard CSV/ZIP of a backup) trusts nothing in storage', () => {
+  let app: TestDatabase;
+  let pool: pg.Pool;
+  beforeAll(async () => {
+    app = await createTestDatabase({ migrate: true, prefix: 'hostile' });
+    dbs.push(app);
+    await exec(app.url, `INSERT INTO telegram_users (telegram_id, first_name, last_name, phone) VALUES (1001, 'Abebe', 'Kebede', '+251911000001'), (1002, 'Almaz', 'Tadesse', '+251911000002')`);
+    pool = new pg.Pool({ connectionString: app.url, max: 2 });
+  });
+  afterAll(async () => {
+    await pool?.end();
+  });
+
+  async function appBackup(key?: string) {
+    if (key) process.env.BACKUP_SIGNING_KEY = key;
+    else delete process.env.BACKUP_SIGNING_KEY;
+    const { storage, dir } = await freshStorage();
+    return { storage, dir, id: await backup(app.url, storage) };
+  }
+  /** The export's error (an export that opened is cancelled, so its connection goes back to the pool). */
+  const exportOf = async (storage: StorageBackend, id: string) => {
+    const r = await openTableExport(pool, { tables: ['telegram_users'], format: 'csv', timeZone: 'UTC', source: backupExportSource(storage, id) }).catch((err: unknown) => err);
+    if (r instanceof Error) throw r;
+    await (r as { stream: ReadableStream }).stream.cancel();
+    return r;
+  };
+
+  it('with BACKUP_SIGNING_KEY, a member edited with every checksum recomputed is refused, naming the signature', async () => {
+    const { storage, dir, id } = await appBackup(KEY_A);
+    await tamperMember(dir, id, (e) => e.section === 'table-data' && e.name === 'telegram_users', (text) => text.replace('Kebede', 'Forged'));
+    await expect(exportOf(storage, id)).rejects.toMatchObject({ code: 'corrupt', message: expect.stringMatching(/signature does not match/) });
+  });
+
+  it("a member whose first line is another COPY line (checksums recomputed) is refused", async () => {
+    const { storage, dir, id } = await appBackup();
+    await tamperMember(dir, id, (e) => e.section === 'table-data' && e.name === 'telegram_users', (text) => text.replace(/^COPY [^\n]*\n/, 'COPY "public"."telegram_users" ("id") FROM stdin;\n'));
+    await expect(exportOf(storage, id)).rejects.toMatchObject({ code: 'corrupt', message: expect.stringMatching(/COPY line/) });
+  });
+
+  it("another backup's files stored under this id are refused", async () => {
+    const a = await appBackup();
+    const b = await appBackup();
+    await copyFile(path.join(b.dir, manifestKey(b.id)), path.join(a.dir, manifestKey(a.id)));
+    await copyFile(path.join(b.dir, archiveKey(b.id)), path.join(a.dir, archiveKey(a.id)));
+    await expect(exportOf(a.storage, a.id)).rejects.toMatchObject({ code: 'corrupt', message: expect.stringMatching(/is for backup/) });
+  });
+});
+
+describe('manifests that lie about themselves', () => {
+  it('a start time that is not a date makes that backup unreadable, not every prune fail', async () => {
+    const { storage, dir } = await freshStorage();
+    const good = await backup(src.url, storage);
+    const bad = await backup(src.url, storage);
+    await editManifest(dir, bad, (m) => {
+      m.startedAt = 'yesterday-ish';
+    });
+    const listed = await listBackups(storage);
+    expect(listed.find((b) => b.id === bad)).toMatchObject({ status: 'unreadable', error: expect.stringMatching(/startedAt/) });
+    const r = await pruneBackups(null, storage, { ...RETENTION_DEFAULTS, now: new Date(), dryRun: true });
+    expect(r.items.map((i) => i.id)).toEqual([good]);
+  });
+
+  it("a first line (what list reads) that disagrees with the signed body is refused by verify and restore", async () => {
+    const { storage, dir, id } = await freshBackup(KEY_A);
+    const file = path.join(dir, manifestKey(id));
+    const text = await readFile(file, 'utf8');
+    const nl = text.indexOf('\n');
+    const real = (JSON.parse(text) as Manifest).startedAt;
+    // The full parse takes the LAST duplicate key: the body's real value, so the signature holds.
+    const first = text.slice(0, nl).replace(`"startedAt":"${real}"`, '"startedAt":"2099-01-01T00:00:00.000Z"');
+    await writeFile(file, `${first}${text.slice(nl, -2)},\n"startedAt":"${real}"}\n`);
+    expect((JSON.parse(await readFile(file, 'utf8')) as Manifest).startedAt).toBe(real);
+    expect((await listBackups(storage))[0].startedAt).toBe('2099-01-01T00:00:00.000Z');
+    await expectRefused(storage, id, /first line.*disagrees/);
+  });
+
+  it('two tables of the same name, and an entry of a section this version does not know, are refused', async () => {
+    const a = await freshBackup();
+    await editManifest(a.dir, a.id, (m) => {
+      const t = m.tables[0];
+      m.tables.push({ ...t, entries: [] , rows: 0, contentSha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
+    });
+    await expectRefused(a.storage, a.id, /listed twice/);
+    const b = await freshBackup();
+    await editManifest(b.dir, b.id, (m) => {
+      const e = m.entries.find((x) => x.section === 'post-data' || x.section === 'pre-data')!;
+      (e as { section: string }).section = 'post-data-v9';
+    });
+    await expectRefused(b.storage, b.id, /section "post-data-v9"/);
+  });
+});
+
+describe('reindex trusts a manifest only under its own name', () => {
+  it("another backup's manifest under this id is skipped, and that backup's row keeps its own archive", async () => {
+    const app = await createTestDatabase({ migrate: true, prefix: 'hostile' });
+    dbs.push(app);
+    const { storage, dir } = await freshStorage();
+    const a = await backup(src.url, storage);
+    const b = await backup(src.url, storage);
+    await copyFile(path.join(dir, manifestKey(b)), path.join(dir, manifestKey(a)));
+    const r = await reindex(storage, app.url);
+    expect(r.skipped).toEqual([{ id: a, reason: expect.stringMatching(new RegExp(`manifest is for backup ${b}`)) }]);
+    expect(r.upserted).toEqual([b]);
+    expect(await scalar(app.url, `SELECT string_agg(id || ' ' || storage_location, ',') FROM backup_runs`)).toBe(`${b} file://${dir}/${archiveKey(b)}`);
   });
 });
