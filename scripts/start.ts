@@ -25,6 +25,7 @@ import { assertClusterNotRunning } from '../lib/db/cluster-not-running';
 import { dataDir, embeddedClusterDir, embeddedPasswordPath, PROJECT_ROOT, startLocalDatabase, stateFile, type LocalDatabase } from '../lib/db/local-database';
 import { migrate } from '../lib/db/migrate';
 import { databaseUrl } from '../lib/db/pool';
+import { scheduleFromEnv } from '../lib/backup/schedule';
 import { AppError, exitCode, oneLine, toAppError } from '../lib/errors';
 import { DEFAULT_SEED_SCALE, firstNonEmptyTable, seedDemoData } from '../lib/seed/seed-demo-data';
 
@@ -279,6 +280,9 @@ async function main(): Promise<number> {
   if (process.env.ADMIN_PASSWORD !== undefined && process.env.ADMIN_PASSWORD.length < 8) {
     throw new AppError('config', 'ADMIN_PASSWORD must be at least 8 characters');
   }
+  // The in-process scheduler reads these in the web app: a typo there would leave a server that
+  // looks started and never backs up (one log line), so it is refused here, before anything starts.
+  if (!values['no-web'] && !process.env.VERCEL) scheduleFromEnv();
   if (!values['no-web']) await assertPortFree(port);
 
   let url: string;

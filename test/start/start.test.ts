@@ -121,6 +121,21 @@ describe('npm start (database part, --no-web)', () => {
     expect(await bad.exit).toBe(1);
     expect(bad.output().trim()).toBe('tickethub: DATABASE_URL is not a valid postgres:// URL');
   });
+
+  it('refuses an invalid BACKUP_SCHEDULE or BACKUP_TZ with one line and exit 1 before starting anything (a server that never backs up must not look started)', async () => {
+    const dir = await newDataDir();
+    for (const [env, want] of [
+      [{ BACKUP_SCHEDULE: '0 2 * *' }, /^tickethub: BACKUP_SCHEDULE "0 2 \* \*" must be a cron expression of 5 fields/],
+      [{ BACKUP_SCHEDULE: '61 2 * * *' }, /^tickethub: BACKUP_SCHEDULE "61 2 \* \* \*" is not a valid cron expression/],
+      [{ BACKUP_TZ: 'Africa/Addis Ababa' }, /^tickethub: BACKUP_TZ "Africa\/Addis Ababa" is not an IANA time zone/],
+    ] as const) {
+      const run = launch([], { TICKETHUB_DATA_DIR: dir, PORT: String(await freePort()), ...env });
+      expect(await run.exit, JSON.stringify(env)).toBe(1);
+      expect(run.output().trim().split('\n'), JSON.stringify(env)).toHaveLength(1);
+      expect(run.output().trim()).toMatch(want);
+    }
+    expect(existsSync(path.join(dir, 'pg'))).toBe(false);
+  });
 });
 
 // The full start (build + next start) runs on the production build that the web tests share:
