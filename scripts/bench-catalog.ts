@@ -3,8 +3,9 @@
  * small tables chained by foreign keys (scripts/catalog-scale-db.ts: 10 rows each, created once,
  * reused; BENCH_CATALOG_DB names it).
  *
- * Backup: alternating rounds (BENCH_ROUNDS, 3) of our backup (a child process of bench-backup.ts,
- * no read-back verification, as pg_dump does none) and `pg_dump -Fc`; prints medians, the time
+ * Backup: alternating rounds (BENCH_ROUNDS, 3) of our backup (`tickethub-backup backup --no-verify`
+ * as a user runs it, the bin's Node flags included; no read-back verification, as pg_dump does none)
+ * and `pg_dump -Fc`; prints medians, the time
  * ratio (target <= 1.5), our peak RSS (target <= 200 MB), archive and manifest sizes, and what
  * `list` reads of the manifest (format v3: its first line, the summary; target: the manifest is
  * split so that list never reads it all, or it is <= 25% of the archive).
@@ -16,6 +17,7 @@ import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCliBackup } from './bench-measure';
 import { ensureCatalogScaleDatabase } from './catalog-scale-db';
 
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -49,23 +51,11 @@ async function firstLineBytes(file: string): Promise<number> {
   }
 }
 
-function ours(url: string, dir: string): Promise<Ours> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'bench-backup.ts'), '--child', url, dir, 'no-verify'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', async (code) => {
-      if (code !== 0) return reject(new Error(`our backup failed (exit ${code})`));
-      try {
-        const r = JSON.parse(out.trim().split('\n').pop()!) as Omit<Ours, 'summaryBytes'>;
-        const manifest = (await readdir(dir)).find((f) => f.endsWith('.manifest.json'))!;
-        resolve({ ...r, summaryBytes: await firstLineBytes(path.join(dir, manifest)) });
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+/** Our backup exactly as a user runs it (the bin's Node flags included), without the read-back check (pg_dump does none). */
+async function ours(url: string, dir: string): Promise<Ours> {
+  const r = await runCliBackup(url, dir, false);
+  const manifest = path.join(dir, (await readdir(dir)).find((f) => f.endsWith('.manifest.json'))!);
+  return { ms: r.ms, sizeBytes: r.sizeBytes, maxRssMB: r.maxRssMB ?? NaN, cpuMs: r.cpuMs ?? NaN, manifestBytes: (await stat(manifest)).size, summaryBytes: await firstLineBytes(manifest) };
 }
 
 function pgDump(url: string, file: string): Promise<{ ms: number; sizeBytes: number }> {

@@ -4,7 +4,7 @@
  * peak RSS read by GNU time (`/usr/bin/time -f %M`, the whole process: Node, tsx, the backup).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,21 @@ export interface ProcResult {
   ms: number;
   /** Peak RSS of the process (MB), null when /usr/bin/time is unavailable. */
   maxRssMB: number | null;
+  /** User + system CPU time of the process (ms), null when /usr/bin/time is unavailable. */
+  cpuMs: number | null;
   stdout: string;
+}
+
+const BIN = path.join(ROOT, 'bin/tickethub-backup.mjs');
+
+/**
+ * `process.execPath` arguments that run the CLI as `npx tickethub-backup ...` does: with the Node
+ * flags of the bin's `#!/usr/bin/env -S node ...` line, then the bin, then `args`.
+ */
+export function cliArgs(args: string[]): string[] {
+  const shebang = readFileSync(BIN, 'utf8').split('\n', 1)[0];
+  const flags = /^#!\/usr\/bin\/env -S node (.*)$/.exec(shebang)?.[1].trim().split(/\s+/) ?? [];
+  return [...flags, BIN, ...args];
 }
 
 /**
@@ -29,7 +43,7 @@ export async function measureProcess(cmd: string, args: string[], opts: { env?: 
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'bench-time-'));
   const timeFile = path.join(tmp, 'time');
   const gnu = existsSync(GNU_TIME);
-  const [file, argv] = gnu ? [GNU_TIME, ['-f', '%M', '-o', timeFile, cmd, ...args]] : [cmd, args];
+  const [file, argv] = gnu ? [GNU_TIME, ['-f', '%M %U %S', '-o', timeFile, cmd, ...args]] : [cmd, args];
   try {
     const { open } = await import('node:fs/promises');
     const out = opts.stdoutFile ? await open(opts.stdoutFile, 'w') : null;
@@ -47,11 +61,13 @@ export async function measureProcess(cmd: string, args: string[], opts: { env?: 
     await out?.close();
     if (code !== 0) throw new Error(`${path.basename(cmd)} ${args.slice(0, 2).join(' ')} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
     let maxRssMB: number | null = null;
+    let cpuMs: number | null = null;
     if (gnu) {
-      const kb = Number((await readFile(timeFile, 'utf8')).trim().split('\n').pop());
+      const [kb, user, sys] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
       if (Number.isFinite(kb)) maxRssMB = kb / 1024;
+      if (Number.isFinite(user) && Number.isFinite(sys)) cpuMs = (user + sys) * 1000;
     }
-    return { ms, maxRssMB, stdout };
+    return { ms, maxRssMB, cpuMs, stdout };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -67,7 +83,7 @@ export interface CliBackupResult extends ProcResult {
 
 /** `tickethub-backup backup --database-url URL --storage DIR --json [--no-verify]`, exactly as a user runs it. */
 export async function runCliBackup(url: string, storageDir: string, verify: boolean, extra: string[] = []): Promise<CliBackupResult> {
-  const r = await measureProcess(process.execPath, [path.join(ROOT, 'bin/tickethub-backup.mjs'), 'backup', '--database-url', url, '--storage', storageDir, '--json', ...(verify ? [] : ['--no-verify']), ...extra]);
+  const r = await measureProcess(process.execPath, cliArgs(['backup', '--database-url', url, '--storage', storageDir, '--json', ...(verify ? [] : ['--no-verify']), ...extra]));
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
   return { ...r, durationMs: j.durationMs, sizeBytes: j.sizeBytes, rows: j.rows, verified: j.verified };
 }

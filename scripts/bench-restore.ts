@@ -34,7 +34,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { BENCH_KINDS, BENCH_SERVER, benchDbStats, benchScaleFromEnv, benchUrl, ensureBenchDb } from './bench-dbs';
 import type { BenchDb, BenchKind } from './bench-dbs';
-import { conditions, reportHeader, measureProcess, median, mib, ROOT, rss, runCliBackup, runPgDump, sec } from './bench-measure';
+import { cliArgs, conditions, reportHeader, measureProcess, median, mib, rss, runCliBackup, runPgDump, sec } from './bench-measure';
 import type { ProcResult } from './bench-measure';
 import { ensureCatalogScaleDatabase } from './catalog-scale-db';
 import { quoteIdent } from '../lib/backup/catalog/quote-ident';
@@ -86,11 +86,11 @@ async function runOurs(archive: string, url: string, extra: string[], expectRows
   delete env.BACKUP_STORAGE_URL;
   let r: ProcResult;
   try {
-    r = await measureProcess(process.execPath, [path.join(ROOT, 'bin/tickethub-backup.mjs'), 'restore', archive, '--target-url', url, '--yes', '--json', ...extra], { env });
+    r = await measureProcess(process.execPath, cliArgs(['restore', archive, '--target-url', url, '--yes', '--json', ...extra]), { env });
   } catch (err) {
     // Catalog scale on stock settings: the atomic restore must refuse (lock budget) before touching anything.
     const msg = (err as Error).message;
-    if (CATALOG && !extra.includes('--jobs') && /max_locks_per_transaction/.test(msg)) return { ms: NaN, maxRssMB: null, stdout: '', ownMs: null, refused: msg.replace(/^.*?failed \(exit 1\): /, '') };
+    if (CATALOG && !extra.includes('--jobs') && /max_locks_per_transaction/.test(msg)) return { ms: NaN, maxRssMB: null, cpuMs: null, stdout: '', ownMs: null, refused: msg.replace(/^.*?failed \(exit 1\): /, '') };
     throw err;
   }
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; rows: number; durationMs: number; tables: { rows: number; expectedRows: number; contentMatches: boolean | null }[] };
@@ -155,25 +155,26 @@ function report(r: DbRuns): string[] {
   const row = (who: Contestant) => {
     const xs = r.runs[who];
     if (!xs.length) return [];
-    if (xs.some((x) => x.refused)) return [`| ${LABEL[who]} | refused before touching anything: ${xs.find((x) => x.refused)!.refused} | — | — | — |`];
+    if (xs.some((x) => x.refused)) return [`| ${LABEL[who]} | refused before touching anything: ${xs.find((x) => x.refused)!.refused} | — | — | — | — |`];
     const m = median(xs.map((x) => x.ms));
     const own = xs[0].ownMs === null ? null : median(xs.map((x) => x.ownMs!));
     const ratio = who === 'pg_restore' ? '1.00' : `**${(m / p).toFixed(2)}×**${own !== null ? ` (own ${(own / p).toFixed(2)}×)` : ''}`;
-    return [`| ${LABEL[who]} | ${sec(m)}${own !== null ? ` (restore's own ${sec(own)})` : ''} | ${ratio} | ${TARGET[who] ?? '—'} | ${rss(maxRss(xs))} |`];
+    const cpu = xs.every((x) => x.cpuMs !== null) ? sec(median(xs.map((x) => x.cpuMs!))) : 'n/a';
+    return [`| ${LABEL[who]} | ${sec(m)}${own !== null ? ` (restore's own ${sec(own)})` : ''} | ${ratio} | ${TARGET[who] ?? '—'} | ${rss(maxRss(xs))} | ${cpu} |`];
   };
   return [
     '',
     `### ${r.name}: ${r.describe}; our archive ${mib(r.archiveBytes)}, pg_dump -Fc ${mib(r.dumpBytes)}`,
     `${ROUNDS} rotating rounds, medians; each restore into a new empty database; peak RSS = max over rounds (whole process)`,
     '',
-    '| command | time | vs `pg_restore -j2` | target | peak RSS |',
-    '|---|---|---|---|---|',
+    '| command | time | vs `pg_restore -j2` | target | peak RSS | process CPU |',
+    '|---|---|---|---|---|---|',
     ...row('atomic'),
     ...row('jobs2'),
     ...row('pg_restore'),
     ...row('check-content'),
     '',
-    '"time" is the process wall time as a user sees it (Node + tsx start-up included); "restore\'s own" is the durationMs the restore reports (preflight included).',
+    '"time" is the process wall time as a user sees it (Node + tsx start-up included); "restore\'s own" is the durationMs the restore reports (preflight included); "process CPU" is the client process\'s user + system time (median; the server\'s work is not in it).',
   ];
 }
 

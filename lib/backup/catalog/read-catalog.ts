@@ -105,8 +105,22 @@ export interface Catalog {
 
 const NS = `n.nspname = ANY($1::text[])`;
 
+/**
+ * A function making one row object of a query's result from its array row, as an object literal
+ * with every field in order. pg's own row objects get their fields added one by one after four
+ * in-object slots, so each carries a separate property array: with ~140,000 catalog rows on a
+ * 5,000-table database that was ~10 MB more of the dump's peak heap.
+ */
+function rowMaker(names: string[]): (values: unknown[]) => unknown {
+  return new Function('v', `return {${names.map((n, i) => `${JSON.stringify(n)}: v[${i}]`).join(', ')}};`) as (values: unknown[]) => unknown;
+}
+
 export async function readCatalog(client: pg.ClientBase, schemas: string[]): Promise<Catalog> {
-  const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [schemas]) => (await client.query<T>(sql, params)).rows;
+  const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [schemas]): Promise<T[]> => {
+    const r = await client.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
+    const make = rowMaker(r.fields.map((f) => f.name));
+    return r.rows.map((v) => make(v) as T);
+  };
   const [{ v }] = await q<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`, []);
   // The queries below use catalog columns of PostgreSQL 14+ (pg_range.rngmultitypid, pg_trigger.tgparentid).
   if (v < 140000) throw new AppError('incompatible', `PostgreSQL ${Math.floor(v / 10000)} is not supported by the schema dumper (14 or newer needed)`);
@@ -314,7 +328,9 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
   for (const t of types) if (t.typrelid) oids.add(t.typrelid);
   for (const o of kindOids(kinds)) oids.add(o);
   for (const c of columns) if (c.adoid !== null) oids.add(c.adoid);
-  const oidList = [...oids];
+  // One array literal for the three queries below: pg would turn a JS array of ~70,000 oids into
+  // its text form once per query, by string concatenation (~28 MB of garbage at 5,000 tables).
+  const oidList = `{${[...oids].join(',')}}`;
   const depends = await q<DependRow>(
     `SELECT classid::int AS classid, objid::int AS objid, objsubid, refclassid::int AS refclassid, refobjid::int AS refobjid,
             refobjsubid, deptype::text AS deptype

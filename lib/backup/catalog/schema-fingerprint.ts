@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 
 /**
@@ -90,16 +89,19 @@ export async function schemaFingerprint(client: pg.ClientBase, schemas: string[]
   // search_path '' so every deparsed name is qualified; the caller's value is put back.
   const prev = (await client.query<{ sp: string }>(`SELECT pg_catalog.current_setting('search_path') AS sp`)).rows[0].sp;
   await client.query(`SELECT pg_catalog.set_config('search_path', '', false)`);
-  let r: pg.QueryResult<{ k: string; v: string | null }>;
+  let r: pg.QueryResult<{ k: string; h: string }>;
   try {
-    r = await client.query<{ k: string; v: string | null }>(QUERY, [schemas]);
+    // Each definition hashed where it is built: the same first 16 hex digits of the SHA-256 of its
+    // UTF-8 text, without sending ~10 MB of definitions (a 5,000-table catalog) to be hashed here.
+    r = await client.query<{ k: string; h: string }>(
+      `SELECT k, pg_catalog.substr(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(coalesce(v, ''), 'UTF8')), 'hex'), 1, 16) AS h FROM (${QUERY}) x`,
+      [schemas],
+    );
   } finally {
     await client.query(`SELECT pg_catalog.set_config('search_path', $1, false)`, [prev]).catch(() => undefined);
   }
   const out: SchemaFingerprint = {};
-  for (const row of r.rows.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))) {
-    out[row.k] = createHash('sha256').update(row.v ?? '').digest('hex').slice(0, 16);
-  }
+  for (const row of r.rows.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))) out[row.k] = row.h;
   return out;
 }
 
