@@ -3,7 +3,9 @@ import { logActivity } from '../activity/log-activity';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { hasBackupRuns, markRunDeleted, retentionRows, withBackupLockHeld } from './backup-runs';
+import { recordedSignature } from './backup-signature';
 import { removeLeftovers } from './leftovers';
+import { signingNotice } from './manifest-signature';
 import { listBackups } from './list-backups';
 import { archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
 import { planRetention } from './retention';
@@ -77,15 +79,21 @@ export async function pruneBackups(
   // Killed runs' leftovers and stuck 'running' rows first (only when no backup is running).
   if (db && !policy.dryRun) await withBackupLockHeld(db, () => removeLeftovers(db, storage)).catch(() => null);
   const candidates = new Map<string, RetentionCandidate>();
+  // While BACKUP_SIGNING_KEY is set, a backup verify and restore would refuse (unsigned, another
+  // key) is never a good backup: anyone who can write to the storage could otherwise plant a
+  // "newest good backup" that retention keeps instead of the real ones.
+  const signing = signingNotice().configured;
   for (const b of await listBackups(storage)) {
-    if (b.status === 'succeeded' && b.startedAt) candidates.set(b.id, { id: b.id, startedAt: new Date(b.startedAt), status: 'succeeded' });
+    if (b.status !== 'succeeded' || !b.startedAt) continue;
+    const refused = signing && recordedSignature({ signature: b.manifest?.signature ?? null }).refused;
+    candidates.set(b.id, { id: b.id, startedAt: new Date(b.startedAt), status: 'succeeded', ...(refused ? { good: false } : {}) });
   }
   const recording = db ? await hasBackupRuns(db) : false;
   if (db && recording) {
     for (const r of await retentionRows(db)) {
       const known = candidates.get(r.id);
       // Storage is the source of truth for existence; the row knows whether it verified/drilled.
-      if (known) known.good = r.good;
+      if (known) known.good = known.good !== false && r.good;
       else if (r.status !== 'succeeded') candidates.set(r.id, { id: r.id, startedAt: r.startedAt, status: r.status });
     }
   }

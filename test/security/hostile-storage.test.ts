@@ -338,3 +338,21 @@ describe('reindex trusts a manifest only under its own name', () => {
     expect(await scalar(app.url, `SELECT string_agg(id || ' ' || storage_location, ',') FROM backup_runs`)).toBe(`${b} file://${dir}/${archiveKey(b)}`);
   });
 });
+
+describe('retention with BACKUP_SIGNING_KEY', () => {
+  it('an unsigned backup (or one signed with another key) is never the good backup retention keeps instead of a signed one', async () => {
+    const { storage } = await freshStorage();
+    process.env.BACKUP_SIGNING_KEY = KEY_A;
+    const signed = await backup(src.url, storage);
+    delete process.env.BACKUP_SIGNING_KEY;
+    const unsigned = await backup(src.url, storage);
+    process.env.BACKUP_SIGNING_KEY = 'o'.repeat(40);
+    const otherKey = await backup(src.url, storage);
+    process.env.BACKUP_SIGNING_KEY = KEY_A;
+    const r = await pruneBackups(null, storage, { ...RETENTION_DEFAULTS, keepDays: 0, keepLast: 1, now: new Date(Date.now() + 1000), dryRun: true });
+    const byId = Object.fromEntries(r.items.map((i) => [i.id, i]));
+    expect(byId[signed]).toMatchObject({ action: 'keep' });
+    expect(byId[unsigned]).toMatchObject({ action: 'remove', status: 'not verified' });
+    expect(byId[otherKey]).toMatchObject({ action: 'remove', status: 'not verified' });
+  });
+});
