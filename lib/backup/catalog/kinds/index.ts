@@ -96,6 +96,12 @@ const UNSUPPORTED_SQL = `SELECT 'base type ' || pg_catalog.quote_ident(n.nspname
        JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
       WHERE pn.nspname = ANY($1::text[]) AND NOT cn.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'f')
      UNION ALL
+     SELECT 'table ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+            || ' partitioned by hash on an enum (an enum value hashes by its oid, which a restore changes: the rows would not fit their partitions)'
+       FROM pg_catalog.pg_partitioned_table pt JOIN pg_catalog.pg_class c ON c.oid = pt.partrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1::text[]) AND pt.partstrat = 'h' AND EXISTS (SELECT 1 FROM unnest(pt.partclass::pg_catalog.oid[]) k
+              JOIN pg_catalog.pg_opclass o ON o.oid = k WHERE o.opcintype = 'pg_catalog.anyenum'::pg_catalog.regtype)
+     UNION ALL
      SELECT 'subscription ' || pg_catalog.quote_ident(s.subname) FROM pg_catalog.pg_subscription s
       WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
      ORDER BY 1`;

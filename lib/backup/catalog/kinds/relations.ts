@@ -53,6 +53,22 @@ interface RelationContext {
   foreignTables: Map<number, ReturnType<typeof foreignTableParts>>;
   consByRel: Map<number, ConstraintRow[]>;
   inlineChecks: Set<number>;
+  /** CHECK constraints calling a routine whose SQL-standard body reads a relation: never inline (see checksCallingSqlBodies). */
+  separateChecks: Set<number>;
+}
+
+/**
+ * CHECK constraints that call a dumped routine with a SQL-standard body (BEGIN ATOMIC) that reads
+ * a relation. Such a body is parsed at CREATE FUNCTION, so the routine comes after the relations it
+ * reads; a CHECK calling it inside CREATE TABLE of one of them is a dependency loop that no order
+ * resolves. They are added after the data instead (post-data), as pg_dump does when it breaks such a loop.
+ */
+function checksCallingSqlBodies(g: DumpGraph): Set<number> {
+  const readsRelation = new Set<number>();
+  for (const d of g.cat.depends) if (d.classid === PG_PROC && d.refclassid === PG_CLASS && d.deptype === 'n' && !g.isMember(PG_PROC, d.objid)) readsRelation.add(d.objid);
+  const out = new Set<number>();
+  for (const d of g.cat.depends) if (d.classid === PG_CONSTRAINT && d.refclassid === PG_PROC && readsRelation.has(d.refobjid)) out.add(d.objid);
+  return out;
 }
 
 export function buildRelations(g: DumpGraph, links: SequenceLinks): RelationNodes {
@@ -63,6 +79,7 @@ export function buildRelations(g: DumpGraph, links: SequenceLinks): RelationNode
     foreignTables: new Map(g.cat.kinds.foreignData.tables.map((t) => [t.relid, foreignTableParts(t)])),
     consByRel: groupBy(g.cat.constraints, (c) => c.conrelid),
     inlineChecks: out.inlineChecks,
+    separateChecks: checksCallingSqlBodies(g),
   };
   for (const r of g.cat.rels) {
     if (g.isMember(PG_CLASS, r.oid) || !['r', 'p', 'v', 'm', 'f'].includes(r.relkind)) continue;
@@ -137,6 +154,7 @@ function tableSql(ctx: RelationContext, r: RelRow, q: string, cols: ColumnRow[],
   for (const con of ctx.consByRel.get(r.oid) ?? []) {
     if (con.contype !== 'c' || !con.convalidated) continue;
     if (!(isPartition || con.conislocal)) continue;
+    if (!isPartition && ctx.separateChecks.has(con.oid)) continue;
     lines.push(`    CONSTRAINT ${quoteIdent(con.conname)} ${con.def}`);
     ctx.inlineChecks.add(con.oid);
     keys.push(catalogKey(PG_CONSTRAINT, con.oid));
