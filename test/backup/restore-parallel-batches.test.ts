@@ -73,6 +73,16 @@ describe('restore --jobs of many small tables', () => {
     expect(dataXids).toBeLessThan(TABLES / 10);
   }, 300_000);
 
+  it('splits a member over the budget (the OWNER member of every table) into batches within it', async () => {
+    const target = await db();
+    // 120 locks per transaction: less than the OWNER member of 240 tables and their sequences takes at once.
+    const { result, peak } = await restoreLockPeak(target.url, () => restoreParallel({ source: id, storage, targetUrl: target.url, jobs: 2, maxBatchLocks: 120 }));
+    expect(result.tables.filter((t) => t.rows === 3)).toHaveLength(TABLES);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(120);
+    expect(await schemaOf(target.url)).toBe(await schemaOf(src.url));
+  }, 300_000);
+
   /** A target whose event trigger refuses the DDL command after which `condition` holds; the --jobs restore into it fails. */
   async function refusedRestore(condition: string, refusal: string): Promise<{ target: TestDatabase; err: Error & { details?: unknown } }> {
     const target = await db();

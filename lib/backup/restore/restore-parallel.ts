@@ -53,7 +53,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     const main = await connectWorker(opts.targetUrl, clients);
     const lp = await planFresh({ ...checked, client: main, target, opts, mode: 'fresh' }, '--jobs restores only into an empty database');
     // Small objects commit many to a transaction, each transaction within its share of the target's lock table.
-    const batchLocks = batchLockLimit(await readLockBudget(main), opts.jobs);
+    const batchLocks = Math.min(batchLockLimit(await readLockBudget(main), opts.jobs), opts.maxBatchLocks ?? Infinity);
     lp.plan.actions.push(`load on ${opts.jobs} connections in parallel — NOT atomic: a failure leaves a partial database`);
     opts.onPlan?.(lp.plan);
     if (opts.confirm && !(await opts.confirm(lp.plan))) throw new AppError('aborted', 'restore cancelled: nothing was changed');
@@ -70,7 +70,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     for (const w of workers) await loadMembers(w, reader, header, lp.actions, ctx);
     await runSqlBatched(main, reader, m.entries.filter((e) => e.section === 'pre-data'), lp.actions, ctx, batchLocks);
     const { report, earlyDone } = await loadTablesInParallel(workers, reader, m, lp.actions, ctx, { checkContent: Boolean(opts.checkContent), onVerify: (what) => progress(what, 'verifying'), batchLocks });
-    await loadMembers(main, reader, m.entries.filter((e) => e.section === 'sequence-set'), lp.actions, ctx);
+    await runSqlBatched(main, reader, m.entries.filter((e) => e.section === 'sequence-set'), lp.actions, ctx, batchLocks);
     await loadPostData(workers, main, reader, m.entries.filter((e) => e.section === 'post-data' && !earlyDone.has(e.index)), lp.actions, ctx, batchLocks);
     report.sort((a, b) => (a.schema + a.name).localeCompare(b.schema + b.name));
     checkReport(m, report);

@@ -50,6 +50,8 @@ export interface RestoreOptions extends RestoreCommonOptions {
 export interface ParallelRestoreOptions extends RestoreCommonOptions {
   /** Connections (2..16). */
   jobs: number;
+  /** At most this many lock-table entries per transaction (default: the connection's share of the target's lock table, lock-budget.ts batchLockLimit). */
+  maxBatchLocks?: number;
 }
 
 export interface RestorePlan {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { AppError, toAppError } from '../../errors';
+import { AppError, oneLine, toAppError } from '../../errors';
 import type { ManifestEntry } from '../manifest';
 import { describeEntry } from '../manifest';
 import type { LoadContext } from './load-loop';
@@ -38,6 +38,47 @@ export function statementCount(sql: string): number {
     if (Number.isNaN(next) || next === 10 || next === 13) n++;
   }
   return Math.max(1, n);
+}
+
+/**
+ * The statements of `sql` (each with its `;` and what follows up to the next statement), split at
+ * semicolons outside quoted identifiers, string literals and comments; null when the text has
+ * anything this does not follow (a dollar-quoted body, an escape string): then it is not split.
+ */
+export function splitStatements(sql: string): string[] | null {
+  const out: string[] = [];
+  let start = 0;
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql[i];
+    if (c === "'" || c === '"') {
+      if (c === "'" && i > 0 && /[eEuU&]/.test(sql[i - 1])) return null;
+      i++;
+      for (;;) {
+        if (i >= n) return null;
+        if (sql[i] === c) {
+          if (sql[i + 1] === c) i += 2;
+          else break;
+        } else i++;
+      }
+      i++;
+    } else if (c === '$') {
+      return null;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      const nl = sql.indexOf('\n', i);
+      i = nl === -1 ? n : nl + 1;
+    } else if (c === '/' && sql[i + 1] === '*') {
+      return null;
+    } else if (c === ';') {
+      i++;
+      while (i < n && (sql[i] === '\n' || sql[i] === '\r' || sql[i] === ' ')) i++;
+      out.push(sql.slice(start, i));
+      start = i;
+    } else i++;
+  }
+  if (sql.slice(start).trim()) out.push(sql.slice(start));
+  return out;
 }
 
 /** Locks a member's SQL may take (see LOCKS_PER_STATEMENT). */
@@ -94,6 +135,9 @@ export async function runSqlBatched(client: pg.ClientBase, reader: MemberReader,
     }
     if (!sql.trim()) continue;
     const w = sqlLocks(sql);
+    // One member over the limit on its own (the OWNER and ACL members and the sequence values of a
+    // 5,000-table catalog: thousands of statements): its statements in batches, in order.
+    if (w > lockLimit && (await runInPieces(client, e, sql, lockLimit, flush))) continue;
     if (batch.length > 0 && (locks + w > lockLimit || chars + sql.length > BATCH_SQL_CHARS)) await flush();
     batch.push({ e, sql });
     locks += w;
@@ -102,4 +146,25 @@ export async function runSqlBatched(client: pg.ClientBase, reader: MemberReader,
     if (!sql.trimEnd().endsWith(';')) await flush();
   }
   await flush();
+}
+
+/**
+ * Runs one member's statements in batches within `lockLimit` (after `flush`ing what came before);
+ * false when its text cannot be split safely (then it runs whole, as always). A failing batch is
+ * rolled back and fails the restore naming the member.
+ */
+async function runInPieces(client: pg.ClientBase, e: ManifestEntry, sql: string, lockLimit: number, flush: () => Promise<void>): Promise<boolean> {
+  const statements = splitStatements(sql);
+  if (!statements || statements.length < 2) return false;
+  await flush();
+  const per = Math.max(1, Math.floor(lockLimit / LOCKS_PER_STATEMENT));
+  for (let i = 0; i < statements.length; i += per) {
+    try {
+      await client.query(statements.slice(i, i + per).join(''));
+    } catch (err) {
+      const ae = toAppError(err);
+      throw new AppError(ae.code === 'internal' ? 'db_error' : ae.code, `${describeEntry(e)}: ${oneLine(ae.message)}`, { cause: err });
+    }
+  }
+  return true;
 }
