@@ -110,7 +110,7 @@ async function ensureAdmin(url: string, embedded: boolean): Promise<string[]> {
         description: `${created ? 'Created' : 'Updated'} super admin ${user.email} from ADMIN_EMAIL/ADMIN_PASSWORD at start`,
         ipAddress: 'system-startup',
         userAgent: 'tickethub-start',
-        metadata: { email: user.email, role: user.role },
+        metadata: { email: user.email, role: user.role, source: 'start' },
       });
       say(`admin ${user.email} ${created ? 'created' : 'updated'} from ADMIN_EMAIL/ADMIN_PASSWORD (super_admin)`);
       return [`Sign in as ${user.email} with ADMIN_PASSWORD.`];

@@ -12,6 +12,7 @@ export const ACTIVITY_ACTIONS = [
   'ADMIN_SIGN_IN_FAILED',
   'ADMIN_SIGN_OUT',
   'ADMIN_CREATED',
+  'ADMIN_UPDATED',
   'ADMIN_PASSWORD_RESET',
   'TRIP_CREATED',
   'RECEIPT_APPROVED',
@@ -73,7 +74,9 @@ export function describeActivity(e: DescribableEntry, locale: Locale): ActivityD
     case 'ADMIN_SIGN_IN_FAILED':
       return all(e.action, { email: str(m.email) });
     case 'ADMIN_CREATED':
-      return all(e.action, { email: str(m.email), role: str(m.role) });
+    case 'ADMIN_UPDATED':
+      // The CLI creates admins; `npm start` creates (source 'start') or updates the ADMIN_EMAIL admin.
+      return all(e.action === 'ADMIN_CREATED' && m.source === 'start' ? 'ADMIN_CREATED_start' : e.action, { email: str(m.email), role: str(m.role) });
     case 'ADMIN_PASSWORD_RESET':
       return all(e.action, { email: str(m.email) });
     case 'TRIP_CREATED':
@@ -101,8 +104,22 @@ export function describeActivity(e: DescribableEntry, locale: Locale): ActivityD
       if (m.ok === true) return all('BACKUP_VERIFIED_ok', { id: str(m.backupId) ?? e.entityId });
       return all('BACKUP_VERIFIED_problems', { id: str(m.backupId) ?? e.entityId, count: n(m.problems) });
     case 'BACKUP_DRILL':
-      // A failed drill's stored description carries the error text: shown as stored.
-      return m.ok === true ? all('BACKUP_DRILL_ok', { id: str(m.backupId) ?? e.entityId, rows: n(m.rows) }) : null;
+      // The error text itself stays as recorded (the drill's own words).
+      return m.ok === true
+        ? all('BACKUP_DRILL_ok', { id: str(m.backupId) ?? e.entityId, rows: n(m.rows) })
+        : all('BACKUP_DRILL_failed', { id: str(m.backupId) ?? e.entityId, error: str(m.error) });
+    case 'BACKUP_RETENTION': {
+      const ids = (v: unknown) => (Array.isArray(v) ? v.map((x) => str((x as { id?: unknown } | null)?.id)).filter((x): x is string => x !== null) : null);
+      const removed = ids(m.removed);
+      const failed = ids(m.failed);
+      if (!removed || !failed) return null;
+      const values = { days: n(m.keepDays), min: n(m.keepLast), count: n(removed.length) };
+      return failed.length
+        ? all('BACKUP_RETENTION_failed', { ...values, failed: failed.join(', ') })
+        : all('BACKUP_RETENTION', values);
+    }
+    case 'BACKUP_ALERT_FAILED':
+      return all(e.action, { event: str(m.event), channel: str(m.channel), attempts: n(m.attempts), error: str(m.error) ?? '—' });
     case 'DATA_EXPORTED': {
       const tables = Array.isArray(m.tables) ? m.tables.filter((t): t is string => typeof t === 'string') : null;
       const format = str(m.format);

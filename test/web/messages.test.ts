@@ -42,6 +42,17 @@ describe('message catalogs', () => {
     for (const [k, v] of en) expect(argumentsOf(String(am.get(k))), k).toEqual(argumentsOf(String(v)));
   });
 
+  // Names that are the same in both languages: each language's own name on the switch.
+  const SAME_IN_BOTH = new Set(['language.en', 'language.am']);
+
+  it('every Amharic message is translated: not a copy of the English one, and written in Ethiopic script', () => {
+    const copies = [...en].filter(([k, v]) => !SAME_IN_BOTH.has(k) && am.get(k) === v).map(([k]) => k);
+    expect(copies, 'Amharic value identical to the English one').toEqual([]);
+    // Placeholders, ICU syntax, codes and proper nouns aside, a translated sentence has Ethiopic letters.
+    const latinOnly = [...am].filter(([k, v]) => !SAME_IN_BOTH.has(k) && !/[\u1200-\u137F]/.test(String(v).replace(/\{[^{}]*\}/g, ''))).map(([k]) => k);
+    expect(latinOnly, 'Amharic value without any Ethiopic text').toEqual([]);
+  });
+
   it('the Amharic catalog is actually Amharic (Ethiopic script in the navigation)', () => {
     for (const k of ['nav.dashboard', 'nav.backups', 'nav.activity', 'login.submit']) expect(String(am.get(k)), k).toMatch(/[\u1200-\u137F]/);
     expect(am.get('nav.backups')).toBe('ምትኬዎች');

@@ -23,7 +23,7 @@ export const POST = withAdmin<{ id: string }>(
       action: 'BACKUP_DRILL',
       entityId: id,
       description: `Restore drill of backup ${id}: ${result.ok ? `passed (${result.tables.length} tables, ${result.rows} rows)` : `failed: ${result.error}`}`,
-      metadata: { backupId: id, ok: result.ok, rows: result.rows, durationMs: result.durationMs },
+      metadata: { backupId: id, ok: result.ok, rows: result.rows, durationMs: result.durationMs, ...(result.ok ? {} : { error: result.error }) },
     });
     return Response.json(result);
   },
