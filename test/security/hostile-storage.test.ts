@@ -356,3 +356,31 @@ describe('retention with BACKUP_SIGNING_KEY', () => {
     expect(byId[otherKey]).toMatchObject({ action: 'remove', status: 'not verified' });
   });
 });
+
+describe('names that are JavaScript object keys', () => {
+  it('tables, columns and a schema named __proto__, constructor, hasOwnProperty round trip through backup, verify, restore and a drill', async () => {
+    const d = await db();
+    await exec(
+      d.url,
+      `CREATE SCHEMA "__proto__";
+       CREATE TABLE "__proto__"."constructor" ("__proto__" int, "hasOwnProperty" text);
+       INSERT INTO "__proto__"."constructor" SELECT g, 'x' || g FROM generate_series(1, 5) g;
+       CREATE TABLE public."__proto__" ("toString" int PRIMARY KEY); INSERT INTO public."__proto__" VALUES (1), (2);
+       CREATE TABLE public."constructor" (id int REFERENCES public."__proto__"); INSERT INTO public."constructor" VALUES (1);`,
+    );
+    const { storage } = await freshStorage();
+    const id = (await (await import('../../lib/backup/run-backup')).runBackup({ databaseUrl: d.url, storage, trigger: 'cli', schemas: ['public', '__proto__'] })).id;
+    expect((await verifyBackup(storage, id)).problems).toEqual([]);
+    const t = await db();
+    const r = await restoreBackup({ source: id, storage, targetUrl: t.url, checkContent: true });
+    expect(r.tables.map((x) => [x.schema, x.name, x.rows, x.contentMatches])).toEqual(
+      expect.arrayContaining([
+        ['__proto__', 'constructor', 5, true],
+        ['public', '__proto__', 2, true],
+        ['public', 'constructor', 1, true],
+      ]),
+    );
+    expect(await hashesOf(t.url, ['public', '__proto__'])).toEqual(await hashesOf(d.url, ['public', '__proto__']));
+    expect((await runDrill({ storage, id, drillUrl: (await db()).url })).ok).toBe(true);
+  });
+});
