@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { logActivity } from '../../lib/activity/log-activity';
 import { ADMIN_ROLES, findAdminByEmail, upsertAdmin, type AdminRole } from '../../lib/auth/admin-users';
 import { openCliDatabase, type LocalDatabase } from '../../lib/db/local-database';
 import { AppError, toAppError } from '../../lib/errors';
+import { parseCommandArgs } from '../parse-command-args';
 
 export const summary = 'create an admin user or reset an admin password';
 
@@ -40,26 +40,19 @@ async function choosePassword(values: { password?: string; 'password-stdin'?: bo
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        email: { type: 'string' },
-        name: { type: 'string' },
-        role: { type: 'string' },
-        password: { type: 'string' },
-        'password-stdin': { type: 'boolean' },
-        'database-url': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new AppError('usage', `${(err as Error).message.split('\n')[0]}; ${SYNOPSIS}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      email: { type: 'string' },
+      name: { type: 'string' },
+      role: { type: 'string' },
+      password: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      'database-url': { type: 'string' },
+    },
+    SYNOPSIS,
+    2,
+  ) as { values: { email?: string; name?: string; role?: string; password?: string; 'password-stdin'?: boolean; 'database-url'?: string; help?: boolean }; positionals: string[] };
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;

@@ -1,9 +1,8 @@
 import { runBackup, formatBytes } from '../../lib/backup/run-backup';
 import { openCliDatabase } from '../../lib/db/local-database';
-import { AppError } from '../../lib/errors';
 import { openStorage } from '../../lib/storage/open-storage';
 import { tableCountLabel } from '../../lib/backup/table-count-label';
-import { parseCommandArgs } from '../parse-command-args';
+import { integerOption, parseCommandArgs } from '../parse-command-args';
 import { ProgressBar, formatDuration } from '../progress-bar';
 
 export const summary = 'back up the database into storage (one snapshot, plain-SQL archive + manifest)';
@@ -37,11 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  let workers: number | undefined;
-  if (values.workers !== undefined) {
-    workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new AppError('usage', `--workers must be an integer from 1 to 16, got ${JSON.stringify(values.workers)}`);
-  }
+  const workers = integerOption(values.workers, '--workers', 1, 16);
   const db = await openCliDatabase(values['database-url'] as string | undefined);
   const url = db.url;
   const storage = openStorage(values.storage as string | undefined);

@@ -10,7 +10,7 @@ import { AppError, oneLine, toAppError } from '../../lib/errors';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { applyIdentityOption, IDENTITY_HELP } from '../identity-option';
 import { tableCountLabel } from '../../lib/backup/table-count-label';
-import { parseCommandArgs } from '../parse-command-args';
+import { integerOption, parseCommandArgs } from '../parse-command-args';
 import { printable, printableJson, printableLines } from '../printable';
 import { formatDuration } from '../progress-bar';
 
@@ -127,8 +127,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!source) throw new AppError('usage', `missing backup id or archive path; ${USAGE.split('\n')[0].replace(/^Usage: /, 'usage: ')}`);
   const mode = values.mode as string | undefined;
   if (mode !== undefined && !(MODES as readonly string[]).includes(mode)) throw new AppError('usage', `--mode must be fresh, replace or data-only, got ${JSON.stringify(mode)}`);
-  const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 16) throw new AppError('usage', `--jobs must be an integer from 1 to 16, got ${JSON.stringify(values.jobs)}`);
+  const jobs = integerOption(values.jobs, '--jobs', 1, 16) ?? 1;
   if (jobs > 1 && ((mode && mode !== 'fresh') || values['into-schema'] !== undefined)) throw new AppError('usage', '--jobs works only with fresh restores into an empty database');
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   if (!values.yes && !interactive) throw new AppError('usage', 'refusing without --yes: stdin is not a terminal, so the restore plan cannot be confirmed');

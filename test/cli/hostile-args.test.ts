@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Hostile command lines: each is refused with ONE line naming the cause and exit 2, before anything
+// is opened (no database, no storage touched).
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'hostile-args-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function cli(args: string[]) {
+  const env = { ...process.env, BACKUP_STORAGE_URL: tmp, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/never_opened' };
+  const r = spawnSync(process.execPath, ['bin/tickethub-backup.mjs', ...args], { cwd: ROOT, env, input: '', encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function refused(args: string[], message: string | RegExp) {
+  const r = cli(args);
+  expect(r.stdout).toBe('');
+  expect(r.stderr.split('\n')).toHaveLength(2); // one line and its newline
+  expect(r.stderr.trimEnd()).toMatch(message);
+  expect(r.code).toBe(2);
+}
+
+describe('usage errors', () => {
+  it('a flag given twice is refused, not "last one wins" (--mode fresh --mode replace quietly replaced the database)', async () => {
+    refused(['restore', 'x', '--mode', 'fresh', '--mode', 'replace', '--yes'], /^tickethub-backup restore: option '--mode' given more than once; usage: tickethub-backup restore /);
+    refused(['restore', 'x', '--target-db', 'a', '--target-db', 'b', '--yes'], /option '--target-db' given more than once/);
+    refused(['backup', '--storage', tmp, '--storage', tmp], /^tickethub-backup backup: option '--storage' given more than once; usage: tickethub-backup backup /);
+    refused(['prune', '--dry-run', '--dry-run'], /option '--dry-run' given more than once/);
+    refused(['admin', 'create', '--email', 'a@example.com', '--email', 'b@example.com'], /^tickethub-backup admin: option '--email' given more than once; usage: tickethub-backup admin create\|reset-password/);
+    expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('numbers are digits only: 1e1, 0x2, " 2", 1.5, empty are refused', () => {
+    for (const v of ['1e1', '0x2', ' 2', '1.5', '', '0', '17', 'abc']) {
+      refused(['restore', 'x', '--jobs', v, '--yes'], `tickethub-backup restore: --jobs must be an integer from 1 to 16, got ${JSON.stringify(v)}`);
+      refused(['backup', '--workers', v], `tickethub-backup backup: --workers must be an integer from 1 to 16, got ${JSON.stringify(v)}`);
+    }
+  });
+
+  it('an unknown flag is one short line; version takes no arguments', () => {
+    refused(['show', '--bogus'], "tickethub-backup show: Unknown option '--bogus'; usage: tickethub-backup show <id> [--storage URL] [--json]");
+    refused(['version', '--bogus'], "tickethub-backup version: Unknown option '--bogus'; usage: tickethub-backup version");
+    refused(['version', 'extra'], /^tickethub-backup version: /);
+  });
+});
