@@ -43,6 +43,11 @@ export interface ScheduledBackupOptions {
   now?: Date;
   /** How long a call for a slot another process is running waits for it before answering busy (default 0). */
   waitMs?: number;
+  /**
+   * How long the job waits for ANOTHER backup (a manual or CLI one) that holds the backup lock
+   * before giving up (default 10 minutes): the slot is then left for a later call, not failed.
+   */
+  busyWaitMs?: number;
   /** Retention overrides; default from the environment (see prune.ts). */
   keepDays?: number;
   keepLast?: number;
@@ -163,7 +168,9 @@ async function withClaimedSlot(
     result = await body();
     return result;
   } finally {
-    if (result) await finishSlot(client, schedule.key, slot, { ok: result.status === 'succeeded', backupId: result.backup?.id ?? null, error: result.error }).catch(() => {});
+    // busy: another backup kept the lock all the time; the slot was not run, a later call may.
+    if (result?.status === 'busy') await releaseSlot(client, schedule.key, slot);
+    else if (result) await finishSlot(client, schedule.key, slot, { ok: result.status === 'succeeded', backupId: result.backup?.id ?? null, error: result.error }).catch(() => {});
     else await releaseSlot(client, schedule.key, slot);
   }
 }
@@ -200,11 +207,16 @@ async function jobBody(ctx: JobContext): Promise<ScheduledBackupResult> {
   let backup: NonNullable<ScheduledBackupResult['backup']>;
   const tableRows: Record<string, number> = {};
   try {
-    const r = await runBackup({ trigger: source === 'cron' ? 'cron' : 'schedule', databaseUrl: url, storage });
+    const r = await whenNoOtherBackup(ctx.opts.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS, () => runBackup({ trigger: source === 'cron' ? 'cron' : 'schedule', databaseUrl: url, storage }));
     for (const t of r.manifest.tables) if (!t.dataExcluded) tableRows[`${t.schema}.${t.name}`] = t.rows;
     backup = { id: r.id, status: r.status, tables: r.tables, rows: r.rows, sizeBytes: r.sizeBytes, durationMs: r.durationMs, sha256: r.sha256, ...(r.warnings ? { warnings: r.warnings } : {}) };
   } catch (err) {
     const e = toAppError(err);
+    if (e.code === 'conflict') {
+      // Another backup (manual, CLI) still holds the lock: nothing failed, so no alert; the slot
+      // stays open for a later call (withClaimedSlot releases it without recording a failure).
+      return { status: 'busy', slot, backup: null, reason: `another backup is still running: ${oneLine(e.message)}`, retention: { ...NO_RETENTION, skipped: 'no backup was made: nothing was pruned' }, alerts: [] };
+    }
     const res: ScheduledBackupResult = { status: 'failed', slot, backup: null, error: oneLine(e.message), errorCode: e.code, retention: { ...NO_RETENTION, skipped: 'the backup failed: nothing was pruned' }, alerts: [] };
     problem(e.code === 'verification_failed' ? 'verify_failed' : 'backup_failed', null, res.error!);
     if (recording) await staleness(client, env, observation);
@@ -230,6 +242,26 @@ async function jobBody(ctx: JobContext): Promise<ScheduledBackupResult> {
   if (recording) await staleness(client, env, observation);
   result.alerts = await alertsOf();
   return result;
+}
+
+/** Default of ScheduledBackupOptions.busyWaitMs. */
+const DEFAULT_BUSY_WAIT_MS = 10 * 60_000;
+const BUSY_POLL_MS = 2_000;
+
+/**
+ * Runs `backup`, and while it is refused because another backup holds the lock (AppError
+ * 'conflict': one backup at a time), tries again every BUSY_POLL_MS for up to `waitMs`.
+ */
+async function whenNoOtherBackup<T>(waitMs: number, backup: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await backup();
+    } catch (err) {
+      if (toAppError(err).code !== 'conflict' || Date.now() + BUSY_POLL_MS > deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, BUSY_POLL_MS));
+  }
 }
 
 /** Adds `backup_stale` (no good backup for BACKUP_MAX_AGE_HOURS) to the observation, or clears it. Returns the health status. */

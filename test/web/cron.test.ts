@@ -106,20 +106,19 @@ describe('GET/POST /api/cron/daily-backup', () => {
     expect(await withClient(db.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM backup_runs')).rows[0].n)).toBe(0);
   });
 
-  it('a backup that cannot run answers 500 with the one-line cause, records nothing in storage; the failed slot may be retried', async () => {
-    // Hold the engine's one-backup-at-a-time lock: the cron run must fail (conflict) and prune nothing.
+  it('another backup (manual, CLI) holds the lock all the time: 409 with the one-line cause after waiting, records nothing; the slot may be run later', async () => {
+    // Hold the engine's one-backup-at-a-time lock for longer than the route waits (30 s).
     await withClient(db.url, async (c) => {
       await c.query('SELECT pg_advisory_lock($1, $2)', [...BACKUP_LOCK]);
       const res = await hit(open, `Bearer ${SECRET}`);
       const body = await res.json();
-      expect(res.status).toBe(500);
+      expect(res.status, JSON.stringify(body)).toBe(409);
       expect(body.error.code).toBe('conflict');
-      expect(body.error.message).toMatch(/a backup is already running/);
+      expect(body.error.message).toMatch(/another backup is still running: a backup is already running/);
       expect(body.error.message).not.toContain('\n');
-      expect(body.backup).toBeNull();
-      expect(body.retention.removed).toEqual([]);
     });
     expect(await manifests(dir)).toHaveLength(0);
+    expect(await withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM backup_schedule_slots WHERE status <> 'running'`)).rows[0].n)).toBe(0);
   });
   it('right secret, two concurrent calls for one slot: ONE verified backup, a cron backup_runs row and an AUTOMATED_BACKUP activity row; the other call waits and answers skipped', async () => {
     const [r1, r2] = await Promise.all([hit(open, `Bearer ${SECRET}`), hit(open, `Bearer ${SECRET}`)]);
@@ -193,13 +192,15 @@ describe('runScheduledBackup retention (real database and storage, injected cloc
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('a failed backup prunes nothing, even when every backup is past retention', async () => {
+  it('a backup that could not run prunes nothing, even when every backup is past retention', async () => {
     const before = (await readdir(dir)).sort();
+    // Another backup holds the engine's one-backup-at-a-time lock for the whole job.
     await withClient(db.url, async (c) => {
       await c.query('SELECT pg_advisory_lock($1, $2)', [...BACKUP_LOCK]);
-      const r = await runScheduledBackup({ databaseUrl: db.url, storage, now: new Date(Date.now() + 365 * DAY), keepDays: 0, keepLast: 0 });
+      const r = await runScheduledBackup({ databaseUrl: db.url, storage, now: new Date(Date.now() + 365 * DAY), keepDays: 0, keepLast: 0, busyWaitMs: 0 });
+      expect(r.status).toBe('busy');
       expect(r.backup).toBeNull();
-      expect(r.error).toMatch(/a backup is already running/);
+      expect(r.reason).toMatch(/a backup is already running/);
       expect(r.retention).toMatchObject({ removed: [], failed: [], skipped: expect.stringContaining('nothing was pruned') });
     });
     expect((await readdir(dir)).sort()).toEqual(before);

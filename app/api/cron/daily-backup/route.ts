@@ -25,8 +25,14 @@ function routeSchedule() {
 /** How long a concurrent second call waits for the first before answering 409. */
 const WAIT_MS = 30_000;
 
+/**
+ * How long it waits for another backup (manual, CLI) to end before answering 409 (the slot stays
+ * open for a later delivery; nothing failed, so no alert). Within maxDuration with the backup after it.
+ */
+const BUSY_WAIT_MS = 30_000;
+
 const handler = withCron(async () => {
-  const result = await runScheduledBackup({ source: 'cron', schedule: routeSchedule(), waitMs: WAIT_MS });
+  const result = await runScheduledBackup({ source: 'cron', schedule: routeSchedule(), waitMs: WAIT_MS, busyWaitMs: BUSY_WAIT_MS });
   if (result.status === 'skipped') {
     console.log(`[cron] skipped: ${result.reason}`);
     return Response.json({ status: 'skipped', reason: result.reason, backupId: result.backupId ?? null, slot: result.slot }, { status: 200 });
