@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { useLocale, useTranslations } from 'next-intl';
 import { useRouter } from 'next/navigation';
 import { ClipboardCopy, Download, FileJson, FlaskConical, ShieldCheck, Terminal, Trash2 } from 'lucide-react';
+import { apiErrorText } from '@/lib/i18n/api-error';
 import { formatNumber } from '@/lib/i18n/format-date-time';
 import { toLocale } from '@/lib/i18n/locales';
 import { ModalDialog } from './modal-dialog';
@@ -14,6 +15,7 @@ const BTN =
 /** The actions of one backup in the history: download, manifest, verify, drill, delete, restore command. */
 export function BackupActions({ id, status, canAdminister }: { id: string; status: string; canAdminister: boolean }) {
   const t = useTranslations('backups.actions');
+  const apiError = useTranslations('apiErrors');
   const locale = toLocale(useLocale());
   const router = useRouter();
   const [busy, setBusy] = useState<'verify' | 'drill' | 'delete' | null>(null);
@@ -28,16 +30,16 @@ export function BackupActions({ id, status, canAdminister }: { id: string; statu
     setMessage(null);
     try {
       const res = await fetch(`/api/admin/backups/${id}/${kind}`, { method: 'POST' });
-      const body = await res.json();
-      if (!res.ok) setMessage({ ok: false, text: t('error', { error: body?.error?.message ?? res.status }) });
+      const body = await res.json().catch(() => null);
+      if (!res.ok) setMessage({ ok: false, text: t('error', { error: apiErrorText(apiError, body, res.status) }) });
       else if (kind === 'verify') {
         setMessage(body.ok ? { ok: true, text: t('verifyOk') } : { ok: false, text: t('verifyFailed', { count: formatNumber(body.problems.length, locale), first: body.problems[0]?.problem ?? '' }) });
       } else {
         setMessage(body.ok ? { ok: true, text: t('drillOk', { tables: formatNumber(body.tables.length, locale), rows: formatNumber(body.rows, locale) }) } : { ok: false, text: t('drillFailed', { error: body.error ?? '' }) });
       }
       router.refresh();
-    } catch (err) {
-      setMessage({ ok: false, text: t('error', { error: String(err) }) });
+    } catch {
+      setMessage({ ok: false, text: t('error', { error: apiErrorText(apiError, null) }) });
     }
     setBusy(null);
   }
@@ -45,13 +47,13 @@ export function BackupActions({ id, status, canAdminister }: { id: string; statu
   async function remove() {
     setBusy('delete');
     const res = await fetch(`/api/admin/backups/${id}`, { method: 'DELETE' }).catch(() => null);
-    const body = await res?.json().catch(() => ({}));
+    const body = await res?.json().catch(() => null);
     setBusy(null);
     setDialog(null);
     if (res?.ok) {
       setMessage({ ok: true, text: t('deleted', { id }) });
       router.refresh();
-    } else setMessage({ ok: false, text: t('error', { error: body?.error?.message ?? 'network' }) });
+    } else setMessage({ ok: false, text: t('error', { error: apiErrorText(apiError, body, res?.status) }) });
   }
 
   if (status === 'running' || status === 'deleted') return null;

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { useLocale, useTranslations } from 'next-intl';
 import { useRouter } from 'next/navigation';
 import { DatabaseBackup, LoaderCircle } from 'lucide-react';
+import { apiErrorText } from '@/lib/i18n/api-error';
 import { formatBytes, formatDuration } from '@/lib/i18n/format-units';
 import { formatNumber } from '@/lib/i18n/format-date-time';
 import { toLocale } from '@/lib/i18n/locales';
@@ -30,6 +31,7 @@ const PHASES = ['starting', 'connecting', 'schema', 'data', 'finishing', 'verify
  */
 export function ManualBackup({ runningId }: { runningId: string | null }) {
   const t = useTranslations('backups.manual');
+  const apiError = useTranslations('apiErrors');
   const locale = toLocale(useLocale());
   const router = useRouter();
   const [state, setState] = useState<State>(runningId ? { kind: 'running', id: runningId, mine: false, progress: null } : { kind: 'idle' });
@@ -84,9 +86,9 @@ export function ManualBackup({ runningId }: { runningId: string | null }) {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(description.trim() ? { description: description.trim() } : {}),
     }).catch(() => null);
-    if (!res) return setState({ kind: 'failed', message: t('error', { error: 'network' }) });
-    const body = await res.json().catch(() => ({}));
-    if (res.status !== 202) return setState({ kind: 'failed', message: t('error', { error: body?.error?.message ?? res.status }) });
+    if (!res) return setState({ kind: 'failed', message: t('error', { error: apiErrorText(apiError, null) }) });
+    const body = await res.json().catch(() => null);
+    if (res.status !== 202) return setState({ kind: 'failed', message: t('error', { error: apiErrorText(apiError, body, res.status) }) });
     setDescription('');
     setState({ kind: 'running', id: body.id, mine: true, progress: null });
     follow(body.id, true);
