@@ -100,4 +100,16 @@ describe('telegram delivery', () => {
       hook.status = 200;
     }
   });
+
+  it('a message longer than Telegram accepts (4096 characters) is shortened, so the alert still arrives', async () => {
+    hook.received.length = 0;
+    // "someone emptied every table": the anomaly names each table; one line, but long.
+    const long = Array.from({ length: 200 }, (_, i) => `public.table_${i}: 0 rows against a median of 1${i}`).join('; ');
+    const [d] = await sendAlert({ ...ALERT, event: 'anomaly', message: long }, { TELEGRAM_BOT_TOKEN: '1:t', TELEGRAM_ALERT_CHAT_ID: '-100', TELEGRAM_API_BASE_URL: hook.url, BACKUP_ALERT_LOCALE: 'am' });
+    expect(d.ok).toBe(true);
+    const text = (hook.received[0].body as { text: string }).text;
+    expect(text.length).toBeLessThanOrEqual(4096);
+    expect(text.startsWith('🟠')).toBe(true);
+    expect(text.endsWith('…')).toBe(true);
+  });
 });

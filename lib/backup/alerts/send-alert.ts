@@ -41,6 +41,17 @@ export function renderAlert(a: Alert, env: Env = process.env): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Telegram's sendMessage refuses longer text (400 "message is too long"): the alert would never arrive. */
+export const TELEGRAM_MAX_TEXT = 4096;
+
+/** `s` cut to at most `max` UTF-16 units (what Telegram counts), ending with '…' when cut; never half a surrogate pair. */
+function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let cut = s.slice(0, max - 1);
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
 /**
  * A URL with `user:password@` (a webhook behind HTTP Basic auth) cannot be fetched as it is (fetch
  * refuses URLs with credentials): the credentials become an Authorization header and leave the URL.
@@ -116,7 +127,7 @@ export async function sendAlert(a: Alert, env: Env = process.env): Promise<Deliv
   if (telegram) {
     const hideToken = (s: string) => s.split(telegram.token).join('<token>');
     const url = `${telegram.base}/bot${telegram.token}/sendMessage`;
-    jobs.push(withRetries('telegram', () => postJson(url, { chat_id: telegram.chatId, text, disable_web_page_preview: true }, hideToken)));
+    jobs.push(withRetries('telegram', () => postJson(url, { chat_id: telegram.chatId, text: clip(text, TELEGRAM_MAX_TEXT), disable_web_page_preview: true }, hideToken)));
   }
   return Promise.all(jobs);
 }
