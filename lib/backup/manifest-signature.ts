@@ -88,7 +88,14 @@ export function checkManifestSignature(m: Manifest, key: Buffer | null = signing
   if (!sig || typeof sig !== 'object' || typeof sig.value !== 'string') {
     return { state: 'missing', ok: false, message: `backup ${m.id} is not signed, but BACKUP_SIGNING_KEY is set: refusing it (it may have been written or replaced by someone who can write to the storage)` };
   }
-  const expected = mac(m, key);
+  let expected: Buffer;
+  try {
+    expected = mac(m, key);
+  } catch (err) {
+    // canonicalJson recurses: a manifest nested thousands deep (JSON.parse takes it) exhausts the stack.
+    if (!(err instanceof RangeError)) throw err;
+    return { state: 'invalid', ok: false, message: `backup ${m.id}: the manifest is nested too deeply to be a backup manifest (tampered?): refusing it` };
+  }
   const got = /^[0-9a-f]{64}$/.test(sig.value) ? Buffer.from(sig.value, 'hex') : Buffer.alloc(expected.length);
   const match = sig.algorithm === SIGNATURE_ALGORITHM && timingSafeEqual(got, expected) && /^[0-9a-f]{64}$/.test(sig.value);
   if (!match) {

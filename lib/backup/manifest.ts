@@ -343,9 +343,25 @@ export function parseManifest(text: string, label: string): Manifest {
   } catch (err) {
     throw new AppError('corrupt', `${label}: manifest is not valid JSON (${oneLine((err as Error).message)})`, { cause: err });
   }
+  // JSON.parse takes any depth, but JSON.stringify and every recursive reader after it exhaust the
+  // stack on a value nested thousands deep; a manifest is a few levels deep.
+  if (jsonDepth(text) > MAX_MANIFEST_DEPTH) throw new AppError('corrupt', `${label}: the manifest is nested more than ${MAX_MANIFEST_DEPTH} levels deep: not a backup manifest (tampered?)`);
   const m = readManifestJson(raw, label);
   summaryLineProblem(text, m, label);
   return m;
+}
+
+const MAX_MANIFEST_DEPTH = 32;
+
+/** Deepest nesting of arrays and objects in JSON text (strings skipped). */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (const [t] of text.matchAll(/"(?:[^"\\]|\\.)*"|[[\]{}]/g)) {
+    if (t === '[' || t === '{') max = Math.max(max, ++depth);
+    else if (t === ']' || t === '}') depth--;
+  }
+  return max;
 }
 
 /**

@@ -384,3 +384,19 @@ describe('names that are JavaScript object keys', () => {
     expect((await runDrill({ storage, id, drillUrl: (await db()).url })).ok).toBe(true);
   });
 });
+
+describe('a manifest nested 200,000 deep (JSON.parse reads it; the signature check recursed)', () => {
+  it('with BACKUP_SIGNING_KEY, verify, restore and a drill refuse it naming the cause, not "Maximum call stack size exceeded"', async () => {
+    const { storage, dir, id } = await freshBackup(KEY_A);
+    const file = path.join(dir, manifestKey(id));
+    const text = (await readFile(file, 'utf8')).trimEnd();
+    await writeFile(file, `${text.slice(0, -1)},"x":${'['.repeat(200_000)}${']'.repeat(200_000)}}\n`);
+    const v = await verifyBackup(storage, id);
+    expect(v.ok).toBe(false);
+    expect(v.problems.map((p) => p.problem).join('\n')).toMatch(/nested more than 32 levels/);
+    const t = await db();
+    await expect(restoreBackup({ source: id, storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringMatching(/nested more than 32 levels/) });
+    expect(await hashesOf(t.url)).toEqual({});
+    expect((await runDrill({ storage, id, drillUrl: (await db()).url })).error).toMatch(/nested more than 32 levels/);
+  });
+});
