@@ -73,6 +73,12 @@ export function backupFileRoute(file: 'archive' | 'manifest') {
       if (file === 'archive' && !(await storage.stat(key).then(() => true, () => false))) key = encryptedArchiveKey(id);
       const type = file === 'manifest' ? 'application/json; charset=utf-8' : key.endsWith('.age') ? 'application/octet-stream' : 'application/gzip';
       const res = await storedObjectResponse(storage, key, key, type);
+      // HEAD (Next answers it with this GET handler): the headers only, and nothing was downloaded,
+      // so no BACKUP_DOWNLOADED row (a link checker or prefetch would fill the audit trail with lies).
+      if (req.method === 'HEAD') {
+        await res.body?.cancel();
+        return new Response(null, { status: res.status, headers: res.headers });
+      }
       await auditRequest(getPool(), req, admin, {
         action: 'BACKUP_DOWNLOADED',
         entityId: id,

@@ -218,6 +218,12 @@ describe('backup routes: a backup from start to delete', () => {
   });
 
   it('download: the archive streamed with Content-Length and attachment name; gunzip works and its SHA-256 equals the manifest', async () => {
+    // HEAD: headers only, and no download is audited (checked by the activity-row test below).
+    for (const file of ['download', 'manifest']) {
+      const head = await call('HEAD', `/api/admin/backups/${id}/${file}`, cookies.admin);
+      expect(head.status).toBe(200);
+      expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0);
+    }
     const res = await call('GET', `/api/admin/backups/${id}/download`, cookies.admin);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${id}.sql.gz"`);
