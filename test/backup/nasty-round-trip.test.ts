@@ -171,7 +171,7 @@ it('partitions and inheritance children in another schema than their parent', as
 it('dependency loops through BEGIN ATOMIC bodies: a DEFAULT and a CHECK calling functions that read their own table', async () => {
   // Before: the CHECK was printed inside CREATE TABLE, so table -> function -> table was a loop; the
   // backup warned "dependency loop broken ... the restore may fail there", said succeeded and verified,
-  // and every restore and drill failed ('relation "h.counter" does not exist').
+  // and every restore and drill failed ('relation "h.counter" does not exist'). The same for a domain's CHECK.
   await roundTripEverywhere('nasty-loops.sql', ['h']);
 }, 300_000);
 

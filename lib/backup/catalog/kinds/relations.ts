@@ -62,8 +62,9 @@ interface RelationContext {
  * a relation. Such a body is parsed at CREATE FUNCTION, so the routine comes after the relations it
  * reads; a CHECK calling it inside CREATE TABLE of one of them is a dependency loop that no order
  * resolves. They are added after the data instead (post-data), as pg_dump does when it breaks such a loop.
+ * (A domain's such CHECK is added after the domain's users instead: types.ts.)
  */
-function checksCallingSqlBodies(g: DumpGraph): Set<number> {
+export function checksCallingSqlBodies(g: DumpGraph): Set<number> {
   const readsRelation = new Set<number>();
   for (const d of g.cat.depends) if (d.classid === PG_PROC && d.refclassid === PG_CLASS && d.deptype === 'n' && !g.isMember(PG_PROC, d.objid)) readsRelation.add(d.objid);
   const out = new Set<number>();

@@ -2,10 +2,12 @@ import { groupBy, type DumpGraph } from '../dump-graph';
 import { qualifiedName, quoteIdent, quoteLiteral } from '../quote-ident';
 import type { DomainConstraintRow, TypeRow } from '../read-catalog';
 import { catalogKey, PG_CLASS, PG_CONSTRAINT, PG_TYPE } from './kind-types';
+import { checksCallingSqlBodies } from './relations';
 
 /** User-defined types: enums, composite types, ranges (with their multiranges) and domains. */
 export function buildTypes(g: DumpGraph): void {
   const domainCons = groupBy(g.cat.domainConstraints, (c) => c.contypid);
+  const separate = checksCallingSqlBodies(g);
   for (const t of g.cat.types) {
     if (g.isMember(PG_TYPE, t.oid)) continue;
     const q = qualifiedName(t.nspname, t.typname);
@@ -25,15 +27,22 @@ export function buildTypes(g: DumpGraph): void {
       sql = rangeSql(q, t);
     } else {
       kind = 'DOMAIN';
-      keys.push(...cons.map((c) => catalogKey(PG_CONSTRAINT, c.oid)));
-      sql = domainSql(q, t, cons);
+      keys.push(...cons.filter((c) => !separate.has(c.oid)).map((c) => catalogKey(PG_CONSTRAINT, c.oid)));
+      sql = domainSql(q, t, cons.filter((c) => !separate.has(c.oid)));
     }
     const node = g.add({ section: 'pre-data', kind, schema: t.nspname, name: t.typname, sql }, ...keys);
+    // A CHECK calling a BEGIN ATOMIC routine that reads a table (perhaps one with a column of this
+    // domain): its own entry, after that routine (pg_dump's domain constraint loop repair).
+    for (const c of cons.filter((x) => separate.has(x.oid))) {
+      const sep = g.add({ section: 'pre-data', kind: 'CONSTRAINT', schema: t.nspname, name: c.conname, sql: `ALTER DOMAIN ${q} ADD CONSTRAINT ${quoteIdent(c.conname)} ${c.def};\n` }, catalogKey(PG_CONSTRAINT, c.oid));
+      sep.deps.add(node);
+      g.comment(sep, `CONSTRAINT ${quoteIdent(c.conname)} ON DOMAIN ${q}`, PG_CONSTRAINT, c.oid);
+    }
     g.comment(node, `${kind} ${q}`, PG_TYPE, t.oid);
     if (t.typtype === 'c') {
       for (const a of g.colsByRel.get(t.typrelid) ?? []) g.comment(node, `COLUMN ${q}.${quoteIdent(a.attname)}`, PG_CLASS, t.typrelid, a.attnum);
     }
-    for (const c of cons) g.comment(node, `CONSTRAINT ${quoteIdent(c.conname)} ON DOMAIN ${q}`, PG_CONSTRAINT, c.oid);
+    for (const c of cons) if (!separate.has(c.oid)) g.comment(node, `CONSTRAINT ${quoteIdent(c.conname)} ON DOMAIN ${q}`, PG_CONSTRAINT, c.oid);
   }
 }
 
