@@ -12,6 +12,8 @@ import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
 import { verifyBackup } from '../../lib/backup/verify';
 import { listBackups } from '../../lib/backup/list-backups';
 import { reindex } from '../../lib/backup/reindex';
+import { openStorage } from '../../lib/storage/open-storage';
+import { startS3Server } from '../helpers/s3-server';
 import { pruneBackups, RETENTION_DEFAULTS } from '../../lib/backup/prune';
 import { backupExportSource } from '../../lib/queries/backup-export-source';
 import { openTableExport } from '../../lib/queries/table-export';
@@ -398,5 +400,36 @@ describe('a manifest nested 200,000 deep (JSON.parse reads it; the signature che
     await expect(restoreBackup({ source: id, storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringMatching(/nested more than 32 levels/) });
     expect(await hashesOf(t.url)).toEqual({});
     expect((await runDrill({ storage, id, drillUrl: (await db()).url })).error).toMatch(/nested more than 32 levels/);
+  });
+});
+
+describe('the same attacks on S3 storage (s3rver)', () => {
+  it("another backup's signed files under this id are refused on S3 too (restore, verify, drill)", async () => {
+    const server = await startS3Server();
+    const saved = { ...process.env };
+    Object.assign(process.env, server.env);
+    const storage = openStorage(server.url);
+    try {
+      process.env.BACKUP_SIGNING_KEY = KEY_A;
+      const a = await backup(src.url, storage);
+      const b = await backup(src.url, storage);
+      const copy = async (from: string, to: string) => {
+        await storage.put(to, await storage.get(from));
+      };
+      await copy(manifestKey(b), manifestKey(a));
+      await copy(archiveKey(b), archiveKey(a));
+      const v = await verifyBackup(storage, a);
+      expect(v.problems.map((p) => p.problem).join('\n')).toMatch(new RegExp(`manifest is for backup ${b}`));
+      const t = await db();
+      await expect(restoreBackup({ source: a, storage, targetUrl: t.url })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringMatching(/is for backup/) });
+      expect(await hashesOf(t.url)).toEqual({});
+      const d = await runDrill({ storage, id: a, drillUrl: (await db()).url });
+      expect(d.error).toMatch(/is for backup/);
+    } finally {
+      await storage.close();
+      await server.stop();
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
   });
 });
