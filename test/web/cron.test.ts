@@ -106,6 +106,14 @@ describe('GET/POST /api/cron/daily-backup', () => {
     expect(await withClient(db.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM backup_runs')).rows[0].n)).toBe(0);
   });
 
+  it('HEAD, even with the right secret, runs nothing: 405 (Next would answer it with the GET handler, i.e. a backup)', async () => {
+    const res = await fetch(`${open.baseUrl}/api/cron/daily-backup`, { method: 'HEAD', headers: { authorization: `Bearer ${SECRET}` } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, POST');
+    expect(await readdir(dir)).toEqual([]);
+    expect(await withClient(db.url, async (c) => (await c.query('SELECT count(*)::int AS n FROM backup_schedule_slots')).rows[0].n)).toBe(0);
+  });
+
   it('another backup (manual, CLI) holds the lock all the time: 409 with the one-line cause after waiting, records nothing; the slot may be run later', async () => {
     // Hold the engine's one-backup-at-a-time lock for longer than the route waits (30 s).
     await withClient(db.url, async (c) => {

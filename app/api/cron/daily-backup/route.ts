@@ -58,3 +58,11 @@ const handler = withCron(async () => {
 
 export const GET = handler;
 export const POST = handler;
+
+/**
+ * HEAD would otherwise be answered by the GET handler, i.e. run the whole job for a request that
+ * only asks for headers (a monitor or link checker given the secret). It runs nothing.
+ */
+export async function HEAD(): Promise<Response> {
+  return jsonError(405, 'method_not_allowed', 'Use GET or POST', undefined, { Allow: 'GET, POST' });
+}
