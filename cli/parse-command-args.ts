@@ -12,9 +12,12 @@ function synopsis(usage: string): string {
   return usage.split('\n')[0].replace(/^usage: /i, 'usage: ');
 }
 
+/** Options whose empty value means something (an empty note). */
+const EMPTY_ALLOWED = new Set(['description']);
+
 /**
  * Parses a command's argv with node:util parseArgs (strict). An unknown flag, a missing flag value,
- * a flag given twice (`--mode fresh --mode replace` must not quietly mean replace) or too many
+ * a flag given twice (`--mode fresh --mode replace` must not quietly mean replace), an empty value or too many
  * positional arguments is AppError('usage') with the command's synopsis (exit 2).
  * `--help`/`-h` is always accepted.
  */
@@ -25,6 +28,9 @@ export function parseCommandArgs(argv: string[], options: NonNullable<ParseArgsC
     for (const t of r.tokens) {
       if (t.kind !== 'option') continue;
       if (seen.has(t.name)) throw new Error(`option '--${t.name}' given more than once`);
+      // `--database-url "$UNSET"` must not quietly mean "the default database".
+      const value: unknown = t.value;
+      if (value === '' && !EMPTY_ALLOWED.has(t.name)) throw new Error(`option '--${t.name}' needs a value, got an empty string`);
       seen.add(t.name);
     }
     if (r.positionals.length > maxPositionals) throw new Error(`unexpected argument '${r.positionals[maxPositionals]}'`);

@@ -67,8 +67,8 @@ export async function run(argv: string[]): Promise<number> {
   const { password, generated } = await choosePassword(values);
   if (password.length < 8) throw new AppError('usage', 'admin password must be at least 8 characters');
 
-  if (values['database-url']) process.env.DATABASE_URL = values['database-url'];
-  const db: LocalDatabase = await openCliDatabase();
+  const db: LocalDatabase = await openCliDatabase(values['database-url']);
+  if (values['database-url'] !== undefined) process.env.DATABASE_URL = db.url;
   const client = new pg.Client({ connectionString: db.url, application_name: 'tickethub-cli' });
   try {
     try {

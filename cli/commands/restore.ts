@@ -138,7 +138,7 @@ export async function run(argv: string[]): Promise<number> {
   if (create && ((mode && mode !== 'fresh') || values['into-schema'] !== undefined)) throw new AppError('usage', '--create makes a new, empty database: only for fresh restores (no --mode replace/data-only, no --into-schema)');
   if (values['target-db'] !== undefined && values['target-url'] !== undefined) throw new AppError('usage', 'give --target-url or --target-db, not both');
   // Default target: DATABASE_URL, else the local database of `npm start`.
-  const target = await openCliDatabase(values['target-url'] as string | undefined);
+  const target = await openCliDatabase(values['target-url'] as string | undefined, '--target-url');
   const targetUrl = values['target-db'] === undefined ? target.url : withDatabase(target.url, values['target-db'] as string);
 
   // A downloaded archive file needs no storage; an id is looked up in it.

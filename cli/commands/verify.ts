@@ -1,5 +1,6 @@
 import { runDrill } from '../../lib/backup/drill';
 import { formatProblem, verifyBackup } from '../../lib/backup/verify';
+import { checkDatabaseUrl } from '../../lib/db/pool';
 import { openCliDatabase } from '../../lib/db/local-database';
 import type { LocalDatabase } from '../../lib/db/local-database';
 import { AppError } from '../../lib/errors';
@@ -39,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const id = positionals[0];
   if (!id) throw new AppError('usage', `missing backup id; ${USAGE.split('\n')[0].replace(/^Usage: /, 'usage: ')}`);
   if (values['drill-url'] !== undefined && !values.drill) throw new AppError('usage', '--drill-url needs --drill');
+  if (values['drill-url'] !== undefined) checkDatabaseUrl(values['drill-url'] as string, '--drill-url');
   await applyIdentityOption(values.identity as string | undefined);
   const storage = openStorage(values.storage as string | undefined);
   const ac = new AbortController();

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { AppError, toAppError } from '../errors';
 import { quoteIdent } from '../backup/catalog/quote-ident';
-import { databaseUrl } from './pool';
+import { checkDatabaseUrl, databaseUrl } from './pool';
 import { processAlive } from './process-alive';
 
 /** The project's root directory (where package.json lives), resolved from this file. */
@@ -139,8 +139,8 @@ export async function staleStatePid(): Promise<number | undefined> {
  * database, either the one a running `npm start` serves or, when none runs, one started just for
  * this command (and stopped by close()). Throws AppError('config') when there is neither.
  */
-export async function openCliDatabase(explicitUrl?: string): Promise<LocalDatabase> {
-  if (explicitUrl) return { url: explicitUrl, close: async () => {} };
+export async function openCliDatabase(explicitUrl?: string, option = '--database-url'): Promise<LocalDatabase> {
+  if (explicitUrl !== undefined) return { url: checkDatabaseUrl(explicitUrl, option), close: async () => {} };
   if (process.env.DATABASE_URL) return { url: databaseUrl(), close: async () => {} };
   try {
     const state = JSON.parse(await readFile(stateFile(), 'utf8')) as { url?: string; pid?: number };

@@ -15,17 +15,25 @@ pg.types.setTypeParser(20, (v) => {
   return Number.isSafeInteger(n) ? n : v;
 });
 
-/** The DATABASE_URL in effect, or a config error naming the variable. */
-export function databaseUrl(): string {
-  const url = process.env.DATABASE_URL;
-  if (!url) throw new AppError('config', 'DATABASE_URL is not set');
+/**
+ * `url` when it is a postgres:// (or postgresql://) URL, else an error naming `what`: a usage error
+ * (exit 2) for a command-line option (`--target-url`), a config error for a variable.
+ */
+export function checkDatabaseUrl(url: string, what: string): string {
   try {
     const u = new URL(url);
     if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error('bad scheme');
   } catch {
-    throw new AppError('config', 'DATABASE_URL is not a valid postgres:// URL');
+    throw new AppError(what.startsWith('--') ? 'usage' : 'config', `${what} is not a valid postgres:// URL`);
   }
   return url;
+}
+
+/** The DATABASE_URL in effect, or a config error naming the variable. */
+export function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new AppError('config', 'DATABASE_URL is not set');
+  return checkDatabaseUrl(url, 'DATABASE_URL');
 }
 
 /** How long the app's pool waits for a new connection to be ready. */

@@ -41,8 +41,24 @@ describe('usage errors', () => {
     expect(await readdir(tmp)).toEqual([]);
   });
 
-  it('numbers are digits only: 1e1, 0x2, " 2", 1.5, empty are refused', () => {
-    for (const v of ['1e1', '0x2', ' 2', '1.5', '', '0', '17', 'abc']) {
+  it('an empty value is refused, not taken as "the default" (--database-url "" backed up DATABASE_URL)', async () => {
+    refused(['backup', '--database-url', ''], /^tickethub-backup backup: option '--database-url' needs a value, got an empty string; usage: /);
+    refused(['restore', 'x', '--target-db', '', '--yes'], /option '--target-db' needs a value, got an empty string/);
+    refused(['restore', 'x', '--storage=', '--yes'], /option '--storage' needs a value, got an empty string/);
+    expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('a database URL that is not postgres:// is refused by the option\'s name before connecting', () => {
+    refused(['backup', '--database-url', 'http://127.0.0.1:5432/x'], 'tickethub-backup backup: --database-url is not a valid postgres:// URL');
+    refused(['backup', '--database-url', 'postgres://127.0.0.1:99999/x'], 'tickethub-backup backup: --database-url is not a valid postgres:// URL');
+    refused(['restore', 'x', '--target-url', 'mysql://u@h/db', '--yes'], 'tickethub-backup restore: --target-url is not a valid postgres:// URL');
+    refused(['verify', 'x', '--drill', '--drill-url', 'not a url'], 'tickethub-backup verify: --drill-url is not a valid postgres:// URL');
+    refused(['prune', '--database-url', 'file:///tmp/db'], 'tickethub-backup prune: --database-url is not a valid postgres:// URL');
+    refused(['admin', 'create', '--email', 'a@example.com', '--password', 'long enough', '--database-url', 'http://x'], 'tickethub-backup admin: --database-url is not a valid postgres:// URL');
+  });
+
+  it('numbers are digits only: 1e1, 0x2, " 2", 1.5 are refused', () => {
+    for (const v of ['1e1', '0x2', ' 2', '1.5', '0', '17', 'abc']) {
       refused(['restore', 'x', '--jobs', v, '--yes'], `tickethub-backup restore: --jobs must be an integer from 1 to 16, got ${JSON.stringify(v)}`);
       refused(['backup', '--workers', v], `tickethub-backup backup: --workers must be an integer from 1 to 16, got ${JSON.stringify(v)}`);
     }
