@@ -4,7 +4,8 @@
 // keeps V8's young generation from growing to 16 MB semi-spaces under a backup's catalog reading
 // (hundreds of MB of short-lived query rows and SQL text on a 5,000-table database); --expose-gc
 // lets the backup collect garbage where little is alive (run-backup.ts collectGarbage). Peak RSS of
-// a 5,000-table catalog's backup 259 -> 191-198 MB with both, CPU time unchanged (README "Large catalogs").
+// a 5,000-table catalog's backup 253-281 -> 191-221 MB with both (9 of 13 runs <= 200 MB), for ~0.3-0.6 s
+// more garbage-collection CPU (README "Large catalogs").
 // Entry point of the `tickethub-backup` CLI: runs the TypeScript sources through tsx so the CLI and
 // the web app share one code base without a separate build step.
 import { register } from 'tsx/esm/api';
