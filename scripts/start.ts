@@ -26,6 +26,7 @@ import { dataDir, embeddedClusterDir, embeddedPasswordPath, PROJECT_ROOT, startL
 import { migrate } from '../lib/db/migrate';
 import { databaseUrl } from '../lib/db/pool';
 import { scheduleFromEnv } from '../lib/backup/schedule';
+import { assertStorageEnv, assertWebEnv, assertWritableDir } from '../lib/config/start-env';
 import { AppError, exitCode, oneLine, toAppError } from '../lib/errors';
 import { DEFAULT_SEED_SCALE, firstNonEmptyTable, seedDemoData } from '../lib/seed/seed-demo-data';
 
@@ -283,6 +284,13 @@ async function main(): Promise<number> {
   // The in-process scheduler reads these in the web app: a typo there would leave a server that
   // looks started and never backs up (one log line), so it is refused here, before anything starts.
   if (!values['no-web'] && !process.env.VERCEL) scheduleFromEnv();
+  // So are the web app's other settings and the backup storage it writes to.
+  if (!values['no-web']) {
+    assertWebEnv();
+    await assertStorageEnv();
+  }
+  // The data directory holds the embedded cluster and the generated SESSION_SECRET.
+  if (!external || !process.env.SESSION_SECRET) await assertWritableDir(dataDir(), 'the data directory', 'TICKETHUB_DATA_DIR');
   if (!values['no-web']) await assertPortFree(port);
 
   let url: string;
