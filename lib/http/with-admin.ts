@@ -41,3 +41,27 @@ export function withAdmin<P = Record<string, never>>(
     }
   };
 }
+
+/**
+ * 401 JSON without a valid session, else `answer()`: unknown routes and methods tell an anonymous
+ * caller nothing about which exist (like every admin route).
+ */
+export async function afterSessionCheck(answer: () => Response): Promise<Response> {
+  try {
+    if (!(await currentAdmin())) return jsonError(401, 'unauthorized', 'Sign in required');
+  } catch (err) {
+    return errorResponse(err);
+  }
+  return answer();
+}
+
+/**
+ * Handlers for the methods an /api/admin route does not serve: 401 without a session, else 405
+ * JSON with `Allow` (Next's own 405 has no body and answers before any session check). Export the
+ * missing ones: `export const { PUT, PATCH, DELETE } = otherMethods('GET', 'POST');`
+ */
+export function otherMethods(...allowed: string[]): Record<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', (req: Request) => Promise<Response>> {
+  const allow = allowed.join(', ');
+  const handler = (req: Request) => afterSessionCheck(() => jsonError(405, 'method_not_allowed', `${req.method} is not allowed here; use ${allow}`, undefined, { Allow: allow }));
+  return { GET: handler, POST: handler, PUT: handler, PATCH: handler, DELETE: handler };
+}

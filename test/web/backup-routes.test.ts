@@ -135,6 +135,34 @@ describe('backup routes: who may call them', () => {
     expect(files()).toEqual([]);
   });
 
+  it('a method a route does not serve: 401 JSON without a session (like an unknown path), 405 JSON with Allow for an admin; nothing runs', async () => {
+    const served: [string, string[]][] = [
+      ['/api/admin/backups', ['GET']],
+      ['/api/admin/backups/stats', ['GET']],
+      ['/api/admin/backups/create', ['POST']],
+      ['/api/admin/backups/export?table=tickets', ['GET']],
+      [`/api/admin/backups/${MISSING}`, ['GET', 'DELETE']],
+      [`/api/admin/backups/${MISSING}/verify`, ['POST']],
+      [`/api/admin/backups/${MISSING}/drill`, ['POST']],
+      [`/api/admin/backups/${MISSING}/download`, ['GET']],
+      [`/api/admin/backups/${MISSING}/manifest`, ['GET']],
+      [`/api/admin/backups/${MISSING}/events`, ['GET']],
+      ['/api/admin/me', ['GET']],
+    ];
+    for (const [p, allowed] of served) {
+      for (const m of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((x) => !allowed.includes(x))) {
+        const anon = await call(m, p);
+        expect(anon.status, `${m} ${p}`).toBe(401);
+        expect((await anon.json()).error.code).toBe('unauthorized');
+        const res = await call(m, p, cookies.root);
+        expect(res.status, `root ${m} ${p}`).toBe(405);
+        expect(res.headers.get('allow')).toBe(allowed.join(', '));
+        expect((await res.json()).error.code).toBe('method_not_allowed');
+      }
+    }
+    expect(await rowCount(`SELECT count(*)::int AS n FROM backup_runs`)).toBe(0);
+  });
+
   it('refuses cross-site mutations with 403 (foreign Origin, Origin null, Sec-Fetch-Site cross-site) and starts nothing', async () => {
     const evil: Record<string, string>[] = [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { origin: `http://127.0.0.1:${app.port + 1}` }];
     for (const headers of evil) {

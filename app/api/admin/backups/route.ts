@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { BACKUP_ROLES } from '@/lib/auth/roles';
 import { getPool } from '@/lib/db/pool';
 import { AppError } from '@/lib/errors';
-import { withAdmin } from '@/lib/http/with-admin';
+import { otherMethods, withAdmin } from '@/lib/http/with-admin';
 import { backupHistory, decodeCursor, encodeCursor } from '@/lib/queries/backups';
 import { signingNotice } from '@/lib/backup/manifest-signature';
 
@@ -31,3 +31,5 @@ export const GET = withAdmin(
   },
   { roles: BACKUP_ROLES },
 );
+
+export const { POST, PUT, PATCH, DELETE } = otherMethods('GET');

@@ -9,7 +9,7 @@ import { retentionSettings } from '@/lib/backup/run-scheduled-backup';
 import { getPool } from '@/lib/db/pool';
 import { AppError } from '@/lib/errors';
 import { auditRequest } from '@/lib/http/audit';
-import { withAdmin } from '@/lib/http/with-admin';
+import { otherMethods, withAdmin } from '@/lib/http/with-admin';
 import { backupDetail } from '@/lib/queries/backup-detail';
 import { openStorage } from '@/lib/storage/open-storage';
 
@@ -48,3 +48,5 @@ export const DELETE = withAdmin<Params>(
   },
   { roles: SUPER_ROLES },
 );
+
+export const { POST, PUT, PATCH } = otherMethods('GET', 'DELETE');

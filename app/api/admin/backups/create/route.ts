@@ -11,7 +11,7 @@ import { runBackup } from '@/lib/backup/run-backup';
 import { databaseUrl, getPool } from '@/lib/db/pool';
 import { AppError } from '@/lib/errors';
 import { auditRequest } from '@/lib/http/audit';
-import { withAdmin } from '@/lib/http/with-admin';
+import { otherMethods, withAdmin } from '@/lib/http/with-admin';
 import { openStorage } from '@/lib/storage/open-storage';
 
 // A backup of a large database takes minutes; hosts that cap route duration read this.
@@ -89,3 +89,5 @@ export const POST = withAdmin(
   },
   { roles: BACKUP_ROLES },
 );
+
+export const { GET, PUT, PATCH, DELETE } = otherMethods('POST');

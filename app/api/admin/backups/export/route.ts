@@ -10,7 +10,7 @@ import { BACKUP_ROLES } from '@/lib/auth/roles';
 import { getPool } from '@/lib/db/pool';
 import { AppError } from '@/lib/errors';
 import { auditRequest } from '@/lib/http/audit';
-import { withAdmin } from '@/lib/http/with-admin';
+import { otherMethods, withAdmin } from '@/lib/http/with-admin';
 import { parseBackupId } from '@/lib/queries/backup-detail';
 import { backupExportSource } from '@/lib/queries/backup-export-source';
 import { EXPORTABLE_TABLES, exportTimeZone, exportableTable, openTableExport } from '@/lib/queries/table-export';
@@ -68,3 +68,5 @@ export const GET = withAdmin(
   },
   { roles: BACKUP_ROLES },
 );
+
+export const { POST, PUT, PATCH, DELETE } = otherMethods('GET');

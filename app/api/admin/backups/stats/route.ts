@@ -3,7 +3,7 @@ import { BACKUP_ROLES } from '@/lib/auth/roles';
 import { recoverStaleRuns } from '@/lib/backup/backup-runs';
 import { encryptionStatus } from '@/lib/backup/encryption/encryption-keys';
 import { getPool } from '@/lib/db/pool';
-import { withAdmin } from '@/lib/http/with-admin';
+import { otherMethods, withAdmin } from '@/lib/http/with-admin';
 import { backupStatistics } from '@/lib/queries/backups';
 
 export const dynamic = 'force-dynamic';
@@ -16,3 +16,5 @@ export const GET = withAdmin(
   },
   { roles: BACKUP_ROLES },
 );
+
+export const { POST, PUT, PATCH, DELETE } = otherMethods('GET');

@@ -6,7 +6,7 @@ import { SUPER_ROLES } from '@/lib/auth/roles';
 import { runDrill } from '@/lib/backup/drill';
 import { databaseUrl, getPool } from '@/lib/db/pool';
 import { auditRequest } from '@/lib/http/audit';
-import { withAdmin } from '@/lib/http/with-admin';
+import { otherMethods, withAdmin } from '@/lib/http/with-admin';
 import { parseBackupId } from '@/lib/queries/backup-detail';
 import { openStorage } from '@/lib/storage/open-storage';
 
@@ -29,3 +29,5 @@ export const POST = withAdmin<{ id: string }>(
   },
   { roles: SUPER_ROLES },
 );
+
+export const { GET, PUT, PATCH, DELETE } = otherMethods('POST');

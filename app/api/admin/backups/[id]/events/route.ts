@@ -4,7 +4,7 @@
 import { BACKUP_ROLES } from '@/lib/auth/roles';
 import { getPool } from '@/lib/db/pool';
 import { backupEventStream } from '@/lib/http/backup-events';
-import { withAdmin } from '@/lib/http/with-admin';
+import { otherMethods, withAdmin } from '@/lib/http/with-admin';
 import { backupDetail } from '@/lib/queries/backup-detail';
 
 export const dynamic = 'force-dynamic';
@@ -25,3 +25,5 @@ export const GET = withAdmin<{ id: string }>(
   },
   { roles: BACKUP_ROLES },
 );
+
+export const { POST, PUT, PATCH, DELETE } = otherMethods('GET');

@@ -1,7 +1,10 @@
 // GET /api/admin/backups/{id}/manifest – the manifest (<id>.manifest.json) as a streamed attachment
 // with Content-Length (super_admin and admin). Writes a BACKUP_DOWNLOADED activity row.
 import { backupFileRoute } from '@/lib/http/download-response';
+import { otherMethods } from '@/lib/http/with-admin';
 
 export const dynamic = 'force-dynamic';
 
 export const GET = backupFileRoute('manifest');
+
+export const { POST, PUT, PATCH, DELETE } = otherMethods('GET');

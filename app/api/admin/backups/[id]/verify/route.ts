@@ -6,7 +6,7 @@ import { recordVerification } from '@/lib/backup/backup-runs';
 import { verifyBackup } from '@/lib/backup/verify';
 import { getPool } from '@/lib/db/pool';
 import { auditRequest } from '@/lib/http/audit';
-import { withAdmin } from '@/lib/http/with-admin';
+import { otherMethods, withAdmin } from '@/lib/http/with-admin';
 import { parseBackupId } from '@/lib/queries/backup-detail';
 import { openStorage } from '@/lib/storage/open-storage';
 
@@ -30,3 +30,5 @@ export const POST = withAdmin<{ id: string }>(
   },
   { roles: BACKUP_ROLES },
 );
+
+export const { GET, PUT, PATCH, DELETE } = otherMethods('POST');
