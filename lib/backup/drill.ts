@@ -57,7 +57,8 @@ function withDatabase(url: string, db: string): string {
   return u.toString();
 }
 
-async function adminQuery(url: string, sql: string): Promise<void> {
+/** A connection to the drill server (AppError naming it, without credentials, when that fails). */
+async function connectDrillServer(url: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
   try {
     await c.connect();
@@ -65,6 +66,11 @@ async function adminQuery(url: string, sql: string): Promise<void> {
     throw toAppError(err, `cannot connect to the drill server ${redactTarget(url)}`);
   }
   c.on('error', () => {});
+  return c;
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const c = await connectDrillServer(url);
   try {
     await c.query(sql);
   } catch (err) {
@@ -89,12 +95,14 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   let targetUrl: string;
   let target: string;
   let scratch: string | null = null;
+  let holder: pg.Client | null = null;
   if (drillUrl) {
     targetUrl = drillUrl;
     target = `drill database ${redactTarget(drillUrl)}`;
   } else {
     if (!opts.serverUrl) throw new AppError('usage', 'a drill needs a server to create its scratch database on (serverUrl / --drill-url / DRILL_DATABASE_URL)');
     scratch = `tickethub_drill_${opts.id.slice(0, 15).toLowerCase()}_${randomBytes(3).toString('hex')}`;
+    holder = await holdScratch(opts.serverUrl, scratch);
     await adminQuery(opts.serverUrl, `CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0 ENCODING 'UTF8'`);
     targetUrl = withDatabase(opts.serverUrl, scratch);
     target = `scratch database ${scratch} (created and dropped)`;
@@ -128,11 +136,43 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
     if (tables) result.tables = tables;
   } finally {
     if (scratch && opts.serverUrl) await adminQuery(opts.serverUrl, `DROP DATABASE IF EXISTS ${quoteIdent(scratch)} WITH (FORCE)`).catch(() => {});
+    await holder?.end().catch(() => {});
   }
   result.finishedAt = new Date().toISOString();
   result.durationMs = Date.now() - started;
   if (opts.recordUrl) result.recorded = await recordDrill(opts.recordUrl, result).catch(() => false);
   return result;
+}
+
+const SCRATCH_LOCK = `SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('tickethub-drill:' || $1)) AS ok`;
+
+/**
+ * A drill killed before its `finally` (SIGKILL, a serverless timeout, a crash) left its scratch
+ * database — a full copy of the data — on the server forever. Each drill now holds a session
+ * advisory lock named after its scratch database for as long as it runs; before creating its own,
+ * it drops every `tickethub_drill_…` database whose lock is free and that nobody is connected to
+ * (its drill is provably gone). Returns the connection holding this drill's lock.
+ */
+async function holdScratch(serverUrl: string, scratch: string): Promise<pg.Client> {
+  const c = await connectDrillServer(serverUrl);
+  try {
+    await c.query(SCRATCH_LOCK, [scratch]);
+    const left = await c.query<{ datname: string }>(
+      `SELECT d.datname FROM pg_catalog.pg_database d
+        WHERE d.datname LIKE 'tickethub\\_drill\\_%' AND d.datname <> $1
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.datname = d.datname)`,
+      [scratch],
+    );
+    for (const { datname } of left.rows) {
+      if (!(await c.query<{ ok: boolean }>(SCRATCH_LOCK, [datname])).rows[0].ok) continue; // its drill runs
+      await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`).catch(() => {});
+      await c.query(`SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('tickethub-drill:' || $1))`, [datname]);
+    }
+    return c;
+  } catch (err) {
+    await c.end().catch(() => {});
+    throw toAppError(err, `drill server ${redactTarget(serverUrl)}`);
+  }
 }
 
 /** Format v2+: the restored schemas' catalog fingerprint against the one recorded at backup time. */

@@ -19,7 +19,7 @@ import { backupExportSource } from '../../lib/queries/backup-export-source';
 import { openTableExport } from '../../lib/queries/table-export';
 import pg from 'pg';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, serverUrl, withClient, type TestDatabase } from '../helpers/db';
 import { backup, exec, hashesOf, scalar, tamperMember, tempStorage } from '../backup/restore-test-helpers';
 
 // Hostile storage, round 2 (issue 7): an attacker who can write to the backup storage, through the
@@ -430,6 +430,29 @@ describe('the same attacks on S3 storage (s3rver)', () => {
       await server.stop();
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
+    }
+  });
+});
+
+describe('a drill killed before it dropped its scratch database', () => {
+  it('the next drill drops the scratch database nobody holds, and leaves alone one whose drill still runs', async () => {
+    const orphan = `tickethub_drill_orphan_${randomBytes(3).toString('hex')}`;
+    const live = `tickethub_drill_live_${randomBytes(3).toString('hex')}`;
+    const holder = new pg.Client({ connectionString: serverUrl() });
+    await holder.connect();
+    try {
+      await holder.query(`CREATE DATABASE "${orphan}"`);
+      await holder.query(`CREATE DATABASE "${live}"`);
+      // A running drill holds the lock named after its scratch database (here: between CREATE DATABASE and its restore).
+      await holder.query(`SELECT pg_advisory_lock(hashtext('tickethub-drill:' || $1))`, [live]);
+      const { storage, id } = await freshBackup();
+      expect((await runDrill({ storage, id, serverUrl: serverUrl() })).ok).toBe(true);
+      const left = await withClient(serverUrl(), async (c) => (await c.query(`SELECT datname FROM pg_database WHERE datname = ANY($1) ORDER BY 1`, [[orphan, live]])).rows.map((r) => r.datname));
+      expect(left).toEqual([live]);
+    } finally {
+      await holder.query(`DROP DATABASE IF EXISTS "${orphan}"`).catch(() => {});
+      await holder.query(`DROP DATABASE IF EXISTS "${live}"`).catch(() => {});
+      await holder.end();
     }
   });
 });
