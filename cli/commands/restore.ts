@@ -3,7 +3,7 @@ import { formatBytes } from '../../lib/backup/format-bytes';
 import { isArchivePath } from '../../lib/backup/restore/preflight';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
 import type { RestorePlan, RestoreProgress, RestoreResult } from '../../lib/backup/restore/restore-types';
-import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
+import { PARTLY_RESTORED, restoreParallel } from '../../lib/backup/restore/restore-parallel';
 import { createDatabase, dropDatabase } from '../../lib/db/create-database';
 import { openCliDatabase, withDatabase } from '../../lib/db/local-database';
 import { AppError, oneLine, toAppError } from '../../lib/errors';
@@ -151,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
   // still aborts the open transaction when the connection drops.
   const onSignal = () => {
     if (ac.signal.aborted) process.exit(130);
-    process.stderr.write('\ninterrupted: rolling back…\n');
+    process.stderr.write(jobs > 1 ? '\ninterrupted: stopping…\n' : '\ninterrupted: rolling back…\n');
     ac.abort();
   };
   process.on('SIGINT', onSignal);
@@ -216,11 +216,21 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     bar?.done();
-    // The database --create made must not stay behind half-filled (or empty after a "no").
-    if (created) await dropDatabase(targetUrl).catch(() => {});
     const e = toAppError(err);
     const d = e.details as { rolledBack?: boolean; phase?: string } | undefined;
-    const state = d?.phase === 'transaction' || e.code === 'usage' || /nothing was changed|target unchanged/.test(e.message) ? '' : ' — nothing was changed';
+    let state = d?.phase === 'transaction' || e.code === 'usage' || /nothing was changed|target unchanged/.test(e.message) ? '' : ' — nothing was changed';
+    // The database --create made must not stay behind half-filled (or empty after a "no"); the
+    // message then says it is gone, not that it is partly restored.
+    if (created) {
+      const dropped = await dropDatabase(targetUrl).then(
+        () => ' — the database --create made was dropped again',
+        (dropErr: unknown) => ` — the database --create made could not be dropped (${oneLine(toAppError(dropErr).message)}): drop it before retrying`,
+      );
+      if (e.message.endsWith(PARTLY_RESTORED)) {
+        e.message = e.message.slice(0, -PARTLY_RESTORED.length);
+        state = dropped;
+      } else if (!e.message.includes('target unchanged')) state = dropped;
+    }
     if (json) process.stdout.write(`${printableJson({ ok: false, code: e.code, error: oneLine(e.message) + state, rolledBack: d?.rolledBack ?? false })}\n`);
     throw new AppError(e.code, `${oneLine(e.message)}${state}`, { cause: err, details: e.details });
   } finally {

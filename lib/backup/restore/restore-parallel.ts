@@ -23,6 +23,9 @@ async function connectWorker(url: string, clients: pg.Client[]): Promise<pg.Clie
   return client;
 }
 
+/** Ends the message of a parallel restore that failed while loading (the caller may have dropped the target since). */
+export const PARTLY_RESTORED = ' — parallel restore (not atomic): the target is PARTLY restored; drop and recreate it before retrying';
+
 /**
  * Fresh restore on `jobs` connections, trading atomicity for speed (`restore --jobs N`): the same
  * preflight and fresh planner as the atomic restore, the same load loop on every connection:
@@ -77,7 +80,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     return { id: m.id, mode: 'fresh', target, committed: true, plan: lp.plan, tables: report, rows: report.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) } };
   } catch (err) {
     const ae = toAppError(loading ? err : await archive.explain(err));
-    const suffix = loading ? ' — parallel restore (not atomic): the target is PARTLY restored; drop and recreate it before retrying' : '';
+    const suffix = loading ? PARTLY_RESTORED : '';
     throw new AppError(ae.code, `${oneLine(ae.message)}${suffix}`, { cause: err, details: { ...(ae.details ?? {}), rolledBack: false, phase: loading ? 'transaction' : 'checks' } });
   } finally {
     archive.stop();
