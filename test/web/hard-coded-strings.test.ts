@@ -95,4 +95,12 @@ describe('no hard-coded user-facing English in the UI', () => {
     const hits = all.flatMap((f) => hardCodedStrings(f, readFileSync(f, 'utf8')));
     expect(hits).toEqual([]);
   });
+
+  it('the backups page wraps configuration problems (English detail) in a translated sentence', () => {
+    // The schedule, retention and signing-key problems are the server's own words (variable names,
+    // values); shown bare, an Amharic page had an English sentence in its configuration card.
+    const page = readFileSync(path.join(ROOT, 'app/admin/backups/page.tsx'), 'utf8');
+    for (const raw of [/>\{d\.scheduleError \?\?/, />\{d\.info\.retentionError \?\?/, /: d\.info\.signing\.warning\}/]) expect(page).not.toMatch(raw);
+    for (const key of ['scheduleProblem', 'retentionProblem', 'signingProblem']) expect(page).toContain(`t('info.${key}'`);
+  });
 });

@@ -174,9 +174,9 @@ export default async function BackupsPage({ searchParams }: { searchParams: Prom
             <h2 id="info-title" className="text-base font-semibold text-slate-900">{t('info.title')}</h2>
             <dl className="mt-3 grid grid-cols-[auto_1fr] gap-x-4 gap-y-2 text-sm">
               <dt className="text-slate-500">{t('info.schedule')}</dt>
-              <dd className="break-words" data-info="schedule">{d.scheduleError ?? (d.info.schedule === 'off' ? t('info.scheduleOff') : d.info.schedule)}</dd>
+              <dd className="break-words" data-info="schedule">{d.scheduleError ? t('info.scheduleProblem', { problem: d.scheduleError }) : d.info.schedule === 'off' ? t('info.scheduleOff') : d.info.schedule}</dd>
               <dt className="text-slate-500">{t('info.retention')}</dt>
-              <dd className="break-words">{d.info.retentionError ?? t('info.retentionValue', { days: num(d.info.retentionDays), min: num(d.info.retentionMin) })}</dd>
+              <dd className="break-words">{d.info.retentionError ? t('info.retentionProblem', { problem: d.info.retentionError }) : t('info.retentionValue', { days: num(d.info.retentionDays), min: num(d.info.retentionMin) })}</dd>
               <dt className="text-slate-500">{t('info.storage')}</dt>
               <dd className="break-all" data-info="storage">{d.info.storage}</dd>
               <dt className="text-slate-500">{t('info.encryption')}</dt>
@@ -188,7 +188,7 @@ export default async function BackupsPage({ searchParams }: { searchParams: Prom
                     : t('info.encryptionOff')}
               </dd>
               <dt className="text-slate-500">{t('info.signing')}</dt>
-              <dd className={`break-words ${d.info.signing.configured ? '' : 'text-amber-800'}`} data-info="signing">{d.info.signing.configured ? t('info.signingOn') : d.info.signing.warning === UNSIGNED_WARNING ? t('info.signingOff') : d.info.signing.warning}</dd>
+              <dd className={`break-words ${d.info.signing.configured ? '' : 'text-amber-800'}`} data-info="signing">{d.info.signing.configured ? t('info.signingOn') : d.info.signing.warning === UNSIGNED_WARNING || !d.info.signing.warning ? t('info.signingOff') : t('info.signingProblem', { problem: d.info.signing.warning })}</dd>
               <dt className="text-slate-500">{t('info.drill')}</dt>
               <dd>{['off', 'weekly', 'daily'].includes(d.info.drillPolicy) ? t(`info.drillPolicies.${d.info.drillPolicy as 'off'}`) : d.info.drillPolicy}</dd>
               <dt className="text-slate-500">{t('info.runbook')}</dt>
