@@ -73,4 +73,28 @@ describe('npm start refuses malformed settings with one line', () => {
       expect(out).toEqual([`tickethub: the data directory ${path.join(aFile, 'data')} (TICKETHUB_DATA_DIR) cannot be written: ENOTDIR (fix its permissions or set TICKETHUB_DATA_DIR)`]);
     }
   });
+
+  it('a DATABASE_URL naming a database, role or host that does not exist: the last line names the cause, exit 1, nothing served', async () => {
+    const server = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+    const nodb = new URL(server.href);
+    nodb.pathname = '/tickethub_no_such_database_h8';
+    const norole = new URL(server.href);
+    norole.username = 'no_such_role_h8';
+    norole.password = 'secret-password-h8';
+    const cases: [string, RegExp][] = [
+      [nodb.href, /^tickethub: cannot connect to the database: database "tickethub_no_such_database_h8" does not exist$/],
+      [norole.href, /^tickethub: cannot connect to the database: (role "no_such_role_h8" does not exist|password authentication failed for user "no_such_role_h8")$/],
+      ['postgres://postgres@no-such-host.invalid:5432/tickethub', /^tickethub: cannot connect to the database: getaddrinfo (ENOTFOUND|EAI_AGAIN) no-such-host\.invalid$/],
+    ];
+    for (const [url, line] of cases) {
+      const port = await freePort();
+      const run = launch([], { TICKETHUB_DATA_DIR: path.join(await tmp(), 'data'), PORT: String(port), DATABASE_URL: url });
+      expect(await run.exit, url).toBe(1);
+      const out = run.output().trim();
+      expect(out.split('\n').at(-1), url).toMatch(line);
+      expect(out).not.toContain('secret-password-h8');
+      expect(out).not.toMatch(/\n\s+at /); // no stack trace
+      expect(await portIsFree(port)).toBe(true);
+    }
+  });
 });
