@@ -70,5 +70,11 @@ export async function assertStorageEnv(env: Env = process.env): Promise<void> {
   } catch (err) {
     throw new AppError('config', `BACKUP_STORAGE_URL: ${(err as Error).message}`, { cause: err });
   }
-  if (parsed.kind === 'local') await assertWritableDir(parsed.root, 'backup storage directory', 'BACKUP_STORAGE_URL');
+  if (parsed.kind === 'local') return assertWritableDir(parsed.root, 'backup storage directory', 'BACKUP_STORAGE_URL');
+  const endpoint = setValue(env, 'S3_ENDPOINT');
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/i.test(endpoint)) {
+    throw new AppError('config', `S3_ENDPOINT must be an http:// or https:// URL (e.g. http://minio:9000), got '${endpoint.replace(/\/\/[^@/]*@/, '//***@')}'`);
+  }
+  const pathStyle = setValue(env, 'S3_FORCE_PATH_STYLE');
+  if (pathStyle !== undefined && !/^(true|false|1|0|yes|no)$/i.test(pathStyle)) throw new AppError('config', `S3_FORCE_PATH_STYLE must be true or false, got '${pathStyle}'`);
 }

@@ -44,6 +44,8 @@ describe('npm start refuses malformed settings with one line', () => {
       [{ APP_TIME_ZONE: 'Mars/Base' }, /^tickethub: APP_TIME_ZONE is not a time zone: 'Mars\/Base' \(use an IANA name such as Africa\/Addis_Ababa\)$/],
       [{ BACKUP_STORAGE_URL: 'ftp://backups.example/x' }, /^tickethub: BACKUP_STORAGE_URL: unsupported storage URL scheme 'ftp:'/],
       [{ BACKUP_STORAGE_URL: 's3://' }, /^tickethub: BACKUP_STORAGE_URL: .*(bucket|invalid S3)/],
+      [{ BACKUP_STORAGE_URL: 's3://bucket/x', S3_ENDPOINT: 'minio:9000' }, /^tickethub: S3_ENDPOINT must be an http:\/\/ or https:\/\/ URL \(e\.g\. http:\/\/minio:9000\), got 'minio:9000'$/],
+      [{ BACKUP_STORAGE_URL: 's3://bucket/x', S3_FORCE_PATH_STYLE: 'sometimes' }, /^tickethub: S3_FORCE_PATH_STYLE must be true or false, got 'sometimes'$/],
       [{ BACKUP_STORAGE_URL: path.join(aFile, 'backups') }, /^tickethub: backup storage directory .*a-file\/backups \(BACKUP_STORAGE_URL\) cannot be written: ENOTDIR/],
     ];
     for (const [env, line] of cases) {
