@@ -135,6 +135,14 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
+/** A whole number from min to max (BACKUP_WORKERS=99 or BACKUP_GZIP_LEVEL=12 is refused, not clamped). */
+function envRange(name: string, fallback: number, min: number, max: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  if (!/^[0-9]+$/.test(v.trim()) || Number(v) < min || Number(v) > max) throw new AppError('config', `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
 import { formatBytes } from './format-bytes';
 export { formatBytes };
 
@@ -410,8 +418,8 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
   const t0 = startedAt.getTime();
   const schemas = opts.schemas?.length ? opts.schemas : envSchemas();
   const excludeTableData = opts.excludeTableData ?? [...BOOKKEEPING_TABLES];
-  const workers = Math.max(1, Math.min(16, Math.floor(opts.workers ?? envInt('BACKUP_WORKERS', BACKUP_DEFAULTS.workers))));
-  const gzipLevel = Math.max(1, Math.min(9, Math.floor(envInt('BACKUP_GZIP_LEVEL', BACKUP_DEFAULTS.gzipLevel))));
+  const workers = Math.max(1, Math.min(16, Math.floor(opts.workers ?? envRange('BACKUP_WORKERS', BACKUP_DEFAULTS.workers, 1, 16))));
+  const gzipLevel = envRange('BACKUP_GZIP_LEVEL', BACKUP_DEFAULTS.gzipLevel, 1, 9);
   const chunkBytes = opts.chunkBytes ?? envInt('BACKUP_CHUNK_MB', BACKUP_DEFAULTS.chunkBytes / 1048576) * 1048576;
   const { storage, signal } = opts;
   // Read before any work: a bad key is a config error, not a failure after the whole backup.

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db';
 
 // Hostile command lines: each is refused with ONE line naming the cause and exit 2, before anything
 // is opened (no database, no storage touched).
@@ -17,8 +18,8 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-function cli(args: string[]) {
-  const env = { ...process.env, BACKUP_STORAGE_URL: tmp, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/never_opened' };
+function cli(args: string[], extraEnv: Record<string, string> = {}) {
+  const env = { ...process.env, BACKUP_STORAGE_URL: tmp, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/never_opened', ...extraEnv };
   const r = spawnSync(process.execPath, ['bin/tickethub-backup.mjs', ...args], { cwd: ROOT, env, input: '', encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -69,4 +70,33 @@ describe('usage errors', () => {
     refused(['version', '--bogus'], "tickethub-backup version: Unknown option '--bogus'; usage: tickethub-backup version");
     refused(['version', 'extra'], /^tickethub-backup version: /);
   });
+});
+
+describe('backup settings out of range', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrate: true, prefix: 'hostile' });
+  }, 120_000);
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('BACKUP_GZIP_LEVEL 12 / 0 / 1.5 and BACKUP_WORKERS 99 / 0 fail the backup with one line naming the variable (they were clamped silently); nothing stored, no run left running', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['BACKUP_GZIP_LEVEL', '12', '1 to 9'],
+      ['BACKUP_GZIP_LEVEL', '0', '1 to 9'],
+      ['BACKUP_GZIP_LEVEL', '1.5', '1 to 9'],
+      ['BACKUP_WORKERS', '99', '1 to 16'],
+      ['BACKUP_WORKERS', '0', '1 to 16'],
+    ];
+    for (const [name, value, range] of cases) {
+      const r = cli(['backup'], { DATABASE_URL: db.url, [name]: value });
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(`tickethub-backup backup: ${name} must be a whole number from ${range}, got ${JSON.stringify(value)}\n`);
+      expect(r.code).toBe(1);
+    }
+    expect(await readdir(tmp)).toEqual([]);
+    const running = await withClient(db.url, async (c) => (await c.query("SELECT count(*)::int AS n FROM backup_runs WHERE status = 'running'")).rows[0].n);
+    expect(running).toBe(0);
+  }, 120_000);
 });
