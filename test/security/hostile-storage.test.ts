@@ -456,3 +456,35 @@ describe('a drill killed before it dropped its scratch database', () => {
     }
   });
 });
+
+describe('manifest shapes an attacker can write (held: a table of them, each refused by verify and restore)', () => {
+  const edits: [string, (m: Manifest) => void, RegExp][] = [
+    ['formatVersion as a string', (m) => ((m as { formatVersion: unknown }).formatVersion = '3'), /unknown archive format version/],
+    ['a format version from the future', (m) => (m.formatVersion = 99), /unknown archive format version 99/],
+    ['the last entry duplicated', (m) => m.entries.push({ ...m.entries[m.entries.length - 1], index: m.entries.length }), /expected|tile|members end|does not follow/],
+    ['a negative offset', (m) => (m.entries[1].offset = -5), /invalid byte range|expected/],
+    ['a fractional length', (m) => (m.entries[1].length += 0.5), /invalid byte range/],
+    ['a row count of 1e21 in a chunk and its table', (m) => {
+      const e = m.entries.find((x) => x.section === 'table-data')!;
+      e.rows = 1e21;
+      m.tables.find((t) => t.entries.includes(e.index))!.rows = 1e21;
+    }, /rows/],
+    ['a table-data entry pointing at the header member', (m) => {
+      const e = m.entries.find((x) => x.section === 'table-data')!;
+      e.offset = m.entries[0].offset;
+      e.length = m.entries[0].length;
+    }, /expected|tile/],
+  ];
+  for (const [what, edit, why] of edits) {
+    it(what, async () => {
+      const { storage, dir, id } = await freshBackup();
+      await editManifest(dir, id, edit);
+      const v = await verifyBackup(storage, id);
+      expect(v.ok).toBe(false);
+      expect(v.problems.map((p) => p.problem).join('\n')).toMatch(why);
+      const t = await db();
+      await expect(restoreBackup({ source: id, storage, targetUrl: t.url })).rejects.toMatchObject({ code: expect.stringMatching(/corrupt|incompatible|verification_failed/) });
+      expect(await hashesOf(t.url)).toEqual({});
+    });
+  }
+});
