@@ -13,6 +13,13 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// A reader that goes away (`list | head`) is not a failure of the command: stop writing there and
+// let the command finish what it started (no EPIPE stack trace, no work cut off half-way).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
 const { main } = await import('../cli/index.ts');
 const code = await main(process.argv.slice(2));
 // Exit once stdout/stderr have drained: a command is done when it returns, even if a library left a

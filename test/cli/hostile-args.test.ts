@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,4 +99,15 @@ describe('backup settings out of range', () => {
     const running = await withClient(db.url, async (c) => (await c.query("SELECT count(*)::int AS n FROM backup_runs WHERE status = 'running'")).rows[0].n);
     expect(running).toBe(0);
   }, 120_000);
+
+  it('stdout closed by its reader (`prune --dry-run | head`): no EPIPE stack trace, the command ends with its own exit code', async () => {
+    const p = spawn(process.execPath, ['bin/tickethub-backup.mjs', 'prune', '--dry-run', '--database-url', db.url, '--storage', tmp], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout.destroy();
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => p.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
 });
+
