@@ -13,6 +13,8 @@ import { runBackup } from '../../lib/backup/run-backup';
 import { verifyBackup } from '../../lib/backup/verify';
 import { runDrill } from '../../lib/backup/drill';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { selectTables } from '../../lib/backup/restore/preflight';
+import type { Manifest } from '../../lib/backup/manifest';
 import { openStorage } from '../../lib/storage/open-storage';
 
 /**
@@ -199,4 +201,14 @@ it('a table partitioned by hash on an enum fails the backup by name', async () =
   } finally {
     await storage.close();
   }
+});
+
+it('--tables picks a table whose schema or name holds a dot', () => {
+  // Before: `s.t` was split at the first dot, so a table of schema "a.b; DROP SCHEMA public --" could
+  // not be chosen for a data-only or into-schema restore ("is not in backup").
+  const t = (schema: string, name: string) => ({ schema, name, rows: 0, columns: [], entries: [], contentSha256: '' });
+  const m = { id: 'b', tables: [t('a.b; DROP SCHEMA public --', 'x"y'), t('public', 'a.b'), t('a', 'b.c'), t('a.b', 'c')] } as unknown as Manifest;
+  expect(selectTables(m, ['a.b; DROP SCHEMA public --.x"y']).map((x) => x.schema)).toEqual(['a.b; DROP SCHEMA public --']);
+  expect(selectTables(m, ['a.b']).map((x) => `${x.schema}|${x.name}`)).toEqual(['public|a.b']);
+  expect(() => selectTables(m, ['a.b.c'])).toThrow(/ambiguous .*qualify it/);
 });

@@ -63,14 +63,15 @@ export function restoreModeOf(opts: RestoreOptions): RestoreMode {
   return mode;
 }
 
-/** Tables of the manifest chosen by `names` (`t` or `s.t`); usage/not_found errors name the culprit. */
+/** Tables of the manifest chosen by `names` (`t` or `s.t`, names unquoted); usage/not_found errors name the culprit. */
 export function selectTables(m: Manifest, names: string[]): ManifestTable[] {
   const out: ManifestTable[] = [];
   for (const raw of names) {
     const n = raw.trim();
     if (!n) continue;
-    const dot = n.indexOf('.');
-    const matches = dot > 0 ? m.tables.filter((t) => t.schema === n.slice(0, dot) && t.name === n.slice(dot + 1)) : m.tables.filter((t) => t.name === n);
+    // `s.t` at whichever dot makes a table (a schema or table name may hold dots), else a bare name.
+    const qualified = m.tables.filter((t) => `${t.schema}.${t.name}` === n);
+    const matches = qualified.length ? qualified : m.tables.filter((t) => t.name === n);
     if (matches.length === 0) throw new AppError('not_found', `table ${n} is not in backup ${m.id}`);
     if (matches.length > 1) throw new AppError('usage', `table name ${n} is ambiguous in backup ${m.id} (${matches.map((t) => `${t.schema}.${t.name}`).join(', ')}): qualify it`);
     if (!out.includes(matches[0])) out.push(matches[0]);
