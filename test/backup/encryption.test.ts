@@ -212,6 +212,11 @@ describe('encrypted backups (age)', () => {
     expect(encryptionRecipients('')).toBeNull();
     const privateKey = (await readFile(keyFile, 'utf8')).split('\n')[1];
     expect(() => encryptionRecipients(privateKey)).toThrow(/PRIVATE key/);
+    // Pasted in lower case it is still a private key: refused as one, and none of it in the message
+    // (the stats API, the dashboard and failure alerts show this error).
+    const lower = privateKey.toLowerCase();
+    expect(() => encryptionRecipients(lower)).toThrow(/PRIVATE key/);
+    expect(() => encryptionRecipients(lower)).not.toThrow(lower.slice('age-secret-key-1'.length, 'age-secret-key-1'.length + 6));
     expect(() => encryptionRecipients('/nonexistent/recipients.txt')).toThrow(/cannot read \/nonexistent\/recipients.txt \(ENOENT\)/);
     const saved = process.env.BACKUP_ENCRYPTION_RECIPIENTS;
     try {

@@ -33,7 +33,7 @@ export function encryptionRecipients(value = process.env.BACKUP_ENCRYPTION_RECIP
   const keys = [...new Set(keyLines(text))];
   if (!keys.length) throw new AppError('config', `${from} holds no age recipient (age1…)`);
   for (const k of keys) {
-    if (k.startsWith('AGE-SECRET-KEY-')) throw new AppError('config', `${from} holds a PRIVATE key (AGE-SECRET-KEY-…): give the recipient (age1…, from \`tickethub-backup keygen\`) and keep the identity off this server`);
+    if (/^AGE-SECRET-KEY-/i.test(k)) throw new AppError('config', `${from} holds a PRIVATE key (AGE-SECRET-KEY-…): give the recipient (age1…, from \`tickethub-backup keygen\`) and keep the identity off this server`);
     try {
       new Encrypter().addRecipient(k);
       if (!/^age1[0-9a-z]+$/.test(k)) throw new Error('bad characters');
