@@ -582,7 +582,9 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
 
     const spoolParent = process.env.BACKUP_SPOOL_DIR || os.tmpdir();
     await removeStaleSpools(spoolParent);
-    spoolDir = await mkdtemp(path.join(spoolParent, `tickethub-backup-${id}-`));
+    spoolDir = await mkdtemp(path.join(spoolParent, `tickethub-backup-${id}-`)).catch((err: NodeJS.ErrnoException) => {
+      throw new AppError('config', `spool directory ${spoolParent} (BACKUP_SPOOL_DIR) is not usable: ${err.code ?? err.message}`, { cause: err });
+    });
     results = chunks.map(() => deferred<ChunkResult>());
     // Workers may run at most `window` chunks ahead of the writer: bounds spool memory and disk.
     const window = nWorkers * 2;
@@ -615,13 +617,15 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
           });
           results[i].resolve(r);
         } catch (err) {
-          const lockTimeout = (err as { code?: string }).code === '55P03';
+          const code = (err as { code?: string }).code;
           const e =
             failure ??
             fail(
-              lockTimeout
+              code === '55P03'
                 ? new AppError('db_error', `reading table ${c.schema}.${c.table} failed: lock timeout: another session is waiting for an exclusive lock on it (ALTER TABLE, a migration?); try again when it is done`, { cause: err })
-                : err,
+                : code === 'ENOSPC'
+                  ? new AppError('config', `spool directory ${spoolParent} (BACKUP_SPOOL_DIR) is full: no space left on device while spooling table ${c.schema}.${c.table}`, { cause: err })
+                  : err,
               `reading table ${c.schema}.${c.table} failed`,
             );
           results[i].reject(e);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +99,19 @@ describe('backup settings out of range', () => {
     const running = await withClient(db.url, async (c) => (await c.query("SELECT count(*)::int AS n FROM backup_runs WHERE status = 'running'")).rows[0].n);
     expect(running).toBe(0);
   }, 120_000);
+
+  it('BACKUP_SPOOL_DIR that is a file: one line naming the variable (was a bare "ENOTDIR: not a directory, mkdtemp …")', async () => {
+    const spool = path.join(os.tmpdir(), `hostile-spool-file-${process.pid}`);
+    await writeFile(spool, 'not a directory');
+    try {
+      const r = cli(['backup'], { DATABASE_URL: db.url, BACKUP_SPOOL_DIR: spool });
+      expect(r.stderr).toBe(`tickethub-backup backup: spool directory ${spool} (BACKUP_SPOOL_DIR) is not usable: ENOTDIR\n`);
+      expect(r.code).toBe(1);
+      expect(await readdir(tmp)).toEqual([]);
+    } finally {
+      await rm(spool, { force: true });
+    }
+  });
 
   it('stdout closed by its reader (`prune --dry-run | head`): no EPIPE stack trace, the command ends with its own exit code', async () => {
     const p = spawn(process.execPath, ['bin/tickethub-backup.mjs', 'prune', '--dry-run', '--database-url', db.url, '--storage', tmp], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
