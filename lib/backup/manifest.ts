@@ -353,13 +353,23 @@ export function parseManifest(text: string, label: string): Manifest {
 
 const MAX_MANIFEST_DEPTH = 32;
 
-/** Deepest nesting of arrays and objects in JSON text (strings skipped). */
+/**
+ * Deepest nesting of arrays and objects in JSON text (strings skipped). A plain scan: a regular
+ * expression for JSON strings overflowed the stack on one string of a few hundred MB ("Maximum call
+ * stack size exceeded" instead of a line about the manifest).
+ */
 function jsonDepth(text: string): number {
   let depth = 0;
   let max = 0;
-  for (const [t] of text.matchAll(/"(?:[^"\\]|\\.)*"|[[\]{}]/g)) {
-    if (t === '[' || t === '{') max = Math.max(max, ++depth);
-    else if (t === ']' || t === '}') depth--;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
   }
   return max;
 }

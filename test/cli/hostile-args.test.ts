@@ -65,6 +65,23 @@ describe('usage errors', () => {
     }
   });
 
+  it('a manifest holding one 12 MB string: show and verify say what is wrong with it (was "Maximum call stack size exceeded")', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hostile-manifest-'));
+    try {
+      const id = '20261202T000000Z-hugehuge';
+      await writeFile(path.join(dir, `${id}.manifest.json`), `{"format":"tickethub-backup","note":"${'a'.repeat(12_000_000)}"}`);
+      const show = cli(['show', id, '--storage', dir]);
+      expect(show.stderr).toBe(`tickethub-backup show: backup ${id}: unknown archive format version undefined (this version reads 1, 2, 3)\n`);
+      expect(show.code).toBe(1);
+      const verify = cli(['verify', id, '--storage', dir]);
+      expect(verify.stderr).not.toMatch(/call stack/);
+      expect(verify.stderr).toMatch(/unknown archive format version undefined/);
+      expect(verify.code).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an unknown flag is one short line; version takes no arguments', () => {
     refused(['show', '--bogus'], "tickethub-backup show: Unknown option '--bogus'; usage: tickethub-backup show <id> [--storage URL] [--json]");
     refused(['version', '--bogus'], "tickethub-backup version: Unknown option '--bogus'; usage: tickethub-backup version");
