@@ -4,7 +4,7 @@ import { createTranslator } from 'next-intl';
 import { describe, expect, it } from 'vitest';
 import en from '../../messages/en.json';
 import am from '../../messages/am.json';
-import { ACTIVITY_ACTIONS, describeActivity } from './activity-labels';
+import { ACTIVITY_ACTIONS, describeActivity, originOf } from './activity-labels';
 import type { DescribableEntry } from './activity-labels';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -91,5 +91,22 @@ describe('activity log labels and descriptions', () => {
     expect([...used].sort()).toEqual(Object.keys(en.activity.descriptions).sort());
     expect(tAm('descriptions.BACKUP_DOWNLOADED_manifest', { id: 'b1' })).toBe('የምትኬ b1 ማኒፌስት ወርዷል');
     expect(describeActivity(entry('BACKUP_DOWNLOADED', { backupId: 'b1', file: 'archive' }), 'en')).toEqual({ key: 'BACKUP_DOWNLOADED_archive', values: { id: 'b1' } });
+  });
+
+  it('the "IP" of an entry the app itself wrote (start, scheduled job, CLI) is shown as a translated origin, not the stored tag', () => {
+    const tags = new Set<string>();
+    for (const f of ['lib', 'app', 'cli', 'scripts'].flatMap((d) => sources(path.join(ROOT, d)))) {
+      for (const m of readFileSync(f, 'utf8').matchAll(/\bipAddress: '([^']+)'/g)) tags.add(m[1]);
+    }
+    expect(tags.size).toBeGreaterThanOrEqual(3);
+    for (const tag of tags) {
+      const origin = originOf(tag);
+      expect(origin, tag).not.toBeNull();
+      expect(en.activity.origins[origin!], tag).toBeTruthy();
+      expect(am.activity.origins[origin!], tag).toMatch(/[\u1200-\u137F]/);
+    }
+    expect(originOf('192.0.2.44')).toBeNull();
+    expect(originOf('2001:db8::1')).toBeNull();
+    expect(originOf(null)).toBeNull();
   });
 });

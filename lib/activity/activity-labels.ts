@@ -36,6 +36,15 @@ export function isKnownAction(code: string): code is ActivityAction {
   return (ACTIVITY_ACTIONS as readonly string[]).includes(code);
 }
 
+/** Tags the app stores as the "IP address" of entries it wrote itself, and their message keys (activity.origins.<key>). */
+const ORIGINS = { 'system-startup': 'startup', 'system-automation': 'automation', cli: 'cli' } as const;
+export type ActivityOrigin = (typeof ORIGINS)[keyof typeof ORIGINS];
+
+/** The translated-origin key of a stored ip_address tag, or null for a real address (shown as stored). */
+export function originOf(ip: string | null): ActivityOrigin | null {
+  return ip !== null && Object.hasOwn(ORIGINS, ip) ? ORIGINS[ip as keyof typeof ORIGINS] : null;
+}
+
 /** What the description template of an entry needs (a subset of the activity row). */
 export interface DescribableEntry {
   action: string;

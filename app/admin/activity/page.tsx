@@ -2,7 +2,7 @@ import Link from 'next/link';
 import { getLocale, getTranslations } from 'next-intl/server';
 import { ChevronLeft, ChevronRight } from 'lucide-react';
 import { PageHeader } from '@/components/page-header';
-import { describeActivity, isKnownAction } from '@/lib/activity/activity-labels';
+import { describeActivity, isKnownAction, originOf } from '@/lib/activity/activity-labels';
 import { getPool } from '@/lib/db/pool';
 import { requireAdmin } from '@/lib/http/page-auth';
 import { formatDateTime, formatNumber } from '@/lib/i18n/format-date-time';
@@ -36,6 +36,11 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
   const when = (d: Date) => formatDateTime(d, locale);
   const num = (n: number) => formatNumber(n, locale);
   // The stored code stays what is filtered on; people read the label (the code itself when unknown).
+  // Entries the app wrote itself store a tag ('system-automation', 'cli') where a sign-in stores the address.
+  const origin = (ip: string | null) => {
+    const o = originOf(ip);
+    return o ? t(`origins.${o}`) : ip;
+  };
   const label = (code: string) => (isKnownAction(code) ? t(`actions.${code}`) : code);
   const options = actions.map((a) => ({ code: a, label: label(a) })).sort((x, y) => x.label.localeCompare(y.label, intlLocale(locale)));
   // English shows the description as recorded; other languages the translated template filled from
@@ -94,7 +99,7 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
                   <time dateTime={row.createdAt.toISOString()} className="text-xs text-slate-500 tabular-nums">{when(row.createdAt)}</time>
                 </div>
                 <p className="mt-1.5 text-sm break-words text-slate-800">{describe(row)}</p>
-                <p className="mt-0.5 text-xs text-slate-500">{row.adminName ?? t('system')}{row.ipAddress ? ` · ${row.ipAddress}` : ''}</p>
+                <p className="mt-0.5 text-xs text-slate-500">{row.adminName ?? t('system')}{row.ipAddress ? ` · ${origin(row.ipAddress)}` : ''}</p>
               </li>
             ))}
           </ul>
@@ -120,7 +125,7 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
                     </td>
                     <td className="min-w-48 px-4 py-3 text-slate-800">{describe(row)}</td>
                     <td className="hidden px-4 py-3 text-slate-600 md:table-cell">{row.adminName ?? t('system')}</td>
-                    <td className="hidden px-4 py-3 font-mono text-xs text-slate-500 lg:table-cell">{row.ipAddress ?? '—'}</td>
+                    <td className="hidden px-4 py-3 font-mono text-xs text-slate-500 lg:table-cell">{origin(row.ipAddress) ?? '—'}</td>
                   </tr>
                 ))}
               </tbody>
