@@ -95,6 +95,19 @@ export function provedLine(contentChecked: boolean): string {
     : 'verified while loading: every archive member matched its SHA-256 and every table its row count as the server stored it (COPY); content not re-read (--check-content re-reads every table)';
 }
 
+/**
+ * Whether database `name` put into a URL (--target-db) comes back as `name` where the pg client
+ * reads it (decodeURI of the path): `?`, `#` and `%` do not, so the restore would create one database
+ * and then try to connect to another.
+ */
+function survivesUrl(name: string): boolean {
+  try {
+    return decodeURI(new URL(withDatabase('postgres://localhost/', name)).pathname.slice(1)) === name;
+  } catch {
+    return false;
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
@@ -137,6 +150,9 @@ export async function run(argv: string[]): Promise<number> {
   const checkContent = Boolean(values['check-content']);
   if (create && ((mode && mode !== 'fresh') || values['into-schema'] !== undefined)) throw new AppError('usage', '--create makes a new, empty database: only for fresh restores (no --mode replace/data-only, no --into-schema)');
   if (values['target-db'] !== undefined && values['target-url'] !== undefined) throw new AppError('usage', 'give --target-url or --target-db, not both');
+  if (values['target-db'] !== undefined && !survivesUrl(values['target-db'] as string)) {
+    throw new AppError('usage', `--target-db ${JSON.stringify(values['target-db'])}: PostgreSQL's client cannot reach a database whose name holds this in a URL (?, # or %); choose another name`);
+  }
   // Default target: DATABASE_URL, else the local database of `npm start`.
   const target = await openCliDatabase(values['target-url'] as string | undefined, '--target-url');
   const targetUrl = values['target-db'] === undefined ? target.url : withDatabase(target.url, values['target-db'] as string);

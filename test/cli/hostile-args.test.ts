@@ -58,6 +58,12 @@ describe('usage errors', () => {
     refused(['admin', 'create', '--email', 'a@example.com', '--password', 'long enough', '--database-url', 'http://x'], 'tickethub-backup admin: --database-url is not a valid postgres:// URL');
   });
 
+  it('--target-db whose name cannot go through a connection URL (? # %) is refused before anything is created', () => {
+    for (const name of ['x?host=/tmp', 'x#frag', 'x%41']) {
+      refused(['restore', 'x', '--target-db', name, '--create', '--yes'], `tickethub-backup restore: --target-db ${JSON.stringify(name)}: PostgreSQL's client cannot reach a database whose name holds this in a URL (?, # or %); choose another name`);
+    }
+  });
+
   it('numbers are digits only: 1e1, 0x2, " 2", 1.5 are refused', () => {
     for (const v of ['1e1', '0x2', ' 2', '1.5', '0', '17', 'abc']) {
       refused(['restore', 'x', '--jobs', v, '--yes'], `tickethub-backup restore: --jobs must be an integer from 1 to 16, got ${JSON.stringify(v)}`);
