@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { encryptionRecipients } from '../backup/encryption/encryption-keys';
+import { signingKeyFromEnv } from '../backup/manifest-signature';
 import { AppError } from '../errors';
 import { parseStorageUrl } from '../storage/open-storage';
 
@@ -32,6 +34,12 @@ export function assertWebEnv(env: Env = process.env): void {
   }
   wholeNumber(env, 'TRUST_PROXY_HOPS', 0, 10);
   wholeNumber(env, 'DATABASE_POOL_MAX', 1, 1000);
+  // What every backup of the in-process scheduler and the dashboard reads (each refused there too,
+  // but only when a backup runs: hours after a start that looked fine).
+  wholeNumber(env, 'BACKUP_WORKERS', 1, 16);
+  wholeNumber(env, 'BACKUP_GZIP_LEVEL', 1, 9);
+  signingKeyFromEnv(env as NodeJS.ProcessEnv);
+  encryptionRecipients(env.BACKUP_ENCRYPTION_RECIPIENTS);
   const zone = setValue(env, 'APP_TIME_ZONE');
   if (zone !== undefined) {
     try {

@@ -46,6 +46,10 @@ describe('npm start refuses malformed settings with one line', () => {
       [{ BACKUP_STORAGE_URL: 's3://' }, /^tickethub: BACKUP_STORAGE_URL: .*(bucket|invalid S3)/],
       [{ BACKUP_STORAGE_URL: 's3://bucket/x', S3_ENDPOINT: 'minio:9000' }, /^tickethub: S3_ENDPOINT must be an http:\/\/ or https:\/\/ URL \(e\.g\. http:\/\/minio:9000\), got 'minio:9000'$/],
       [{ BACKUP_STORAGE_URL: 's3://bucket/x', S3_FORCE_PATH_STYLE: 'sometimes' }, /^tickethub: S3_FORCE_PATH_STYLE must be true or false, got 'sometimes'$/],
+      [{ BACKUP_WORKERS: '99' }, /^tickethub: BACKUP_WORKERS must be a whole number from 1 to 16, got '99'$/],
+      [{ BACKUP_GZIP_LEVEL: '12' }, /^tickethub: BACKUP_GZIP_LEVEL must be a whole number from 1 to 9, got '12'$/],
+      [{ BACKUP_SIGNING_KEY: 'short' }, /^tickethub: BACKUP_SIGNING_KEY must be at least 32 characters/],
+      [{ BACKUP_ENCRYPTION_RECIPIENTS: 'age1notakey' }, /^tickethub: BACKUP_ENCRYPTION_RECIPIENTS: "age1notakey" is not an age recipient/],
       [{ BACKUP_STORAGE_URL: path.join(aFile, 'backups') }, /^tickethub: backup storage directory .*a-file\/backups \(BACKUP_STORAGE_URL\) cannot be written: ENOTDIR/],
     ];
     for (const [env, line] of cases) {
