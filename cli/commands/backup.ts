@@ -42,9 +42,16 @@ export async function run(argv: string[]): Promise<number> {
   const storage = openStorage(values.storage as string | undefined);
   const bar = values.json ? undefined : new ProgressBar();
   const ac = new AbortController();
-  const onSignal = () => ac.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Ctrl-C/SIGTERM: stop, remove what was written, record the run as failed, exit 1. Another
+  // signal while that cleanup runs must not kill it half-way (a partial archive, a run left
+  // 'running'): it is absorbed.
+  const onSignal = () => {
+    if (ac.signal.aborted) return;
+    process.stderr.write('\ninterrupted: stopping the backup and removing what it wrote…\n');
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const r = await runBackup({
       databaseUrl: url,
