@@ -141,11 +141,14 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
     const a = actions[e.index];
     const current = describeEntry(e);
     ctx.onMember?.(current);
-    if (a.kind === 'skip') {
-      await reader.skip(e);
-      continue;
-    }
     try {
+      if (a.kind === 'skip') {
+        // A schema/sequence member this mode does not run is still checked against its kind: a
+        // backup that fails verify (SQL a psql restore would run) is not restored in part either.
+        if (e.section === 'table-data') await reader.skip(e);
+        else await reader.read(e, (out) => readSqlMember(out, e));
+        continue;
+      }
       if (a.kind === 'exec') {
         let sql = await reader.read(e, (out) => readSqlMember(out, e));
         if (a.rewrite) sql = a.rewrite(sql);
