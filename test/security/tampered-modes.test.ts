@@ -75,12 +75,18 @@ const MODES: { name: string; opts: Partial<RestoreOptions> }[] = [
   { name: 'into-schema', opts: { intoSchema: 'side', tables: ['t', 'u'] } },
 ];
 
-async function tamperedBackup(t: Tamper, file: string): Promise<{ storage: StorageBackend; id: string }> {
+/** A storage in its own temp directory, removed after the file. */
+async function freshStorage(): Promise<{ storage: StorageBackend; dir: string }> {
   const { storage, dir } = await tempStorage();
   cleanups.push(async () => {
     await storage.close();
     await rm(dir, { recursive: true, force: true });
   });
+  return { storage, dir };
+}
+
+async function tamperedBackup(t: Tamper, file: string): Promise<{ storage: StorageBackend; id: string }> {
+  const { storage, dir } = await freshStorage();
   const id = await backup(src.url, storage);
   await tamperMember(dir, id, t.pick, (text) => t.edit(text, file));
   return { storage, id };
@@ -117,11 +123,7 @@ afterAll(async () => {
 
 describe('a tampered backup is refused by replace, data-only and into-schema', () => {
   it('the untampered backup restores in every mode (the refusals below are about the tampering)', async () => {
-    const { storage, dir } = await tempStorage();
-    cleanups.push(async () => {
-      await storage.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    const { storage } = await freshStorage();
     const id = await backup(src.url, storage);
     const scratch = await db();
     await exec(scratch.url, 'CREATE TABLE public.t (a int, b text); CREATE TABLE public.u (a int, b text); CREATE SEQUENCE public.s;');
@@ -136,11 +138,7 @@ describe('a tampered backup is refused by replace, data-only and into-schema', (
 
   it('with BACKUP_SIGNING_KEY: an edited member with checksums recomputed is refused naming the signature', async () => {
     process.env.BACKUP_SIGNING_KEY = KEY;
-    const { storage, dir } = await tempStorage();
-    cleanups.push(async () => {
-      await storage.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    const { storage, dir } = await freshStorage();
     const id = await backup(src.url, storage);
     // A harmless edit a kind check cannot catch: only the signature can.
     await tamperMember(dir, id, (e) => e.section === 'table-data' && e.name === 't', (text) => text.replace('row 1\n', 'row X\n'));
