@@ -229,6 +229,9 @@ export async function readMember<T>(reader: ByteReader, length: number, consume:
   }
   const r = await consumed;
   if (truncated) throw new AppError('corrupt', `archive ends ${remaining} bytes before the end of this member (truncated)`);
+  // A consumer that refused the member (a wrong shape) stopped the gunzip, which then reports an
+  // abort: that is no problem of the gzip data, the consumer's reason is the one to give.
+  if (!r.ok && (gzError === undefined || (gzError as { name?: string }).name === 'AbortError')) throw r.err;
   if (gzError) throw new AppError('corrupt', `does not decompress: ${oneLine((gzError as Error).message)}`, { cause: gzError });
   if (!r.ok) throw r.err;
   // zlib stops at zero bytes after a gzip stream and ignores the rest; so does gunzip, for the rest
