@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveSpool } from '../../lib/backup/archive-spool';
 import type { ArchiveSource } from '../../lib/backup/archive-source';
@@ -12,6 +15,22 @@ import type { ArchiveSource } from '../../lib/backup/archive-source';
 // source, then any byte range from the spool, which never holds the archive's bytes in the clear.
 
 const data = randomBytes(3 * 1024 * 1024 + 123);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * A real process that spools a whole read of a plaintext archive (a recognisable text), says
+ * 'spooled' and waits: the state of a `restore --jobs` killed during its load.
+ */
+const SPOOLING_CHILD = `
+import { Readable } from 'node:stream';
+import { ArchiveSpool } from './lib/backup/archive-spool.ts';
+const text = Buffer.from('PLAINTEXT-ROW\\n'.repeat(100000));
+const src = { label: 'x', id: 'x', manifestText: async () => '{}', archiveSize: async () => text.length, rangesReadFromStart: async () => true, openArchive: async () => Readable.from([text]) };
+const s = await new ArchiveSpool().wrap(src);
+for await (const _c of await s.openArchive());
+process.stdout.write('spooled');
+setInterval(() => {}, 1000);
+`;
 let dir: string;
 const saved = process.env.BACKUP_SPOOL_DIR;
 
@@ -88,6 +107,24 @@ describe('ArchiveSpool', () => {
     await spool.dispose();
     const cheap = { ...source(), rangesReadFromStart: async () => false };
     expect(await new ArchiveSpool().wrap(cheap)).toBe(cheap);
+  });
+
+  it('a process killed (SIGKILL) while it holds a spool leaves no readable plaintext; the next spool removes it', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SPOOLING_CHILD], { cwd: ROOT, env: { ...process.env, BACKUP_SPOOL_DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const [said] = (await once(child.stdout, 'data')) as [Buffer];
+    expect(said.toString()).toBe('spooled');
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const left = await readdir(dir);
+    expect(left).toEqual([expect.stringMatching(new RegExp(`^tickethub-restore-spool-${child.pid}-`))]);
+    const file = await readFile(path.join(dir, left[0], 'archive.spool'));
+    expect(file.length).toBe('PLAINTEXT-ROW\n'.length * 100000);
+    expect(file.includes('PLAINTEXT')).toBe(false);
+    const spool = new ArchiveSpool();
+    await buffer(await (await spool.wrap(source())).openArchive());
+    expect((await readdir(dir)).filter((d) => d.includes(`-${child.pid}-`))).toEqual([]);
+    await spool.dispose();
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('a whole read stopped early leaves no complete spool: the next read goes to the source again', async () => {
