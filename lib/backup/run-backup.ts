@@ -156,10 +156,25 @@ function describeUrl(url: string): string {
   }
 }
 
+/** The first error each connection reported by itself (e.g. terminated between two queries). */
+const connectionErrors = new WeakMap<pg.Client, Error>();
+
+/**
+ * The cause to report for a query that failed on `client`: when the connection had already failed
+ * between queries, pg refuses the next one with "Client has encountered a connection error and is
+ * not queryable", and the real cause (e.g. 57P01 terminating connection) is the error it reported then.
+ */
+function queryFailureCause(client: pg.Client, err: unknown): unknown {
+  const earlier = connectionErrors.get(client);
+  return earlier && /not queryable/.test((err as Error | undefined)?.message ?? '') ? earlier : err;
+}
+
 async function connect(url: string, role: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: `tickethub-backup ${role}`, keepAlive: true, connectionTimeoutMillis: 15_000 });
-  // A dropped connection must fail the query in flight, not crash the process.
-  client.on('error', () => {});
+  // A dropped connection must fail the query in flight, not crash the process; remember why.
+  client.on('error', (err) => {
+    if (!connectionErrors.has(client)) connectionErrors.set(client, err);
+  });
   try {
     await client.connect();
   } catch (err) {
@@ -616,7 +631,8 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
             },
           });
           results[i].resolve(r);
-        } catch (err) {
+        } catch (caught) {
+          const err = queryFailureCause(client, caught);
           const code = (err as { code?: string }).code;
           const e =
             failure ??

@@ -279,7 +279,7 @@ describe('backup failures', () => {
       const err = await backup.catch((e) => e);
       await hunt;
       expect(killed).toBe(1);
-      expect(err.code).toBe('db_unreachable');
+      expect(err.code, `${err.code}: ${err.message}\n${err.stack}`).toBe('db_unreachable');
       expect(err.message).toMatch(/^reading table public\.big failed: terminating connection due to administrator command$/);
       expect(await lastRun()).toMatchObject({ status: 'failed', error: err.message });
       await expectNothingStored(storage);
