@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db';
 import { restoreLockPeak, tempStorage } from './restore-test-helpers';
+import { serverVersionNum } from './backup-test-helpers';
 import { runBackup } from '../../lib/backup/run-backup';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
 import { manifestKey } from '../../lib/backup/manifest';
@@ -95,7 +96,9 @@ describe('backup of many small tables on stock lock settings', () => {
     const { peak: held } = await restoreLockPeak(target.url, () => restoreBackup({ source: id, storage, targetUrl: target.url, mode: 'fresh', checkContent: true }));
     expect(await withClient(target.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace`)).rows[0].n)).toBe(TABLES);
     // Relations alone are not what it holds (types and constraints take entries too); the estimate covers it.
-    expect(held).toBeGreaterThan(m.lockEstimate.relations + 64);
+    // (Measured on PostgreSQL 15: 2,270 held; PostgreSQL 17 takes fewer object locks: 1,370.)
+    const major = Math.floor((await serverVersionNum(target.url)) / 10000);
+    expect(held).toBeGreaterThan(m.lockEstimate.relations + (major === 15 ? 64 : 0));
     expect(held).toBeLessThanOrEqual(locksNeeded(m));
   }, 600_000);
 
