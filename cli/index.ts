@@ -1,31 +1,23 @@
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AppError, exitCode, oneLine, toAppError } from '../lib/errors';
 import { printableLines } from './printable';
+import { COMMANDS } from './registry';
 
 /**
  * tickethub-backup: one file per command under cli/commands/<name>.ts, each exporting
  *   export const summary: string;            // one line for `help`
  *   export async function run(argv: string[]): Promise<number>;   // exit code
  * Commands throw AppError for failures; this dispatcher prints the one-line message to stderr and
- * maps the code to the exit code (0 success, 1 failure, 2 usage).
+ * maps the code to the exit code (0 success, 1 failure, 2 usage). Every command is listed in
+ * ./registry (a static list, so the CLI can run from one bundled file: see bin/tickethub-backup.mjs).
  */
-const COMMANDS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'commands');
-
-interface CommandModule {
-  summary: string;
-  run(argv: string[]): Promise<number>;
-}
-
-async function commandNames(): Promise<string[]> {
-  return (await readdir(COMMANDS_DIR)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => f.slice(0, -3)).sort();
+function commandNames(): string[] {
+  return [...COMMANDS.keys()].sort();
 }
 
 async function help(): Promise<string> {
   const lines = ['Usage: tickethub-backup <command> [options]', '', 'Commands:'];
-  for (const name of await commandNames()) {
-    const mod = (await import(path.join(COMMANDS_DIR, `${name}.ts`))) as CommandModule;
+  for (const name of commandNames()) {
+    const mod = await COMMANDS.get(name)!();
     lines.push(`  ${name.padEnd(10)} ${mod.summary}`);
   }
   lines.push('', 'Run `tickethub-backup <command> --help` for its options.');
@@ -38,11 +30,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${await help()}\n`);
     return name ? 0 : 2;
   }
-  if (!/^[a-z][a-z-]*$/.test(name) || !(await commandNames()).includes(name)) {
+  const load = /^[a-z][a-z-]*$/.test(name) ? COMMANDS.get(name) : undefined;
+  if (!load) {
     process.stderr.write(`tickethub-backup: unknown command '${name}' (see 'tickethub-backup help')\n`);
     return 2;
   }
-  const mod = (await import(path.join(COMMANDS_DIR, `${name}.ts`))) as CommandModule;
+  const mod = await load();
   try {
     return await mod.run(rest);
   } catch (err) {
