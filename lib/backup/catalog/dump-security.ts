@@ -18,8 +18,9 @@ import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
  *    relative to acldefault(owner). Skipped by `restore --no-privileges`.
  *  - 'DEFAULT ACL' (one per schema and role): `ALTER DEFAULT PRIVILEGES FOR ROLE r IN SCHEMA s`.
  *    Skipped by `restore --no-privileges`; with `--no-owner`, skipped when the target lacks r.
- *  - 'PUBLICATION' (one per publication a dumped table or schema belongs to): created when the
- *    target lacks it, reused when it has it; then the dumped tables / schemas are added.
+ *  - 'PUBLICATION' (one per publication a dumped table or schema belongs to): created (with its
+ *    comment) when the target lacks it, reused as it is when it has it; then the dumped tables /
+ *    schemas are added.
  *
  * Database-wide default privileges (no IN SCHEMA) and publication owners are not part of a
  * schema backup (like `pg_dump -n`).
@@ -43,6 +44,8 @@ export interface DefaultAclRow { role: string; nspname: string; objtype: string;
 export interface PublicationRow {
   pubname: string; puballtables: boolean; pubinsert: boolean; pubupdate: boolean; pubdelete: boolean; pubtruncate: boolean;
   pubviaroot: boolean;
+  /** COMMENT ON PUBLICATION (set when the restore creates the publication). */
+  description: string | null;
   /** Dumped tables in it: qualified name plus optional column list / row filter (PostgreSQL 15+). */
   tables: { relid: number; name: string; columns: string | null; filter: string | null }[];
   /** Dumped schemas it publishes FOR TABLES IN SCHEMA (PostgreSQL 15+). */
@@ -137,6 +140,7 @@ function publicationsJsonSql(v: number): string {
   const v15 = v >= 150000;
   return `SELECT pg_catalog.json_agg(pub ORDER BY pub.pubname) FROM (
       SELECT p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot,
+             pg_catalog.obj_description(p.oid, 'pg_publication') AS description,
             (SELECT pg_catalog.json_agg(x ORDER BY x.nspname, x.relname) FROM (
                SELECT c.oid::int AS relid, n.nspname, c.relname,
                       ${v15 ? `(SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
@@ -354,7 +358,8 @@ function publicationSql(p: PublicationRow): string {
   const body = `
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ${quoteLiteral(p.pubname)}) THEN
-    EXECUTE ${quoteLiteral(create)};
+    EXECUTE ${quoteLiteral(create)};${p.description === null ? '' : `
+    EXECUTE ${quoteLiteral(`COMMENT ON PUBLICATION ${quoteIdent(p.pubname)} IS ${quoteLiteral(p.description)}`)};`}
   END IF;
 END
 `;
