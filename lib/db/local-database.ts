@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { AppError, toAppError } from '../errors';
 import { quoteIdent } from '../backup/catalog/quote-ident';
 import { checkDatabaseUrl, databaseUrl } from './pool';
 import { processAlive } from './process-alive';
+import { PROJECT_ROOT } from '../project-root';
 
-/** The project's root directory (where package.json lives), resolved from this file. */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The project's root directory (where package.json lives): see ../project-root. */
+export { PROJECT_ROOT };
 
 /** The database the launcher creates on the embedded server. */
 export const EMBEDDED_DATABASE_NAME = 'tickethub';

@@ -1,21 +1,17 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { AppError, toAppError } from '../errors';
+import { PROJECT_ROOT } from '../project-root';
 
 /** Where the numbered SQL migrations live (`NNN_name.sql`, applied in file-name order). */
-// Resolved from this file when run from source (CLI, tests); from the working directory when bundled
-// (the Next.js server runs from the project root).
+// Under the project root (../project-root: from source, or built into the bundled CLI); from the
+// working directory when that has none (the Next.js server's bundle runs from the project root).
 export const MIGRATIONS_DIR = (() => {
   if (process.env.MIGRATIONS_DIR) return process.env.MIGRATIONS_DIR;
-  try {
-    const fromSource = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../db/migrations');
-    if (existsSync(fromSource)) return fromSource;
-  } catch {
-    // import.meta.url is not a file: URL inside some bundles
-  }
+  const fromRoot = path.join(PROJECT_ROOT, 'db/migrations');
+  if (existsSync(fromRoot)) return fromRoot;
   return path.resolve(process.cwd(), 'db/migrations');
 })();
 
