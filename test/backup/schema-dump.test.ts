@@ -181,13 +181,17 @@ describe('dumpSchema: what it cannot reproduce is reported, not dropped silently
       // Supabase-style: a foreign key into a schema that is not backed up.
       await c.query(`CREATE SCHEMA auth; CREATE TABLE auth.users (id uuid PRIMARY KEY)`);
       await c.query(`CREATE TABLE public.profiles (id uuid PRIMARY KEY REFERENCES auth.users)`);
-      // A view calling a SQL-standard function that reads that view: a true loop (pg_dump would
-      // create a placeholder view first; this dumper does not). A table's or a domain's CHECK calling
-      // such a function is no loop: that CHECK gets its own entry, see nasty-loops.sql.
+      // A view calling a SQL-standard function that reads that view: broken as pg_dump does, with
+      // a placeholder view first and CREATE OR REPLACE VIEW after the function (nasty-cycles.sql).
       await c.query(`CREATE TABLE public.loop_t (id int)`);
       await c.query(`CREATE VIEW public.loop_v AS SELECT id FROM public.loop_t`);
       await c.query(`CREATE FUNCTION public.loop_n() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM public.loop_v; END`);
       await c.query(`CREATE OR REPLACE VIEW public.loop_v AS SELECT id FROM public.loop_t WHERE public.loop_n() >= 0`);
+      // Two SQL-standard functions calling each other: a true loop no order and no split resolves
+      // (pg_dump cannot either).
+      await c.query(`CREATE FUNCTION public.ping(n int) RETURNS int LANGUAGE sql RETURN n`);
+      await c.query(`CREATE FUNCTION public.pong(n int) RETURNS int LANGUAGE sql RETURN public.ping(n - 1)`);
+      await c.query(`CREATE OR REPLACE FUNCTION public.ping(n int) RETURNS int LANGUAGE sql RETURN CASE WHEN n > 0 THEN public.pong(n) ELSE 0 END`);
     });
     const dump = await dumpInSnapshot(src.url, { schemas: ['public'] });
     // Formerly reported as not reproduced; now dumped (lib/backup/catalog/kinds).
@@ -198,7 +202,11 @@ describe('dumpSchema: what it cannot reproduce is reported, not dropped silently
     expect(dump.objects[owner]).toMatchObject({ section: 'post-data', schema: 'public', sql: 'ALTER COLLATION public.my_c OWNER TO postgres;\n' });
     expect(owner).toBeGreaterThan(dump.objects.findIndex((o) => o.kind === 'COLLATION' && o.name === 'my_c'));
     expect(dump.warnings).toContain('table constraint profiles_id_fkey on public.profiles uses table auth.users outside the dumped schemas');
-    expect(dump.warnings.some((w) => /^dependency loop broken at /.test(w))).toBe(true);
+    expect(dump.warnings.filter((w) => /^dependency loop broken at /.test(w))).toEqual(['dependency loop broken at FUNCTION public.ping(n integer): the restore may fail there']);
+    const kinds = dump.objects.map((o) => `${o.kind} ${o.name}`);
+    expect(dump.objects.find((o) => o.kind === 'VIEW' && o.name === 'loop_v')!.sql).toBe('CREATE VIEW public.loop_v AS\n SELECT NULL::integer AS id;\n');
+    expect(kinds.indexOf('RULE _RETURN')).toBeGreaterThan(kinds.indexOf('FUNCTION loop_n()'));
+    expect(kinds.indexOf('FUNCTION loop_n()')).toBeGreaterThan(kinds.indexOf('VIEW loop_v'));
     expect(dump.tables.some((t) => t.name === 'remote_things')).toBe(false);
   });
 });

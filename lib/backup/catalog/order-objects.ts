@@ -15,6 +15,13 @@ export interface DumpNode {
   pendingDeps?: string[];
   /** For MATERIALIZED VIEW DATA: the matview's node (refreshes follow the matviews they read). */
   matview?: DumpNode;
+  /**
+   * Set by kinds whose SQL can be split when the node is in a dependency loop (a view: placeholder
+   * now, CREATE OR REPLACE VIEW later; a domain: its CHECKs later). Called with the loop's nodes:
+   * it keeps in this node only what needs no loop member, and adds (and returns) a node that does
+   * the rest, depending on everything this node depended on and on this node.
+   */
+  breakLoop?: (loop: Set<DumpNode>) => DumpNode;
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -41,6 +48,7 @@ function before(a: DumpNode, b: DumpNode): boolean {
  * backup's verification is what reports it.
  */
 export function orderObjects(nodes: DumpNode[], warnings: string[] = []): DumpObject[] {
+  breakLoops(nodes);
   let changed = true;
   while (changed) {
     changed = false;
@@ -76,6 +84,78 @@ export function orderObjects(nodes: DumpNode[], warnings: string[] = []): DumpOb
   const out: DumpObject[] = [];
   for (const section of ['pre-data', 'post-data'] as const) {
     for (const n of topoSort(nodes.filter((n) => n.obj.section === section), warnings)) out.push(n.obj, ...n.comments);
+  }
+  return out;
+}
+
+/**
+ * pg_dump's loop repairs (pg_dump_sort.c): in every strongly connected component of the graph,
+ * each node that can be split (`breakLoop`: views, domains with CHECKs) is split into a part that
+ * depends on nothing in the component — so no loop passes through it any more — and a part created
+ * later. The nodes the split adds are appended to `nodes`.
+ */
+export function breakLoops(nodes: DumpNode[]): void {
+  for (const scc of stronglyConnected(nodes)) {
+    if (scc.length < 2) continue;
+    const loop = new Set(scc);
+    for (const n of scc) {
+      if (!n.breakLoop) continue;
+      const rest = n.breakLoop(loop);
+      n.breakLoop = undefined;
+      const own = [...n.deps];
+      n.deps = new Set(own.filter((d) => !loop.has(d)));
+      for (const d of own) rest.deps.add(d);
+      rest.deps.add(n);
+      if (!nodes.includes(rest)) nodes.push(rest);
+    }
+  }
+}
+
+/** Tarjan's algorithm, iterative (a 10,000-table catalog would overflow the stack recursing). */
+function stronglyConnected(nodes: DumpNode[]): DumpNode[][] {
+  const index = new Map<DumpNode, number>();
+  const low = new Map<DumpNode, number>();
+  const onStack = new Set<DumpNode>();
+  const stack: DumpNode[] = [];
+  const out: DumpNode[][] = [];
+  let next = 0;
+  for (const root of nodes) {
+    if (index.has(root)) continue;
+    const work: { n: DumpNode; it: Iterator<DumpNode> }[] = [];
+    const visit = (n: DumpNode) => {
+      index.set(n, next);
+      low.set(n, next);
+      next++;
+      stack.push(n);
+      onStack.add(n);
+      work.push({ n, it: n.deps[Symbol.iterator]() });
+    };
+    visit(root);
+    while (work.length) {
+      const top = work[work.length - 1];
+      const step = top.it.next();
+      if (!step.done) {
+        const d = step.value;
+        if (!index.has(d)) visit(d);
+        else if (onStack.has(d)) low.set(top.n, Math.min(low.get(top.n)!, index.get(d)!));
+        continue;
+      }
+      work.pop();
+      if (work.length) {
+        const parent = work[work.length - 1].n;
+        low.set(parent, Math.min(low.get(parent)!, low.get(top.n)!));
+      }
+      if (low.get(top.n) === index.get(top.n)) {
+        const scc: DumpNode[] = [];
+        let m: DumpNode;
+        do {
+          m = stack.pop()!;
+          onStack.delete(m);
+          scc.push(m);
+        } while (m !== top.n);
+        out.push(scc);
+      }
+    }
   }
   return out;
 }

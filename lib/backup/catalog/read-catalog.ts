@@ -36,7 +36,7 @@ export interface SequenceRow {
   seqincrement: string; seqmax: string; seqmin: string; seqcache: string; seqcycle: boolean;
 }
 export interface ColumnRow {
-  attrelid: number; attnum: number; attname: string; typ: string; attnotnull: boolean; defexpr: string | null;
+  attrelid: number; attnum: number; attname: string; typ: string; atttypid: number; attcollation: number; attnotnull: boolean; defexpr: string | null;
   adoid: number | null; attidentity: string; attgenerated: string; attislocal: boolean; attinhcount: number;
   coll: string | null; attstorage: string; typstorage: string; attstattarget: number | null; attoptions: string[] | null;
   attcompression: string;
@@ -215,7 +215,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
   );
   const columns = await q<ColumnRow>(
     `SELECT a.attrelid::int AS attrelid, a.attnum::int AS attnum, a.attname,
-            pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.attnotnull,
+            pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.atttypid::int AS atttypid, a.attcollation::int AS attcollation, a.attnotnull,
             pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS defexpr, ad.oid::int AS adoid,
             a.attidentity, a.attgenerated, a.attislocal, a.attinhcount::int AS attinhcount,
             CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation

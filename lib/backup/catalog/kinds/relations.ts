@@ -3,7 +3,7 @@ import type { DumpNode } from '../order-objects';
 import { qualifiedName, quoteIdent, quoteLiteral } from '../quote-ident';
 import type { ColumnRow, ConstraintRow, RelRow } from '../read-catalog';
 import { foreignTableParts } from './foreign-data';
-import { catalogKey, PG_ATTRDEF, PG_CLASS, PG_CONSTRAINT, PG_PROC, PG_REWRITE, PG_TYPE } from './kind-types';
+import { catalogKey, PG_ATTRDEF, PG_CLASS, PG_COLLATION, PG_CONSTRAINT, PG_PROC, PG_REWRITE, PG_TYPE } from './kind-types';
 import { sequenceOptions, type SequenceLinks } from './sequences';
 
 /**
@@ -93,6 +93,7 @@ export function buildRelations(g: DumpGraph, links: SequenceLinks): RelationNode
     const defaults: SeparateDefault[] = [];
     const { kind, sql } = r.relkind === 'v' || r.relkind === 'm' ? viewSql(r, q, cols, defaults) : tableSql(ctx, r, q, cols, keys, defaults);
     const node = g.add({ section: 'pre-data', kind, schema: r.nspname, name: r.relname, sql }, ...keys);
+    if (kind === 'VIEW') node.breakLoop = () => splitView(g, node, r, q, cols);
     out.relNodes.set(r.oid, node);
     addRelationEntries(ctx, r, q, node, cols, defaults);
   }
@@ -117,6 +118,23 @@ function viewSql(r: RelRow, q: string, cols: ColumnRow[], defaults: SeparateDefa
     if (c.defexpr !== null) defaults.push({ col: c, sql: `ALTER ${kind === 'VIEW' ? 'VIEW' : 'TABLE'} ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET DEFAULT ${c.defexpr};\n` });
   }
   return { kind, sql };
+}
+
+/**
+ * A view in a dependency loop (it calls a routine whose SQL-standard body reads the view): as
+ * pg_dump, a placeholder view with the same columns (`SELECT NULL::type AS col, ...`) first, which
+ * the routine and the view's other users can be created against, then `CREATE OR REPLACE VIEW`
+ * with the real definition (a 'RULE' entry, pg_dump's name for it) once the routine exists.
+ */
+function splitView(g: DumpGraph, node: DumpNode, r: RelRow, q: string, cols: ColumnRow[]): DumpNode {
+  const real = node.obj.sql;
+  const list = cols.map((c) => `NULL::${c.typ}${c.coll ? ` COLLATE ${c.coll}` : ''} AS ${quoteIdent(c.attname)}`);
+  node.obj.sql = `CREATE VIEW ${q} AS\n SELECT ${list.join(',\n    ')};\n`;
+  const rest = g.add({ section: 'pre-data', kind: 'RULE', schema: r.nspname, name: '_RETURN', table: r.relname, sql: real.replace(/^CREATE VIEW /, 'CREATE OR REPLACE VIEW ') });
+  for (const c of cols) {
+    for (const d of [g.nodeFor(PG_TYPE, c.atttypid), g.nodeFor(PG_COLLATION, c.attcollation)]) if (d && d !== node) node.deps.add(d);
+  }
+  return rest;
 }
 
 /**

@@ -31,6 +31,22 @@ export function buildTypes(g: DumpGraph): void {
       sql = domainSql(q, t, cons.filter((c) => !separate.has(c.oid)));
     }
     const node = g.add({ section: 'pre-data', kind, schema: t.nspname, name: t.typname, sql }, ...keys);
+    const inlineChecks = cons.filter((c) => !separate.has(c.oid) && c.contype === 'c');
+    if (kind === 'DOMAIN' && inlineChecks.length) {
+      // In a dependency loop (a CHECK calling a routine whose SQL-standard body uses this domain):
+      // the domain without its CHECKs first, the CHECKs once the routine exists (pg_dump's repair).
+      node.breakLoop = () => {
+        node.obj.sql = domainSql(q, t, cons.filter((c) => !separate.has(c.oid) && c.contype !== 'c'));
+        const rest = g.add({
+          section: 'pre-data', kind: 'CONSTRAINT', schema: t.nspname, name: inlineChecks.map((c) => c.conname).join(', '), table: t.typname,
+          sql: inlineChecks.map((c) => `ALTER DOMAIN ${q} ADD CONSTRAINT ${quoteIdent(c.conname)} ${c.def};\n`).join(''),
+        });
+        const isCheckComment = (o: { name: string }) => inlineChecks.some((c) => o.name === `CONSTRAINT ${quoteIdent(c.conname)} ON DOMAIN ${q}`);
+        rest.comments.push(...node.comments.filter(isCheckComment));
+        node.comments = node.comments.filter((o) => !isCheckComment(o));
+        return rest;
+      };
+    }
     // A CHECK calling a BEGIN ATOMIC routine that reads a table (perhaps one with a column of this
     // domain): its own entry, after that routine (pg_dump's domain constraint loop repair).
     for (const c of cons.filter((x) => separate.has(x.oid))) {
