@@ -82,8 +82,10 @@ export async function run(argv: string[]): Promise<number> {
       }
       for (const w of [...v.warnings, ...(drill?.warnings ?? [])].filter((x, i, a) => a.indexOf(x) === i)) out.push(`warning: ${w}`);
       if (drill) {
-        if (drill.ok) out.push(`drill passed: restored into ${drill.target}; ${tableCountLabel(drill.tables)}, ${drill.rows.toLocaleString('en-US')} rows match the backup's row counts and content hashes (${formatDuration(drill.durationMs)})${drill.recorded ? '; recorded in backup_runs' : ''}`);
-        else {
+        if (drill.ok) {
+          out.push(`drill passed: restored into ${drill.target}; ${tableCountLabel(drill.tables)}, ${drill.rows.toLocaleString('en-US')} rows match the backup's row counts and content hashes (${formatDuration(drill.durationMs)})${drill.recorded ? '; recorded in backup_runs' : ''}`);
+          for (const n of (drill.notes ?? []).filter((x) => x.includes('not compared across versions'))) out.push(`note: ${n}`);
+        } else {
           out.push(`drill FAILED (${drill.target}): ${drill.error}`);
           for (const t of drill.tables.filter((x) => x.rows !== x.expectedRows || x.contentMatches === false)) {
             out.push(`  ${t.schema}.${t.name}: ${t.rows}/${t.expectedRows} rows, content ${t.contentMatches ? 'matches' : 'DIFFERS'}`);

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { hasBackupRuns, recordDrillResult } from './backup-runs';
-import { fingerprintDifferences, schemaFingerprint } from './catalog/schema-fingerprint';
+import { fingerprintDifferences, fingerprintFormat, schemaFingerprint } from './catalog/schema-fingerprint';
 import { largeObjectProblems } from './catalog/kinds/large-objects';
 import { quoteIdent } from './catalog/quote-ident';
 import { prepareDrillTarget } from './drill-dependencies';
@@ -30,7 +30,7 @@ export interface DrillResult {
   error: string | null;
   /** Whether the result was written to backup_runs of the app database. */
   recorded: boolean;
-  /** What the drill prepared (external dependencies recreated, roles created) and schema differences found. */
+  /** What the drill prepared (external dependencies recreated, roles created), schema differences found, and what it did not compare (deparsed definitions across major versions). */
   notes?: string[];
   /** What the restore warned about (e.g. the backup is unsigned). */
   warnings: string[];
@@ -121,7 +121,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
     result.warnings = r.plan.warnings;
     result.ok = r.tables.every((t) => t.rows === t.expectedRows && t.contentMatches === true);
     if (!result.ok) result.error = 'restored tables differ from the backup';
-    const diff = result.ok ? [...(await compareSchema(targetUrl, m)), ...(await compareLargeObjects(targetUrl, m))] : [];
+    const schema = result.ok ? await compareSchema(targetUrl, m) : { problems: [], notes: [] };
+    result.notes.push(...schema.notes);
+    const diff = result.ok ? [...schema.problems, ...(await compareLargeObjects(targetUrl, m))] : [];
     if (diff.length) {
       result.ok = false;
       result.notes.push(...diff);
@@ -175,14 +177,29 @@ async function holdScratch(serverUrl: string, scratch: string): Promise<pg.Clien
   }
 }
 
-/** Format v2+: the restored schemas' catalog fingerprint against the one recorded at backup time. */
-async function compareSchema(url: string, m: Manifest): Promise<string[]> {
-  if (!m.schemaFingerprint) return [];
+/**
+ * Format v2+: the restored schemas' catalog fingerprint against the one recorded at backup time.
+ * When the drill server's major version is not the source's, the text the server deparses (view
+ * queries, CHECK expressions, index expressions, defaults, policies, trigger WHEN, SQL-standard
+ * bodies) prints differently by design: it is left out of the comparison, with a note saying so
+ * (fingerprints recorded before that split cannot separate it: compared whole, as before).
+ */
+async function compareSchema(url: string, m: Manifest): Promise<{ problems: string[]; notes: string[] }> {
+  if (!m.schemaFingerprint) return { problems: [], notes: [] };
   const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
   c.on('error', () => {});
   await c.connect();
   try {
-    return fingerprintDifferences(m.schemaFingerprint, await schemaFingerprint(c, m.source.schemas));
+    const format = fingerprintFormat(m.schemaFingerprint);
+    const targetNum = Number((await c.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`)).rows[0].v);
+    const sourceMajor = Math.floor(m.source.serverVersionNum / 10000);
+    const targetMajor = Math.floor(targetNum / 10000);
+    const sameMajor = sourceMajor === targetMajor;
+    const d = fingerprintDifferences(m.schemaFingerprint, await schemaFingerprint(c, m.source.schemas, { format }), { deparsed: sameMajor || format === 1 });
+    const notes = d.notCompared
+      ? [`${d.notCompared} object${d.notCompared === 1 ? '' : 's'}' deparsed definitions (views, CHECK and exclusion constraints, index expressions, defaults, rules, policies, trigger WHEN, SQL-standard routine bodies) not compared across versions (backup of PostgreSQL ${sourceMajor}, drill on ${targetMajor}); their names, columns, types, owners, privileges and comments were`]
+      : [];
+    return { problems: d.problems, notes };
   } finally {
     await c.end().catch(() => {});
   }
