@@ -76,6 +76,54 @@ export function buildKinds(k: KindRows, b: KindBuilder): void {
   buildEventTriggers(k.eventTriggers, b);
 }
 
+/**
+ * Hash-partitioned tables (in the schemas) whose key hashes by oids a restore does not keep: an
+ * enum (hashed by its value's oid), a reg* value (the oid of the object it names), or an array,
+ * range, multirange, domain or composite holding one — walked down from each key column's type.
+ * An expression key whose operator class is polymorphic (its type unknown here) counts when any
+ * column of the table is such a type. pg_dump 16+ loads these via the partition root; our restore
+ * verifies each partition's rows and content in load order, which rows re-routed by new oids
+ * cannot match: refused by name (test/backup/hash-partition-oids.test.ts).
+ */
+const OID_HASHED_KEYS_SQL = `WITH RECURSIVE keys AS (
+       SELECT c.oid AS relid, CASE WHEN k.attnum <> 0 THEN 'column ' || pg_catalog.quote_ident(a.attname) ELSE 'expression ' || k.i END AS what,
+              CASE WHEN k.attnum <> 0 THEN a.atttypid ELSE o.opcintype END AS typ
+         FROM pg_catalog.pg_partitioned_table pt JOIN pg_catalog.pg_class c ON c.oid = pt.partrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL unnest(pt.partattrs::pg_catalog.int2[], pt.partclass::pg_catalog.oid[]) WITH ORDINALITY k(attnum, opc, i)
+         JOIN pg_catalog.pg_opclass o ON o.oid = k.opc
+         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+        WHERE pt.partstrat = 'h' AND n.nspname = ANY($1::text[])
+       UNION ALL
+       SELECT k.relid, k.what || ' over column ' || pg_catalog.quote_ident(a.attname), a.atttypid
+         FROM (SELECT c.oid AS relid, k.i, 'expression ' || k.i AS what FROM pg_catalog.pg_partitioned_table pt JOIN pg_catalog.pg_class c ON c.oid = pt.partrelid
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                CROSS JOIN LATERAL unnest(pt.partattrs::pg_catalog.int2[], pt.partclass::pg_catalog.oid[]) WITH ORDINALITY k(attnum, opc, i)
+                 JOIN pg_catalog.pg_opclass o ON o.oid = k.opc JOIN pg_catalog.pg_type ot ON ot.oid = o.opcintype
+                WHERE pt.partstrat = 'h' AND n.nspname = ANY($1::text[]) AND k.attnum = 0 AND ot.typtype = 'p') k
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = k.relid AND a.attnum > 0 AND NOT a.attisdropped
+     ), walk(relid, what, top, typ, depth) AS (
+       SELECT relid, what, typ, typ, 0 FROM keys
+       UNION ALL
+       SELECT w.relid, w.what, w.top, x.sub, w.depth + 1
+         FROM walk w JOIN pg_catalog.pg_type t ON t.oid = w.typ
+        CROSS JOIN LATERAL (SELECT t.typbasetype WHERE t.typtype = 'd'
+                            UNION ALL SELECT t.typelem WHERE t.typelem <> 0
+                            UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid
+                            UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid = t.oid
+                            UNION ALL SELECT at.atttypid FROM pg_catalog.pg_attribute at
+                                       WHERE t.typrelid <> 0 AND at.attrelid = t.typrelid AND at.attnum > 0 AND NOT at.attisdropped) x(sub)
+        WHERE w.depth < 16
+     )
+     SELECT w.relid, pg_catalog.string_agg(DISTINCT w.what || ': ' || pg_catalog.format_type(w.top, NULL), ', ') AS keys
+       FROM walk w JOIN pg_catalog.pg_type t ON t.oid = w.typ
+      WHERE t.typtype = 'e' OR t.oid = 'pg_catalog.anyenum'::pg_catalog.regtype
+         OR t.oid IN ('pg_catalog.regclass'::pg_catalog.regtype, 'pg_catalog.regtype'::pg_catalog.regtype, 'pg_catalog.regproc'::pg_catalog.regtype,
+                      'pg_catalog.regprocedure'::pg_catalog.regtype, 'pg_catalog.regoper'::pg_catalog.regtype, 'pg_catalog.regoperator'::pg_catalog.regtype,
+                      'pg_catalog.regconfig'::pg_catalog.regtype, 'pg_catalog.regdictionary'::pg_catalog.regtype, 'pg_catalog.regnamespace'::pg_catalog.regtype,
+                      'pg_catalog.regrole'::pg_catalog.regtype, 'pg_catalog.regcollation'::pg_catalog.regtype)
+      GROUP BY w.relid`;
+
 // Kinds the dumper does not reproduce (see refuseUnsupported).
 const UNSUPPORTED_SQL = `SELECT 'base type ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS what
        FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
@@ -97,10 +145,8 @@ const UNSUPPORTED_SQL = `SELECT 'base type ' || pg_catalog.quote_ident(n.nspname
       WHERE pn.nspname = ANY($1::text[]) AND NOT cn.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'f')
      UNION ALL
      SELECT 'table ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
-            || ' partitioned by hash on an enum (an enum value hashes by its oid, which a restore changes: the rows would not fit their partitions)'
-       FROM pg_catalog.pg_partitioned_table pt JOIN pg_catalog.pg_class c ON c.oid = pt.partrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = ANY($1::text[]) AND pt.partstrat = 'h' AND EXISTS (SELECT 1 FROM unnest(pt.partclass::pg_catalog.oid[]) k
-              JOIN pg_catalog.pg_opclass o ON o.oid = k WHERE o.opcintype = 'pg_catalog.anyenum'::pg_catalog.regtype)
+            || ' partitioned by hash on an enum or reg* value (' || h.keys || '): it hashes by oids, which a restore changes, so the rows would not fit their partitions'
+       FROM (${OID_HASHED_KEYS_SQL}) h JOIN pg_catalog.pg_class c ON c.oid = h.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      UNION ALL
      SELECT 'subscription ' || pg_catalog.quote_ident(s.subname) FROM pg_catalog.pg_subscription s
       WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
