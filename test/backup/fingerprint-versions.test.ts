@@ -38,7 +38,9 @@ it('same major: every deparsed change is found; other majors: deparsed text is s
     CREATE RULE r AS ON UPDATE TO fp.v DO INSTEAD UPDATE fp.t SET n = NEW.n WHERE id = OLD.id;
     CREATE FUNCTION fp.tf() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
     CREATE TRIGGER tg BEFORE UPDATE ON fp.t FOR EACH ROW WHEN (NEW.n > 3) EXECUTE FUNCTION fp.tf();
-    CREATE FUNCTION fp.f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;`;
+    CREATE FUNCTION fp.f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;
+    CREATE TYPE fp.pair AS (a int, b text);
+    CREATE TYPE fp.trange AS RANGE (subtype = text);`;
   await withClient(db.url, (c) => c.query(base));
   const before = await fp(db.url);
   expect(fingerprintFormat(before)).toBe(2);
@@ -71,6 +73,10 @@ it('same major: every deparsed change is found; other majors: deparsed text is s
     ['constraint fp.t t_n_check', `COMMENT ON CONSTRAINT t_n_check ON fp.t IS 'x'`],
     ['trigger fp.t tg', `ALTER TABLE fp.t DISABLE TRIGGER tg`],
     ['relation fp.t', `GRANT SELECT ON fp.t TO PUBLIC`],
+    // Before: a composite type's attributes and a range's collation were not in the fingerprint.
+    ['type fp.pair', `ALTER TYPE fp.pair ADD ATTRIBUTE c date`],
+    ['type fp.pair', `ALTER TYPE fp.pair ALTER ATTRIBUTE b TYPE varchar(3)`],
+    ['type fp.trange', `DROP TYPE fp.trange; CREATE TYPE fp.trange AS RANGE (subtype = text, collation = "C")`],
     ['routine fp.f()', `REVOKE EXECUTE ON FUNCTION fp.f() FROM PUBLIC`],
   ] as const) {
     await withClient(db.url, (c) => c.query(sql));

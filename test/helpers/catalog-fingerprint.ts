@@ -83,7 +83,7 @@ export async function catalogFingerprint(url: string, schemas?: string[]): Promi
     await run(`SELECT concat_ws(' ', 'type', t.oid::regtype::text, t.typtype,
                  (SELECT 'labels ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid),
                  CASE WHEN t.typtype = 'd' THEN concat_ws(' ', 'base', pg_catalog.format_type(t.typbasetype, t.typtypmod), t.typnotnull, pg_catalog.pg_get_expr(t.typdefaultbin, 0), nullif(t.typcollation, 0)::regcollation::text) END,
-                 (SELECT concat_ws(' ', 'range', r.rngsubtype::regtype, r.rngmultitypid::regtype, r.rngcollation, r.rngsubopc, r.rngcanonical, r.rngsubdiff) FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid)) AS l
+                 (SELECT concat_ws(' ', 'range', r.rngsubtype::regtype, r.rngmultitypid::regtype, (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation), (SELECT quote_ident(on_.nspname) || '.' || quote_ident(o.opcname) FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_namespace on_ ON on_.oid = o.opcnamespace WHERE o.oid = r.rngsubopc), r.rngcanonical, r.rngsubdiff) FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid)) AS l
                  FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
                 WHERE t.typnamespace = ANY($1::oid[]) AND t.typtype IN ('e','d','r','m','c') AND (t.typtype <> 'c' OR c.relkind = 'c')
                   AND ${notExt('pg_type', 't.oid')}`);

@@ -169,6 +169,19 @@ UNION ALL
 SELECT 'type ' || t.oid::pg_catalog.regtype::text,
        concat_ws(' | ', t.typtype, ${OWNER_ACL2('t.typowner', 't.typacl', `'T'`)}, pg_catalog.format_type(t.typbasetype, t.typtypmod), t.typnotnull,
                  (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid),
+                 (SELECT concat_ws(' ', 'range', r.rngsubtype::pg_catalog.regtype, r.rngmultitypid::pg_catalog.regtype,
+                         (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co
+                            JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation),
+                         (SELECT pg_catalog.quote_ident(opn.nspname) || '.' || pg_catalog.quote_ident(o.opcname) FROM pg_catalog.pg_opclass o
+                            JOIN pg_catalog.pg_namespace opn ON opn.oid = o.opcnamespace WHERE o.oid = r.rngsubopc),
+                         r.rngcanonical::pg_catalog.regproc, r.rngsubdiff::pg_catalog.regproc) FROM pg_catalog.pg_range r WHERE r.rngtypid = t.oid),
+                 (SELECT string_agg(concat_ws(' ', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                         (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co
+                            JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation AND a.attcollation <> 100),
+                         pg_catalog.col_description(t.typrelid, a.attnum)), ', ' ORDER BY a.attnum)
+                    FROM pg_catalog.pg_attribute a WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),
+                 (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co
+                    JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation AND t.typtype = 'd' AND t.typcollation <> 100),
                  pg_catalog.obj_description(t.oid, 'pg_type')),
        t.typdefault
   FROM pg_catalog.pg_type t WHERE ${IN_SCHEMAS('t.typnamespace')} AND t.typtype IN ('e', 'd', 'r', 'c')
