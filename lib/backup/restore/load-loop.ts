@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import os from 'node:os';
 import { Readable } from 'node:stream';
 import { AppError, oneLine, toAppError } from '../../errors';
 import type { ArchiveSource } from '../archive-reader';
@@ -105,6 +106,17 @@ export function rangedReader(source: ArchiveSource): MemberReader {
   };
 }
 
+/** Members smaller than this load as text (converting them would not pay for the catalog query). */
+const BINARY_MIN_BYTES = 1 << 20;
+
+/**
+ * Whether the atomic restore converts rows to COPY BINARY in this process: when there is a core to
+ * spare for it (the server backend keeps the other), unless TICKETHUB_RESTORE_COPY=text.
+ */
+export function binaryCopyWanted(): boolean {
+  return os.availableParallelism() >= 2 && process.env.TICKETHUB_RESTORE_COPY !== 'text';
+}
+
 /** What the loop reports and how it may be interrupted. */
 export interface LoadContext {
   counters: LoadCounters;
@@ -119,6 +131,11 @@ export interface LoadContext {
   afterCopy?: (e: ManifestEntry, rows: number) => Promise<void>;
   /** COPY without FREEZE (the table was not created or truncated in this transaction). */
   noFreeze?: boolean;
+  /**
+   * Convert big members' rows to COPY BINARY in this process (binary-copy.ts): the atomic restore,
+   * whose one server backend is the bottleneck while this process has a core to spare.
+   */
+  binary?: boolean;
   /**
    * Awaited before a sequence-set member runs: setval on a sequence that existed before the restore
    * (data-only) is not undone by ROLLBACK, so the atomic restore runs it only after the archive's
@@ -156,7 +173,7 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
         if (e.section === 'sequence-set') await ctx.beforeSequences?.();
         if (sql.trim()) await client.query(sql);
       } else {
-        const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced && !ctx.noFreeze, into: a.into, onBytes: () => ctx.onMember?.(current) }));
+        const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced && !ctx.noFreeze, into: a.into, binary: ctx.binary && e.rawLength >= BINARY_MIN_BYTES, onBytes: () => ctx.onMember?.(current) }));
         ctx.counters.rowsLoaded += rows;
         const k = tkey(a.table.schema, a.table.name);
         ctx.loaded.set(k, (ctx.loaded.get(k) ?? 0) + rows);

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { AppError } from '../../errors';
 import { checkLockBudget, countLockedObjects } from '../lock-budget';
-import { sequentialReader, loadMembers, verifyTables } from './load-loop';
+import { binaryCopyWanted, sequentialReader, loadMembers, verifyTables } from './load-loop';
 import type { LoadContext } from './load-loop';
 import { inOneTransaction, restoreFailure } from './one-transaction';
 import { planDataOnly } from './plan-data-only';
@@ -61,7 +61,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const tables = await inOneTransaction(conn.client, opts.targetUrl, tx, opts.signal, async (client) => {
       await lp.prepare(client);
       const reader = await sequentialReader(checked.source);
-      const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), lost: () => conn.lost() ?? archive.failure(), beforeSequences: () => archive.done, onMember: (current) => ((counters.bytesRead = reader.position), progress('loading', current)) };
+      const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), binary: binaryCopyWanted(), lost: () => conn.lost() ?? archive.failure(), beforeSequences: () => archive.done, onMember: (current) => ((counters.bytesRead = reader.position), progress('loading', current)) };
       try {
         await loadMembers(client, reader, m.entries, lp.actions, ctx);
       } finally {
