@@ -214,7 +214,7 @@ export async function run(argv: string[]): Promise<number> {
     bar?.done();
     const atomic = jobs === 1;
     if (json) {
-      process.stdout.write(`${printableJson({ ok: true, id: r.id, mode: r.mode, target: r.target, committed: true, atomic, checked: r.checked, tables: r.tables, rows: r.rows, durationMs: r.durationMs, warnings: r.plan.warnings })}\n`);
+      process.stdout.write(`${printableJson({ ok: true, id: r.id, mode: r.mode, target: r.target, committed: true, atomic, checked: r.checked, tables: r.tables, rows: r.rows, binaryRows: r.binaryRows ?? 0, durationMs: r.durationMs, warnings: r.plan.warnings })}\n`);
     } else {
       const out = [`restore of backup ${r.id} into ${r.target} (${r.mode}) ${atomic ? 'ran in one transaction: committed' : `ran on ${jobs} connections (not atomic): completed`} in ${formatDuration(r.durationMs)}`];
       for (const t of r.tables) {

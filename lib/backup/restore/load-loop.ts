@@ -173,7 +173,7 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
         if (e.section === 'sequence-set') await ctx.beforeSequences?.();
         if (sql.trim()) await client.query(sql);
       } else {
-        const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced && !ctx.noFreeze, into: a.into, binary: ctx.binary && e.rawLength >= BINARY_MIN_BYTES, onBytes: () => ctx.onMember?.(current) }));
+        const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced && !ctx.noFreeze, into: a.into, binary: ctx.binary && e.rawLength >= BINARY_MIN_BYTES, onBinaryRows: (n) => (ctx.counters.binaryRows = (ctx.counters.binaryRows ?? 0) + n), onBytes: () => ctx.onMember?.(current) }));
         ctx.counters.rowsLoaded += rows;
         const k = tkey(a.table.schema, a.table.name);
         ctx.loaded.set(k, (ctx.loaded.get(k) ?? 0) + rows);

@@ -38,7 +38,7 @@ export async function copyMember(
   out: Readable,
   e: ManifestEntry,
   table: ManifestTable,
-  opts: { signal?: AbortSignal; onBytes?: (n: number) => void; freeze?: boolean; into?: { schema: string; name: string }; binary?: boolean } = {},
+  opts: { signal?: AbortSignal; onBytes?: (n: number) => void; freeze?: boolean; into?: { schema: string; name: string }; binary?: boolean; onBinaryRows?: (rows: number) => void } = {},
 ): Promise<number> {
   const what = describeEntry(e);
   if (e.copy !== copyStatement(table.schema, table.name, table.columns)) throw new AppError('corrupt', `${what}: the manifest's COPY line is not the COPY line of ${table.schema}.${table.name} (tampered manifest?)`);
@@ -86,6 +86,7 @@ export async function copyMember(
     }
     await pipeline(binary, copy);
     rows += Number((copy as unknown as { rowCount: number }).rowCount);
+    opts.onBinaryRows?.(rows);
     if (!conv.stopped) pending = [];
     else pending = conv.rest;
     if (!conv.stopped) ended = true;

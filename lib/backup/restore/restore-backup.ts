@@ -10,7 +10,7 @@ import { planIntoSchema } from './plan-into-schema';
 import { planReplace } from './plan-replace';
 import { connectTarget, preflight, redactTarget, restoreModeOf, startArchiveCheck } from './preflight';
 import { restoreScriptWithoutManifest } from './restore-script';
-import type { LoadPlan, PlanContext, RestoreMode, RestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
+import type { LoadCounters, LoadPlan, PlanContext, RestoreMode, RestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
 
 /** One planner per mode: each checks the target's readiness for it and says what every member does. */
 const PLANNERS: Record<RestoreMode, (ctx: PlanContext) => Promise<LoadPlan>> = {
@@ -55,7 +55,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     opts.onPlan?.(lp.plan);
     if (opts.confirm && !(await opts.confirm(lp.plan))) throw new AppError('aborted', 'restore cancelled: nothing was changed');
     if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted before it started: nothing was changed');
-    const counters = { bytesRead: 0, rowsLoaded: 0, tablesDone: 0 };
+    const counters: LoadCounters = { bytesRead: 0, rowsLoaded: 0, tablesDone: 0 };
     const progress = (phase: RestoreProgress['phase'], current: string, tablesDone = counters.tablesDone) =>
       opts.onProgress?.({ phase, bytesRead: counters.bytesRead, totalBytes: m.archive.sizeBytes, rowsLoaded: counters.rowsLoaded, totalRows: lp.plan.rows, tablesDone, totalTables: lp.tables.length, current });
     const tables = await inOneTransaction(conn.client, opts.targetUrl, tx, opts.signal, async (client) => {
@@ -71,7 +71,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       await archive.done;
       return verifyTables(client, m, lp.tables, ctx.loaded, { checkContent: Boolean(opts.checkContent), locate: lp.locate, signal: opts.signal, onTable: (t, i) => progress('verifying', `${t.schema}.${t.name}`, i) });
     });
-    return { id: m.id, mode, target, committed: true, plan: lp.plan, tables, rows: tables.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) } };
+    return { id: m.id, mode, target, committed: true, plan: lp.plan, tables, rows: tables.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) }, binaryRows: counters.binaryRows ?? 0 };
   } catch (err) {
     throw await restoreFailure(await archive.explain(err), conn.client, tx);
   } finally {

@@ -116,6 +116,8 @@ export interface RestoreResult {
   durationMs: number;
   /** What was verified (a script restore without manifest: nothing). */
   checked: RestoreChecks;
+  /** Rows this process converted to COPY BINARY (the rest went to the server as COPY text). */
+  binaryRows?: number;
 }
 
 /** A failed restore's error says whether the target was left untouched. */
@@ -171,6 +173,8 @@ export interface LoadCounters {
   bytesRead: number;
   rowsLoaded: number;
   tablesDone: number;
+  /** Rows sent as COPY BINARY (converted in this process; the atomic restore's big tables). */
+  binaryRows?: number;
 }
 
 /** Reads archive members for the load loop (one sequential stream, or one ranged read per member). */
