@@ -3,7 +3,7 @@
  * bench:export): each contestant is a separate process, timed wall-clock from spawn to exit, its
  * peak RSS read by GNU time (`/usr/bin/time -f %M`, the whole process: Node, tsx, the backup).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -134,7 +134,14 @@ export function versions(): string {
       return `${cmd}: n/a`;
     }
   };
-  return `node ${process.version}; ${v('pg_dump')}; ${v('psql')}`;
+  return `node ${process.version}; ${v('pg_dump')}; ${v('psql')}; CLI: ${cliPath()}`;
+}
+
+/** Which code `tickethub-backup` runs: its bundle (fresh) or the sources through tsx (README "How the CLI starts"). */
+function cliPath(): string {
+  const r = spawnSync(process.execPath, cliArgs(['version']), { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TICKETHUB_DEBUG_CLI_PATH: '1' } });
+  const line = (r.stderr ?? '').split('\n').find((l) => l.includes('running ')) ?? 'unknown';
+  return line.includes('the bundle') ? 'the bundle (npm run build:cli)' : line.replace(/^.*running /, '');
 }
 
 export function median(xs: number[]): number {
