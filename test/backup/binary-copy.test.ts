@@ -39,17 +39,15 @@ function binaryRows(b: Buffer): Buffer[] {
   return rows;
 }
 
+type Kinds = NonNullable<Awaited<ReturnType<typeof binaryColumnKinds>>>;
+
 /** Converts `text` fed in pieces of `step` bytes. */
-function convert(kinds: Parameters<typeof binaryColumnKindsSync>[0], text: Buffer, step: number): { out: Buffer; conv: TextToBinary } {
+function convert(kinds: Kinds, text: Buffer, step: number): { out: Buffer; conv: TextToBinary } {
   const conv = new TextToBinary(kinds);
   const out: Buffer[] = [];
   for (let i = 0; i < text.length; i += step) out.push(...conv.push(text.subarray(i, Math.min(text.length, i + step))));
   conv.end();
   return { out: Buffer.concat(out), conv };
-}
-// (typing helper: the kinds array binaryColumnKinds returns)
-function binaryColumnKindsSync(k: NonNullable<Awaited<ReturnType<typeof binaryColumnKinds>>>): typeof k {
-  return k;
 }
 
 async function compareTable(table: string): Promise<{ rows: number }> {
