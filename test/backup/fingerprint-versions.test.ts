@@ -84,3 +84,59 @@ it('same major: every deparsed change is found; other majors: deparsed text is s
     await withClient(db.url, (c) => c.query(`DROP SCHEMA fp CASCADE; ${base}`));
   }
 });
+
+it('a drill sees a lost or changed object of every kind the backup dumps (collations, operators, casts, text search, event triggers, foreign data, publications ...)', async () => {
+  // Before: the fingerprint held relations, constraints, indexes, triggers, policies, routines and
+  // types only; a restore that lost any of these kinds passed its drill.
+  const db = await createTestDatabase({ prefix: 'fpv' });
+  dbs.push(db);
+  await withClient(db.url, (c) =>
+    c.query(`CREATE SCHEMA fp;
+      CREATE COLLATION fp.coll (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+      CREATE TYPE fp.pair AS (a int, b text);
+      CREATE FUNCTION fp.pair_eq(x fp.pair, y fp.pair) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN x.a = y.a;
+      CREATE FUNCTION fp.pair_hash(x fp.pair) RETURNS int LANGUAGE sql IMMUTABLE RETURN x.a;
+      CREATE FUNCTION fp.pair_int(x fp.pair) RETURNS int LANGUAGE sql IMMUTABLE RETURN x.a;
+      CREATE OPERATOR fp.=== (LEFTARG = fp.pair, RIGHTARG = fp.pair, FUNCTION = fp.pair_eq, COMMUTATOR = OPERATOR(fp.===));
+      CREATE OPERATOR CLASS fp.pair_ops FOR TYPE fp.pair USING hash AS OPERATOR 1 fp.===, FUNCTION 1 fp.pair_hash(fp.pair);
+      CREATE CAST (fp.pair AS int) WITH FUNCTION fp.pair_int(fp.pair);
+      CREATE CONVERSION fp.conv FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;
+      CREATE TEXT SEARCH CONFIGURATION fp.cfg (COPY = pg_catalog.english);
+      CREATE TEXT SEARCH DICTIONARY fp.dict (TEMPLATE = pg_catalog.simple);
+      CREATE TABLE fp.t (a int, b int);
+      CREATE STATISTICS fp.st ON a, b FROM fp.t;
+      CREATE FUNCTION fp.ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+      CREATE EVENT TRIGGER fp_ev ON ddl_command_end EXECUTE FUNCTION fp.ddl();
+      CREATE FOREIGN DATA WRAPPER fp_fdw;
+      CREATE SERVER fp_srv FOREIGN DATA WRAPPER fp_fdw;
+      CREATE USER MAPPING FOR PUBLIC SERVER fp_srv;
+      CREATE ACCESS METHOD fp_am TYPE TABLE HANDLER heap_tableam_handler;
+      CREATE PUBLICATION fp_pub FOR TABLE fp.t;`),
+  );
+  const before = await fp(db.url);
+  const cases: [string, string, string][] = [
+    ['collation fp.coll', `COMMENT ON COLLATION fp.coll IS 'x'`, `COMMENT ON COLLATION fp.coll IS NULL`],
+    ['operator fp.===(fp.pair,fp.pair)', `COMMENT ON OPERATOR fp.=== (fp.pair, fp.pair) IS 'x'`, `COMMENT ON OPERATOR fp.=== (fp.pair, fp.pair) IS NULL`],
+    ['operator class fp.pair_ops using hash', `COMMENT ON OPERATOR CLASS fp.pair_ops USING hash IS 'x'`, `COMMENT ON OPERATOR CLASS fp.pair_ops USING hash IS NULL`],
+    ['operator family fp.pair_ops using hash', `COMMENT ON OPERATOR FAMILY fp.pair_ops USING hash IS 'x'`, `COMMENT ON OPERATOR FAMILY fp.pair_ops USING hash IS NULL`],
+    ['cast fp.pair as integer', `DROP CAST (fp.pair AS int)`, `CREATE CAST (fp.pair AS int) WITH FUNCTION fp.pair_int(fp.pair)`],
+    ['conversion fp.conv', `DROP CONVERSION fp.conv`, `CREATE CONVERSION fp.conv FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8`],
+    ['text search configuration fp.cfg', `ALTER TEXT SEARCH CONFIGURATION fp.cfg DROP MAPPING FOR asciiword`, `ALTER TEXT SEARCH CONFIGURATION fp.cfg ADD MAPPING FOR asciiword WITH pg_catalog.english_stem`],
+    ['text search dictionary fp.dict', `ALTER TEXT SEARCH DICTIONARY fp.dict (stopwords = 'english')`, `DROP TEXT SEARCH DICTIONARY fp.dict; CREATE TEXT SEARCH DICTIONARY fp.dict (TEMPLATE = pg_catalog.simple)`],
+    ['statistics fp.st', `DROP STATISTICS fp.st`, `CREATE STATISTICS fp.st ON a, b FROM fp.t`],
+    ['event trigger fp_ev', `ALTER EVENT TRIGGER fp_ev DISABLE`, `ALTER EVENT TRIGGER fp_ev ENABLE`],
+    ['foreign data wrapper fp_fdw', `ALTER FOREIGN DATA WRAPPER fp_fdw OPTIONS (debug 'true')`, `ALTER FOREIGN DATA WRAPPER fp_fdw OPTIONS (DROP debug)`],
+    ['server fp_srv', `DROP USER MAPPING FOR PUBLIC SERVER fp_srv`, `CREATE USER MAPPING FOR PUBLIC SERVER fp_srv`],
+    ['access method fp_am', `DROP ACCESS METHOD fp_am`, `CREATE ACCESS METHOD fp_am TYPE TABLE HANDLER heap_tableam_handler`],
+    ['publication fp_pub', `COMMENT ON PUBLICATION fp_pub IS 'x'`, `COMMENT ON PUBLICATION fp_pub IS NULL`],
+  ];
+  for (const [key, change, undo] of cases) {
+    await withClient(db.url, (c) => c.query(change));
+    const problems = fingerprintDifferences(before, await fp(db.url)).problems;
+    expect(problems, change).toEqual([expect.stringMatching(new RegExp(`^${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (differs|is missing)`))]);
+    // Not deparsed text: found across versions too.
+    expect(fingerprintDifferences(before, await fp(db.url), { deparsed: false }).problems.length, change).toBe(key.startsWith('statistics') || key.startsWith('collation') ? problems.length : 1);
+    await withClient(db.url, (c) => c.query(undo));
+    expect(fingerprintDifferences(before, await fp(db.url)).problems, undo).toEqual([]);
+  }
+});

@@ -84,6 +84,121 @@ SELECT 'publication ' || p.pubname || ' ' || pr.prrelid::pg_catalog.regclass::te
   JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
 `;
 
+const NAME = (nsp: string, name: string) => `pg_catalog.quote_ident(${nsp}) || '.' || pg_catalog.quote_ident(${name})`;
+const NSP = (oid: string) => `(SELECT nspname FROM pg_catalog.pg_namespace WHERE oid = ${oid})`;
+const DESC = (oid: string, cls: string) => `pg_catalog.obj_description(${oid}, '${cls}')`;
+const USER_OBJ = (cls: string, col: string) => `${col} >= 16384 AND ${NOT_EXT(`pg_catalog.${cls}`, col)}`;
+
+/**
+ * Format 2 also fingerprints the kinds of catalog/kinds (collations, statistics objects, operators
+ * with classes and families, casts, conversions, text search, event triggers, foreign data,
+ * access methods, transforms, extensions in the schemas, publications), each selected as the
+ * dumper selects it, so a drill sees one the restore lost. Locale strings, extension versions and
+ * statistics definitions are in the deparsed half (another major version, or another ICU, may
+ * print them differently).
+ */
+const KINDS = (v15: boolean) => `
+UNION ALL
+SELECT 'collation ' || ${NAME('n.nspname', 'x.collname')},
+       concat_ws(' | ', x.collprovider, x.collisdeterministic, pg_catalog.pg_get_userbyid(x.collowner), ${DESC('x.oid', 'pg_collation')}),
+       (pg_catalog.to_jsonb(x) - ARRAY['oid', 'collversion', 'collnamespace', 'collowner'])::text
+  FROM pg_catalog.pg_collation x JOIN pg_catalog.pg_namespace n ON n.oid = x.collnamespace WHERE ${IN_SCHEMAS('n.oid')} AND ${NOT_EXT('pg_catalog.pg_collation', 'x.oid')}
+UNION ALL
+SELECT 'statistics ' || ${NAME('n.nspname', 'x.stxname')},
+       concat_ws(' | ', x.stxrelid::pg_catalog.regclass, x.stxkind::text, x.stxkeys::text, pg_catalog.pg_get_userbyid(x.stxowner), ${DESC('x.oid', 'pg_statistic_ext')}),
+       pg_catalog.pg_get_statisticsobjdef(x.oid)
+  FROM pg_catalog.pg_statistic_ext x JOIN pg_catalog.pg_namespace n ON n.oid = x.stxnamespace WHERE ${IN_SCHEMAS('n.oid')}
+UNION ALL
+SELECT 'operator ' || o.oid::pg_catalog.regoperator::text,
+       concat_ws(' | ', o.oprkind, o.oprcode::pg_catalog.regprocedure, o.oprcom::pg_catalog.regoperator, o.oprnegate::pg_catalog.regoperator,
+                 o.oprrest::pg_catalog.regproc, o.oprjoin::pg_catalog.regproc, o.oprcanmerge, o.oprcanhash, pg_catalog.pg_get_userbyid(o.oprowner), ${DESC('o.oid', 'pg_operator')}), NULL
+  FROM pg_catalog.pg_operator o WHERE ${IN_SCHEMAS('o.oprnamespace')} AND ${NOT_EXT('pg_catalog.pg_operator', 'o.oid')}
+UNION ALL
+SELECT 'operator family ' || ${NAME(NSP('f.opfnamespace'), 'f.opfname')} || ' using ' || a.amname,
+       concat_ws(' | ', pg_catalog.pg_get_userbyid(f.opfowner), ${DESC('f.oid', 'pg_opfamily')},
+                 (SELECT string_agg(x, ', ' ORDER BY x) FROM (SELECT ao.amopstrategy::text || ' ' || ao.amopopr::pg_catalog.regoperator::text || ' ' || ao.amoppurpose::text || ' '
+                         || coalesce((SELECT sf.opfname::text FROM pg_catalog.pg_opfamily sf WHERE sf.oid = ao.amopsortfamily), '') AS x
+                    FROM pg_catalog.pg_amop ao WHERE ao.amopfamily = f.oid) y),
+                 (SELECT string_agg(x, ', ' ORDER BY x) FROM (SELECT ap.amprocnum::text || ' ' || ap.amproclefttype::pg_catalog.regtype::text || ' ' || ap.amprocrighttype::pg_catalog.regtype::text
+                         || ' ' || ap.amproc::pg_catalog.regprocedure::text AS x FROM pg_catalog.pg_amproc ap WHERE ap.amprocfamily = f.oid) y)), NULL
+  FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod WHERE ${IN_SCHEMAS('f.opfnamespace')} AND ${NOT_EXT('pg_catalog.pg_opfamily', 'f.oid')}
+UNION ALL
+SELECT 'operator class ' || ${NAME(NSP('c.opcnamespace'), 'c.opcname')} || ' using ' || a.amname,
+       concat_ws(' | ', c.opcintype::pg_catalog.regtype, c.opcdefault, c.opckeytype::pg_catalog.regtype, ${NAME(NSP('f.opfnamespace'), 'f.opfname')},
+                 pg_catalog.pg_get_userbyid(c.opcowner), ${DESC('c.oid', 'pg_opclass')}), NULL
+  FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod JOIN pg_catalog.pg_opfamily f ON f.oid = c.opcfamily
+ WHERE ${IN_SCHEMAS('c.opcnamespace')} AND ${NOT_EXT('pg_catalog.pg_opclass', 'c.oid')}
+UNION ALL
+SELECT 'cast ' || pg_catalog.format_type(c.castsource, NULL) || ' as ' || pg_catalog.format_type(c.casttarget, NULL),
+       concat_ws(' | ', c.castmethod, c.castcontext, CASE WHEN c.castfunc <> 0 THEN c.castfunc::pg_catalog.regprocedure::text END, ${DESC('c.oid', 'pg_cast')}), NULL
+  FROM pg_catalog.pg_cast c WHERE ${USER_OBJ('pg_cast', 'c.oid')}
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_cast'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'i')
+UNION ALL
+SELECT 'conversion ' || ${NAME(NSP('c.connamespace'), 'c.conname')},
+       concat_ws(' | ', pg_catalog.pg_encoding_to_char(c.conforencoding), pg_catalog.pg_encoding_to_char(c.contoencoding), c.conproc::pg_catalog.regproc, c.condefault,
+                 pg_catalog.pg_get_userbyid(c.conowner), ${DESC('c.oid', 'pg_conversion')}), NULL
+  FROM pg_catalog.pg_conversion c WHERE ${IN_SCHEMAS('c.connamespace')} AND ${NOT_EXT('pg_catalog.pg_conversion', 'c.oid')}
+UNION ALL
+SELECT 'text search parser ' || ${NAME(NSP('p.prsnamespace'), 'p.prsname')},
+       concat_ws(' | ', p.prsstart::pg_catalog.regproc, p.prstoken::pg_catalog.regproc, p.prsend::pg_catalog.regproc, p.prsheadline::pg_catalog.regproc, p.prslextype::pg_catalog.regproc, ${DESC('p.oid', 'pg_ts_parser')}), NULL
+  FROM pg_catalog.pg_ts_parser p WHERE ${IN_SCHEMAS('p.prsnamespace')} AND ${NOT_EXT('pg_catalog.pg_ts_parser', 'p.oid')}
+UNION ALL
+SELECT 'text search template ' || ${NAME(NSP('t.tmplnamespace'), 't.tmplname')},
+       concat_ws(' | ', t.tmplinit::pg_catalog.regproc, t.tmpllexize::pg_catalog.regproc, ${DESC('t.oid', 'pg_ts_template')}), NULL
+  FROM pg_catalog.pg_ts_template t WHERE ${IN_SCHEMAS('t.tmplnamespace')} AND ${NOT_EXT('pg_catalog.pg_ts_template', 't.oid')}
+UNION ALL
+SELECT 'text search dictionary ' || ${NAME(NSP('dc.dictnamespace'), 'dc.dictname')},
+       concat_ws(' | ', (SELECT ${NAME(NSP('t.tmplnamespace'), 't.tmplname')} FROM pg_catalog.pg_ts_template t WHERE t.oid = dc.dicttemplate), dc.dictinitoption,
+                 pg_catalog.pg_get_userbyid(dc.dictowner), ${DESC('dc.oid', 'pg_ts_dict')}), NULL
+  FROM pg_catalog.pg_ts_dict dc WHERE ${IN_SCHEMAS('dc.dictnamespace')} AND ${NOT_EXT('pg_catalog.pg_ts_dict', 'dc.oid')}
+UNION ALL
+SELECT 'text search configuration ' || ${NAME(NSP('c.cfgnamespace'), 'c.cfgname')},
+       concat_ws(' | ', (SELECT ${NAME(NSP('p.prsnamespace'), 'p.prsname')} FROM pg_catalog.pg_ts_parser p WHERE p.oid = c.cfgparser),
+                 (SELECT string_agg(m.maptokentype::text || ':' || m.mapseqno::text || ':' || m.mapdict::pg_catalog.regdictionary::text, ',' ORDER BY m.maptokentype, m.mapseqno)
+                    FROM pg_catalog.pg_ts_config_map m WHERE m.mapcfg = c.oid),
+                 pg_catalog.pg_get_userbyid(c.cfgowner), ${DESC('c.oid', 'pg_ts_config')}), NULL
+  FROM pg_catalog.pg_ts_config c WHERE ${IN_SCHEMAS('c.cfgnamespace')} AND ${NOT_EXT('pg_catalog.pg_ts_config', 'c.oid')}
+UNION ALL
+SELECT 'event trigger ' || pg_catalog.quote_ident(e.evtname),
+       concat_ws(' | ', e.evtevent, e.evtfoid::pg_catalog.regprocedure, e.evtenabled, e.evttags::text, pg_catalog.pg_get_userbyid(e.evtowner), ${DESC('e.oid', 'pg_event_trigger')}), NULL
+  FROM pg_catalog.pg_event_trigger e WHERE ${USER_OBJ('pg_event_trigger', 'e.oid')}
+UNION ALL
+SELECT 'foreign data wrapper ' || pg_catalog.quote_ident(w.fdwname),
+       concat_ws(' | ', w.fdwhandler::pg_catalog.regproc, w.fdwvalidator::pg_catalog.regproc, w.fdwoptions::text, ${OWNER_ACL2('w.fdwowner', 'w.fdwacl', `'F'`)}, ${DESC('w.oid', 'pg_foreign_data_wrapper')}), NULL
+  FROM pg_catalog.pg_foreign_data_wrapper w WHERE ${USER_OBJ('pg_foreign_data_wrapper', 'w.oid')}
+UNION ALL
+SELECT 'server ' || pg_catalog.quote_ident(s.srvname),
+       concat_ws(' | ', (SELECT w.fdwname FROM pg_catalog.pg_foreign_data_wrapper w WHERE w.oid = s.srvfdw), s.srvtype, s.srvversion, s.srvoptions::text,
+                 ${OWNER_ACL2('s.srvowner', 's.srvacl', `'S'`)}, ${DESC('s.oid', 'pg_foreign_server')},
+                 (SELECT string_agg(x, ',' ORDER BY x) FROM (SELECT CASE WHEN u.umuser = 0 THEN 'PUBLIC' ELSE u.usename::text END AS x FROM pg_catalog.pg_user_mappings u WHERE u.srvid = s.oid) y)), NULL
+  FROM pg_catalog.pg_foreign_server s WHERE ${USER_OBJ('pg_foreign_server', 's.oid')}
+UNION ALL
+SELECT 'foreign table ' || f.ftrelid::pg_catalog.regclass::text,
+       concat_ws(' | ', (SELECT s.srvname FROM pg_catalog.pg_foreign_server s WHERE s.oid = f.ftserver), f.ftoptions::text,
+                 (SELECT string_agg(a.attname || '=' || a.attfdwoptions::text, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+                   WHERE a.attrelid = f.ftrelid AND a.attnum > 0 AND NOT a.attisdropped AND a.attfdwoptions IS NOT NULL)), NULL
+  FROM pg_catalog.pg_foreign_table f JOIN pg_catalog.pg_class c ON c.oid = f.ftrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
+UNION ALL
+SELECT 'access method ' || pg_catalog.quote_ident(a.amname), concat_ws(' | ', a.amtype, a.amhandler::pg_catalog.regproc, ${DESC('a.oid', 'pg_am')}), NULL
+  FROM pg_catalog.pg_am a WHERE ${USER_OBJ('pg_am', 'a.oid')}
+UNION ALL
+SELECT 'transform ' || pg_catalog.format_type(t.trftype, NULL) || ' language ' || l.lanname,
+       concat_ws(' | ', t.trffromsql::pg_catalog.regprocedure, t.trftosql::pg_catalog.regprocedure, ${DESC('t.oid', 'pg_transform')}), NULL
+  FROM pg_catalog.pg_transform t JOIN pg_catalog.pg_language l ON l.oid = t.trflang WHERE ${USER_OBJ('pg_transform', 't.oid')}
+UNION ALL
+SELECT 'extension ' || pg_catalog.quote_ident(e.extname), concat_ws(' | ', pg_catalog.quote_ident(${NSP('e.extnamespace')}), ${DESC('e.oid', 'pg_extension')}), e.extversion
+  FROM pg_catalog.pg_extension e WHERE ${IN_SCHEMAS('e.extnamespace')}
+UNION ALL
+SELECT 'publication ' || pg_catalog.quote_ident(p.pubname),
+       concat_ws(' | ', p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot, ${DESC('p.oid', 'pg_publication')}
+                 ${v15 ? `, (SELECT string_agg(n.nspname, ',' ORDER BY n.nspname) FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid
+                             WHERE pn.pnpubid = p.oid AND ${IN_SCHEMAS('n.oid')})` : ''}), NULL
+  FROM pg_catalog.pg_publication p
+ WHERE p.puballtables OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
+                                  WHERE pr.prpubid = p.oid AND ${IN_SCHEMAS('c.relnamespace')})
+       ${v15 ? `OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace pn WHERE pn.pnpubid = p.oid AND ${IN_SCHEMAS('pn.pnnspid')})` : ''}
+`;
+
 /**
  * Format 2: each object as k, s (what every PostgreSQL version prints the same: names, types,
  * owners, ACLs, comments, flags, and definitions without expressions) and d (text the server
@@ -106,7 +221,7 @@ const ACL_RAW = (owner: string, acl: string, type: string) =>
   `'acl ' || CASE WHEN (SELECT pg_catalog.array_agg(x::text ORDER BY x::text) FROM unnest(${acl}) x)
      IS DISTINCT FROM (SELECT pg_catalog.array_agg(x::text ORDER BY x::text) FROM unnest(pg_catalog.acldefault(${type}, ${owner})) x) THEN ${acl}::text ELSE '' END`;
 
-const QUERY = `
+const QUERY = (v15: boolean) => `
 SELECT 'schema ' || n.nspname AS k, concat_ws(' | ', ${OWNER_ACL2('n.nspowner', 'n.nspacl', `'n'`)}, pg_catalog.obj_description(n.oid, 'pg_namespace')) AS s, NULL::text AS d
   FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($1::text[])
 UNION ALL
@@ -127,7 +242,7 @@ SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relki
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))
   FROM pg_catalog.pg_class c WHERE ${IN_SCHEMAS('c.relnamespace')} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${NOT_EXT('pg_catalog.pg_class', 'c.oid')}
 UNION ALL
-SELECT 'constraint ' || coalesce(co.conrelid::pg_catalog.regclass::text, co.contypid::pg_catalog.regtype::text) || ' ' || co.conname,
+SELECT 'constraint ' || CASE WHEN co.conrelid <> 0 THEN co.conrelid::pg_catalog.regclass::text ELSE 'domain ' || co.contypid::pg_catalog.regtype::text END || ' ' || co.conname,
        concat_ws(' | ', co.contype, CASE WHEN co.contype IN ('p', 'u', 'f') THEN pg_catalog.pg_get_constraintdef(co.oid) END, co.convalidated,
                  pg_catalog.obj_description(co.oid, 'pg_constraint')),
        CASE WHEN co.contype NOT IN ('p', 'u', 'f') THEN pg_catalog.pg_get_constraintdef(co.oid) END
@@ -155,7 +270,7 @@ SELECT 'rule ' || r.ev_class::pg_catalog.regclass::text || ' ' || r.rulename, co
   FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE ${IN_SCHEMAS('c.relnamespace')} AND r.rulename <> '_RETURN'
 UNION ALL
 SELECT 'policy ' || p.polrelid::pg_catalog.regclass::text || ' ' || p.polname,
-       concat_ws(' | ', p.polcmd, p.polpermissive, (SELECT string_agg(pg_catalog.pg_get_userbyid(r), ',' ORDER BY 1) FROM unnest(p.polroles) r),
+       concat_ws(' | ', p.polcmd, p.polpermissive, (SELECT string_agg(pg_catalog.pg_get_userbyid(r), ',' ORDER BY pg_catalog.pg_get_userbyid(r)) FROM unnest(p.polroles) r),
                  p.polqual IS NOT NULL, p.polwithcheck IS NOT NULL, pg_catalog.obj_description(p.oid, 'pg_policy')),
        concat_ws(' | ', pg_catalog.pg_get_expr(p.polqual, p.polrelid), pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid))
   FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
@@ -190,10 +305,10 @@ UNION ALL
 SELECT 'default privileges ' || pg_catalog.pg_get_userbyid(d.defaclrole) || ' ' || n.nspname || ' ' || d.defaclobjtype::text, ${ACL_ITEMS('d.defaclacl')}::text, d.defaclacl::text
   FROM pg_catalog.pg_default_acl d JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace WHERE n.nspname = ANY($1::text[])
 UNION ALL
-SELECT 'publication ' || p.pubname || ' ' || pr.prrelid::pg_catalog.regclass::text, 'member', NULL
+SELECT 'publication ' || p.pubname || ' ' || pr.prrelid::pg_catalog.regclass::text, 'member', ${v15 ? `concat_ws(' | ', pr.prattrs::text, pg_catalog.pg_get_expr(pr.prqual, pr.prrelid))` : 'NULL'}
   FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid
   JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
-`;
+${KINDS(v15)}`;
 
 /**
  * Marks a format-2 fingerprint (split hashes). A manifest without it holds format 1 (one hash per
@@ -210,6 +325,7 @@ const HASH = (x: string) => `pg_catalog.substr(pg_catalog.encode(pg_catalog.sha2
  */
 export async function schemaFingerprint(client: pg.ClientBase, schemas: string[], opts: { format?: 1 | 2 } = {}): Promise<SchemaFingerprint> {
   const format = opts.format ?? 2;
+  const v15 = Number((await client.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`)).rows[0].v) >= 150000;
   // search_path '' so every deparsed name is qualified; the caller's value is put back.
   const prev = (await client.query<{ sp: string }>(`SELECT pg_catalog.current_setting('search_path') AS sp`)).rows[0].sp;
   await client.query(`SELECT pg_catalog.set_config('search_path', '', false)`);
@@ -220,7 +336,7 @@ export async function schemaFingerprint(client: pg.ClientBase, schemas: string[]
     r = await client.query<{ k: string; h: string }>(
       format === 1
         ? `SELECT k, ${HASH('v')} AS h FROM (${LEGACY_QUERY}) x`
-        : `SELECT k, ${HASH('s')} || CASE WHEN d IS NULL OR d = '' THEN '' ELSE '/' || ${HASH('d')} END AS h FROM (${QUERY}) x`,
+        : `SELECT k, ${HASH('s')} || CASE WHEN d IS NULL OR d = '' THEN '' ELSE '/' || ${HASH('d')} END AS h FROM (${QUERY(v15)}) x`,
       [schemas],
     );
   } finally {
