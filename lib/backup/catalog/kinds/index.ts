@@ -5,7 +5,7 @@ import { buildCollations, COLLATIONS_SQL, type CollationRow } from './collations
 import { buildConversions, CONVERSIONS_SQL, type ConversionRow } from './conversions';
 import { buildEventTriggers, EVENT_TRIGGERS_SQL, type EventTriggerRow } from './event-triggers';
 import { buildForeignData, FDWS_SQL, foreignDataOids, FOREIGN_TABLES_SQL, SERVERS_SQL, USER_MAPPINGS_SQL, type ForeignDataRows } from './foreign-data';
-import { notExtensionMember, type CatalogQuery, type KindBuilder } from './kind-types';
+import { FIRST_USER_OID, notExtensionMember, type CatalogQuery, type KindBuilder } from './kind-types';
 import { buildOperators, OPCLASSES_SQL, OPERATORS_SQL, operatorsOids, OPFAMILIES_SQL, OPMEMBERS_SQL, type OperatorRows } from './operators';
 import { buildTextSearch, textSearchOids, TS_CONFIGS_SQL, TS_DICTS_SQL, TS_PARSERS_SQL, TS_TEMPLATES_SQL, type TextSearchRows } from './text-search';
 import { buildTransforms, TRANSFORMS_SQL, type TransformRow } from './transforms';
@@ -124,7 +124,12 @@ const OID_HASHED_KEYS_SQL = `WITH RECURSIVE keys AS (
                       'pg_catalog.regrole'::pg_catalog.regtype, 'pg_catalog.regcollation'::pg_catalog.regtype)
       GROUP BY w.relid`;
 
-// Kinds the dumper does not reproduce (see refuseUnsupported).
+// Kinds the dumper does not reproduce (see refuseUnsupported). Security labels: restoring one needs
+// the label provider's module loaded in the target (SECURITY LABEL fails without it), which a
+// schema backup can neither check nor bring; a label on an object in scope (in the schemas, or
+// database-wide such as a large object or an event trigger) is refused rather than lost.
+// Subscriptions: pg_dump dumps them only for superusers and without their password; restoring one
+// connects to the publisher. Refused, like procedural languages and base types.
 const UNSUPPORTED_SQL = `SELECT 'base type ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS what
        FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
       WHERE n.nspname = ANY($1::text[]) AND t.typtype IN ('b', 'p') AND (t.typtype = 'p' OR t.typelem = 0 OR t.typlen <> -1 OR
@@ -147,6 +152,11 @@ const UNSUPPORTED_SQL = `SELECT 'base type ' || pg_catalog.quote_ident(n.nspname
      SELECT 'table ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
             || ' partitioned by hash on an enum or reg* value (' || h.keys || '): it hashes by oids, which a restore changes, so the rows would not fit their partitions'
        FROM (${OID_HASHED_KEYS_SQL}) h JOIN pg_catalog.pg_class c ON c.oid = h.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     UNION ALL
+     SELECT 'security label (provider ' || l.provider || ') on ' || pg_catalog.pg_describe_object(l.classoid, l.objoid, l.objsubid)
+       FROM pg_catalog.pg_seclabel l, LATERAL pg_catalog.pg_identify_object(l.classoid, l.objoid, l.objsubid) o
+      WHERE l.objoid >= ${FIRST_USER_OID} AND (o.schema IS NULL OR o.schema = ANY($1::text[]))
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = l.classoid AND d.objid = l.objoid AND d.deptype = 'e')
      UNION ALL
      SELECT 'subscription ' || pg_catalog.quote_ident(s.subname) FROM pg_catalog.pg_subscription s
       WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
