@@ -22,8 +22,9 @@ import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
  *    comment) when the target lacks it, reused as it is when it has it; then the dumped tables /
  *    schemas are added.
  *
- * Database-wide default privileges (no IN SCHEMA) and publication owners are not part of a
- * schema backup (like `pg_dump -n`).
+ * Database-wide default privileges (no IN SCHEMA) are not part of a schema backup (like
+ * `pg_dump -n`). A publication's owner is an 'OWNER' member after it, applied only when the restore
+ * created it.
  */
 
 /** An object that has an owner and an ACL. */
@@ -46,6 +47,8 @@ export interface PublicationRow {
   pubviaroot: boolean;
   /** COMMENT ON PUBLICATION (set when the restore creates the publication). */
   description: string | null;
+  /** Its owner (restored by an OWNER member when the restoring role owns it, i.e. the restore created it). */
+  owner: string;
   /** Dumped tables in it: qualified name plus optional column list / row filter (PostgreSQL 15+). */
   tables: { relid: number; name: string; columns: string | null; filter: string | null }[];
   /** Dumped schemas it publishes FOR TABLES IN SCHEMA (PostgreSQL 15+). */
@@ -140,7 +143,7 @@ function publicationsJsonSql(v: number): string {
   const v15 = v >= 150000;
   return `SELECT pg_catalog.json_agg(pub ORDER BY pub.pubname) FROM (
       SELECT p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot,
-             pg_catalog.obj_description(p.oid, 'pg_publication') AS description,
+             pg_catalog.obj_description(p.oid, 'pg_publication') AS description, pg_catalog.pg_get_userbyid(p.pubowner) AS owner,
             (SELECT pg_catalog.json_agg(x ORDER BY x.nspname, x.relname) FROM (
                SELECT c.oid::int AS relid, n.nspname, c.relname,
                       ${v15 ? `(SELECT string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
@@ -286,6 +289,21 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
       const tn = ctx.nodeFor(1259, t.relid);
       if (tn) n.deps.add(tn);
     }
+    // Its owner, as pg_dump restores it; only when the restoring role owns the publication (the
+    // restore created it): one the target already had keeps its owner. `--no-owner` skips it.
+    const alter = `ALTER PUBLICATION ${quoteIdent(p.pubname)} OWNER TO ${quoteIdent(p.owner)}`;
+    const body = `
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = ${quoteLiteral(p.pubname)} AND pubowner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
+     AND current_user <> ${quoteLiteral(p.owner)} THEN
+    EXECUTE ${quoteLiteral(alter)};
+  END IF;
+END
+`;
+    const o = ctx.add({ section: 'post-data', kind: 'OWNER', schema: null, name: `PUBLICATION ${p.pubname}`, sql: `DO ${dollarQuote(body)};\n` });
+    o.priority = 92.5;
+    o.deps.add(n);
+    owners.add(p.owner);
   }
   const sorted = (s: Set<string>) => [...s].sort();
   return { owners: sorted(owners), privileges: sorted(privRoles), defaultPrivileges: sorted(defaultRoles), policies: [...sec.policyRoles].sort() };

@@ -190,7 +190,7 @@ SELECT 'extension ' || pg_catalog.quote_ident(e.extname), concat_ws(' | ', pg_ca
   FROM pg_catalog.pg_extension e WHERE ${IN_SCHEMAS('e.extnamespace')}
 UNION ALL
 SELECT 'publication ' || pg_catalog.quote_ident(p.pubname),
-       concat_ws(' | ', p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot, ${DESC('p.oid', 'pg_publication')}
+       concat_ws(' | ', p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot, pg_catalog.pg_get_userbyid(p.pubowner), ${DESC('p.oid', 'pg_publication')}
                  ${v15 ? `, (SELECT string_agg(n.nspname, ',' ORDER BY n.nspname) FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid
                              WHERE pn.pnpubid = p.oid AND ${IN_SCHEMAS('n.oid')})` : ''}), NULL
   FROM pg_catalog.pg_publication p
