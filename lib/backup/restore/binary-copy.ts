@@ -58,6 +58,16 @@ const POSTGRES_EPOCH_DAYS = 10957;
 const INT32_MAX = 0x7fffffff;
 const INT32_MIN = -0x80000000;
 const USECS_PER_DAY = 86_400_000_000n;
+/**
+ * The values PostgreSQL stores (datatype/timestamp.h): dates 4714-11-24 BC to 5874897-12-31,
+ * timestamps 4714-11-24 00:00:00 BC to 294276-12-31 23:59:59.999999 (days and microseconds since
+ * 2000-01-01). Outside, its text input refuses the value while its binary receive would take a
+ * 32/64-bit word that wrapped around (another date, or infinity): such a value goes as text.
+ */
+const DATE_MIN_DAYS = -2_451_545;
+const DATE_END_DAYS = 2_147_483_494 - 2_451_545;
+const TIMESTAMP_MIN = -211_813_488_000_000_000n;
+const TIMESTAMP_END = 9_223_371_331_200_000_000n;
 
 const TEXT_KINDS: Record<Kind, boolean> = { text: true, varchar: true, json: true, jsonb: true, bool: false, int2: false, int4: false, int8: false, uuid: false, date: false, timestamp: false, timestamptz: false, inet: false };
 
@@ -333,7 +343,7 @@ export class TextToBinary {
     if (isWord(b, f, t, 'infinity')) return (this.w32(4), this.w32(INT32_MAX));
     if (isWord(b, f, t, '-infinity')) return (this.w32(4), this.w32(INT32_MIN));
     const d = parseYmd(b, f, t);
-    if (d.next !== t - (d.bc ? 3 : 0)) throw NOPE;
+    if (d.next !== t - (d.bc ? 3 : 0) || d.days < DATE_MIN_DAYS || d.days >= DATE_END_DAYS) throw NOPE;
     this.w32(4);
     this.w32(d.days);
   }
@@ -368,10 +378,11 @@ export class TextToBinary {
     }
     if (i !== t - (d.bc ? 3 : 0)) throw NOPE;
     const secs = d.days * 86400 + h * 3600 + mi * 60 + sec;
-    this.w32(8);
-    // |secs| * 1e6 stays exact in a double up to ~285 years from 2000; beyond, use BigInt.
-    if (Math.abs(secs) < 9_000_000_000) return this.w64(secs * 1_000_000 + us);
+    // |secs| * 1e6 stays exact in a double up to ~285 years from 2000 (always a valid timestamp); beyond, use BigInt.
+    if (Math.abs(secs) < 9_000_000_000) return (this.w32(8), this.w64(secs * 1_000_000 + us));
     const v = BigInt(d.days) * USECS_PER_DAY + BigInt(h * 3600 + mi * 60 + sec) * 1_000_000n + BigInt(us);
+    if (v < TIMESTAMP_MIN || v >= TIMESTAMP_END) throw NOPE;
+    this.w32(8);
     this.w64big(v);
   }
 
