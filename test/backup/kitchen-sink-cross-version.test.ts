@@ -131,4 +131,19 @@ describe.runIf(is15)('kitchen sink across PostgreSQL 15 and 17', () => {
     expect(drill.ok).toBe(true);
     expect(drill.notes).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^\\d+ objects' deparsed definitions .* not compared across versions \\(backup of PostgreSQL ${fromMajor}, drill on ${toMajor}\\)`))]));
   }, 600_000);
+
+  it.each([
+    ['nasty-kinds.sql', ['k ind"s']],
+    ['nasty-cycles.sql', ['cy']],
+    ['comments-everywhere.sql', ['cm']],
+  ])('%s: backups of 15 drilled on 17 and of 17 drilled on 15 pass', async (fixture, schemas) => {
+    for (const [from, to] of [[pg15, pg17!.url], [pg17!.url, pg15]]) {
+      const src = await createDb(from);
+      await psqlFile(src, path.resolve(import.meta.dirname, '../fixtures', fixture));
+      const r = await runBackup({ databaseUrl: src, storage, trigger: 'cli', schemas, excludeTableData: [] });
+      const drill = await runDrill({ storage, id: r.id, serverUrl: to, createRoles: true });
+      expect(drill.error, `${fixture} ${from === pg15 ? '15 -> 17' : '17 -> 15'}`).toBeNull();
+      expect(drill.ok).toBe(true);
+    }
+  }, 600_000);
 });
