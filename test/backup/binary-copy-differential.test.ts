@@ -7,7 +7,7 @@ import type { ManifestEntry, ManifestTable } from '../../lib/backup/manifest';
 import { copyStatement } from '../../lib/backup/manifest';
 import { copyMember } from '../../lib/backup/restore/load-member';
 import { copyOutputSettingsSql } from '../../lib/backup/session-settings';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, dropDatabase, urlFor, type TestDatabase } from '../helpers/db';
 
 // The atomic restore's COPY BINARY path (binary-copy.ts, through copyMember) against the server's
 // own COPY FROM text as the oracle: the same member loaded both ways into the same table must give
@@ -19,7 +19,7 @@ let client: pg.Client;
 
 type Outcome = { ok: true; rows: number; text: string; binary: string } | { ok: false; error: string };
 
-async function copyOut(sql: string): Promise<Buffer> {
+async function copyOut(client: pg.Client, sql: string): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of client.query(copyTo(sql))) parts.push(c as Buffer);
   return Buffer.concat(parts);
@@ -31,7 +31,7 @@ function member(table: ManifestTable, rows: Buffer): Buffer {
 }
 
 /** Loads `rows` into public.t through copyMember (as the atomic restore does), in a transaction rolled back after. */
-async function load(columns: string[], rows: Buffer, binary: boolean, step: number): Promise<Outcome & { binaryRows: number }> {
+async function load(client: pg.Client, columns: string[], rows: Buffer, binary: boolean, step: number): Promise<Outcome & { binaryRows: number }> {
   const table: ManifestTable = { schema: 'public', name: 't', rows: 0, columns, entries: [0], contentSha256: '' };
   const bytes = member(table, rows);
   const e = { index: 0, section: 'table-data', kind: 'TABLE DATA', schema: 'public', name: 't', offset: 0, length: 1, rawLength: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), copy: copyStatement('public', 't', columns) } as unknown as ManifestEntry;
@@ -43,12 +43,15 @@ async function load(columns: string[], rows: Buffer, binary: boolean, step: numb
   try {
     const n = await copyMember(client, Readable.from(pieces), e, table, { binary, freeze: false, onBinaryRows: (r) => (binaryRows = r) });
     const cols = columns.map((c) => `"${c}"`).join(', ');
-    const text = (await copyOut(`COPY public.t (${cols}) TO STDOUT`)).toString('hex');
-    const bin = (await copyOut(`COPY public.t (${cols}) TO STDOUT (FORMAT binary)`)).toString('hex');
+    const text = (await copyOut(client, `COPY public.t (${cols}) TO STDOUT`)).toString('hex');
+    const bin = (await copyOut(client, `COPY public.t (${cols}) TO STDOUT (FORMAT binary)`)).toString('hex');
     return { ok: true, rows: n, text, binary: bin, binaryRows };
   } catch (err) {
     const x = err as { code?: string; message: string };
-    return { ok: false, error: `${x.code ?? ''} ${x.message}`, binaryRows };
+    // (An invalid byte sequence is quoted up to the character's length: the text path's quote may
+    // run on into the next field or line, the binary path's stops at the value's end.)
+    const message = x.code === '22021' ? x.message.replace(/(: 0x[0-9a-f]{2})( 0x[0-9a-f]{2})*$/, '$1 ...') : x.message;
+    return { ok: false, error: `${x.code ?? ''} ${message}`, binaryRows };
   } finally {
     await client.query('ROLLBACK');
   }
@@ -58,14 +61,15 @@ async function load(columns: string[], rows: Buffer, binary: boolean, step: numb
  * Loads `rows` into a fresh public.t (`ddl`: its column list) as text and as binary (whole and in
  * small pieces) and expects the same outcome; returns it with the rows the binary load converted.
  */
-async function same(ddl: string, rows: string | Buffer, columns?: string[]): Promise<Outcome & { binaryRows: number }> {
+async function same(ddl: string, rows: string | Buffer, { columns, on = client }: { columns?: string[]; on?: pg.Client } = {}): Promise<Outcome & { binaryRows: number }> {
+  const client = on;
   await client.query(`DROP TABLE IF EXISTS public.t; CREATE TABLE public.t (${ddl})`);
   const cols = columns ?? (await client.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`)).rows.map((r) => r.attname);
   const buf = typeof rows === 'string' ? Buffer.from(rows) : rows;
-  const { binaryRows: _t, ...text } = await load(cols, buf, false, 1 << 20);
+  const { binaryRows: _t, ...text } = await load(client, cols, buf, false, 1 << 20);
   let first: (Outcome & { binaryRows: number }) | undefined;
   for (const step of [1 << 20, 7]) {
-    const got = await load(cols, buf, true, step);
+    const got = await load(client, cols, buf, true, step);
     const { binaryRows, ...outcome } = got;
     expect.soft(outcome, `${ddl}: ${JSON.stringify(buf.toString('latin1').slice(0, 80))} binary path (pieces of ${step} bytes, ${binaryRows} rows converted) vs text path`).toEqual(text);
     first ??= got;
@@ -73,14 +77,23 @@ async function same(ddl: string, rows: string | Buffer, columns?: string[]): Pro
   return first!;
 }
 
+let latin1Name: string | undefined;
+let latin1: pg.Client;
+
 beforeAll(async () => {
   db = await createTestDatabase({ prefix: 'bcd' });
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
+  latin1Name = `${db.name}_latin1`;
+  await client.query(`CREATE DATABASE "${latin1Name}" TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'`);
+  latin1 = new pg.Client({ connectionString: urlFor(latin1Name) });
+  await latin1.connect();
 });
 
 afterAll(async () => {
   await client?.end();
+  await latin1?.end();
+  if (latin1Name) await dropDatabase(latin1Name);
   await db?.drop();
 });
 
@@ -104,5 +117,45 @@ describe('COPY BINARY conversion vs the server parsing the same text', () => {
         expect((await same(`ts ${ty}`, `${bc ? v.slice(0, -3) : v}${z}${bc ? ' BC' : ''}\n`)).binaryRows, v).toBe(1);
       }
     }
+  });
+
+  it('escapes, text values, integers, bool, inet, cidr, uuid: the same values or the same refusal', async () => {
+    const texts = ['\\351', '\\xe9', '\\303\\251', '\\0', '\\x00', '\\xff', '\\xc3\\xa9', '\\377', '\\1', '\\x1', '\\x7f', '\\177', '\\400', '\\777', 'a\\', '\\\\', '\\x', '\\xg', '\\8', '\\N', 'a\\Nb', 'é', 'a\\.b', '\\.', 'ሀ', '\\u0000', 'x\\by\\fz\\n\\r\\t\\v\\a\\\\'];
+    for (const ty of ['text', 'varchar', 'varchar(1)', 'json', 'jsonb']) {
+      for (const v of texts) await same(`v ${ty}`, `${v}\n`);
+      for (const v of ['"\\\\u0000"', '"a\\\\u0000b"', '{"a":1,"a":2}', ' {"a" : 1} ', '"\\\\ud800"', '"\\\\ud83c\\\\udfab"', '1e400', '-0', '"\\xe9"', 'abcde   ', 'ab  ']) await same(`v ${ty}`, `${v}\n`);
+    }
+    // What the converter does handle, it converts.
+    expect((await same('v text, w varchar(3), j json, jb jsonb', 'a\\tb\\\\\\x41\\101\tab \t{"a": "\\\\u0000"}\t{"a": [1, 2.50]}\n')).binaryRows).toBe(1);
+    for (const ty of ['int2', 'int4', 'int8']) {
+      for (const v of ['-0', '0', '-', '', ' 1', '1 ', '+1', '01', '-01', '32767', '32768', '-32768', '-32769', '2147483647', '2147483648', '-2147483648', '-2147483649', '9999999999', '10000000000', '9223372036854775807', '9223372036854775808', '-9223372036854775808', '-9223372036854775809', '99999999999999999999', '1000000000000000', '999999999999999', '-999999999999999', '9007199254740993', '-9007199254740993', '1_000', '0x10', '1e3', '١']) await same(`v ${ty}`, `${v}\n`);
+    }
+    for (const v of ['t', 'f', 'true', 'T', '1', 'on', 'yes', ' t']) await same('v bool', `${v}\n`);
+    for (const v of ['0.0.0.0', '0.0.0.0/0', '1.2.3.4/32', '1.2.3.4/33', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.4/', '1.2.3.4/08', '::', '::/0', '::1', '::1/128', '::1/129', '::ffff:1.2.3.4', '::1.2.3.4', '::ffff:1.2.3.4/100', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1::2::3', 'FE80::1', 'fe80::1%eth0', '1:2:3:4:5:6:1.2.3.4', '::ffff:0:0', '0:0:0:0:0:0:0:0', '00000::', '1:2:3:4:5:6:7:8/64', ':1:2:3:4:5:6:7', '::1.2.3', '::ffff:256.1.1.1', '1.2.3.4:5', '10.0.0.0/8', '::/128', '1::1.2.3.4', 'ffff::ffff:1.2.3.4']) await same('v inet', `${v}\n`);
+    // cidr is another type (OID 650): sent as text.
+    for (const v of ['0.0.0.0/0', '10.0.0.0/8', '10.0.0.1/8', '::/0', '::1']) expect((await same('v cidr', `${v}\n`)).binaryRows).toBe(0);
+    for (const v of ['00000000-0000-0000-0000-000000000000', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1', 'a0eebc999c0b4ef8bb6d6bb9bd380a11', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g', 'a0eebc99+9c0b-4ef8-bb6d-6bb9bd380a11']) await same('v uuid', `${v}\n`);
+  });
+
+  it('every raw byte in a value: the same values or the same refusal', async () => {
+    const ascii = [];
+    for (let b = 1; b < 128; b++) if (![9, 10, 13, 92].includes(b)) ascii.push(Buffer.from([0x31, b, 0x32, 0x0a]));
+    expect((await same('v text', Buffer.concat(ascii))).binaryRows).toBe(ascii.length);
+    for (let b = 0x80; b < 256; b++) await same('v text', Buffer.from([0x31, b, 0x32, 0x0a]));
+    for (const b of [0x0d, 0x01, 0x08, 0x20, 0x2d, 0x2e, 0x3a, 0x7f, 0x80, 0xc3, 0xff]) {
+      for (const ty of ['text', 'jsonb', 'int4', 'uuid', 'inet', 'date']) await same(`v ${ty}`, Buffer.from([0x31, b, 0x32, 0x0a]));
+    }
+  });
+
+  it('a LATIN1 database: the same values or the same refusal (escapes of non-ASCII bytes are the database encoding in COPY text)', async () => {
+    // Before: '\\303\\251' stored 'é' by binary, 'Ã©' by text; '\\351' was refused by binary, 'é' by text.
+    const texts = ['\\351', '\\xe9', '\\303\\251', '\\0', '\\xff', '\\x41', 'é', 'ሀ', 'ÿ', '€', '\\x80', 'a\\tb'];
+    for (const ty of ['text', 'varchar(1)', 'varchar(2)', 'json', 'jsonb']) {
+      for (const v of texts) await same(`v ${ty}`, `${v}\n`, { on: latin1 });
+      for (const v of ['"é"', '"\\\\u00e9"', '"\\\\u1200"', '"\\\\u0000"', '"ሀ"']) await same(`v ${ty}`, `${v}\n`, { on: latin1 });
+    }
+    for (let b = 1; b < 256; b++) if (b !== 10) await same('v text', Buffer.from([0x31, b, 0x32, 0x0a]), { on: latin1 });
+    for (let c = 0x80; c < 0x800; c += 7) await same('v text', Buffer.from(`1${String.fromCodePoint(c)}2\n`), { on: latin1 });
+    expect((await same('v text', 'é\\tÿ\n', { on: latin1 })).binaryRows).toBe(1);
   });
 });

@@ -579,7 +579,8 @@ function parseIpv6(s: string): number[] | null {
 /**
  * De-escapes COPY text (as CopyReadAttributesText does) from b[i] (a backslash) to t into o at p;
  * returns the new end. `\b \f \n \r \t \v`, octal `\NNN` (1-3 digits), hex `\xH[H]`, and a
- * backslash before any other character stands for that character.
+ * backslash before any other character stands for that character. An octal or hex escape of a NUL
+ * or non-ASCII byte (COPY TO never writes one) is left to the server.
  */
 function unescapeInto(b: Buffer, i: number, t: number, o: Buffer, p: number): number {
   while (i < t) {
@@ -610,6 +611,7 @@ function unescapeInto(b: Buffer, i: number, t: number, o: Buffer, p: number): nu
           v = (v << 4) | h2;
           i++;
         }
+        if (v === 0 || v > 127) throw NOPE; // see below
         o[p++] = v;
         break;
       }
@@ -617,6 +619,10 @@ function unescapeInto(b: Buffer, i: number, t: number, o: Buffer, p: number): nu
         if (e >= 48 && e <= 55) {
           let v = e - 48;
           for (let k = 0; k < 2 && i < t && b[i] >= 48 && b[i] <= 55; k++) v = (v << 3) | (b[i++] - 48);
+          // A NUL or non-ASCII byte: COPY text checks it against the DATABASE encoding (its input was
+          // converted from the client's before de-escaping), binary receive converts it from the
+          // client's (UTF8): in a LATIN1 database '\303\251' is 'Ã©' as text and 'é' as binary.
+          if ((v & 255) === 0 || (v & 255) > 127) throw NOPE;
           o[p++] = v & 255;
         } else {
           if (e === 46 /* . */ || e === 78 /* N */) throw NOPE; // \. and \N inside a field: let the server decide
