@@ -158,4 +158,13 @@ describe('COPY BINARY conversion vs the server parsing the same text', () => {
     for (let c = 0x80; c < 0x800; c += 7) await same('v text', Buffer.from(`1${String.fromCodePoint(c)}2\n`), { on: latin1 });
     expect((await same('v text', 'é\\tÿ\n', { on: latin1 })).binaryRows).toBe(1);
   });
+
+  it('long values (past the 256 KiB output chunk, past the 1 MiB row limit) across piece boundaries', async () => {
+    const esc = 'ሀ\\t\\\\\\n'.repeat(30_000); // ~300 KiB of text with escapes
+    const huge = 'x\\\\'.repeat(600_000); // 1,8 MiB
+    const json = `"${'ሀ\\\\t\\\\\\\\'.repeat(30_000)}"`; // "ሀ\t\\..." as JSON, ~300 KiB
+    const r = await same('id int4, v text, j jsonb', `1\t${esc}\t{"a": 1}\n2\tshort\t\\N\n3\t${huge}\t${json}\n4\tafter\t${json}\n`);
+    expect(r.ok).toBe(true);
+    expect(r.binaryRows).toBe(2);
+  });
 });

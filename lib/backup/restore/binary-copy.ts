@@ -53,6 +53,12 @@ const TAB = 9;
 const NL = 10;
 const BS = 92;
 const OUT_CHUNK = 256 * 1024;
+/**
+ * A row longer than this (text, newline included) stops the conversion: the rest of the member goes
+ * as text, streamed. Converting it would hold the whole row two or three times (its pieces, joined,
+ * and its binary form) where the text COPY holds one piece of it.
+ */
+const MAX_LINE = 1 << 20;
 /** Days from 0000-03-01 (proleptic Gregorian) to 2000-01-01, for daysFromCivil. */
 const POSTGRES_EPOCH_DAYS = 10957;
 const INT32_MAX = 0x7fffffff;
@@ -84,7 +90,9 @@ const NOPE = new Unconvertible('unconvertible');
 export class TextToBinary {
   private out = Buffer.allocUnsafe(OUT_CHUNK);
   private op = 0;
-  private carry: Buffer | null = null;
+  /** A partial last line: its pieces (joined once, when its newline comes) and their total length. */
+  private carry: Buffer[] = [];
+  private carryLength = 0;
   /** Rows converted. */
   rows = 0;
   stopped = false;
@@ -99,25 +107,36 @@ export class TextToBinary {
       return [];
     }
     const ready: Buffer[] = [];
-    let c = chunk;
     let s = 0;
-    if (this.carry) {
+    if (this.carryLength) {
       // Only the line that straddles the chunks is joined (not the whole chunk).
       const nl = chunk.indexOf(NL);
+      const length = this.carryLength + (nl === -1 ? chunk.length : nl + 1);
+      if (length > MAX_LINE) return this.stop([...this.carry, chunk], ready);
       if (nl === -1) {
-        this.carry = Buffer.concat([this.carry, chunk]);
+        this.carry.push(chunk);
+        this.carryLength = length;
         return ready;
       }
-      c = Buffer.concat([this.carry, chunk.subarray(0, nl + 1)]);
-      this.carry = null;
-      if (!this.lines(c, 0, ready)) {
+      const line = Buffer.concat([...this.carry, chunk.subarray(0, nl + 1)], length);
+      this.carry = [];
+      this.carryLength = 0;
+      if (!this.lines(line, 0, ready)) {
         this.rest.push(chunk.subarray(nl + 1));
         return this.flushOut(ready);
       }
-      c = chunk;
       s = nl + 1;
     }
-    if (!this.lines(c, s, ready) || this.carry === null) return this.flushOut(ready);
+    this.lines(chunk, s, ready);
+    return this.flushOut(ready);
+  }
+
+  /** Stops converting: `rest` (that line and everything after it) goes as text. */
+  private stop(rest: Buffer[], ready: Buffer[]): Buffer[] {
+    this.stopped = true;
+    for (const r of rest) this.rest.push(r); // (not push(...rest): a long line may be 100,000s of pieces)
+    this.carry = [];
+    this.carryLength = 0;
     return this.flushOut(ready);
   }
 
@@ -125,8 +144,14 @@ export class TextToBinary {
   private lines(c: Buffer, s: number, ready: Buffer[]): boolean {
     while (s < c.length) {
       const nl = c.indexOf(NL, s);
+      if (nl === -1 ? c.length - s > MAX_LINE : nl + 1 - s > MAX_LINE) {
+        this.stopped = true;
+        this.rest.push(c.subarray(s));
+        return false;
+      }
       if (nl === -1) {
-        this.carry = Buffer.from(c.subarray(s));
+        this.carry = [Buffer.from(c.subarray(s))];
+        this.carryLength = c.length - s;
         break;
       }
       // Room for the worst case: the field count, then per field its length word and a value at
@@ -167,11 +192,7 @@ export class TextToBinary {
 
   /** Call at the end of the member: a partial last line (no newline) is not a row: hand it to the text COPY. */
   end(): void {
-    if (this.carry) {
-      this.stopped = true;
-      this.rest.push(this.carry);
-      this.carry = null;
-    }
+    if (this.carryLength) this.stop(this.carry, []);
   }
 
   private line(b: Buffer, s: number, e: number): void {
