@@ -140,3 +140,18 @@ it('a drill sees a lost or changed object of every kind the backup dumps (collat
     expect(fingerprintDifferences(before, await fp(db.url)).problems, undo).toEqual([]);
   }
 });
+
+it("runs with JIT off (compiling the big query cost more than running it) and gives the caller's jit and search_path back", async () => {
+  const db = await createTestDatabase({ prefix: 'fpv' });
+  dbs.push(db);
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    await c.query(`SET jit = on; SET search_path = public, pg_temp`);
+    await schemaFingerprint(c, ['public']);
+    const r = await c.query(`SELECT current_setting('jit') AS jit, current_setting('search_path') AS sp`);
+    expect(r.rows[0]).toEqual({ jit: 'on', sp: 'public, pg_temp' });
+  } finally {
+    await c.end();
+  }
+});
