@@ -26,14 +26,14 @@ async function copyOut(client: pg.Client, sql: string): Promise<Buffer> {
 }
 
 /** The member text of `rows` (COPY text lines, each with its newline) for `table`. */
-function member(table: ManifestTable, rows: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`${copyStatement(table.schema, table.name, table.columns)}\n`), rows, Buffer.from('\\.\n')]);
+function member(table: ManifestTable, rows: Buffer, end = '\\.\n'): Buffer {
+  return Buffer.concat([Buffer.from(`${copyStatement(table.schema, table.name, table.columns)}\n`), rows, Buffer.from(end)]);
 }
 
 /** Loads `rows` into public.t through copyMember (as the atomic restore does), in a transaction rolled back after. */
-async function load(client: pg.Client, columns: string[], rows: Buffer, binary: boolean, step: number): Promise<Outcome & { binaryRows: number }> {
+async function load(client: pg.Client, columns: string[], rows: Buffer, binary: boolean, step: number, end?: string): Promise<Outcome & { binaryRows: number }> {
   const table: ManifestTable = { schema: 'public', name: 't', rows: 0, columns, entries: [0], contentSha256: '' };
-  const bytes = member(table, rows);
+  const bytes = member(table, rows, end);
   const e = { index: 0, section: 'table-data', kind: 'TABLE DATA', schema: 'public', name: 't', offset: 0, length: 1, rawLength: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), copy: copyStatement('public', 't', columns) } as unknown as ManifestEntry;
   const pieces: Buffer[] = [];
   for (let i = 0; i < bytes.length; i += step) pieces.push(bytes.subarray(i, i + step));
@@ -61,15 +61,15 @@ async function load(client: pg.Client, columns: string[], rows: Buffer, binary: 
  * Loads `rows` into a fresh public.t (`ddl`: its column list) as text and as binary (whole and in
  * small pieces) and expects the same outcome; returns it with the rows the binary load converted.
  */
-async function same(ddl: string, rows: string | Buffer, { columns, on = client }: { columns?: string[]; on?: pg.Client } = {}): Promise<Outcome & { binaryRows: number }> {
+async function same(ddl: string, rows: string | Buffer, { columns, on = client, end }: { columns?: string[]; on?: pg.Client; end?: string } = {}): Promise<Outcome & { binaryRows: number }> {
   const client = on;
   await client.query(`DROP TABLE IF EXISTS public.t; CREATE TABLE public.t (${ddl})`);
   const cols = columns ?? (await client.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`)).rows.map((r) => r.attname);
   const buf = typeof rows === 'string' ? Buffer.from(rows) : rows;
-  const { binaryRows: _t, ...text } = await load(client, cols, buf, false, 1 << 20);
+  const { binaryRows: _t, ...text } = await load(client, cols, buf, false, 1 << 20, end);
   let first: (Outcome & { binaryRows: number }) | undefined;
   for (const step of [1 << 20, 7]) {
-    const got = await load(client, cols, buf, true, step);
+    const got = await load(client, cols, buf, true, step, end);
     const { binaryRows, ...outcome } = got;
     expect.soft(outcome, `${ddl}: ${JSON.stringify(buf.toString('latin1').slice(0, 80))} binary path (pieces of ${step} bytes, ${binaryRows} rows converted) vs text path`).toEqual(text);
     first ??= got;
@@ -166,5 +166,50 @@ describe('COPY BINARY conversion vs the server parsing the same text', () => {
     const r = await same('id int4, v text, j jsonb', `1\t${esc}\t{"a": 1}\n2\tshort\t\\N\n3\t${huge}\t${json}\n4\tafter\t${json}\n`);
     expect(r.ok).toBe(true);
     expect(r.binaryRows).toBe(2);
+  });
+
+  it('column lists: another order than the table, dropped and generated columns, 1 and 1,600 columns, hostile names', async () => {
+    // COPY's column list in another order than attnum, a dropped column, a generated one (not in COPY).
+    await client.query(`DROP TABLE IF EXISTS public.t; CREATE TABLE public.t (a int4, gone text, b text, c timestamptz, g int8 GENERATED ALWAYS AS (a * 2) STORED, d date)`);
+    await client.query(`ALTER TABLE public.t DROP COLUMN gone`);
+    const cols = ['d', 'c', 'b', 'a'];
+    const rows = '2024-02-29\t2024-02-29 12:00:00+00\tx\t1\n\\N\t\\N\t\\N\t\\N\n0001-01-01 BC\tinfinity\t\\\\\t-7\n';
+    const text = await load(client, cols, Buffer.from(rows), false, 1 << 20);
+    const bin = await load(client, cols, Buffer.from(rows), true, 5);
+    expect(bin.binaryRows).toBe(3);
+    expect({ ...bin, binaryRows: 0 }).toEqual(text);
+    expect(text.ok && Buffer.from(text.text, 'hex').toString()).toBe(rows);
+    // One column; 1,600 columns.
+    expect((await same('v int8', '1\n-9223372036854775808\n\\N\n')).binaryRows).toBe(3);
+    const many = Array.from({ length: 1600 }, (_, k) => `c${k} ${k % 2 ? 'int4' : 'text'}`).join(', ');
+    const line = Array.from({ length: 1600 }, (_, k) => (k % 3 === 0 ? '\\N' : k % 2 ? String(-k) : `v${k}\\t`)).join('\t');
+    expect((await same(many, `${line}\n${line}\n`)).binaryRows).toBe(2);
+    expect((await same(many, `${line}\t1\n`)).ok).toBe(false); // one field too many: the server's refusal
+    expect((await same(many, `${line.slice(0, line.lastIndexOf('\t'))}\n`)).ok).toBe(false); // one too few
+    // Names with quotes, a newline, Amharic.
+    await client.query(`DROP TABLE IF EXISTS public.t; CREATE TABLE public.t ("we""ird
+name" int4, "ስም" text, "a b" uuid)`);
+    const hostile = ['we"ird\nname', 'ስም', 'a b'];
+    const r = '1\tሰላም\t00000000-0000-0000-0000-00000000000a\n';
+    const t2 = await load(client, hostile, Buffer.from(r), false, 1 << 20);
+    const b2 = await load(client, hostile, Buffer.from(r), true, 3);
+    expect(b2.binaryRows).toBe(1);
+    expect({ ...b2, binaryRows: 0 }).toEqual(t2);
+  });
+
+  it('tampered members (field counts, \\. inside a row, data after the terminator, CR): the same refusal as the text path', async () => {
+    const good = Array.from({ length: 50 }, (_, k) => `${k}\tname ${k}\t2025-01-01 00:00:00+00\n`).join('');
+    const ddl = 'id int4, name text, at timestamptz';
+    for (const bad of ['1\tx\n', '1\tx\t\\N\t\\N\n', '1\tx\t\\N\t\n', '\t\t\n', '\n', '1\tx\\.\n', '1\tx\t\\.\n', '\\.\n', '1\tx\t\\N\r\n', '1\tx\r\t\\N\n', '1\tx\t2025-01-01 00:00:00+00\\\n']) {
+      const r = await same(ddl, good + bad + good);
+      expect(r.ok, bad).toBe(false);
+    }
+    for (const end of ['\\.\nSELECT 1;\n', '\\.\n\\.\n', '\\.', '', '\\.\r\n', 'x\\.\n']) expect((await same(ddl, good, { end })).ok, end).toBe(false);
+    // An escaped tab is data (the rest goes as text); an escaped newline continues the line.
+    expect((await same(ddl, `${good}1\t\\\tx\t\\N\n${good}`)).ok).toBe(true);
+    expect((await same(ddl, `${good}1\tx\\\ny\t\\N\n${good}`)).ok).toBe(true);
+    const r = await same(ddl, good + good);
+    expect(r.ok && r.rows).toBe(100);
+    expect(r.binaryRows).toBe(100);
   });
 });
