@@ -124,6 +124,7 @@ it('a drill sees a lost or changed object of every kind the backup dumps (collat
     ['text search configuration fp.cfg', `ALTER TEXT SEARCH CONFIGURATION fp.cfg DROP MAPPING FOR asciiword`, `ALTER TEXT SEARCH CONFIGURATION fp.cfg ADD MAPPING FOR asciiword WITH pg_catalog.english_stem`],
     ['text search dictionary fp.dict', `ALTER TEXT SEARCH DICTIONARY fp.dict (stopwords = 'english')`, `DROP TEXT SEARCH DICTIONARY fp.dict; CREATE TEXT SEARCH DICTIONARY fp.dict (TEMPLATE = pg_catalog.simple)`],
     ['statistics fp.st', `DROP STATISTICS fp.st`, `CREATE STATISTICS fp.st ON a, b FROM fp.t`],
+    ['statistics fp.st', `ALTER STATISTICS fp.st SET STATISTICS 50`, `ALTER STATISTICS fp.st SET STATISTICS -1`],
     ['event trigger fp_ev', `ALTER EVENT TRIGGER fp_ev DISABLE`, `ALTER EVENT TRIGGER fp_ev ENABLE`],
     ['foreign data wrapper fp_fdw', `ALTER FOREIGN DATA WRAPPER fp_fdw OPTIONS (debug 'true')`, `ALTER FOREIGN DATA WRAPPER fp_fdw OPTIONS (DROP debug)`],
     ['server fp_srv', `DROP USER MAPPING FOR PUBLIC SERVER fp_srv`, `CREATE USER MAPPING FOR PUBLIC SERVER fp_srv`],

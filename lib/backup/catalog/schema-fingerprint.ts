@@ -105,7 +105,7 @@ SELECT 'collation ' || ${NAME('n.nspname', 'x.collname')},
   FROM pg_catalog.pg_collation x JOIN pg_catalog.pg_namespace n ON n.oid = x.collnamespace WHERE ${IN_SCHEMAS('n.oid')} AND ${NOT_EXT('pg_catalog.pg_collation', 'x.oid')}
 UNION ALL
 SELECT 'statistics ' || ${NAME('n.nspname', 'x.stxname')},
-       concat_ws(' | ', x.stxrelid::pg_catalog.regclass, x.stxkind::text, x.stxkeys::text, pg_catalog.pg_get_userbyid(x.stxowner), ${DESC('x.oid', 'pg_statistic_ext')}),
+       concat_ws(' | ', x.stxrelid::pg_catalog.regclass, x.stxkind::text, x.stxkeys::text, CASE WHEN x.stxstattarget >= 0 THEN 'target ' || x.stxstattarget::text END, pg_catalog.pg_get_userbyid(x.stxowner), ${DESC('x.oid', 'pg_statistic_ext')}),
        pg_catalog.pg_get_statisticsobjdef(x.oid)
   FROM pg_catalog.pg_statistic_ext x JOIN pg_catalog.pg_namespace n ON n.oid = x.stxnamespace WHERE ${IN_SCHEMAS('n.oid')}
 UNION ALL
