@@ -95,4 +95,54 @@ describe('the atomic restore sends big tables as COPY BINARY', () => {
       await scalar(src.url, `SELECT md5(string_agg(t || coalesce(ip::text, ''), ',' ORDER BY id)) FROM public.everything`),
     );
   });
+
+  it('a data-only restore into columns of other types gives what the text path gives: the same values or the same refusal', async () => {
+    // The converter parses each value for the TARGET's type, strictly; the server's own parsing of
+    // the text must agree on every value the converter takes, and refuse what it would refuse.
+    const cases: { alter: string; ok: boolean; binary?: 'all' | 'none' }[] = [
+      // text -> int4, uuid -> text, bool -> text, int8 -> int4 (every value fits): converted throughout.
+      { alter: 'ALTER COLUMN num TYPE int4 USING num::int4, ALTER COLUMN u TYPE text, ALTER COLUMN flag TYPE text, ALTER COLUMN id TYPE int4', ok: true, binary: 'all' },
+      // timestamptz -> timestamp: '+00' is not a timestamp as PostgreSQL prints it: the server parses the text.
+      { alter: 'ALTER COLUMN at TYPE timestamp', ok: true, binary: 'none' },
+      // int8 -> int4 with 3,000,000,000 in row 15,000; varchar(40) -> varchar(5) with a longer value in row 12,000.
+      { alter: 'ALTER COLUMN big TYPE int4 USING 0', ok: false },
+      { alter: 'ALTER COLUMN name TYPE varchar(5) USING NULL', ok: false },
+      // text -> json (not JSON): the server's refusal.
+      { alter: 'ALTER COLUMN tail TYPE json USING NULL', ok: false },
+    ];
+    const source = await db();
+    await exec(
+      source.url,
+      `CREATE TABLE public.retype (id int8, num text, big int8, name varchar(40), at timestamptz, u uuid, flag bool, tail text);
+       INSERT INTO public.retype
+         SELECT g, (g * 7)::text, CASE WHEN g = 15000 THEN 3000000000 ELSE g END, CASE WHEN g = 12000 THEN 'a longer name' ELSE 'n' || (g % 1000) END,
+                timestamptz '2025-01-01 00:00:00+00' + g * interval '1 minute', md5(g::text)::uuid, g % 2 = 0, repeat('x', 40)
+           FROM generate_series(1, 30000) g`,
+    );
+    const sid = await backup(source.url, storage);
+    for (const c of cases) {
+      const results: { binaryRows: number; error: string | null; hashes: unknown }[] = [];
+      for (const copy of ['binary', 'text']) {
+        const target = await db();
+        await restoreBackup({ source: sid, storage, targetUrl: target.url, mode: 'fresh' });
+        await exec(target.url, `ALTER TABLE public.retype ${c.alter}`);
+        const before = await hashesOf(target.url);
+        if (copy === 'text') process.env.TICKETHUB_RESTORE_COPY = 'text';
+        try {
+          const r = await restoreBackup({ source: sid, storage, targetUrl: target.url, mode: 'data-only', tables: ['retype'] });
+          results.push({ binaryRows: r.binaryRows ?? 0, error: null, hashes: await hashesOf(target.url) });
+        } catch (err) {
+          expect(await hashesOf(target.url), c.alter).toEqual(before); // rolled back
+          results.push({ binaryRows: -1, error: (err as Error).message, hashes: before });
+        } finally {
+          delete process.env.TICKETHUB_RESTORE_COPY;
+        }
+      }
+      const [bin, text] = results;
+      expect(bin.error, c.alter).toEqual(text.error);
+      expect(bin.hashes, c.alter).toEqual(text.hashes);
+      expect(bin.error === null, c.alter).toBe(c.ok);
+      if (c.ok) expect(bin.binaryRows, c.alter).toBe(c.binary === 'all' ? 30_000 : 0);
+    }
+  });
 });
