@@ -40,8 +40,10 @@ it('same major: every deparsed change is found; other majors: deparsed text is s
     CREATE TRIGGER tg BEFORE UPDATE ON fp.t FOR EACH ROW WHEN (NEW.n > 3) EXECUTE FUNCTION fp.tf();
     CREATE FUNCTION fp.f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;
     CREATE TYPE fp.pair AS (a int, b text);
-    CREATE TYPE fp.trange AS RANGE (subtype = text);`;
-  await withClient(db.url, (c) => c.query(base));
+    CREATE TYPE fp.trange AS RANGE (subtype = text);
+    CREATE TYPE fp.row_t AS (a int); CREATE TABLE fp.typed OF fp.row_t;
+    CREATE TABLE fp.parent (a int); CREATE TABLE fp.child (b int) INHERITS (fp.parent);`;
+  await withClient(db.url, (c) => c.query(`CREATE ACCESS METHOD fp_heap TYPE TABLE HANDLER heap_tableam_handler; ${base}`));
   const before = await fp(db.url);
   expect(fingerprintFormat(before)).toBe(2);
   expect(fingerprintFormat(await fp(db.url, 1))).toBe(1);
@@ -73,6 +75,15 @@ it('same major: every deparsed change is found; other majors: deparsed text is s
     ['constraint fp.t t_n_check', `COMMENT ON CONSTRAINT t_n_check ON fp.t IS 'x'`],
     ['trigger fp.t tg', `ALTER TABLE fp.t DISABLE TRIGGER tg`],
     ['relation fp.t', `GRANT SELECT ON fp.t TO PUBLIC`],
+    // Before: a column's collation, statistics target and storage, a table's access method,
+    // typed-table type and inheritance parents were not compared (a restore losing COLLATE or
+    // OF type passed the drill).
+    ['relation fp.t', `ALTER TABLE fp.t ALTER COLUMN s TYPE text COLLATE "C"`],
+    ['relation fp.t', `ALTER TABLE fp.t ALTER COLUMN s SET STATISTICS 77`],
+    ['relation fp.t', `ALTER TABLE fp.t ALTER COLUMN s SET STORAGE MAIN`],
+    ['relation fp.t', `ALTER TABLE fp.t SET ACCESS METHOD fp_heap`],
+    ['relation fp.typed', `ALTER TABLE fp.typed NOT OF`],
+    ['relation fp.child', `ALTER TABLE fp.child NO INHERIT fp.parent`],
     // Before: a composite type's attributes and a range's collation were not in the fingerprint.
     ['type fp.pair', `ALTER TYPE fp.pair ADD ATTRIBUTE c date`],
     ['type fp.pair', `ALTER TYPE fp.pair ALTER ATTRIBUTE b TYPE varchar(3)`],

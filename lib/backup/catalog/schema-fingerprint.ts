@@ -230,10 +230,18 @@ SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relki
        c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relispartition,
        pg_catalog.obj_description(c.oid, 'pg_class'),
        (SELECT 'toast ' || tc.reloptions::text FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid),
+       CASE WHEN c.relkind IN ('r', 'm') THEN (SELECT 'am ' || am.amname FROM pg_catalog.pg_am am WHERE am.oid = c.relam) END,
+       CASE WHEN c.reloftype <> 0 THEN 'of ' || c.reloftype::pg_catalog.regtype::text END,
+       (SELECT 'inherits ' || string_agg(i.inhparent::pg_catalog.regclass::text, ',' ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
        (SELECT string_agg(concat_ws(' ', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
                 ad.adbin IS NOT NULL, a.attidentity, a.attgenerated, nullif(a.attacl::text, '{}'),
+                (SELECT 'collate ' || pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co
+                   JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation),
+                CASE WHEN a.attstattarget >= 0 THEN 'statistics ' || a.attstattarget::text END,
+                CASE WHEN a.attstorage <> t.typstorage THEN 'storage ' || a.attstorage::text END,
                 pg_catalog.col_description(c.oid, a.attnum)), ', ' ORDER BY a.attnum)
-          FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+          LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)),
        concat_ws(' | ', ${ACL_RAW('c.relowner', 'c.relacl', `CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char"`)},
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END,
