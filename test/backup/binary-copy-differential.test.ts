@@ -117,6 +117,15 @@ describe('COPY BINARY conversion vs the server parsing the same text', () => {
         expect((await same(`ts ${ty}`, `${bc ? v.slice(0, -3) : v}${z}${bc ? ' BC' : ''}\n`)).binaryRows, v).toBe(1);
       }
     }
+    // Rounding to a typmod (after the value is taken, in both paths), either side of 2000-01-01 and in BC.
+    for (const p of [0, 1, 3, 5, 6]) {
+      for (const ty of [`timestamp(${p})`, `timestamptz(${p})`]) {
+        const z = ty.startsWith('timestamptz') ? '+00' : '';
+        const vals = ['2020-01-01 00:00:00.5', '2020-01-01 00:00:00.499999', '1999-12-31 23:59:59.999999', '1969-12-31 23:59:59.5', '1969-12-31 23:59:59.000005', '0044-03-15 12:00:00.55 BC', '2285-06-01 01:02:03.999995', '1714-06-01 01:02:03.45'];
+        const rows = vals.map((v) => (v.endsWith(' BC') ? `${v.slice(0, -3)}${z} BC` : `${v}${z}`)).join('\n');
+        expect((await same(`ts ${ty}`, `${rows}\n`)).binaryRows, ty).toBe(vals.length);
+      }
+    }
   });
 
   it('escapes, text values, integers, bool, inet, cidr, uuid: the same values or the same refusal', async () => {
