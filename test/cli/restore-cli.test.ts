@@ -3,6 +3,7 @@ import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveKey, manifestKey } from '../../lib/backup/manifest';
+import { binaryCopyWanted } from '../../lib/backup/restore/load-loop';
 import { openStorage } from '../../lib/storage/open-storage';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -10,6 +11,12 @@ import { startS3Server, type TestS3Server } from '../helpers/s3-server';
 import { backup, exec, hashesOf, scalar, seedTicketHub, tempStorage } from '../backup/restore-test-helpers';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+/**
+ * The COPY into public.big the interrupt tests wait for: the atomic restore sends it as COPY BINARY
+ * converted in the CLI process (lib/backup/restore/binary-copy.ts) wherever it has a core to spare,
+ * so the process is killed in the middle of that conversion (CLI children inherit this environment).
+ */
+const COPY_BIG = binaryCopyWanted() ? `'COPY%big%FORMAT binary%'` : `'COPY%big%'`;
 
 /** Async variant: needed when the test process itself serves something the CLI calls (s3rver). */
 function cliAsync(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -204,7 +211,7 @@ describe('tickethub-backup restore / verify', () => {
     const deadline = Date.now() + 60_000;
     let copying = false;
     while (Date.now() < deadline && !copying) {
-      copying = (await scalar<number>(t.url, `SELECT count(*)::int FROM pg_stat_activity WHERE application_name = 'tickethub-restore' AND query LIKE 'COPY%big%'`)) > 0;
+      copying = (await scalar<number>(t.url, `SELECT count(*)::int FROM pg_stat_activity WHERE application_name = 'tickethub-restore' AND query LIKE ${COPY_BIG}`)) > 0;
       if (!copying) await new Promise((r) => setTimeout(r, 50));
     }
     expect(copying).toBe(true);
@@ -235,7 +242,7 @@ describe('tickethub-backup restore interrupted', () => {
     const deadline = Date.now() + 60_000;
     let copying = false;
     while (Date.now() < deadline && !copying) {
-      copying = (await scalar<number>(t.url, `SELECT count(*)::int FROM pg_stat_activity WHERE application_name = 'tickethub-restore' AND query LIKE 'COPY%big%'`)) > 0;
+      copying = (await scalar<number>(t.url, `SELECT count(*)::int FROM pg_stat_activity WHERE application_name = 'tickethub-restore' AND query LIKE ${COPY_BIG}`)) > 0;
       if (!copying) await new Promise((r) => setTimeout(r, 50));
     }
     expect(copying).toBe(true);
