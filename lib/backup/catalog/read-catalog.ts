@@ -358,7 +358,16 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
                                  AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = d.objid AND i.inhparent = d.refobjid)))
         AND d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_proc'::regclass,
                           'pg_catalog.pg_constraint'::regclass, 'pg_catalog.pg_attrdef'::regclass, 'pg_catalog.pg_rewrite'::regclass,
-                          'pg_catalog.pg_trigger'::regclass, 'pg_catalog.pg_policy'::regclass)
+                          'pg_catalog.pg_trigger'::regclass, 'pg_catalog.pg_policy'::regclass,
+                          -- the kinds of kinds/: an event trigger, cast, transform, operator, access
+                          -- method, foreign data wrapper ... using a function or type outside
+                          'pg_catalog.pg_event_trigger'::regclass, 'pg_catalog.pg_cast'::regclass, 'pg_catalog.pg_transform'::regclass,
+                          'pg_catalog.pg_operator'::regclass, 'pg_catalog.pg_opclass'::regclass, 'pg_catalog.pg_opfamily'::regclass,
+                          'pg_catalog.pg_amop'::regclass, 'pg_catalog.pg_amproc'::regclass, 'pg_catalog.pg_am'::regclass,
+                          'pg_catalog.pg_conversion'::regclass, 'pg_catalog.pg_collation'::regclass, 'pg_catalog.pg_statistic_ext'::regclass,
+                          'pg_catalog.pg_ts_config'::regclass, 'pg_catalog.pg_ts_dict'::regclass, 'pg_catalog.pg_ts_parser'::regclass,
+                          'pg_catalog.pg_ts_template'::regclass, 'pg_catalog.pg_foreign_data_wrapper'::regclass,
+                          'pg_catalog.pg_foreign_server'::regclass)
         AND d.refclassid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_proc'::regclass)
         AND r.schema IS NOT NULL AND r.schema NOT IN ('pg_catalog', 'information_schema') AND NOT (r.schema = ANY($2::text[]))
         AND NOT (r.schema = ANY(SELECT pg_catalog.quote_ident(x) FROM unnest($2::text[]) x)) -- identify_object quotes it
