@@ -42,7 +42,8 @@ it('same major: every deparsed change is found; other majors: deparsed text is s
     CREATE TYPE fp.pair AS (a int, b text);
     CREATE TYPE fp.trange AS RANGE (subtype = text);
     CREATE TYPE fp.row_t AS (a int); CREATE TABLE fp.typed OF fp.row_t;
-    CREATE TABLE fp.parent (a int); CREATE TABLE fp.child (b int) INHERITS (fp.parent);`;
+    CREATE TABLE fp.parent (a int); CREATE TABLE fp.child (b int) INHERITS (fp.parent);
+    CREATE SEQUENCE fp.seq OWNED BY fp.t.n; CREATE UNIQUE INDEX t_id ON fp.t (id);`;
   await withClient(db.url, (c) => c.query(`CREATE ACCESS METHOD fp_heap TYPE TABLE HANDLER heap_tableam_handler; ${base}`));
   const before = await fp(db.url);
   expect(fingerprintFormat(before)).toBe(2);
@@ -67,6 +68,15 @@ it('same major: every deparsed change is found; other majors: deparsed text is s
     await withClient(db.url, (c) => c.query(`DROP SCHEMA fp CASCADE; ${base}`));
     expect(fingerprintDifferences(before, await fp(db.url)).problems).toEqual([]);
   }
+  // Which index is the replica identity (the table says only 'i').
+  await withClient(db.url, (c) => c.query(`ALTER TABLE fp.t REPLICA IDENTITY USING INDEX t_pkey`));
+  const withPkey = await fp(db.url);
+  await withClient(db.url, (c) => c.query(`ALTER TABLE fp.t REPLICA IDENTITY USING INDEX t_id`));
+  expect(fingerprintDifferences(withPkey, await fp(db.url), { deparsed: false }).problems).toEqual([
+    'index fp.t_id differs (definition, owner or privileges)',
+    'index fp.t_pkey differs (definition, owner or privileges)',
+  ]);
+  await withClient(db.url, (c) => c.query(`DROP SCHEMA fp CASCADE; ${base}`));
   // Across versions, what is not deparsed still counts.
   for (const [key, sql] of [
     ['relation fp.v', `COMMENT ON VIEW fp.v IS 'x'`],
@@ -84,6 +94,10 @@ it('same major: every deparsed change is found; other majors: deparsed text is s
     ['relation fp.t', `ALTER TABLE fp.t SET ACCESS METHOD fp_heap`],
     ['relation fp.typed', `ALTER TABLE fp.typed NOT OF`],
     ['relation fp.child', `ALTER TABLE fp.child NO INHERIT fp.parent`],
+    // ... nor a sequence's parameters and OWNED BY.
+    ['relation fp.seq', `ALTER SEQUENCE fp.seq INCREMENT BY 5`],
+    ['relation fp.seq', `ALTER SEQUENCE fp.seq CYCLE`],
+    ['relation fp.seq', `ALTER SEQUENCE fp.seq OWNED BY NONE`],
     // Before: a composite type's attributes and a range's collation were not in the fingerprint.
     ['type fp.pair', `ALTER TYPE fp.pair ADD ATTRIBUTE c date`],
     ['type fp.pair', `ALTER TYPE fp.pair ALTER ATTRIBUTE b TYPE varchar(3)`],

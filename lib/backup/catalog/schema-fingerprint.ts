@@ -232,6 +232,12 @@ SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relki
        (SELECT 'toast ' || tc.reloptions::text FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid),
        CASE WHEN c.relkind IN ('r', 'm') THEN (SELECT 'am ' || am.amname FROM pg_catalog.pg_am am WHERE am.oid = c.relam) END,
        CASE WHEN c.reloftype <> 0 THEN 'of ' || c.reloftype::pg_catalog.regtype::text END,
+       (SELECT concat_ws(' ', 'sequence', sq.seqtypid::pg_catalog.regtype, sq.seqstart, sq.seqincrement, sq.seqmax, sq.seqmin, sq.seqcache, sq.seqcycle)
+          FROM pg_catalog.pg_sequence sq WHERE sq.seqrelid = c.oid),
+       (SELECT 'owned by ' || string_agg(x, ',' ORDER BY x) FROM (SELECT d.refobjid::pg_catalog.regclass::text || '.' || pg_catalog.quote_ident(a.attname) AS x
+          FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+         WHERE c.relkind = 'S' AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
+           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0) y),
        (SELECT 'inherits ' || string_agg(i.inhparent::pg_catalog.regclass::text, ',' ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
        (SELECT string_agg(concat_ws(' ', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
                 ad.adbin IS NOT NULL, a.attidentity, a.attgenerated, nullif(a.attacl::text, '{}'),
@@ -259,7 +265,7 @@ SELECT 'constraint ' || CASE WHEN co.conrelid <> 0 THEN co.conrelid::pg_catalog.
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pc WHERE pc.oid = co.conparentid AND NOT ${IN_SCHEMAS('pc.connamespace')})
 UNION ALL
 SELECT 'index ' || i.indexrelid::pg_catalog.regclass::text,
-       concat_ws(' | ', CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL THEN pg_catalog.pg_get_indexdef(i.indexrelid) END, i.indisclustered,
+       concat_ws(' | ', CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL THEN pg_catalog.pg_get_indexdef(i.indexrelid) END, i.indisclustered, i.indisreplident,
        (SELECT 'statistics ' || string_agg(a.attnum || '=' || a.attstattarget, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
          WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0), pg_catalog.obj_description(i.indexrelid, 'pg_class')),
        CASE WHEN i.indexprs IS NOT NULL OR i.indpred IS NOT NULL THEN pg_catalog.pg_get_indexdef(i.indexrelid) END
