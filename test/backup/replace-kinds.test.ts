@@ -55,6 +55,11 @@ it.each([
     if (dump !== null) expect(await wholeSchemaDump(src.url)).toBe(dump);
     expect(await secret()).toEqual(secrets);
     expect(await los()).toEqual(want.los);
+    // A data-only restore reloads table rows only, and says that it leaves the large objects alone.
+    if (fixture === 'kitchen-sink.sql') {
+      const d = await restoreBackup({ source: id, storage, targetUrl: src.url, mode: 'data-only', tables: ['ks.docs'] });
+      expect(d.plan.actions).toContain('leave the 3 large objects alone (data-only reloads table rows; a fresh or replace restore brings them back)');
+    }
     if (fixture === 'kitchen-sink.sql') expect(JSON.stringify(secrets)).toContain('do-not-leak-me');
   } finally {
     await storage.close();

@@ -28,6 +28,9 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
   const { incoming, cascaded } = await growByCascade(ctx, chosen, oids);
   const lines = [`empty ${chosen.map((t) => `${t.schema}.${t.name}`).join(', ')} (TRUNCATE) and reload their rows; reset their sequences`, ...cascaded];
   for (const fk of incoming) lines.push(`check ${fk.schema}.${fk.table} (${fk.name}) still finds every row it references; refuse otherwise`);
+  // Large objects are data too, but not a table's rows: said, so their absence is never silent.
+  const los = m.largeObjects?.length ?? 0;
+  if (los) lines.push(`leave the ${los} large object${los === 1 ? '' : 's'} alone (data-only reloads table rows; a fresh or replace restore brings them back)`);
 
   const loadSet = new Set(chosen.map((t) => tkey(t.schema, t.name)));
   const byKey = tablesByKey(m);
