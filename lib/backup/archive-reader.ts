@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
@@ -112,6 +112,23 @@ function plainFileSource(abs: string): ArchiveSource {
       } catch (err) {
         if ((err as { code?: string }).code === 'ENOENT') throw new AppError('not_found', `${label}: no such file`, { cause: err });
         throw toAppError(err, `cannot read ${abs}`);
+      }
+    },
+    async archiveSha256(signal) {
+      const fh = await open(abs).catch((err: unknown) => {
+        throw toAppError(err, `cannot read ${abs}`);
+      });
+      try {
+        const h = createHash('sha256');
+        const buf = Buffer.allocUnsafeSlow(1 << 20);
+        for (;;) {
+          if (signal?.aborted) throw new AppError('aborted', 'interrupted while checking the archive');
+          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) return h.digest('hex');
+          h.update(buf.subarray(0, bytesRead));
+        }
+      } finally {
+        await fh.close();
       }
     },
     async openArchive(range) {
@@ -269,13 +286,8 @@ export async function checkArchiveSize(source: ArchiveSource, m: Manifest): Prom
   }
 }
 
-/**
- * Streams the whole archive, hashing it, and checks size and SHA-256 against the manifest — the
- * integrity gate of every restore (see startArchiveCheck in restore/preflight.ts for when it runs).
- * Throws AppError 'corrupt'.
- */
-export async function checkArchiveSha(source: ArchiveSource, m: Manifest, signal?: AbortSignal): Promise<void> {
-  await checkArchiveSize(source, m);
+/** The whole archive's SHA-256 (hex), hashed as openArchive() streams it. */
+async function streamSha256(source: ArchiveSource, signal?: AbortSignal): Promise<string> {
   const h = createHash('sha256');
   const stream = await source.openArchive();
   for await (const c of stream as AsyncIterable<Buffer>) {
@@ -285,7 +297,17 @@ export async function checkArchiveSha(source: ArchiveSource, m: Manifest, signal
     }
     h.update(c);
   }
-  const sha = h.digest('hex');
+  return h.digest('hex');
+}
+
+/**
+ * Hashes the whole archive (archiveSha256 where the source has it, else its stream) and checks size and SHA-256 against the manifest — the
+ * integrity gate of every restore (see startArchiveCheck in restore/preflight.ts for when it runs).
+ * Throws AppError 'corrupt'.
+ */
+export async function checkArchiveSha(source: ArchiveSource, m: Manifest, signal?: AbortSignal): Promise<void> {
+  await checkArchiveSize(source, m);
+  const sha = (await source.archiveSha256?.(signal)) ?? (await streamSha256(source, signal));
   if (sha !== m.archive.sha256) {
     throw new AppError('corrupt', `${source.label}: archive SHA-256 does not match the manifest (corrupt or tampered; run verify for the member it hits)`);
   }

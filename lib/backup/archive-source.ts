@@ -26,4 +26,10 @@ export interface ArchiveSource {
    * no random access). Readers that need many ranges spool the archive once instead (archive-spool).
    */
   rangesReadFromStart?(): Promise<boolean>;
+  /**
+   * The SHA-256 (hex) of the whole archive, where the source can compute it cheaper than by
+   * hashing openArchive()'s stream (a local plain file: read into one reused buffer, no fresh
+   * memory per chunk); null or absent: hash the stream.
+   */
+  archiveSha256?(signal?: AbortSignal): Promise<string | null>;
 }

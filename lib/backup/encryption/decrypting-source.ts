@@ -121,6 +121,11 @@ export function decryptingSource(plain: ArchiveSource, ciphertext: Ciphertext): 
     async rangesReadFromStart() {
       return Boolean(await encrypted());
     },
+    async archiveSha256(signal) {
+      // Only the plain archive's own file: a decrypted archive is hashed as it is decrypted.
+      if (await encrypted()) return null;
+      return (await plain.archiveSha256?.(signal)) ?? null;
+    },
     async checkCiphertext() {
       const e = await encrypted();
       if (!e) return null;
