@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { migrate } from '../lib/db/migrate';
 import { createTestDatabase, withClient, type TestDatabase } from './helpers/db';
+import { tempDir } from './helpers/temp-dirs';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -27,7 +27,7 @@ describe('migrations', () => {
   });
 
   it('rolls back a failing migration completely and names it', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'mig-'));
+    const dir = await tempDir('mig-');
     await writeFile(path.join(dir, '001_ok.sql'), 'CREATE TABLE public.mig_ok (id int);');
     await writeFile(path.join(dir, '002_bad.sql'), 'CREATE TABLE public.mig_half (id int); SELECT no_such_function();');
     await expect(migrate(db.url, dir)).rejects.toThrow(/migration 002_bad failed: .*no_such_function/);

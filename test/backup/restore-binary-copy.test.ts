@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { backup, exec, hashesOf, scalar, tamperMember, tempStorage } from './restore-test-helpers';
 import { openStorage } from '../../lib/storage/open-storage';
 import { cp } from 'node:fs/promises';
+import { removeAtEnd } from '../helpers/temp-dirs';
 
 // The atomic restore sends big tables as COPY BINARY, converted in our process (binary-copy.ts).
 // What a user must see: the restored rows are exactly the backed-up rows (content fingerprints
@@ -81,7 +82,7 @@ describe('the atomic restore sends big tables as COPY BINARY', () => {
     // A copy of the backup whose `at` column is timestamptz on the target: rows before 5,000
     // print '+00' (converted), later ones '+03' (not what a UTC session prints: sent as text).
     // (The backup splits the table into chunks by pages: how many rows each sends binary depends on where they fall.)
-    const tdir = `${dir}-retyped`;
+    const tdir = removeAtEnd(`${dir}-retyped`);
     await cp(dir, tdir, { recursive: true });
     await tamperMember(tdir, id, (e) => e.kind === 'TABLE' && e.name === 'everything', (sql) => sql.replace(/\bat text\b/, 'at timestamp with time zone'));
     const target = await db();

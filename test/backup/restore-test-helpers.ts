@@ -1,7 +1,6 @@
-import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { contentShaOf, physicalMembers } from '../../lib/backup/manifest';
@@ -12,13 +11,14 @@ import { openStorage } from '../../lib/storage/open-storage';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { seedDemoData } from '../../lib/seed/seed-demo-data';
 import { withClient } from '../helpers/db';
+import { tempDir } from '../helpers/temp-dirs';
 import { tableHashes } from '../helpers/table-hashes';
 import { catalogFingerprint } from '../helpers/catalog-fingerprint';
 import { localPgDumpMajor, pgDumpSchema, serverMajor } from '../helpers/schema-round-trip';
 
-/** A local storage in a fresh temp directory. */
+/** A local storage in a fresh temp directory, removed when the test file ends. */
 export async function tempStorage(): Promise<{ storage: StorageBackend; dir: string; url: string }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'restore-test-'));
+  const dir = await tempDir('restore-test-');
   const url = `file://${dir}`;
   return { storage: openStorage(url), dir, url };
 }

@@ -1,7 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod } from 'node:fs/promises';
 import path from 'node:path';
+import { tempDir } from '../helpers/temp-dirs';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -59,9 +59,12 @@ export function launch(args: string[], env: Record<string, string>): Launcher {
   };
 }
 
-/** A fresh data directory the embedded server's `postgres` user can enter (mkdtemp makes 0700). */
+/**
+ * A fresh data directory the embedded server's `postgres` user can enter (mkdtemp makes 0700),
+ * removed when the test file ends.
+ */
 export async function tempDataDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickethub-start-'));
+  const dir = await tempDir('tickethub-start-');
   await chmod(dir, 0o755);
   return dir;
 }
