@@ -24,38 +24,99 @@ const USABLE_SHARE = 0.9;
 const MAX_BATCH_LOCKS = 1000;
 
 /**
- * What a restore of `schemas` locks, counted on the source inside the backup's snapshot (or on a
- * target whose schemas a replace drops). `relations`: every pg_class row in the schemas (tables,
- * indexes, sequences, views, composite types ...) plus each one's TOAST table and TOAST index.
- * `objects`: the other entries — every type that is not an array type (tables' row types, enums,
- * domains, composites, ranges) and every table constraint (CHECK constraints take none; counted
- * anyway). Extension members are counted too (CREATE EXTENSION makes them).
+ * What a restore of `schemas` locks, counted on the source inside the backup's snapshot.
+ * `relations`: every pg_class row in the schemas (tables, indexes, sequences, views, composite
+ * types ...) plus each one's TOAST table and TOAST index, plus the new heap (and its TOAST table and
+ * index) a REFRESH of each populated materialized view builds. `objects`: the other entries — every
+ * type that is not a table's array type (row types, enums, domains, composites, ranges, and the
+ * array types of the enums, domains, ranges and composites: ALTER TYPE ... OWNER locks both), every
+ * table constraint (CHECK constraints take none; counted anyway), and every other object of the
+ * schemas that the restore creates and then alters the owner of or comments on, each locked until
+ * COMMIT (functions, procedures, aggregates, collations, operators and their classes and families,
+ * text search objects, conversions, statistics objects). Extension members are counted too
+ * (CREATE EXTENSION makes them). `counted: 2` marks this count (older manifests lack the array
+ * types, routines and other objects, and the refreshed heaps: locksNeeded adds them from entries).
  */
-export async function countLockedObjects(client: pg.ClientBase, schemas: string[]): Promise<{ relations: number; objects: number }> {
+export async function countLockedObjects(client: pg.ClientBase, schemas: string[]): Promise<{ relations: number; objects: number; counted: 2 }> {
   const r = await client.query<{ relations: string; objects: string }>(
     `WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[]))
-     SELECT (SELECT count(*) + 2 * count(*) FILTER (WHERE c.reltoastrelid <> 0) FROM pg_catalog.pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns))::int8::text AS relations,
+     SELECT (SELECT count(*) + 2 * count(*) FILTER (WHERE c.reltoastrelid <> 0)
+                    + count(*) FILTER (WHERE c.relkind = 'm' AND c.relispopulated)
+                    + 2 * count(*) FILTER (WHERE c.relkind = 'm' AND c.relispopulated AND c.reltoastrelid <> 0)
+               FROM pg_catalog.pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns))::int8::text AS relations,
             ((SELECT count(*) FROM pg_catalog.pg_type t WHERE t.typnamespace IN (SELECT oid FROM ns)
-                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid))
-             + (SELECT count(*) FROM pg_catalog.pg_constraint k WHERE k.connamespace IN (SELECT oid FROM ns) AND k.conrelid <> 0))::int8::text AS objects`,
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e JOIN pg_catalog.pg_class ec ON ec.oid = e.typrelid
+                                  WHERE e.typarray = t.oid AND ec.relkind <> 'c'))
+             + (SELECT count(*) FROM pg_catalog.pg_constraint k WHERE k.connamespace IN (SELECT oid FROM ns) AND k.conrelid <> 0)
+             + (SELECT count(DISTINCT (d.classid, d.objid)) FROM pg_catalog.pg_depend d
+                 WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND d.refobjid IN (SELECT oid FROM ns)
+                   AND d.classid NOT IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass, 'pg_catalog.pg_constraint'::pg_catalog.regclass)))::int8::text AS objects`,
     [schemas],
   );
-  return { relations: Number(r.rows[0].relations), objects: Number(r.rows[0].objects) };
+  return { relations: Number(r.rows[0].relations), objects: Number(r.rows[0].objects), counted: 2 };
+}
+
+/**
+ * Lock-table entries a replace's DROP of `schemas` holds until COMMIT, counted on the target: DROP
+ * ... CASCADE locks every object it removes, found as PostgreSQL finds them — by walking pg_depend
+ * from the schemas: each relation (with its TOAST table and index), type (array types too),
+ * function, constraint, column default, trigger, rule, policy, statistics object ..., and objects
+ * outside the schemas that depend on them (a replace with --cascade drops those too). A table of 50
+ * defaulted columns is 53 entries here, one in a count of relations.
+ */
+export async function locksToDrop(client: pg.ClientBase, schemas: string[]): Promise<number> {
+  const r = await client.query<{ n: string }>(
+    `WITH RECURSIVE dropped(classid, objid) AS (
+       SELECT d.classid, d.objid FROM pg_catalog.pg_depend d
+        WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+          AND d.refobjid IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[]))
+       UNION
+       SELECT d.classid, d.objid FROM pg_catalog.pg_depend d JOIN dropped ON d.refclassid = dropped.classid AND d.refobjid = dropped.objid)
+     SELECT count(*)::int8::text AS n FROM dropped`,
+    [schemas],
+  );
+  // The schemas themselves (a created one is dropped and made again).
+  return Number(r.rows[0].n) + schemas.length;
 }
 
 /**
  * Lock-table entries an atomic restore of this backup holds at once. Manifests without an object
  * count (before it was recorded) have it estimated from their entries: a row type per table, view
- * and type, a constraint per key and foreign-key entry.
+ * and type, a constraint per key and foreign-key entry. Manifests counted before `counted: 2` lack
+ * what ALTER ... OWNER, COMMENT and REFRESH lock besides relations: added from their entries (an
+ * array type per type and domain, an entry per routine and other schema object, a new heap with
+ * TOAST table and index per refreshed materialized view).
  */
 export function locksNeeded(m: Manifest): number {
   const los = m.largeObjects?.length ?? 0;
   const count = (per: Record<string, number>) => m.entries.reduce((s, e) => s + (per[e.kind] ?? 0), 0);
-  const objects = m.lockEstimate?.objects ?? count({ TABLE: 1, 'FOREIGN TABLE': 1, 'MATERIALIZED VIEW': 1, VIEW: 1, TYPE: 1, DOMAIN: 1, CONSTRAINT: 1, 'FK CONSTRAINT': 1 });
+  const est = m.lockEstimate;
+  const objects = est?.objects ?? count({ TABLE: 1, 'FOREIGN TABLE': 1, 'MATERIALIZED VIEW': 1, VIEW: 1, TYPE: 1, DOMAIN: 1, CONSTRAINT: 1, 'FK CONSTRAINT': 1 });
   // Oldest manifests: every relation-creating entry, with a TOAST table and index for each table.
-  const relations = m.lockEstimate?.relations ?? count({ TABLE: 3, 'MATERIALIZED VIEW': 3, VIEW: 1, SEQUENCE: 1, INDEX: 1, CONSTRAINT: 1, TYPE: 1 });
-  return relations + objects + los + OVERHEAD_LOCKS;
+  const relations = est?.relations ?? count({ TABLE: 3, 'MATERIALIZED VIEW': 3, VIEW: 1, SEQUENCE: 1, INDEX: 1, CONSTRAINT: 1, TYPE: 1 });
+  const uncounted = est?.counted === 2 ? 0 : count(UNCOUNTED_BEFORE_2);
+  return relations + objects + uncounted + los + OVERHEAD_LOCKS;
 }
+
+/** Lock-table entries per manifest entry that lockEstimate did not count before `counted: 2`. */
+const UNCOUNTED_BEFORE_2: Record<string, number> = {
+  TYPE: 1,
+  DOMAIN: 1,
+  FUNCTION: 1,
+  PROCEDURE: 1,
+  AGGREGATE: 1,
+  COLLATION: 1,
+  OPERATOR: 1,
+  'OPERATOR CLASS': 1,
+  'OPERATOR FAMILY': 1,
+  CONVERSION: 1,
+  STATISTICS: 1,
+  'TEXT SEARCH CONFIGURATION': 1,
+  'TEXT SEARCH DICTIONARY': 1,
+  'TEXT SEARCH PARSER': 1,
+  'TEXT SEARCH TEMPLATE': 1,
+  'MATERIALIZED VIEW DATA': 3,
+};
 
 export interface LockBudget {
   maxLocksPerTransaction: number;
@@ -89,9 +150,10 @@ export async function readLockBudget(client: pg.ClientBase): Promise<LockBudget>
  * Refuses (AppError 'conflict', nothing changed) an atomic restore whose locks cannot fit in the
  * target's lock table, naming the setting to raise and by how much, and the non-atomic way out.
  * `alsoDropping`: lock-table entries of what the same transaction drops first (replace mode:
- * countLockedObjects of the target). Returns the numbers when it fits.
+ * locksToDrop on the target; `mode` 'replace': --jobs, which only fills an empty database, is offered
+ * as a restore into a new one). Returns the numbers when it fits.
  */
-export async function checkLockBudget(client: pg.ClientBase, m: Manifest, alsoDropping = 0): Promise<{ needed: number; budget: LockBudget }> {
+export async function checkLockBudget(client: pg.ClientBase, m: Manifest, alsoDropping = 0, mode: 'fresh' | 'replace' = 'fresh'): Promise<{ needed: number; budget: LockBudget }> {
   const budget = await readLockBudget(client);
   const needed = locksNeeded(m) + alsoDropping;
   const usable = Math.floor(budget.capacity * USABLE_SHARE) - budget.inUse;
@@ -100,7 +162,7 @@ export async function checkLockBudget(client: pg.ClientBase, m: Manifest, alsoDr
   const raiseTo = Math.ceil((needed + budget.inUse) / USABLE_SHARE / slots);
   throw new AppError(
     'conflict',
-    `this restore takes about ${needed} locks (relations, types, constraints) in ONE transaction, but the target's lock table holds max_locks_per_transaction (${budget.maxLocksPerTransaction}) × (${budget.serverProcesses} server processes (max_connections ${budget.maxConnections} + autovacuum, background and WAL sender processes) + max_prepared_transactions (${budget.maxPreparedTransactions})) = ${budget.capacity} locks (${budget.inUse} in use): set max_locks_per_transaction = ${raiseTo} on the target server and restart it, or restore with --jobs 2 (not atomic: a failure leaves a partial database to drop); nothing was changed`,
+    `this restore takes about ${needed} locks (relations, types, constraints, routines and other objects${alsoDropping ? ', and what it drops first' : ''}) in ONE transaction, but the target's lock table holds max_locks_per_transaction (${budget.maxLocksPerTransaction}) × (${budget.serverProcesses} server processes (max_connections ${budget.maxConnections} + autovacuum, background and WAL sender processes) + max_prepared_transactions (${budget.maxPreparedTransactions})) = ${budget.capacity} locks (${budget.inUse} in use): set max_locks_per_transaction = ${raiseTo} on the target server and restart it, or restore${mode === 'replace' ? ' into a new, empty database' : ''} with --jobs 2 (not atomic: a failure leaves a partial database to drop); nothing was changed`,
     { details: { locksNeeded: needed, capacity: budget.capacity, inUse: budget.inUse, maxLocksPerTransactionNeeded: raiseTo } },
   );
 }

@@ -179,10 +179,12 @@ export interface Manifest {
   /**
    * Optional: relations (tables, indexes, sequences, views, TOAST tables and their indexes ...)
    * in the backed-up schemas, counted at backup time, and (`objects`, optional: absent in older
-   * manifests) their types and table constraints: the locks an atomic restore holds at once
+   * manifests) their types, table constraints and other locked objects (`counted: 2`: with array
+   * types, routines and other schema objects, refreshed heaps; lock-budget.ts countLockedObjects):
+   * the locks an atomic restore holds at once
    * (lib/backup/lock-budget.ts checks them against the target's lock table before starting).
    */
-  lockEstimate?: { relations: number; objects?: number };
+  lockEstimate?: { relations: number; objects?: number; counted?: 2 };
   /**
    * v2+: roles a restore needs (dump-security.ts): `owners` (unless --no-owner), `privileges`
    * (grantees, grantors, FOR ROLE of default privileges; unless --no-privileges), `policies`.

@@ -1,6 +1,5 @@
-import type pg from 'pg';
 import { AppError } from '../../errors';
-import { checkLockBudget, countLockedObjects } from '../lock-budget';
+import { checkLockBudget, locksToDrop } from '../lock-budget';
 import { binaryCopyWanted, sequentialReader, loadMembers, verifyTables } from './load-loop';
 import type { LoadContext } from './load-loop';
 import { inOneTransaction, restoreFailure } from './one-transaction';
@@ -51,7 +50,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   try {
     const lp = await PLANNERS[mode]({ ...checked, client: conn.client, target, opts, mode });
     // One transaction must fit the target's lock table: refuse now, not at the 10,000th table.
-    if (mode === 'fresh' || mode === 'replace') await checkLockBudget(conn.client, m, mode === 'replace' ? await dropping(conn.client, m.source.schemas) : 0);
+    if (mode === 'fresh' || mode === 'replace') await checkLockBudget(conn.client, m, mode === 'replace' ? await locksToDrop(conn.client, m.source.schemas) : 0, mode);
     opts.onPlan?.(lp.plan);
     if (opts.confirm && !(await opts.confirm(lp.plan))) throw new AppError('aborted', 'restore cancelled: nothing was changed');
     if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted before it started: nothing was changed');
@@ -78,10 +77,4 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     archive.stop();
     await conn.client.end().catch(() => {});
   }
-}
-
-/** Lock-table entries of what a replace drops in its transaction (the target's objects in the schemas). */
-async function dropping(client: pg.ClientBase, schemas: string[]): Promise<number> {
-  const n = await countLockedObjects(client, schemas);
-  return n.relations + n.objects;
 }
