@@ -34,6 +34,12 @@ export interface OwnedRow {
   nspname: string;
   /** Unqualified object name as the dump names it (routines: 'f(a integer)'). */
   objname: string;
+  /**
+   * Aggregates: the name GRANT/REVOKE ... ON FUNCTION takes, with the plain argument types
+   * ('pct(double precision, double precision)'): an ordered-set aggregate's identity arguments
+   * ('double precision ORDER BY double precision') are a syntax error there.
+   */
+  aclObjname?: string | null;
   /** pg_dump kind: SCHEMA, TABLE, VIEW, MATERIALIZED VIEW, SEQUENCE, FOREIGN TABLE, FUNCTION, PROCEDURE, AGGREGATE, TYPE, DOMAIN. */
   kind: string;
   owner: string;
@@ -41,7 +47,12 @@ export interface OwnedRow {
   base: string[];
 }
 export interface ColumnAclRow { attrelid: number; attname: string; acl: string[] }
-export interface DefaultAclRow { role: string; nspname: string; objtype: string; acl: string[] }
+/**
+ * Default privileges of a role in a schema (nspname), or in every schema (nspname null: ALTER DEFAULT
+ * PRIVILEGES FOR ROLE r without IN SCHEMA, which replace the built-in defaults: base is
+ * acldefault(), so a REVOKE ... FROM PUBLIC is kept; per-schema ones only add to them, base '{}').
+ */
+export interface DefaultAclRow { role: string; nspname: string | null; objtype: string; acl: string[]; base: string[] }
 export interface PublicationRow {
   pubname: string; puballtables: boolean; pubinsert: boolean; pubupdate: boolean; pubdelete: boolean; pubtruncate: boolean;
   pubviaroot: boolean;
@@ -88,6 +99,8 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
   // before its table, e.g. a renamed serial's, failed every restore).
   const owned = await q<OwnedRow>(
     `SELECT classid, oid, nspname, objname, kind, owner, acl,
+            CASE WHEN kind = 'AGGREGATE' THEN (SELECT p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')'
+                                                 FROM pg_catalog.pg_proc p WHERE p.oid = o.oid::oid) END AS "aclObjname",
             coalesce((SELECT ip.initprivs::text[] FROM pg_catalog.pg_init_privs ip
                        WHERE ip.objoid = o.oid::oid AND ip.classoid = o.classid::oid AND ip.objsubid = 0 AND ip.privtype = 'e'), base) AS base FROM (
      SELECT 2615 AS classid, n.oid::int AS oid, n.nspname, n.nspname AS objname, 'SCHEMA' AS kind,
@@ -120,8 +133,12 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                 WHERE ${NS} AND a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped) x) AS "columnAcls",
             (SELECT pg_catalog.json_agg(x ORDER BY x.role, x.nspname, x.objtype) FROM (
-               SELECT pg_catalog.pg_get_userbyid(d.defaclrole)::text AS role, n.nspname::text, d.defaclobjtype::text AS objtype, d.defaclacl::text[] AS acl
-                 FROM pg_catalog.pg_default_acl d JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace WHERE ${NS}) x) AS "defaultAcls",
+               SELECT pg_catalog.pg_get_userbyid(d.defaclrole)::text AS role, n.nspname::text, d.defaclobjtype::text AS objtype, d.defaclacl::text[] AS acl,
+                      CASE WHEN d.defaclnamespace = 0
+                        THEN pg_catalog.acldefault(CASE d.defaclobjtype WHEN 'S' THEN 's' ELSE d.defaclobjtype END, d.defaclrole)::text[]
+                        ELSE '{}'::text[] END AS base
+                 FROM pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
+                WHERE ${NS} OR d.defaclnamespace = 0) x) AS "defaultAcls",
             (SELECT pg_catalog.array_agg(DISTINCT pg_catalog.pg_get_userbyid(r.oid)::text) FROM pg_catalog.pg_policy p
                JOIN pg_catalog.pg_class c ON c.oid = p.polrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace,
                LATERAL unnest(p.polroles) r(oid) WHERE ${NS} AND r.oid <> 0) AS "policyRoles",
@@ -211,12 +228,13 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
   for (const o of sec.owned) {
     const node = creatingNode(ctx, o);
     const name = o.kind === 'SCHEMA' ? quoteIdent(o.nspname) : o.classid === 1255 ? `${quoteIdent(o.nspname)}.${routineName(o.objname)}` : qualifiedName(o.nspname, o.objname);
+    const aclName = o.aclObjname ? `${quoteIdent(o.nspname)}.${routineName(o.aclObjname)}` : name;
     if (!node) {
       // A member of a dumped extension: CREATE EXTENSION makes it with its initial privileges
       // (pg_init_privs, the base here); what was granted or revoked since is restored, as pg_dump does.
       const ext = o.kind === 'SCHEMA' ? undefined : ctx.nodeFor(o.classid, o.oid);
       if (ext?.obj.kind !== 'EXTENSION') continue;
-      const target = { type: ACL_TYPE[o.kind], name, owner: o.owner };
+      const target = { type: ACL_TYPE[o.kind], name: aclName, owner: o.owner };
       const sql = buildAclCommands(target, o.acl, o.base, opts);
       if (!sql) continue;
       for (const r of aclStatementRoles(target, o.acl, o.base)) privRoles.add(r);
@@ -235,7 +253,7 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
       append(ownerSql, o.nspname, ownerStatement(o.kind === 'FOREIGN TABLE' ? 'FOREIGN TABLE' : o.kind, name, o.owner));
       owners.add(o.owner);
     }
-    const target = { type: ACL_TYPE[o.kind], name, owner: o.owner };
+    const target = { type: ACL_TYPE[o.kind], name: aclName, owner: o.owner };
     let sql = buildAclCommands(target, o.acl, o.base, opts);
     for (const r of aclStatementRoles(target, o.acl, o.base)) privRoles.add(r);
     for (const c of o.classid === 1259 ? (colAcls.get(o.oid) ?? []) : []) {
@@ -248,12 +266,14 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
   // the target lacks when owners are not restored either (--no-owner).
   const defaultSql = new Map<string, string>();
   const defaultRoles = new Set<string>();
+  // Those for every schema (nspname null) are database-wide: key '' (schema null in the manifest).
   for (const d of sec.defaultAcls) {
-    if (!ctx.schemas.includes(d.nspname)) continue;
-    const prefix = `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(d.role)} IN SCHEMA ${quoteIdent(d.nspname)} `;
-    append(defaultSql, `${d.nspname}\u0000${d.role}`, buildAclCommands({ type: DEFAULT_ACL_TYPE[d.objtype] ?? 'TABLES', name: '', owner: null }, d.acl, [], { ...opts, prefix }));
+    if (d.nspname !== null && !ctx.schemas.includes(d.nspname)) continue;
+    const prefix = `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(d.role)} ${d.nspname === null ? '' : `IN SCHEMA ${quoteIdent(d.nspname)} `}`;
+    const base = d.base ?? [];
+    append(defaultSql, `${d.nspname ?? ''}\u0000${d.role}`, buildAclCommands({ type: DEFAULT_ACL_TYPE[d.objtype] ?? 'TABLES', name: '', owner: null }, d.acl, base, { ...opts, prefix }));
     defaultRoles.add(d.role);
-    for (const r of aclStatementRoles({ owner: null }, d.acl, [])) privRoles.add(r);
+    for (const r of aclStatementRoles({ owner: null }, d.acl, base)) privRoles.add(r);
   }
 
   const ownerNodes = new Map<string, DumpNode>();
@@ -278,7 +298,7 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
   for (const [k, sql] of defaultSql) {
     const [schema, role] = k.split('\u0000');
     if (!sql) continue;
-    const n = ctx.add({ section: 'post-data', kind: 'DEFAULT ACL', schema, name: role, sql });
+    const n = ctx.add({ section: 'post-data', kind: 'DEFAULT ACL', schema: schema || null, name: role, sql });
     n.priority = 91.5;
     for (const d of deps.get(schema) ?? []) n.deps.add(d);
   }

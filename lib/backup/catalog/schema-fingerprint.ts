@@ -317,8 +317,8 @@ SELECT 'type ' || t.oid::pg_catalog.regtype::text,
   FROM pg_catalog.pg_type t WHERE ${IN_SCHEMAS('t.typnamespace')} AND t.typtype IN ('e', 'd', 'r', 'c')
    AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c') AND ${NOT_EXT('pg_catalog.pg_type', 't.oid')}
 UNION ALL
-SELECT 'default privileges ' || pg_catalog.pg_get_userbyid(d.defaclrole) || ' ' || n.nspname || ' ' || d.defaclobjtype::text, ${ACL_ITEMS('d.defaclacl')}::text, d.defaclacl::text
-  FROM pg_catalog.pg_default_acl d JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace WHERE n.nspname = ANY($1::text[])
+SELECT 'default privileges ' || pg_catalog.pg_get_userbyid(d.defaclrole) || ' ' || coalesce(n.nspname, '(every schema)') || ' ' || d.defaclobjtype::text, ${ACL_ITEMS('d.defaclacl')}::text, d.defaclacl::text
+  FROM pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace WHERE n.nspname = ANY($1::text[]) OR d.defaclnamespace = 0
 UNION ALL
 SELECT 'publication ' || p.pubname || ' ' || pr.prrelid::pg_catalog.regclass::text, 'member', ${v15 ? `concat_ws(' | ', pr.prattrs::text, pg_catalog.pg_get_expr(pr.prqual, pr.prrelid))` : 'NULL'}
   FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid

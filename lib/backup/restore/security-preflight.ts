@@ -92,7 +92,7 @@ export async function securityActions(client: pg.ClientBase, m: Manifest, action
       (opts.noOwner && e?.kind === 'OWNER') ||
       (opts.noPrivileges && (e?.kind === 'ACL' || e?.kind === 'DEFAULT ACL')) ||
       (e?.kind === 'DEFAULT ACL' && missing.has(e.name));
-    if (skip && e?.kind === 'DEFAULT ACL' && !opts.noPrivileges) lines.push(`default privileges of role ${e.name} in schema ${e.schema} left out (--no-owner, the target has no such role)`);
+    if (skip && e?.kind === 'DEFAULT ACL' && !opts.noPrivileges) lines.push(`default privileges of role ${e.name} ${e.schema === null ? 'in every schema' : `in schema ${e.schema}`} left out (--no-owner, the target has no such role)`);
     return skip ? { kind: 'skip' } : a;
   });
   if (opts.noOwner && m.entries.some((e) => e.kind === 'OWNER')) lines.push('owners not restored (--no-owner): everything belongs to the restoring role');
