@@ -34,12 +34,14 @@ export interface OwnedRow {
   nspname: string;
   /** Unqualified object name as the dump names it (routines: 'f(a integer)'). */
   objname: string;
+  /** Routines: the name alone (objname is 'name(args)', and a name may hold parentheses: 'f(x'). */
+  proname?: string | null;
   /**
-   * Aggregates: the name GRANT/REVOKE ... ON FUNCTION takes, with the plain argument types
-   * ('pct(double precision, double precision)'): an ordered-set aggregate's identity arguments
+   * Aggregates: the argument list GRANT/REVOKE ... ON FUNCTION takes, plain types
+   * ('double precision, double precision'): an ordered-set aggregate's identity arguments
    * ('double precision ORDER BY double precision') are a syntax error there.
    */
-  aclObjname?: string | null;
+  aclArgs?: string | null;
   /** pg_dump kind: SCHEMA, TABLE, VIEW, MATERIALIZED VIEW, SEQUENCE, FOREIGN TABLE, FUNCTION, PROCEDURE, AGGREGATE, TYPE, DOMAIN. */
   kind: string;
   owner: string;
@@ -99,8 +101,8 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
   // before its table, e.g. a renamed serial's, failed every restore).
   const owned = await q<OwnedRow>(
     `SELECT classid, oid, nspname, objname, kind, owner, acl,
-            CASE WHEN kind = 'AGGREGATE' THEN (SELECT p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')'
-                                                 FROM pg_catalog.pg_proc p WHERE p.oid = o.oid::oid) END AS "aclObjname",
+            CASE WHEN classid = 1255 THEN (SELECT p.proname FROM pg_catalog.pg_proc p WHERE p.oid = o.oid::oid) END AS proname,
+            CASE WHEN kind = 'AGGREGATE' THEN (SELECT pg_catalog.oidvectortypes(p.proargtypes) FROM pg_catalog.pg_proc p WHERE p.oid = o.oid::oid) END AS "aclArgs",
             coalesce((SELECT ip.initprivs::text[] FROM pg_catalog.pg_init_privs ip
                        WHERE ip.objoid = o.oid::oid AND ip.classoid = o.classid::oid AND ip.objsubid = 0 AND ip.privtype = 'e'), base) AS base FROM (
      SELECT 2615 AS classid, n.oid::int AS oid, n.nspname, n.nspname AS objname, 'SCHEMA' AS kind,
@@ -227,8 +229,9 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
 
   for (const o of sec.owned) {
     const node = creatingNode(ctx, o);
-    const name = o.kind === 'SCHEMA' ? quoteIdent(o.nspname) : o.classid === 1255 ? `${quoteIdent(o.nspname)}.${routineName(o.objname)}` : qualifiedName(o.nspname, o.objname);
-    const aclName = o.aclObjname ? `${quoteIdent(o.nspname)}.${routineName(o.aclObjname)}` : name;
+    const routine = o.classid === 1255 && o.proname ? qualifiedName(o.nspname, o.proname) : null;
+    const name = o.kind === 'SCHEMA' ? quoteIdent(o.nspname) : routine ? `${routine}${o.objname.slice(o.proname!.length)}` : qualifiedName(o.nspname, o.objname);
+    const aclName = routine && typeof o.aclArgs === 'string' ? `${routine}(${o.aclArgs})` : name;
     if (!node) {
       // A member of a dumped extension: CREATE EXTENSION makes it with its initial privileges
       // (pg_init_privs, the base here); what was granted or revoked since is restored, as pg_dump does.
@@ -327,12 +330,6 @@ END
   }
   const sorted = (s: Set<string>) => [...s].sort();
   return { owners: sorted(owners), privileges: sorted(privRoles), defaultPrivileges: sorted(defaultRoles), policies: [...sec.policyRoles].sort() };
-}
-
-/** 'f(a integer)' -> '"F"(a integer)': the routine name quoted, the argument list as deparsed. */
-function routineName(objname: string): string {
-  const i = objname.indexOf('(');
-  return `${quoteIdent(objname.slice(0, i))}${objname.slice(i)}`;
 }
 
 /** A dollar-quote tag the body does not contain. */
