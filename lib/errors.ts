@@ -79,6 +79,9 @@ export function toAppError(err: unknown, context?: string): AppError {
   const prefix = context ? `${context}: ` : '';
   const msg = oneLine(e?.message ?? String(err));
   const code = e?.code;
+  // The AWS SDK puts $metadata on every error it raises, network ones included: a reset or refused
+  // connection to the S3 storage is a storage failure, never 'db_unreachable'.
+  if (e && typeof e === 'object' && '$metadata' in e) return new AppError('storage', `${prefix}storage: ${msg}`, { cause: err });
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' || code === 'ECONNRESET' || code === '57P01' || code === '57P03' || code === '08006' || code === '08001' || code === '08004') {
     return new AppError('db_unreachable', `${prefix}${msg}`, { cause: err });
   }

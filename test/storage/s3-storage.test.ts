@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../lib/errors';
+import { AppError, httpStatus, toAppError } from '../../lib/errors';
 import { S3Storage } from '../../lib/storage/s3/s3-storage';
 import type { S3StorageOptions } from '../../lib/storage/s3/s3-storage';
 import { startS3Server } from '../helpers/s3-server';
@@ -85,6 +85,77 @@ describe('S3Storage specifics', () => {
     expect(err.message).not.toContain('pw-secret');
     expect(err.message).not.toContain('\n');
     await s.close();
+  });
+
+  // A connection reset by the storage (ECONNRESET, as a load balancer or a dying S3 node sends)
+  // is a storage failure: it must never come out as 'db_unreachable' ("The database is
+  // unavailable"), which sends the operator to the wrong server at 3 a.m.
+  describe('a storage endpoint that resets connections (real loopback server, RST)', () => {
+    let srv: http.Server;
+    let endpoint: string;
+    beforeAll(async () => {
+      srv = http.createServer((req, res) => {
+        if (req.url?.includes('mid-body')) {
+          // Headers and the first bytes of a 1 MiB object, then a reset.
+          res.writeHead(200, { 'Content-Length': 1 << 20, 'Content-Type': 'application/octet-stream' });
+          res.write(Buffer.alloc(64 << 10, 1), () => setTimeout(() => req.socket.resetAndDestroy(), 20));
+        } else {
+          req.socket.resetAndDestroy();
+        }
+      });
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      endpoint = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    });
+
+    it('reset in the middle of an object body: a storage error naming the object, also through toAppError', async () => {
+      const s = storage({ endpoint, prefix: 'nightly' });
+      try {
+        const body = await s.get('mid-body.sql.gz');
+        const err = await readAll(body).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err, 'the read must fail').toBeDefined();
+        const ae = toAppError(err, 'cannot read the archive');
+        expect(ae.code, ae.message).toBe('storage');
+        expect(ae.message).toContain(`s3://${server.bucket}/nightly/mid-body.sql.gz`);
+        expect(ae.message).not.toContain('\n');
+        expect(httpStatus(ae.code)).toBe(502);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('reset before any answer: every operation is a storage error, and so is the raw SDK error', async () => {
+      const s = storage({ endpoint, prefix: 'nightly' });
+      try {
+        for (const op of [() => s.get('x.sql.gz'), () => s.stat('x.sql.gz'), () => s.list(), () => s.delete('x.sql.gz')]) {
+          const err = await failure(op());
+          expect(err.code, err.message).toBe('storage');
+          expect(err.message).toContain(`unreachable at ${endpoint}`);
+        }
+      } finally {
+        await s.close();
+      }
+      // An SDK error that escapes an adapter (network errors carry the SDK's $metadata) is still
+      // a storage error for toAppError.
+      const { S3Client, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+      const client = new S3Client({ endpoint, forcePathStyle: true, region: server.region, maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+      try {
+        const raw = await client.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' })).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect((raw as { code?: string }).code).toBe('ECONNRESET');
+        expect(toAppError(raw).code).toBe('storage');
+      } finally {
+        client.destroy();
+      }
+    });
   });
 
   it('location names bucket and prefix; prefixes isolate stores in one bucket', async () => {

@@ -1,4 +1,4 @@
-import { Transform } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
@@ -162,7 +162,7 @@ export class S3Storage implements StorageBackend {
         }),
       );
       const body = res.Body as Readable;
-      return range ? exactRange(body, range, res.ContentRange) : body;
+      return this.mapStreamErrors(range ? exactRange(body, range, res.ContentRange) : body, key);
     } catch (err) {
       if (range && errorName(err) === 'InvalidRange') {
         throw new AppError('usage', `byte range ${range.start}-${range.end} is outside ${key} in ${this.location}`);
@@ -280,6 +280,22 @@ export class S3Storage implements StorageBackend {
     return notFound(key, this.location);
   }
 
+  /**
+   * The object body arrives after get() returned: a connection reset or timeout while reading it
+   * is a raw Node error ('aborted', code ECONNRESET) that callers would otherwise take for a
+   * database failure. Readers get the storage error naming the object instead.
+   */
+  private mapStreamErrors(body: Readable, key: string): Readable {
+    const out = new PassThrough();
+    body.once('error', (err) => out.destroy(this.mapError(err, 'read', key)));
+    // The reader stopped early (or failed): stop downloading.
+    out.once('close', () => {
+      if (!body.destroyed) body.destroy();
+    });
+    body.pipe(out);
+    return out;
+  }
+
   private bucketMissing(cause: unknown): AppError {
     return new AppError('storage', `bucket '${this.bucket}' does not exist (${this.location})`, { cause });
   }
@@ -305,7 +321,7 @@ export class S3Storage implements StorageBackend {
     }
     const netCodes = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE'];
     if ((code && netCodes.includes(code)) || name === 'TimeoutError' || netCodes.some((c) => msg.includes(c))) {
-      return new AppError('storage', `storage ${this.location} unreachable at ${this.endpointForMessages}: ${msg}`, { cause: err });
+      return new AppError('storage', `storage ${what} unreachable at ${this.endpointForMessages}: ${msg}`, { cause: err });
     }
     if (name === 'EntityTooLarge' || name === 'QuotaExceeded' || status === 507) {
       return new AppError('storage', `storage ${what} is full: ${name}: ${msg}`, { cause: err });
