@@ -154,17 +154,57 @@ export async function readLockBudget(client: pg.ClientBase): Promise<LockBudget>
  * as a restore into a new one). Returns the numbers when it fits.
  */
 export async function checkLockBudget(client: pg.ClientBase, m: Manifest, alsoDropping = 0, mode: 'fresh' | 'replace' = 'fresh'): Promise<{ needed: number; budget: LockBudget }> {
+  return checkLocksFit(client, locksNeeded(m) + alsoDropping, {
+    what: `relations, types, constraints, routines and other objects${alsoDropping ? ', and what it drops first' : ''}`,
+    orElse: `, or restore${mode === 'replace' ? ' into a new, empty database' : ''} with --jobs 2 (not atomic: a failure leaves a partial database to drop)`,
+  });
+}
+
+/**
+ * Refuses (as checkLockBudget) a restore transaction that takes `needed` lock-table entries (counted
+ * without OVERHEAD_LOCKS, which is added here) when the target's lock table cannot hold them.
+ * `what` names what is locked; `orElse`, the way out besides raising the setting.
+ */
+export async function checkLocksFit(client: pg.ClientBase, needed: number, how: { what: string; orElse: string }): Promise<{ needed: number; budget: LockBudget }> {
   const budget = await readLockBudget(client);
-  const needed = locksNeeded(m) + alsoDropping;
   const usable = Math.floor(budget.capacity * USABLE_SHARE) - budget.inUse;
   if (needed <= usable) return { needed, budget };
   const slots = budget.serverProcesses + budget.maxPreparedTransactions;
   const raiseTo = Math.ceil((needed + budget.inUse) / USABLE_SHARE / slots);
   throw new AppError(
     'conflict',
-    `this restore takes about ${needed} locks (relations, types, constraints, routines and other objects${alsoDropping ? ', and what it drops first' : ''}) in ONE transaction, but the target's lock table holds max_locks_per_transaction (${budget.maxLocksPerTransaction}) × (${budget.serverProcesses} server processes (max_connections ${budget.maxConnections} + autovacuum, background and WAL sender processes) + max_prepared_transactions (${budget.maxPreparedTransactions})) = ${budget.capacity} locks (${budget.inUse} in use): set max_locks_per_transaction = ${raiseTo} on the target server and restart it, or restore${mode === 'replace' ? ' into a new, empty database' : ''} with --jobs 2 (not atomic: a failure leaves a partial database to drop); nothing was changed`,
+    `this restore takes about ${needed} locks (${how.what}) in ONE transaction, but the target's lock table holds max_locks_per_transaction (${budget.maxLocksPerTransaction}) × (${budget.serverProcesses} server processes (max_connections ${budget.maxConnections} + autovacuum, background and WAL sender processes) + max_prepared_transactions (${budget.maxPreparedTransactions})) = ${budget.capacity} locks (${budget.inUse} in use): set max_locks_per_transaction = ${raiseTo} on the target server and restart it${how.orElse}; nothing was changed`,
     { details: { locksNeeded: needed, capacity: budget.capacity, inUse: budget.inUse, maxLocksPerTransactionNeeded: raiseTo } },
   );
+}
+
+/**
+ * Lock-table entries a data-only reload of the tables `oids` holds until COMMIT, counted on the
+ * target (OVERHEAD_LOCKS included): each table, its indexes, TOAST table and TOAST index (TRUNCATE
+ * gives them all new files) and owned sequences (setval); every foreign key touching them — its
+ * constraint, dropped and re-added (two), its triggers, the table at its other end and the unique
+ * index it references (the re-add validates through it); each user trigger disabled and re-enabled.
+ */
+export async function locksToReload(client: pg.ClientBase, oids: number[]): Promise<number> {
+  const r = await client.query<{ n: string }>(
+    `WITH t AS (SELECT DISTINCT unnest($1::pg_catalog.oid[]) AS oid),
+          fk AS (SELECT k.oid, k.conrelid, k.confrelid, k.conindid FROM pg_catalog.pg_constraint k
+                  WHERE k.contype = 'f' AND (k.conrelid IN (SELECT oid FROM t) OR k.confrelid IN (SELECT oid FROM t))),
+          rels AS (
+            SELECT oid FROM t
+            UNION SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid IN (SELECT oid FROM t)
+            UNION SELECT c.reltoastrelid FROM pg_catalog.pg_class c WHERE c.oid IN (SELECT oid FROM t) AND c.reltoastrelid <> 0
+            UNION SELECT i.indexrelid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_index i ON i.indrelid = c.reltoastrelid WHERE c.oid IN (SELECT oid FROM t)
+            UNION SELECT d.objid FROM pg_catalog.pg_depend d
+                   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                     AND d.refobjid IN (SELECT oid FROM t) AND d.deptype IN ('a', 'i')
+            UNION SELECT conrelid FROM fk UNION SELECT confrelid FROM fk UNION SELECT conindid FROM fk WHERE conindid <> 0)
+     SELECT ((SELECT count(*) FROM rels) + 2 * (SELECT count(*) FROM fk)
+             + (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgconstraint IN (SELECT oid FROM fk))
+             + (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid IN (SELECT oid FROM t) AND NOT g.tgisinternal))::int8::text AS n`,
+    [oids],
+  );
+  return Number(r.rows[0].n) + OVERHEAD_LOCKS;
 }
 
 /**

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { AppError } from '../../errors';
 import { qualifiedName as qrel, quoteIdent } from '../catalog/quote-ident';
 import type { ManifestTable } from '../manifest';
+import { checkLocksFit, locksToReload } from '../lock-budget';
 import { setvalStatements } from '../member-check';
 import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { selectTables } from './preflight';
@@ -13,7 +14,8 @@ import { enabledUserTriggers, incomingForeignKeys, orphanCount, ownedSequences, 
  * Data-only: the chosen tables (which must exist in the target) are emptied and reloaded, their
  * sequences reset; with `cascade`, tables whose rows reference them are reloaded too (transitively).
  * Foreign keys touching them are dropped during the load and re-added (validated) after; a row left
- * without its parent is refused by name. Their enabled triggers are off during the load.
+ * without its parent is refused by name. Their enabled triggers are off during the load. A reload
+ * whose locks cannot fit the target's lock table is refused before anything changes (lock-budget.ts).
  */
 export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
   const { client, manifest: m, target } = ctx;
@@ -26,6 +28,11 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
     oids.set(tkey(t.schema, t.name), oid);
   }
   const { incoming, cascaded } = await growByCascade(ctx, chosen, oids);
+  // All of it is ONE transaction: refuse now, not after emptying the 3,000th table.
+  await checkLocksFit(client, await locksToReload(client, [...oids.values()]), {
+    what: 'the tables, their indexes and TOAST relations, the foreign keys touching them and their triggers',
+    orElse: `, or reload fewer tables per restore${ctx.opts.cascade ? ' (--cascade adds every table that references them)' : ''}`,
+  });
   const lines = [`empty ${chosen.map((t) => `${t.schema}.${t.name}`).join(', ')} (TRUNCATE) and reload their rows; reset their sequences`, ...cascaded];
   for (const fk of incoming) lines.push(`check ${fk.schema}.${fk.table} (${fk.name}) still finds every row it references; refuse otherwise`);
   // Large objects are data too, but not a table's rows: said, so their absence is never silent.

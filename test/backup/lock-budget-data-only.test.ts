@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db';
+import { restoreLockPeak, tempStorage } from './restore-test-helpers';
+import { runBackup } from '../../lib/backup/run-backup';
+import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { locksToReload } from '../../lib/backup/lock-budget';
+import type { StorageBackend } from '../../lib/storage/storage-backend';
+
+/**
+ * A data-only restore is ONE transaction too: it locks every reloaded table, TRUNCATE locks each
+ * one's indexes and TOAST relations, and every foreign key touching them is dropped (its constraint
+ * and triggers locked) and re-added. `--tables hub --cascade` on a hub that many tables reference
+ * reloads them all: it must fit the target's lock table or refuse before touching anything, naming
+ * the setting — never fail with "out of shared memory" after emptying half the tables.
+ */
+const TABLES = 150;
+const FKS = 20;
+const dbs: TestDatabase[] = [];
+let src: TestDatabase;
+let storage: StorageBackend;
+let id: string;
+
+const rowsOf = (url: string) =>
+  withClient(url, async (c) => (await c.query(`SELECT (SELECT count(*) FROM public.hub)::int AS hub, (SELECT sum(x) FROM (SELECT count(*) AS x FROM public.r1 UNION ALL SELECT count(*) FROM public.r${TABLES}) y)::int AS r`)).rows[0]);
+
+beforeAll(async () => {
+  src = await createTestDatabase({ prefix: 'lbd' });
+  dbs.push(src);
+  // A hub referenced by 150 tables, each by 20 foreign keys: 3,000 foreign keys to drop and re-add.
+  const cols = Array.from({ length: FKS }, (_, j) => `h${j} int REFERENCES public.hub (id)`).join(', ');
+  const vals = Array.from({ length: FKS }, () => '1').join(', ');
+  await withClient(src.url, async (c) => {
+    await c.query(`CREATE TABLE public.hub (id int PRIMARY KEY, note text); INSERT INTO public.hub VALUES (1, 'one'), (2, 'two')`);
+    await c.query(`DO $$ BEGIN FOR i IN 1..${TABLES} LOOP
+      EXECUTE format('CREATE TABLE public.r%s (id serial PRIMARY KEY, note text, ${cols})', i);
+      EXECUTE format('INSERT INTO public.r%s (note, ${Array.from({ length: FKS }, (_, j) => `h${j}`).join(', ')}) VALUES (''x'', ${vals})', i);
+    END LOOP; END $$`);
+  });
+  ({ storage } = await tempStorage());
+  id = (await runBackup({ databaseUrl: src.url, storage, trigger: 'cli' })).id;
+  // The live database moves on: a row more in the hub and in two referencing tables.
+  await withClient(src.url, async (c) => {
+    await c.query(`INSERT INTO public.hub VALUES (3, 'three'); INSERT INTO public.r1 (note, h0) VALUES ('new', 3); INSERT INTO public.r${TABLES} (note, h0) VALUES ('new', 3)`);
+  });
+}, 300_000);
+afterAll(async () => {
+  await storage?.close();
+  for (const d of dbs) await d.drop().catch(() => undefined);
+});
+
+describe('data-only restore of many tables on stock lock settings', () => {
+  it('--tables hub --cascade reloads every referencing table, or refuses before touching anything naming the setting; never "out of shared memory"', async () => {
+    const before = await rowsOf(src.url);
+    const err = await restoreBackup({ source: id, storage, targetUrl: src.url, mode: 'data-only', tables: ['hub'], cascade: true }).then(
+      () => null,
+      (e: Error & { code?: string }) => e,
+    );
+    if (err) {
+      expect(err.message).not.toMatch(/out of shared memory/);
+      expect(err).toMatchObject({ code: 'conflict' });
+      expect(err.message).toMatch(/set max_locks_per_transaction = \d+ on the target server/);
+      expect(err.message).toContain('nothing was changed');
+      expect(await rowsOf(src.url)).toEqual(before);
+    } else {
+      expect(await rowsOf(src.url)).toEqual({ hub: 2, r: 2 });
+    }
+  }, 300_000);
+
+  it('a data-only reload that fits is not refused, and holds no more locks than the estimate', async () => {
+    const oids = await withClient(src.url, async (c) => (await c.query(`SELECT ARRAY['public.r1'::regclass::oid, 'public.r${TABLES}'::regclass::oid]::int8[] AS o`)).rows[0].o.map(Number));
+    const estimate = await withClient(src.url, (c) => locksToReload(c, oids));
+    const { peak } = await restoreLockPeak(src.url, () => restoreBackup({ source: id, storage, targetUrl: src.url, mode: 'data-only', tables: ['r1', `r${TABLES}`], checkContent: true }));
+    // (Reloading the hub itself, even without --cascade, drops and re-adds its 3,000 foreign keys.)
+    expect(await rowsOf(src.url)).toEqual({ hub: 3, r: 2 });
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(estimate);
+  }, 300_000);
+});
