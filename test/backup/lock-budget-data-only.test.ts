@@ -69,9 +69,10 @@ describe('data-only restore of many tables on stock lock settings', () => {
   it('a data-only reload that fits is not refused, and holds no more locks than the estimate', async () => {
     const oids = await withClient(src.url, async (c) => (await c.query(`SELECT ARRAY['public.r1'::regclass::oid, 'public.r${TABLES}'::regclass::oid]::int8[] AS o`)).rows[0].o.map(Number));
     const estimate = await withClient(src.url, (c) => locksToReload(c, oids));
+    const { hub } = await rowsOf(src.url);
     const { peak } = await restoreLockPeak(src.url, () => restoreBackup({ source: id, storage, targetUrl: src.url, mode: 'data-only', tables: ['r1', `r${TABLES}`], checkContent: true }));
     // (Reloading the hub itself, even without --cascade, drops and re-adds its 3,000 foreign keys.)
-    expect(await rowsOf(src.url)).toEqual({ hub: 3, r: 2 });
+    expect(await rowsOf(src.url)).toEqual({ hub, r: 2 });
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThanOrEqual(estimate);
   }, 300_000);
