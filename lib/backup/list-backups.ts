@@ -3,6 +3,8 @@ import type { StorageBackend } from '../storage/storage-backend';
 import { readFailedMarker } from './failed-marker';
 import { BACKUP_ID_RE, archiveKey, encryptedArchiveKey, manifestKey, parseManifest, parseManifestSummary, storedSizeBytes } from './manifest';
 import type { Manifest, ManifestSummary } from './manifest';
+import { checkManifestSignature, checkSummarySignature, signingKeyFromEnv } from './manifest-signature';
+import type { SignatureStatus } from './manifest-signature';
 
 /** One backup as storage knows it. */
 export interface StoredBackup {
@@ -12,8 +14,11 @@ export interface StoredBackup {
    * in progress or one that died before finishing: never a usable backup). 'unreadable': a
    * manifest that does not parse, or a manifest whose archive is missing. 'failed': a run that
    * failed while the database was unreachable (`<id>.failed.json`, see failed-marker.ts).
+   * 'untrusted': BACKUP_SIGNING_KEY is set and the manifest is unsigned, signed with another key or
+   * changed since it was signed (`error` says which): verify, restore and drills refuse it, and
+   * what it claims (description, sizes, dates) may be forged. Never a good backup.
    */
-  status: 'succeeded' | 'incomplete' | 'unreadable' | 'failed';
+  status: 'succeeded' | 'incomplete' | 'unreadable' | 'failed' | 'untrusted';
   startedAt: string | null;
   finishedAt: string | null;
   trigger: string | null;
@@ -25,7 +30,13 @@ export interface StoredBackup {
   /** Whether the archive is stored age-encrypted (known from the manifest or the .age file name). */
   encrypted?: boolean;
   sha256: string | null;
-  /** Why it is unreadable, or why the run failed. */
+  /**
+   * Only while BACKUP_SIGNING_KEY is set: the manifest's signature as the listing checked it from the
+   * summary line ('signed': made with this key and the summary unchanged; the rest of the manifest
+   * is checked by verify, restore and drills).
+   */
+  signature?: 'signed' | 'unsigned' | 'bad';
+  /** Why it is unreadable or untrusted, or why the run failed. */
   error?: string;
   /** The manifest's summary (v3: its first line only; older versions: the whole manifest). readManifest has the rest. */
   manifest?: ManifestSummary;
@@ -45,7 +56,7 @@ const SUMMARY_READ_BYTES = 256 * 1024;
  * What `list` reads of a manifest: a v3 manifest's first line (its summary: a 5,000-table backup's
  * whole manifest is several times its archive), or the whole manifest of older versions.
  */
-async function readSummary(storage: StorageBackend, id: string): Promise<ManifestSummary> {
+async function readSummary(storage: StorageBackend, id: string): Promise<{ summary: ManifestSummary; line?: Record<string, unknown>; full?: Manifest }> {
   const s = await storage.get(manifestKey(id), { start: 0, end: SUMMARY_READ_BYTES - 1 });
   const parts: Buffer[] = [];
   let n = 0;
@@ -57,10 +68,34 @@ async function readSummary(storage: StorageBackend, id: string): Promise<Manifes
   s.destroy();
   const head = Buffer.concat(parts).toString('utf8');
   const summary = parseManifestSummary(head, `backup ${id}`);
-  if (summary) return summary;
+  // The first line as stored (parseManifestSummary parsed it): what its signature covers.
+  if (summary) return { summary, line: JSON.parse(`${head.slice(0, head.indexOf('\n') - 1)}}`) as Record<string, unknown> };
   // Not a v3 first line (an older format, or a manifest smaller than the read): the whole of it.
-  if (n < SUMMARY_READ_BYTES && !head.includes('\n')) return parseManifest(head, `backup ${id}`);
-  return parseManifest(await readText(storage, manifestKey(id)), `backup ${id}`);
+  const full = parseManifest(n < SUMMARY_READ_BYTES && !head.includes('\n') ? head : await readText(storage, manifestKey(id)), `backup ${id}`);
+  return { summary: full, full };
+}
+
+/**
+ * The listing's signature check with the configured key: from the summary line's own MAC when it
+ * has one (no more is read), else from the whole manifest (read for that; older signed backups).
+ */
+async function listingSignature(storage: StorageBackend, id: string, read: { line?: Record<string, unknown>; full?: Manifest }, key: Buffer): Promise<SignatureStatus> {
+  const fromLine = read.line ? checkSummarySignature(read.line, id, key) : null;
+  if (fromLine) return fromLine;
+  const full = read.full ?? (await readManifest(storage, id));
+  if (full.id !== id) return { state: 'invalid', ok: false, message: `backup ${id}: the manifest is for backup ${String(full.id)}, not ${id}: refusing it` };
+  return checkManifestSignature(full, key);
+}
+
+const LISTED_SIGNATURE = { valid: 'signed', missing: 'unsigned', invalid: 'bad', unchecked: 'unsigned' } as const;
+
+/** BACKUP_SIGNING_KEY, or null when unset or unusable (the commands that sign or check report that). */
+function listingKey(): Buffer | null {
+  try {
+    return signingKeyFromEnv();
+  } catch {
+    return null;
+  }
 }
 
 /** A backup's manifest from storage; AppError 'not_found' when there is none (no such backup). */
@@ -100,6 +135,7 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
     }
     ids.set(m[1], e);
   }
+  const key = listingKey();
   const out: StoredBackup[] = [];
   for (const [id, e] of [...ids].sort((a, b) => (a[0] < b[0] ? 1 : -1))) {
     if (!e.manifest && e.failed) {
@@ -115,10 +151,17 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
       continue;
     }
     try {
-      const m = await readSummary(storage, id);
+      const read = await readSummary(storage, id);
+      const m = read.summary;
+      const sig = key ? await listingSignature(storage, id, read, key) : null;
+      if (sig && !sig.ok) {
+        out.push({ id, status: 'untrusted', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: e.size ?? null, encrypted: Boolean(e.encrypted), sha256: null, signature: LISTED_SIGNATURE[sig.state], error: sig.message, manifest: m });
+        continue;
+      }
+      const signature = sig ? { signature: LISTED_SIGNATURE[sig.state] } : {};
       if (!e.archive) {
         // Its archive was deleted or lost: nothing to restore, so never 'succeeded' (nor counted by retention).
-        out.push({ id, status: 'unreadable', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: null, encrypted: Boolean(m.encryption), sha256: m.archive.sha256, error: `archive ${m.encryption ? encryptedArchiveKey(id) : archiveKey(id)} is missing`, manifest: m });
+        out.push({ id, status: 'unreadable', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: null, encrypted: Boolean(m.encryption), sha256: m.archive.sha256, error: `archive ${m.encryption ? encryptedArchiveKey(id) : archiveKey(id)} is missing`, ...signature, manifest: m });
         continue;
       }
       out.push({
@@ -133,6 +176,7 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
         sizeBytes: storedSizeBytes(m),
         encrypted: Boolean(m.encryption),
         sha256: m.archive.sha256,
+        ...signature,
         manifest: m,
       });
     } catch (err) {

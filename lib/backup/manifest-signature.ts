@@ -59,10 +59,28 @@ function mac(m: Manifest, key: Buffer): Buffer {
   return createHmac('sha256', key).update(canonicalManifestBytes(m)).digest();
 }
 
+/** Manifest fields that are not on a v3 manifest's first line (its summary), plus the signature. */
+const NOT_IN_SUMMARY = new Set(['tables', 'entries', 'schemaFingerprint', 'largeObjects', 'signature']);
+
+/**
+ * MAC of the manifest's summary alone (the fields `list` reads from the first line), so a listing
+ * can authenticate what it shows without reading a manifest that can be larger than the archive.
+ * Over the JSON of the summary as stored (a parsed first line), canonical, without the signature.
+ */
+function summaryMac(summary: Record<string, unknown>, key: Buffer): Buffer {
+  const fields = Object.fromEntries(Object.entries(summary).filter(([k]) => !NOT_IN_SUMMARY.has(k)));
+  return createHmac('sha256', key).update('tickethub-backup manifest summary\n').update(canonicalJson(JSON.parse(JSON.stringify(fields)))).digest();
+}
+
 /** The manifest with its signature (unchanged without a key). */
 export function signManifest(m: Manifest, key: Buffer | null): Manifest {
   if (!key) return m;
-  const signature: ManifestSignature = { algorithm: SIGNATURE_ALGORITHM, keyId: keyId(key), value: mac(m, key).toString('hex') };
+  const signature: ManifestSignature = {
+    algorithm: SIGNATURE_ALGORITHM,
+    keyId: keyId(key),
+    value: mac(m, key).toString('hex'),
+    summary: summaryMac(m as unknown as Record<string, unknown>, key).toString('hex'),
+  };
   return { ...m, signature };
 }
 
@@ -115,4 +133,31 @@ export function signingNotice(env: NodeJS.ProcessEnv = process.env): { configure
   } catch (err) {
     return { configured: false, warning: `${(err as Error).message}; until then: ${UNSIGNED_WARNING}` };
   }
+}
+
+/**
+ * The signature check a listing can make from a v3 manifest's first line alone (`summary`: that
+ * line parsed as stored). 'valid' only when the summary MAC of the configured key matches; null
+ * when the manifest is signed by this key but carries no summary MAC (written before it existed):
+ * only the whole manifest can tell then (checkManifestSignature).
+ */
+export function checkSummarySignature(summary: Record<string, unknown>, id: string, key: Buffer): SignatureStatus | null {
+  const sig = summary.signature as Partial<ManifestSignature> | undefined;
+  if (!sig || typeof sig !== 'object' || typeof sig.value !== 'string') {
+    return { state: 'missing', ok: false, message: `backup ${id} is not signed, but BACKUP_SIGNING_KEY is set: refusing it (it may have been written or replaced by someone who can write to the storage)` };
+  }
+  if (sig.keyId !== keyId(key)) return { state: 'invalid', ok: false, message: `backup ${id}: the manifest signature does not match BACKUP_SIGNING_KEY (it was signed with another key): refusing it` };
+  if (sig.summary === undefined) return null;
+  let expected: Buffer;
+  try {
+    expected = summaryMac(summary, key);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return { state: 'invalid', ok: false, message: `backup ${id}: the manifest is nested too deeply to be a backup manifest (tampered?): refusing it` };
+  }
+  const wellFormed = typeof sig.summary === 'string' && /^[0-9a-f]{64}$/.test(sig.summary);
+  const got = wellFormed ? Buffer.from(sig.summary as string, 'hex') : Buffer.alloc(expected.length);
+  const match = timingSafeEqual(got, expected) && wellFormed && sig.algorithm === SIGNATURE_ALGORITHM && summary.id === id;
+  if (!match) return { state: 'invalid', ok: false, message: `backup ${id}: the manifest signature does not match BACKUP_SIGNING_KEY (the backup was changed after it was written): refusing it` };
+  return { state: 'valid', ok: true, message: `signed (${SIGNATURE_ALGORITHM}, key ${sig.keyId}): manifest summary as written` };
 }

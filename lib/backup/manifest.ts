@@ -235,6 +235,12 @@ export interface ManifestSignature {
   keyId: string;
   /** Hex HMAC-SHA256. */
   value: string;
+  /**
+   * Hex HMAC-SHA256 of the summary alone (the manifest's first line, without the signature), so
+   * `list` authenticates what it shows without reading the whole manifest. Absent in backups
+   * signed before it existed (a listing then checks the whole manifest).
+   */
+  summary?: string;
 }
 
 /** Storage key of a backup's archive. */

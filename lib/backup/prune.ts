@@ -84,8 +84,9 @@ export async function pruneBackups(
   // "newest good backup" that retention keeps instead of the real ones.
   const signing = signingNotice().configured;
   for (const b of await listBackups(storage)) {
-    if (b.status !== 'succeeded' || !b.startedAt) continue;
-    const refused = signing && recordedSignature({ signature: b.manifest?.signature ?? null }).refused;
+    // 'untrusted' (listBackups checked the signature): a candidate retention may remove, never a good one.
+    if ((b.status !== 'succeeded' && b.status !== 'untrusted') || !b.startedAt) continue;
+    const refused = b.status === 'untrusted' || (signing && recordedSignature({ signature: b.manifest?.signature ?? null }).refused);
     candidates.set(b.id, { id: b.id, startedAt: new Date(b.startedAt), status: 'succeeded', ...(refused ? { good: false } : {}) });
   }
   const recording = db ? await hasBackupRuns(db) : false;
