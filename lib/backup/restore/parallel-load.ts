@@ -173,7 +173,9 @@ export async function loadTablesInParallel(
    * indexes then run as one batched task.
    */
   async function loadTableBatch(w: pg.Client, ts: ManifestTable[]): Promise<void> {
-    await w.query(`BEGIN; TRUNCATE ONLY ${ts.map((t) => qrel(t.schema, t.name)).join(', ')}`);
+    // ONLY before EVERY name: `TRUNCATE ONLY a, b` truncates b with its inheritance children (a
+    // child already loaded and committed on another connection lost its rows, the restore green).
+    await w.query(`BEGIN; TRUNCATE ${ts.map((t) => `ONLY ${qrel(t.schema, t.name)}`).join(', ')}`);
     const rows: RestoredTable[] = [];
     for (const t of ts) {
       await loadMembers(w, reader, [m.entries[t.entries[0]]], actions, ctx);

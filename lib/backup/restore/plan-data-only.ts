@@ -70,8 +70,9 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
       }
       for (const o of await ownedSequences(c, allOids)) ownedSeqOids.add(o);
       // ONLY: inheritance children are tables of their own (reloaded only when chosen); without it
-      // TRUNCATE would empty them too and their rows would be lost.
-      await c.query(`TRUNCATE ONLY ${rels}`);
+      // TRUNCATE would empty them too and their rows would be lost. Before every name: ONLY binds
+      // to one table (`TRUNCATE ONLY a, b` empties b's children).
+      await c.query(`TRUNCATE ${chosen.map((t) => `ONLY ${qrel(t.schema, t.name)}`).join(', ')}`);
     },
     async finish(c) {
       const orphans: string[] = [];
