@@ -26,7 +26,7 @@ import {
 import { dumpSchema } from './catalog/dump-schema';
 import { dumpLargeObjects } from './catalog/kinds/large-objects';
 import { countLockedObjects } from './lock-budget';
-import { HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
+import { FINGERPRINT_SIDE_LOCKS, HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
 import { describeExternal, externalWarning } from './catalog/external-deps';
 import { schemaFingerprint } from './catalog/schema-fingerprint';
 import { referencedDataMode, referencedTables } from './catalog/referenced-data';
@@ -538,10 +538,12 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     const snapshot = (await coordinator.query('SELECT pg_catalog.pg_export_snapshot() AS s')).rows[0].s as string;
 
     // The catalog fingerprint is one long query (about 1 s of server time on 5,000 tables) that
-    // takes no table locks (catalogs only): with more than one worker allowed, it runs on its own
-    // connection in the same snapshot, beside the schema dump, instead of after it.
+    // reads catalogs only: with more than one worker allowed, it runs on its own connection in the
+    // same snapshot, beside the schema dump, instead of after it. But its pg_get_viewdef /
+    // pg_get_ruledef calls lock each view and every relation it reads, a second time beside the
+    // coordinator's own locks: with many views it runs on the coordinator (worker-locks.ts).
     let fingerprintClient: pg.Client | undefined;
-    if (workers > 1) {
+    if (workers > 1 && (await viewDefinitionLocks(coordinator, schemas)) <= FINGERPRINT_SIDE_LOCKS) {
       fingerprintClient = await connect(opts.databaseUrl, 'fingerprint');
       clients.push(fingerprintClient);
       await beginSnapshot(fingerprintClient, snapshot);
@@ -857,4 +859,23 @@ function collectGarbage(): void {
 /** Members are concatenated into one script: each must end its last line. */
 function withNewline(sql: string): string {
   return sql.endsWith('\n') ? sql : `${sql}\n`;
+}
+
+/**
+ * Relations that reading the definitions of the views, materialized views and rules of `schemas`
+ * locks (pg_get_viewdef, pg_get_ruledef): each relation with a rule, and each relation a rule's
+ * query reads (from pg_depend; a catalog query, no locks).
+ */
+async function viewDefinitionLocks(client: pg.ClientBase, schemas: string[]): Promise<number> {
+  const r = await client.query<{ n: string }>(
+    `WITH rules AS (SELECT r.oid, r.ev_class FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY($1::text[]))
+     SELECT count(*)::int8::text AS n FROM (
+       SELECT ev_class AS rel FROM rules
+       UNION SELECT d.refobjid FROM pg_catalog.pg_depend d
+              WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid IN (SELECT oid FROM rules)
+                AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass) x`,
+    [schemas],
+  );
+  return Number(r.rows[0].n);
 }

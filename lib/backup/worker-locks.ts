@@ -16,3 +16,12 @@ export const HELPER_CHUNKS_PER_TRANSACTION = 200;
 export async function renewSnapshot(client: pg.ClientBase, snapshot: string): Promise<void> {
   await client.query(`COMMIT; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
 }
+
+/**
+ * Most user-relation locks the catalog fingerprint may take on its own connection beside the schema
+ * dump. It reads catalogs only, but pg_get_viewdef / pg_get_ruledef lock each view and every
+ * relation its query reads until that transaction ends: locks the coordinator holds already, taken
+ * a second time. A catalog whose views and rules would take more fingerprints on the coordinator
+ * (after the schema dump, holding nothing new) so the backup holds no more than pg_dump would.
+ */
+export const FINGERPRINT_SIDE_LOCKS = 500;
