@@ -33,7 +33,8 @@ const MAX_BATCH_LOCKS = 1000;
  * table constraint (CHECK constraints take none; counted anyway), and every other object of the
  * schemas that the restore creates and then alters the owner of or comments on, each locked until
  * COMMIT (functions, procedures, aggregates, collations, operators and their classes and families,
- * text search objects, conversions, statistics objects). Extension members are counted too
+ * text search objects, conversions, statistics objects), and each trigger, rule and policy with a
+ * comment or security label (COMMENT ON TRIGGER ... locks the trigger). Extension members are counted too
  * (CREATE EXTENSION makes them). `counted: 2` marks this count (older manifests lack the array
  * types, routines and other objects, and the refreshed heaps: locksNeeded adds them from entries).
  */
@@ -50,7 +51,12 @@ export async function countLockedObjects(client: pg.ClientBase, schemas: string[
              + (SELECT count(*) FROM pg_catalog.pg_constraint k WHERE k.connamespace IN (SELECT oid FROM ns) AND k.conrelid <> 0)
              + (SELECT count(DISTINCT (d.classid, d.objid)) FROM pg_catalog.pg_depend d
                  WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND d.refobjid IN (SELECT oid FROM ns)
-                   AND d.classid NOT IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass, 'pg_catalog.pg_constraint'::pg_catalog.regclass)))::int8::text AS objects`,
+                   AND d.classid NOT IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass, 'pg_catalog.pg_constraint'::pg_catalog.regclass))
+             + (SELECT count(*) FROM (SELECT classoid, objoid FROM pg_catalog.pg_description WHERE objsubid = 0
+                                      UNION SELECT classoid, objoid FROM pg_catalog.pg_seclabel WHERE objsubid = 0) x
+                 WHERE (x.classoid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND x.objoid IN (SELECT g.oid FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE c.relnamespace IN (SELECT oid FROM ns)))
+                    OR (x.classoid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND x.objoid IN (SELECT p.oid FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid WHERE c.relnamespace IN (SELECT oid FROM ns)))
+                    OR (x.classoid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND x.objoid IN (SELECT r.oid FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE c.relnamespace IN (SELECT oid FROM ns)))))::int8::text AS objects`,
     [schemas],
   );
   return { relations: Number(r.rows[0].relations), objects: Number(r.rows[0].objects), counted: 2 };

@@ -14,7 +14,8 @@ import type { StorageBackend } from '../../lib/storage/storage-backend';
  * The lock estimate against shapes that take locks the table count does not show. An atomic
  * restore holds, until COMMIT, a lock-table entry per relation it creates AND per other object it
  * creates, alters the owner of or comments on (functions, enum and domain types with their array
- * types, a refreshed materialized view's new heap, large objects); a replace also holds one per
+ * types, a refreshed materialized view's new heap, large objects, commented triggers, rules and
+ * policies); a replace also holds one per
  * object its DROP ... CASCADE removes (every column default, trigger, rule, policy, statistics
  * object, array type ...). The estimate must cover what the restore really holds, or a restore the
  * arithmetic let through fails halfway with "out of shared memory".
@@ -40,8 +41,14 @@ beforeAll(async () => {
       EXECUTE format('CREATE TYPE public.e%s AS ENUM (''a'', ''b'')', i);
       EXECUTE format('CREATE DOMAIN public.dm%s AS int CHECK (VALUE > 0)', i);
       EXECUTE format('CREATE TRIGGER tg%s BEFORE UPDATE ON public.d%s FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()', i, i);
+      FOR j IN 1..5 LOOP
+        EXECUTE format('CREATE TRIGGER tgc%s_%s BEFORE UPDATE ON public.d%s FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()', i, j, i);
+        EXECUTE format('COMMENT ON TRIGGER tgc%s_%s ON public.d%s IS ''commented''', i, j, i);
+      END LOOP;
       EXECUTE format('CREATE RULE r%s AS ON DELETE TO public.v%s DO INSTEAD NOTHING', i, i);
+      EXECUTE format('COMMENT ON RULE r%s ON public.v%s IS ''commented''', i, i);
       EXECUTE format('CREATE POLICY po%s ON public.d%s USING (true)', i, i);
+      EXECUTE format('COMMENT ON POLICY po%s ON public.d%s IS ''commented''', i, i);
       EXECUTE format('CREATE STATISTICS public.st%s ON a, b FROM public.d%s', i, i);
       PERFORM lo_from_bytea(0, 'large object');
     END LOOP; END $$`);
