@@ -186,18 +186,20 @@ export async function checkLocksFit(client: pg.ClientBase, needed: number, how: 
 
 /**
  * Lock-table entries a data-only reload of the tables `oids` holds until COMMIT, counted on the
- * target (OVERHEAD_LOCKS included): each table, its indexes, TOAST table and TOAST index (TRUNCATE
+ * target (OVERHEAD_LOCKS included): each table and its inheritance children and partitions (LOCK
+ * TABLE without ONLY locks them all), its indexes, TOAST table and TOAST index (TRUNCATE
  * gives them all new files) and owned sequences (setval); every foreign key touching them — its
  * constraint, dropped and re-added (two), its triggers, the table at its other end and the unique
  * index it references (the re-add validates through it); each user trigger disabled and re-enabled.
  */
 export async function locksToReload(client: pg.ClientBase, oids: number[]): Promise<number> {
   const r = await client.query<{ n: string }>(
-    `WITH t AS (SELECT DISTINCT unnest($1::pg_catalog.oid[]) AS oid),
+    `WITH RECURSIVE t AS (SELECT DISTINCT unnest($1::pg_catalog.oid[]) AS oid),
           fk AS (SELECT k.oid, k.conrelid, k.confrelid, k.conindid FROM pg_catalog.pg_constraint k
                   WHERE k.contype = 'f' AND (k.conrelid IN (SELECT oid FROM t) OR k.confrelid IN (SELECT oid FROM t))),
+          kin AS (SELECT oid FROM t UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN kin ON i.inhparent = kin.oid),
           rels AS (
-            SELECT oid FROM t
+            SELECT oid FROM kin
             UNION SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid IN (SELECT oid FROM t)
             UNION SELECT c.reltoastrelid FROM pg_catalog.pg_class c WHERE c.oid IN (SELECT oid FROM t) AND c.reltoastrelid <> 0
             UNION SELECT i.indexrelid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_index i ON i.indrelid = c.reltoastrelid WHERE c.oid IN (SELECT oid FROM t)

@@ -36,6 +36,11 @@ beforeAll(async () => {
       EXECUTE format('INSERT INTO public.r%s (note, ${Array.from({ length: FKS }, (_, j) => `h${j}`).join(', ')}) VALUES (''x'', ${vals})', i);
     END LOOP; END $$`);
   });
+  // An inheritance parent with 300 children: LOCK TABLE (without ONLY) locks every one of them.
+  await withClient(src.url, async (c) => {
+    await c.query(`CREATE TABLE public.inh (id int, note text); INSERT INTO public.inh VALUES (1, 'parent row')`);
+    await c.query(`DO $$ BEGIN FOR i IN 1..300 LOOP EXECUTE format('CREATE TABLE public.inh%s () INHERITS (public.inh)', i); END LOOP; END $$`);
+  });
   ({ storage } = await tempStorage());
   id = (await runBackup({ databaseUrl: src.url, storage, trigger: 'cli' })).id;
   // The live database moves on: a row more in the hub and in two referencing tables.
@@ -74,6 +79,15 @@ describe('data-only restore of many tables on stock lock settings', () => {
     // (Reloading the hub itself, even without --cascade, drops and re-adds its 3,000 foreign keys.)
     expect(await rowsOf(src.url)).toEqual({ hub, r: 2 });
     expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(estimate);
+  }, 300_000);
+
+  it('reloading an inheritance parent counts the children its LOCK TABLE locks', async () => {
+    const oids = await withClient(src.url, async (c) => (await c.query(`SELECT ARRAY['public.inh'::regclass::oid]::int8[] AS o`)).rows[0].o.map(Number));
+    const estimate = await withClient(src.url, (c) => locksToReload(c, oids));
+    const { peak } = await restoreLockPeak(src.url, () => restoreBackup({ source: id, storage, targetUrl: src.url, mode: 'data-only', tables: ['inh'], checkContent: true }));
+    expect(await withClient(src.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ONLY public.inh`)).rows[0].n)).toBe(1);
+    expect(peak).toBeGreaterThan(300);
     expect(peak).toBeLessThanOrEqual(estimate);
   }, 300_000);
 });
