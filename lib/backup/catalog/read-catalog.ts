@@ -198,10 +198,10 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
             (SELECT array_agg(i.inhparent::pg_catalog.regclass::text ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) AS "parentNames",
             (SELECT tc.reloptions::text[] FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid) AS toastoptions,
             CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS oftype,
-            CASE WHEN am.amname <> 'heap' THEN pg_catalog.quote_ident(am.amname) END AS am
+            CASE WHEN am.amname <> 'heap' OR c.relkind = 'p' THEN pg_catalog.quote_ident(am.amname) END AS am
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_catalog.pg_type rt ON rt.oid = c.reltype
-       LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam AND c.relkind IN ('r', 'm')
+       LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam AND c.relkind IN ('r', 'm', 'p')
       WHERE ${NS} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
       ORDER BY n.nspname, c.relname`,
   );

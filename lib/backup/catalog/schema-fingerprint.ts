@@ -230,7 +230,7 @@ SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relki
        c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relispartition,
        pg_catalog.obj_description(c.oid, 'pg_class'),
        (SELECT 'toast ' || tc.reloptions::text FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid),
-       CASE WHEN c.relkind IN ('r', 'm') THEN (SELECT 'am ' || am.amname FROM pg_catalog.pg_am am WHERE am.oid = c.relam) END,
+       CASE WHEN c.relkind IN ('r', 'm', 'p') THEN (SELECT 'am ' || am.amname FROM pg_catalog.pg_am am WHERE am.oid = c.relam) END,
        CASE WHEN c.reloftype <> 0 THEN 'of ' || c.reloftype::pg_catalog.regtype::text END,
        (SELECT concat_ws(' ', 'sequence', sq.seqtypid::pg_catalog.regtype, sq.seqstart, sq.seqincrement, sq.seqmax, sq.seqmin, sq.seqcache, sq.seqcycle)
           FROM pg_catalog.pg_sequence sq WHERE sq.seqrelid = c.oid),
