@@ -182,7 +182,10 @@ function tableSql(ctx: RelationContext, r: RelRow, q: string, cols: ColumnRow[],
   const body = lines.length ? ` (\n${lines.join(',\n')}\n)` : typed ? '' : ' ()';
   let s = `CREATE ${unlogged}${foreign ? 'FOREIGN ' : ''}TABLE ${q}${typed ? ` OF ${r.oftype}` : ''}${body}`;
   // A parent outside the dumped schemas keeps its name (a dependency the restore checks for).
-  if (!isPartition && r.parentNames?.length) s += `\nINHERITS (${r.parentNames.join(', ')})`;
+  if (!isPartition && r.parentNames?.length) {
+    if (inheritsLater(ctx, r, cols, parents)) after.push(...r.parentNames.map((p) => `ALTER TABLE ONLY ${q} INHERIT ${p};\n`));
+    else s += `\nINHERITS (${r.parentNames.join(', ')})`;
+  }
   if (r.relkind === 'p') s += `\nPARTITION BY ${r.partkey}`;
   if (r.am) s += `\nUSING ${r.am}`;
   if (foreign) s += foreign.tail;
@@ -191,6 +194,26 @@ function tableSql(ctx: RelationContext, r: RelRow, q: string, cols: ColumnRow[],
   if (r.relreplident === 'f') after.push(`ALTER TABLE ONLY ${q} REPLICA IDENTITY FULL;\n`);
   if (r.relreplident === 'n' && !foreign) after.push(`ALTER TABLE ONLY ${q} REPLICA IDENTITY NOTHING;\n`);
   return { kind: foreign ? 'FOREIGN TABLE' : 'TABLE', sql: s + after.join('') };
+}
+
+/**
+ * A child made by ALTER TABLE ... INHERIT (every column and inherited CHECK its own) whose column
+ * order is not what CREATE TABLE ... INHERITS gives (the parents' columns first, then its own):
+ * created stand-alone with its columns in order, then ALTER TABLE ONLY ... INHERIT each parent,
+ * which keeps every column and CHECK local as in the source (pg_dump -s prints it alike). Before,
+ * the restored child had another column order (SELECT *, INSERT without a column list changed).
+ * Only when every parent is dumped and every inherited CHECK is created with the table (ALTER
+ * TABLE INHERIT needs them); otherwise INHERITS, as pg_dump.
+ */
+function inheritsLater(ctx: RelationContext, r: RelRow, cols: ColumnRow[], parents: RelRow[]): boolean {
+  if (r.oftype !== null || ctx.foreignTables.has(r.oid) || parents.length !== (r.parents ?? []).length) return false;
+  if (!cols.every((c) => c.attislocal)) return false;
+  const inherited = (ctx.consByRel.get(r.oid) ?? []).filter((c) => c.coninhcount > 0);
+  if (!inherited.every((c) => c.contype === 'c' && c.conislocal && c.convalidated && !ctx.separateChecks.has(c.oid))) return false;
+  const order: string[] = [];
+  for (const p of parents) for (const pc of ctx.g.colsByRel.get(p.oid) ?? []) if (!order.includes(pc.attname)) order.push(pc.attname);
+  for (const c of cols) if (!order.includes(c.attname)) order.push(c.attname);
+  return order.join('\u0000') !== cols.map((c) => c.attname).join('\u0000');
 }
 
 /**
