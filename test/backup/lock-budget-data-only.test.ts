@@ -71,6 +71,20 @@ describe('data-only restore of many tables on stock lock settings', () => {
     }
   }, 300_000);
 
+  it('--tables hub alone (no --cascade) still drops and re-adds its 3,000 foreign keys: refused the same way, without offering fewer tables', async () => {
+    const before = await rowsOf(src.url);
+    const err = await restoreBackup({ source: id, storage, targetUrl: src.url, mode: 'data-only', tables: ['hub'] }).then(
+      () => null,
+      (e: Error & { code?: string }) => e,
+    );
+    if (err) {
+      expect(err.message).not.toMatch(/out of shared memory/);
+      expect(err).toMatchObject({ code: 'conflict' });
+      expect(err.message).toMatch(/set max_locks_per_transaction = \d+ on the target server and restart it; nothing was changed/);
+      expect(await rowsOf(src.url)).toEqual(before);
+    }
+  }, 300_000);
+
   it('a data-only reload that fits is not refused, and holds no more locks than the estimate', async () => {
     const oids = await withClient(src.url, async (c) => (await c.query(`SELECT ARRAY['public.r1'::regclass::oid, 'public.r${TABLES}'::regclass::oid]::int8[] AS o`)).rows[0].o.map(Number));
     const estimate = await withClient(src.url, (c) => locksToReload(c, oids));

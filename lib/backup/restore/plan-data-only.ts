@@ -31,7 +31,8 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
   // All of it is ONE transaction: refuse now, not after emptying the 3,000th table.
   await checkLocksFit(client, await locksToReload(client, [...oids.values()]), {
     what: 'the tables, their indexes and TOAST relations, the foreign keys touching them and their triggers',
-    orElse: `, or reload fewer tables per restore${ctx.opts.cascade ? ' (--cascade adds every table that references them)' : ''}`,
+    // (One table's foreign keys alone may be the bulk: then fewer tables is no way out.)
+    orElse: chosen.length > 1 ? `, or reload fewer tables per restore${ctx.opts.cascade ? ' (--cascade adds every table that references them)' : ''}` : '',
   });
   const lines = [`empty ${chosen.map((t) => `${t.schema}.${t.name}`).join(', ')} (TRUNCATE) and reload their rows; reset their sequences`, ...cascaded];
   for (const fk of incoming) lines.push(`check ${fk.schema}.${fk.table} (${fk.name}) still finds every row it references; refuse otherwise`);
