@@ -11,7 +11,9 @@ import { roundTripEveryPath } from './every-path';
  *    GRANT ... ON FUNCTION agg(double precision ORDER BY double precision), a syntax error, so every
  *    restore failed (rolled back) after a succeeded backup;
  *  - the owner or a privilege of a routine whose name holds a parenthesis ("f(x", "agg)(", "p()"):
- *    the name was cut at its first '(', a syntax error in the OWNER member, every restore failed.
+ *    the name was cut at its first '(', a syntax error in the OWNER member, every restore failed;
+ *  - the privileges of plpgsql (REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC): an extension member
+ *    outside the schemas, not backed up, the drill green.
  * By our restore, --jobs 2 and gunzip | psql, compared by pg_dump -s of the whole database (owners
  * and privileges) on PostgreSQL 15, the catalog fingerprint and the drill.
  */

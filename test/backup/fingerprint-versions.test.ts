@@ -157,6 +157,8 @@ it('a drill sees a lost or changed object of every kind the backup dumps (collat
     ['publication fp_pub', `COMMENT ON PUBLICATION fp_pub IS 'x'`, `COMMENT ON PUBLICATION fp_pub IS NULL`],
     // Before: default privileges for every schema (no IN SCHEMA) were not compared (nor backed up).
     ['default privileges postgres (every schema) f', `ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC`, `ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC`],
+    // ... nor the privileges of the procedural language (an extension member outside the schemas).
+    ['language plpgsql', `REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC`, `GRANT USAGE ON LANGUAGE plpgsql TO PUBLIC`],
   ];
   for (const [key, change, undo] of cases) {
     await withClient(db.url, (c) => c.query(change));

@@ -75,6 +75,12 @@ export interface SecurityCatalog {
   publications: PublicationRow[];
   /** Roles that policies of dumped tables are for (CREATE POLICY ... TO role). */
   policyRoles: string[];
+  /**
+   * Procedural languages that are extension members (plpgsql) whose privileges changed since
+   * CREATE EXTENSION (base: pg_init_privs): database-wide, restored as pg_dump does
+   * (REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC is a common hardening).
+   */
+  languages: { lanname: string; owner: string; acl: string[]; base: string[] }[];
 }
 
 /** Roles a restore of the dump needs, by what needs them. */
@@ -128,7 +134,7 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
   );
   // Column ACLs, per-schema default privileges, policy roles and publications in one round trip (the dumper's
   // query count is fixed and small whatever the schema's size).
-  const [rest] = await q<{ columnAcls: ColumnAclRow[] | null; defaultAcls: DefaultAclRow[] | null; policyRoles: string[] | null; publications: PublicationJson[] | null }>(
+  const [rest] = await q<{ columnAcls: ColumnAclRow[] | null; defaultAcls: DefaultAclRow[] | null; policyRoles: string[] | null; publications: PublicationJson[] | null; languages: SecurityCatalog['languages'] | null }>(
     `SELECT (SELECT pg_catalog.json_agg(x ORDER BY x.attrelid, x.attnum) FROM (
                SELECT a.attrelid::int AS attrelid, a.attnum, a.attname, a.attacl::text[] AS acl
                  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
@@ -144,12 +150,22 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
             (SELECT pg_catalog.array_agg(DISTINCT pg_catalog.pg_get_userbyid(r.oid)::text) FROM pg_catalog.pg_policy p
                JOIN pg_catalog.pg_class c ON c.oid = p.polrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace,
                LATERAL unnest(p.polroles) r(oid) WHERE ${NS} AND r.oid <> 0) AS "policyRoles",
-            (${publicationsJsonSql(serverVersionNum)}) AS publications`,
+            (${publicationsJsonSql(serverVersionNum)}) AS publications,
+            (SELECT pg_catalog.json_agg(x ORDER BY x.lanname) FROM (
+               SELECT l.lanname::text, pg_catalog.pg_get_userbyid(l.lanowner)::text AS owner, l.lanacl::text[] AS acl,
+                      coalesce((SELECT ip.initprivs::text[] FROM pg_catalog.pg_init_privs ip
+                                 WHERE ip.classoid = 'pg_catalog.pg_language'::pg_catalog.regclass AND ip.objoid = l.oid AND ip.objsubid = 0),
+                               pg_catalog.acldefault('l', l.lanowner)::text[]) AS base
+                 FROM pg_catalog.pg_language l
+                WHERE l.lanispl AND l.lanacl IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_language'::pg_catalog.regclass
+                                 AND d.objid = l.oid AND d.deptype = 'e')) x) AS languages`,
   );
   const columnAcls = rest.columnAcls ?? [];
   const defaultAcls = rest.defaultAcls ?? [];
   const policyRoles = (rest.policyRoles ?? []).sort();
-  return { owned, columnAcls, defaultAcls, publications: parsePublications(rest.publications), policyRoles };
+  const languages = (rest.languages ?? []).filter((l) => buildAclCommands({ type: 'LANGUAGE', name: 'x', owner: l.owner }, l.acl, l.base, { serverVersionNum }) !== '');
+  return { owned, columnAcls, defaultAcls, publications: parsePublications(rest.publications), policyRoles, languages };
 }
 
 type PublicationJson = Omit<PublicationRow, 'tables' | 'schemas'> & {
@@ -304,6 +320,12 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
     const n = ctx.add({ section: 'post-data', kind: 'DEFAULT ACL', schema: schema || null, name: role, sql });
     n.priority = 91.5;
     for (const d of deps.get(schema) ?? []) n.deps.add(d);
+  }
+  for (const l of sec.languages ?? []) {
+    const target = { type: 'LANGUAGE' as const, name: quoteIdent(l.lanname), owner: l.owner };
+    const n = ctx.add({ section: 'post-data', kind: 'ACL', schema: null, name: `LANGUAGE ${l.lanname}`, sql: buildAclCommands(target, l.acl, l.base, opts) });
+    n.priority = 91;
+    for (const r of aclStatementRoles(target, l.acl, l.base)) privRoles.add(r);
   }
   for (const p of sec.publications) {
     const n = ctx.add({ section: 'post-data', kind: 'PUBLICATION', schema: null, name: p.pubname, sql: publicationSql(p) });

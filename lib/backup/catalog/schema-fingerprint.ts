@@ -320,6 +320,10 @@ UNION ALL
 SELECT 'default privileges ' || pg_catalog.pg_get_userbyid(d.defaclrole) || ' ' || coalesce(n.nspname, '(every schema)') || ' ' || d.defaclobjtype::text, ${ACL_ITEMS('d.defaclacl')}::text, d.defaclacl::text
   FROM pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace WHERE n.nspname = ANY($1::text[]) OR d.defaclnamespace = 0
 UNION ALL
+SELECT 'language ' || pg_catalog.quote_ident(l.lanname), ${ACL_ITEMS('l.lanacl')}::text, NULL
+  FROM pg_catalog.pg_language l WHERE l.lanispl AND l.lanacl IS NOT NULL
+   AND ${ACL_ITEMS('l.lanacl')} IS DISTINCT FROM ${ACL_ITEMS(`coalesce((SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip WHERE ip.classoid = 'pg_catalog.pg_language'::pg_catalog.regclass AND ip.objoid = l.oid AND ip.objsubid = 0), pg_catalog.acldefault('l', l.lanowner))`)}
+UNION ALL
 SELECT 'publication ' || p.pubname || ' ' || pr.prrelid::pg_catalog.regclass::text, 'member', ${v15 ? `concat_ws(' | ', pr.prattrs::text, pg_catalog.pg_get_expr(pr.prqual, pr.prrelid))` : 'NULL'}
   FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid
   JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
