@@ -124,10 +124,15 @@ export async function loadTablesInParallel(
     onVerify: (what: string) => void;
     /** Lock-table entries one connection's transaction may hold (lock-budget.ts); 0: no batches, a transaction per table. */
     batchLocks: number;
+    /**
+     * The plan's tables (not every manifest table: a referenced table outside the backup that
+     * already has rows in the target is neither loaded nor compared, as in the atomic restore).
+     */
+    tables: ManifestTable[];
   },
 ): Promise<{ report: RestoredTable[]; earlyDone: Set<number> }> {
   const report: RestoredTable[] = [];
-  const withData = m.tables.filter((t) => t.entries.length > 0);
+  const withData = opts.tables.filter((t) => t.entries.length > 0);
   const loadedKeys = new Set(withData.map((t) => tkey(t.schema, t.name)));
   // Keys and indexes of a loaded table need nothing but that table (pre-data made everything else
   // they reference): they run early. The rest of post-data (foreign keys, which need every
@@ -263,7 +268,7 @@ export async function loadTablesInParallel(
   }
 
   await runTaskGraph(workers, loads, ready, ctx.signal, wakeUp);
-  for (const t of m.tables) {
+  for (const t of opts.tables) {
     if (t.entries.length === 0 && !t.dataExcluded) report.push({ schema: t.schema, name: t.name, expectedRows: t.rows, rows: 0, contentMatches: opts.checkContent ? t.contentSha256 === contentShaOf([]) : null });
   }
   return { report, earlyDone };

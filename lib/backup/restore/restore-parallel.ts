@@ -67,12 +67,12 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     const reader = rangedReader(checked.source);
     const counters = { bytesRead: 0, rowsLoaded: 0, tablesDone: 0 };
     const progress = (current: string, phase: RestoreProgress['phase'] = 'loading') =>
-      opts.onProgress?.({ phase, bytesRead: reader.position, totalBytes: m.archive.sizeBytes, rowsLoaded: counters.rowsLoaded, totalRows: m.totals.rows, tablesDone: counters.tablesDone, totalTables: m.tables.length, current });
+      opts.onProgress?.({ phase, bytesRead: reader.position, totalBytes: m.archive.sizeBytes, rowsLoaded: counters.rowsLoaded, totalRows: lp.plan.rows, tablesDone: counters.tablesDone, totalTables: lp.tables.length, current });
     const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), onMember: (current) => progress(current) };
     const header = m.entries.filter((e) => e.section === 'header');
     for (const w of workers) await loadMembers(w, reader, header, lp.actions, ctx);
     await runSqlBatched(main, reader, m.entries.filter((e) => e.section === 'pre-data'), lp.actions, ctx, batchLocks);
-    const { report, earlyDone } = await loadTablesInParallel(workers, reader, m, lp.actions, ctx, { checkContent: Boolean(opts.checkContent), onVerify: (what) => progress(what, 'verifying'), batchLocks });
+    const { report, earlyDone } = await loadTablesInParallel(workers, reader, m, lp.actions, ctx, { checkContent: Boolean(opts.checkContent), onVerify: (what) => progress(what, 'verifying'), batchLocks, tables: lp.tables });
     await runSqlBatched(main, reader, m.entries.filter((e) => e.section === 'sequence-set'), lp.actions, ctx, batchLocks);
     await loadPostData(workers, main, reader, m.entries.filter((e) => e.section === 'post-data' && !earlyDone.has(e.index)), lp.actions, ctx, batchLocks);
     report.sort((a, b) => (a.schema + a.name).localeCompare(b.schema + b.name));
