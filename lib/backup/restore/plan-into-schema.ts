@@ -36,7 +36,7 @@ export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
   const chosen = selectTables(m, ctx.opts.tables ?? []);
   for (const t of chosen) if (t.dataExcluded) throw new AppError('usage', `backup ${m.id} holds no rows of ${t.schema}.${t.name} (its data was excluded)`);
   if (await schemaExists(client, into)) throw new AppError('conflict', `schema ${into} already exists in the target ${target}: --into-schema needs a new schema name`);
-  const lines = [`create schema ${into} with ${chosen.map((t) => t.name).join(', ')} (definitions without foreign keys or triggers, and rows)`];
+  const lines = [`create schema ${into} with ${chosen.map((t) => t.name).join(', ')} (definitions without foreign keys, triggers or inheritance parents, and rows)`];
   const loadSet = new Set(chosen.map((t) => tkey(t.schema, t.name)));
   const byKey = tablesByKey(m);
   const ownerOf = (e: ManifestEntry) => (e.kind === 'TABLE' ? tkey(e.schema, e.name) : e.table !== undefined ? tkey(e.schema, e.table) : null);
@@ -54,6 +54,18 @@ export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
   return loadPlan(ctx, chosen, actions, lines, {
     async prepare(c) {
       await c.query(`CREATE SCHEMA ${quoteIdent(into)}`);
+    },
+    // An inheritance child's copy keeps its definition's INHERITS (the live parent): the live
+    // parent's queries would return the copy's rows too. Stand-alone instead, as a partition's copy
+    // is never attached: NO INHERIT keeps its inherited columns and CHECKs as its own.
+    async finish(c) {
+      const r = await c.query<{ child: string; parent: string }>(
+        `SELECT i.inhrelid::pg_catalog.regclass::text AS child, i.inhparent::pg_catalog.regclass::text AS parent
+           FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+          WHERE c.relnamespace = $1::text::pg_catalog.regnamespace ORDER BY i.inhrelid, i.inhseqno`,
+        [quoteIdent(into)],
+      );
+      for (const x of r.rows) await c.query(`ALTER TABLE ONLY ${x.child} NO INHERIT ${x.parent}`);
     },
     locate: (t) => ({ schema: into, name: t.name }),
   });
