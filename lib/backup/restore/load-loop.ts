@@ -6,8 +6,10 @@ import type { ArchiveSource } from '../archive-reader';
 import { ByteReader, readMember, skipBytes } from '../archive-reader';
 import type { Manifest, ManifestEntry, ManifestTable } from '../manifest';
 import { describeEntry } from '../manifest';
+import { qualifiedName, quoteIdent } from '../catalog/quote-ident';
 import { copyMember, readSqlMember } from './load-member';
 import { tkey } from './plan-base';
+import { enabledUserTriggers } from './target-catalog';
 import type { LoadCounters, MemberAction, MemberReader, RestoredTable } from './restore-types';
 import { readTableContent } from './table-content';
 
@@ -173,7 +175,13 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
         if (e.section === 'sequence-set') await ctx.beforeSequences?.();
         if (sql.trim()) await client.query(sql);
       } else {
+        // A referenced table outside the backup (auth.users) is the TARGET's own table, with the
+        // target's triggers: one creating a row elsewhere per user (a profile, which the backup
+        // has already) would fire on every backed-up row. Its user triggers are off while its
+        // rows load, inside the load's transaction, and back in their own firing mode after.
+        const off = a.table.referenced ? await userTriggersOff(client, a.into ?? a.table) : [];
         const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced && !ctx.noFreeze, into: a.into, binary: ctx.binary && e.rawLength >= BINARY_MIN_BYTES, onBinaryRows: (n) => (ctx.counters.binaryRows = (ctx.counters.binaryRows ?? 0) + n), onBytes: () => ctx.onMember?.(current) }));
+        for (const t of off) await client.query(`ALTER TABLE ${t.rel} ${t.enable} TRIGGER ${quoteIdent(t.name)}`);
         ctx.counters.rowsLoaded += rows;
         const k = tkey(a.table.schema, a.table.name);
         ctx.loaded.set(k, (ctx.loaded.get(k) ?? 0) + rows);
@@ -187,6 +195,14 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
       throw new AppError(ae.code === 'internal' ? 'db_error' : ae.code, msg.startsWith(`${current}: `) ? msg : `${current}: ${msg}`, { cause: err });
     }
   }
+}
+
+/** Disables the enabled user triggers of `table` (in the caller's transaction); returns them to re-enable. */
+async function userTriggersOff(client: pg.ClientBase, table: { schema: string; name: string }): Promise<{ rel: string; name: string; enable: string }[]> {
+  const oid = Number((await client.query(`SELECT $1::regclass::oid AS oid`, [qualifiedName(table.schema, table.name)])).rows[0].oid);
+  const triggers = await enabledUserTriggers(client, [oid]);
+  for (const t of triggers) await client.query(`ALTER TABLE ${t.rel} DISABLE TRIGGER ${quoteIdent(t.name)}`);
+  return triggers;
 }
 
 /**
