@@ -164,12 +164,22 @@ export async function touchingForeignKeys(client: pg.ClientBase, oids: number[])
   return r.rows as IncomingForeignKey[];
 }
 
-/** Rows of `fk`'s table whose key no longer matches a row of the referenced table. */
+/**
+ * Rows of `fk`'s table whose key no longer matches a row of the referenced table. A foreign key of
+ * an ordinary table covers its OWN rows and references the other table's own rows (keys are not
+ * inherited: an inheritance child's rows are neither checked nor matched), so both sides are read
+ * ONLY; a partitioned table's key covers all its partitions (ONLY would read none of them).
+ */
 export async function orphanCount(client: pg.ClientBase, fk: IncomingForeignKey): Promise<number> {
   const notNull = fk.columns.map((c) => `c.${q(c)} IS NOT NULL`).join(' AND ');
   const match = fk.columns.map((c, i) => `p.${q(fk.refColumns[i])} = c.${q(c)}`).join(' AND ');
+  const kinds = await client.query<{ c: string; p: string }>(`SELECT (SELECT relkind FROM pg_catalog.pg_class WHERE oid = $1::regclass) AS c, (SELECT relkind FROM pg_catalog.pg_class WHERE oid = $2::regclass) AS p`, [
+    qrel(fk.schema, fk.table),
+    qrel(fk.refSchema, fk.refTable),
+  ]);
+  const only = (kind: string) => (kind === 'p' ? '' : 'ONLY ');
   const r = await client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM ${qrel(fk.schema, fk.table)} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${qrel(fk.refSchema, fk.refTable)} p WHERE ${match})`,
+    `SELECT count(*) AS n FROM ${only(kinds.rows[0].c)}${qrel(fk.schema, fk.table)} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${only(kinds.rows[0].p)}${qrel(fk.refSchema, fk.refTable)} p WHERE ${match})`,
   );
   return Number(r.rows[0].n);
 }
