@@ -182,6 +182,9 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
         const off = a.table.referenced ? await userTriggersOff(client, a.into ?? a.table) : [];
         const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced && !ctx.noFreeze, into: a.into, binary: ctx.binary && e.rawLength >= BINARY_MIN_BYTES, onBinaryRows: (n) => (ctx.counters.binaryRows = (ctx.counters.binaryRows ?? 0) + n), onBytes: () => ctx.onMember?.(current) }));
         for (const t of off) await client.query(`ALTER TABLE ${t.rel} ${t.enable} TRIGGER ${quoteIdent(t.name)}`);
+        // Its own sequences (serial, identity) are the target's too: moved past the loaded keys, or
+        // the next insert collides with a restored row.
+        if (a.table.referenced && a.table.entries[a.table.entries.length - 1] === e.index) await advanceOwnedSequences(client, a.into ?? a.table, ctx);
         ctx.counters.rowsLoaded += rows;
         const k = tkey(a.table.schema, a.table.name);
         ctx.loaded.set(k, (ctx.loaded.get(k) ?? 0) + rows);
@@ -203,6 +206,33 @@ async function userTriggersOff(client: pg.ClientBase, table: { schema: string; n
   const triggers = await enabledUserTriggers(client, [oid]);
   for (const t of triggers) await client.query(`ALTER TABLE ${t.rel} DISABLE TRIGGER ${quoteIdent(t.name)}`);
   return triggers;
+}
+
+/**
+ * Moves each sequence owned by a column of `table` to the column's max when it is behind (never
+ * back). setval is not undone by ROLLBACK: it waits for `beforeSequences` (the archive's SHA-256),
+ * and only when there is a sequence to move.
+ */
+async function advanceOwnedSequences(client: pg.ClientBase, table: { schema: string; name: string }, ctx: LoadContext): Promise<void> {
+  const rel = qualifiedName(table.schema, table.name);
+  const r = await client.query<{ seq: string; col: string }>(
+    `SELECT s.oid::pg_catalog.regclass::text AS seq, pg_catalog.quote_ident(a.attname) AS col
+       FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        AND d.refobjid = $1::pg_catalog.regclass AND d.deptype IN ('a', 'i')
+        AND a.atttypid IN ('pg_catalog.int2'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype, 'pg_catalog.int8'::pg_catalog.regtype)`,
+    [rel],
+  );
+  if (r.rows.length === 0) return;
+  await ctx.beforeSequences?.();
+  for (const { seq, col } of r.rows) {
+    await client.query(
+      `SELECT pg_catalog.setval($1::pg_catalog.regclass, x.m) FROM (SELECT max(${col})::int8 AS m FROM ONLY ${rel}) x, ${seq} s
+        WHERE x.m IS NOT NULL AND (x.m > s.last_value OR (x.m = s.last_value AND NOT s.is_called))`,
+      [seq],
+    );
+  }
 }
 
 /**
