@@ -12,7 +12,8 @@ import type { TestDatabase } from '../helpers/db';
 
 const EMAIL = 'ui@tickethub.et';
 const PASSWORD = 'browser test password';
-const SHOTS = process.env.SCREENSHOT_DIR ?? os.tmpdir();
+// Screenshots for review land in test-results/ (git-ignored), as the dashboard test's do, not in the temp directory.
+const SHOTS = process.env.SCREENSHOT_DIR ?? path.resolve(import.meta.dirname, '../../test-results');
 
 let db: TestDatabase;
 let app: AppServer;

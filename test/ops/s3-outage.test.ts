@@ -6,6 +6,7 @@ import { S3Storage } from '../../lib/storage/s3/s3-storage';
 import { createTestDatabase, withClient } from '../helpers/db';
 import type { TestDatabase } from '../helpers/db';
 import { startS3Server } from '../helpers/s3-server';
+import { tempDir } from '../helpers/temp-dirs';
 import type { TestS3Server } from '../helpers/s3-server';
 
 /**
@@ -23,6 +24,7 @@ const BIN = path.join(ROOT, 'bin/tickethub-backup.mjs');
 let db: TestDatabase;
 let s3: TestS3Server;
 let prefix: string;
+let childTmp: string;
 
 interface CliRun {
   code: number;
@@ -32,7 +34,8 @@ interface CliRun {
 
 function startCli(args: string[]): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...s3.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // TMPDIR of its own: a run killed mid-backup cannot remove its spool directory; this file's temp dir goes at its end.
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...s3.env, TMPDIR: childTmp }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -132,6 +135,7 @@ const results = new Map<string, CliRun>();
 const pendingRemoval = new Set<string>();
 
 beforeAll(async () => {
+  childTmp = await tempDir('s3-outage-');
   db = await createTestDatabase({ migrate: true, prefix: 's3out' });
   // More than one 8 MiB multipart part once compressed: the archive goes up as a multipart upload.
   await withClient(db.url, (c) =>
