@@ -130,7 +130,8 @@ describe('tickethub-backup backup / list / show / reindex', () => {
       await c.query(`INSERT INTO public.big SELECT g, repeat(md5(g::text), 10) FROM generate_series(1, 300000) g`);
     });
     const dir = path.join(tmp, 'killed');
-    const child = spawn(process.execPath, [BIN, 'backup', '--database-url', big.url, '--storage', dir], { cwd: ROOT, stdio: 'ignore' });
+    // TMPDIR inside this file's temp directory: a killed backup cannot remove its spool directory.
+    const child = spawn(process.execPath, [BIN, 'backup', '--database-url', big.url, '--storage', dir], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, TMPDIR: tmp } });
     const exited = new Promise((r) => child.on('close', r));
     const watcher = new pg.Client({ connectionString: big.url });
     await watcher.connect();
