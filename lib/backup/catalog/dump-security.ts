@@ -304,10 +304,11 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
     for (const d of deps.get(s) ?? []) n.deps.add(d);
     ownerNodes.set(s, n);
   }
-  const hasDefaults = (s: string) => [...defaultSql.keys()].some((k) => k.startsWith(`${s}\u0000`));
   for (const s of ctx.schemas) {
+    // Every schema gets one, GRANTs or not: its reset takes away what the target's default
+    // privileges gave the objects the restore creates (a schema that never granted anything, restored
+    // into a database whose defaults grant ALL ON TABLES TO anon, kept anon's ALL).
     const sql = aclSql.get(s) ?? '';
-    if (!sql && !hasDefaults(s)) continue;
     const n = ctx.add({ section: 'post-data', kind: 'ACL', schema: s, name: s, sql: aclResetSql(s) + sql });
     n.priority = 91;
     for (const d of deps.get(s) ?? []) n.deps.add(d);
@@ -362,35 +363,52 @@ function dollarQuote(body: string): string {
 }
 
 /**
- * Revokes whatever anyone but the owner holds on the schema's objects (and per-schema default
- * privileges), so the GRANTs that follow produce exactly the source's ACLs whatever default
- * privileges the target applied when the objects were created. Extension members are left alone.
+ * Brings the schema's objects back to acldefault() (revokes whatever anyone but the owner holds,
+ * gives back PUBLIC's and the owner's defaults) and revokes its per-schema default privileges, so
+ * the GRANTs that follow produce exactly the source's ACLs whatever default privileges the target
+ * applied when the objects were created. Extension members are left alone.
  */
 export function aclResetSql(schema: string): string {
   const s = quoteLiteral(schema);
   const reg = `${quoteLiteral(quoteIdent(schema))}::pg_catalog.regnamespace`;
+  // The schema, and its objects that can carry privileges (acldefault's object type in t); extension
+  // members are left alone (CREATE EXTENSION gave them theirs).
+  const objects = `(SELECT CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.oid::pg_catalog.regclass::text AS name,
+                   c.relacl AS acl, c.relowner AS owner, CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char" AS t,
+                   'pg_catalog.pg_class'::pg_catalog.regclass AS cls, c.oid
+              FROM pg_catalog.pg_class c WHERE c.relnamespace = ${reg} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+            UNION ALL
+            SELECT CASE WHEN p.prokind = 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.oid::pg_catalog.regprocedure::text,
+                   p.proacl, p.proowner, 'f'::"char", 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid
+              FROM pg_catalog.pg_proc p WHERE p.pronamespace = ${reg}
+            UNION ALL
+            SELECT 'TYPE', t.oid::pg_catalog.regtype::text, t.typacl, t.typowner, 'T'::"char", 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid
+              FROM pg_catalog.pg_type t WHERE t.typnamespace = ${reg} AND t.typacl IS NOT NULL
+            UNION ALL
+            SELECT 'SCHEMA', pg_catalog.quote_ident(n.nspname), n.nspacl, n.nspowner, 'n'::"char", 'pg_catalog.pg_namespace'::pg_catalog.regclass, n.oid
+              FROM pg_catalog.pg_namespace n WHERE n.nspname = ${s}) o`;
+  const notExtension = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = o.cls AND d.objid = o.oid AND d.deptype = 'e')`;
+  const who = (g: string) => `CASE WHEN ${g} = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(${g})) END`;
+  // 1. Revoke what anyone but the owner holds. 2. Give back what acldefault() holds and the object
+  // lacks (PUBLIC's EXECUTE on a function, USAGE on a type, an owner's privilege a default privilege
+  // took away): every object is then as if just created without default privileges, which is
+  // what the backup's GRANT/REVOKE statements (relative to acldefault, like pg_dump's) start from.
+  // An object the backup never granted anything on must end with exactly PUBLIC's defaults.
   const body = `
 DECLARE r record;
 BEGIN
   FOR r IN
-    SELECT DISTINCT pg_catalog.format('REVOKE ALL ON %s %s FROM %s CASCADE', o.kind, o.name,
-             CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END) AS stmt
-      FROM (SELECT CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.oid::pg_catalog.regclass::text AS name,
-                   c.relacl AS acl, c.relowner AS owner, 'pg_catalog.pg_class'::pg_catalog.regclass AS cls, c.oid
-              FROM pg_catalog.pg_class c WHERE c.relnamespace = ${reg} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-            UNION ALL
-            SELECT CASE WHEN p.prokind = 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, p.oid::pg_catalog.regprocedure::text,
-                   p.proacl, p.proowner, 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid
-              FROM pg_catalog.pg_proc p WHERE p.pronamespace = ${reg}
-            UNION ALL
-            SELECT 'TYPE', t.oid::pg_catalog.regtype::text, t.typacl, t.typowner, 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid
-              FROM pg_catalog.pg_type t WHERE t.typnamespace = ${reg} AND t.typacl IS NOT NULL
-            UNION ALL
-            SELECT 'SCHEMA', pg_catalog.quote_ident(n.nspname), n.nspacl, n.nspowner, 'pg_catalog.pg_namespace'::pg_catalog.regclass, n.oid
-              FROM pg_catalog.pg_namespace n WHERE n.nspname = ${s}) o,
-           LATERAL pg_catalog.aclexplode(o.acl) a
-     WHERE a.grantee <> o.owner
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = o.cls AND d.objid = o.oid AND d.deptype = 'e')
+    SELECT DISTINCT pg_catalog.format('REVOKE ALL ON %s %s FROM %s CASCADE', o.kind, o.name, ${who('a.grantee')}) AS stmt
+      FROM ${objects}, LATERAL pg_catalog.aclexplode(o.acl) a
+     WHERE a.grantee <> o.owner AND ${notExtension}
+  LOOP
+    EXECUTE r.stmt;
+  END LOOP;
+  FOR r IN
+    SELECT DISTINCT pg_catalog.format('GRANT %s ON %s %s TO %s', d.privilege_type, o.kind, o.name, ${who('d.grantee')}) AS stmt
+      FROM ${objects}, LATERAL pg_catalog.aclexplode(pg_catalog.acldefault(o.t, o.owner)) d
+     WHERE o.acl IS NOT NULL AND ${notExtension}
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(o.acl) a WHERE a.grantee = d.grantee AND a.privilege_type = d.privilege_type)
   LOOP
     EXECUTE r.stmt;
   END LOOP;
@@ -398,7 +416,7 @@ BEGIN
     SELECT DISTINCT pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I REVOKE ALL ON %s FROM %s',
              pg_catalog.pg_get_userbyid(d.defaclrole), ${s},
              CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,
-             CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END) AS stmt
+             ${who('a.grantee')}) AS stmt
       FROM pg_catalog.pg_default_acl d, LATERAL pg_catalog.aclexplode(d.defaclacl) a
      WHERE d.defaclnamespace = ${reg}
   LOOP
