@@ -8,6 +8,7 @@ import { gzipSmall, SMALL_MEMBER_BYTES } from './archive-writer';
 import { ChunkSpool } from './chunk-spool';
 import { quoteIdentAlways as qa } from './catalog/quote-ident';
 import { copyStatement } from './manifest';
+import { type BatchEvent, CopyBatchQuery } from './copy-batch';
 
 /** One unit of table data: a whole table, or one ctid range of a large one. */
 export interface DataChunk {
@@ -65,22 +66,77 @@ const ZLIB_BATCH = 1024 * 1024;
 
 /**
  * Reads one chunk with COPY TO STDOUT on `client` (already inside the backup's snapshot) and
- * compresses it, as one complete gzip member, into a spool: `copy line + rows + \.`. Hashes the
- * uncompressed member and counts its rows (COPY text escapes newlines inside values, so every '\n'
- * ends a row) on the way. zlib runs on the thread pool, so two workers compress on two cores.
+ * compresses it, as one complete gzip member, into a spool (see memberFromCopy).
  */
-export async function copyChunk(
+export async function copyChunk(client: pg.ClientBase, chunk: DataChunk, opts: MemberOptions): Promise<ChunkResult> {
+  const source = client.query(copyTo(copyQuery(chunk), { highWaterMark: 256 * 1024 }));
+  try {
+    return await memberFromCopy((source as AsyncIterable<Buffer>)[Symbol.asyncIterator](), chunk, opts);
+  } catch (err) {
+    source.destroy();
+    throw err;
+  }
+}
+
+/** Most tables one batch query reads (copy-batch.ts); helpers renew their snapshot between batches. */
+export const COPY_BATCH_TABLES = 100;
+
+/**
+ * Reads several whole, small tables with ONE query (copy-batch.ts: their COPY statements in one
+ * simple query), each into its own member exactly as copyChunk would; `onResult(k, result)` as
+ * each is complete, in order. A failure names the table whose statement failed.
+ */
+export async function copyBatch(
   client: pg.ClientBase,
-  chunk: DataChunk,
-  opts: { gzipLevel: number; spoolDir: string; spoolName: string; spoolMemory: number; onData?: (bytes: number, rows: number) => void },
-): Promise<ChunkResult> {
+  chunks: DataChunk[],
+  opts: Omit<MemberOptions, 'spoolName'> & { spoolName: (k: number) => string },
+  onResult: (k: number, r: ChunkResult) => void,
+): Promise<void> {
+  const query = new CopyBatchQuery(chunks.map(copyQuery));
+  const source = client.query(query as unknown as pg.Submittable) as unknown as CopyBatchQuery;
+  const events = source[Symbol.asyncIterator]() as AsyncIterator<BatchEvent>;
+  let k = 0;
+  try {
+    for (; k < chunks.length; k++) {
+      const table = k;
+      const data: AsyncIterator<Buffer> = {
+        async next() {
+          const r = await events.next();
+          if (r.done) throw new Error(`a batch of ${chunks.length} COPY statements ended after ${table}`);
+          const ev = r.value;
+          if (ev.table !== table) throw new Error(`a batch of COPY statements sent data of statement ${ev.table} while reading ${table}`);
+          return 'end' in ev ? { done: true, value: undefined } : { done: false, value: ev.data };
+        },
+      };
+      onResult(k, await memberFromCopy(data, chunks[k], { ...opts, spoolName: opts.spoolName(k) }));
+    }
+  } catch (err) {
+    source.destroy();
+    throw Object.assign(err instanceof Error ? err : new Error(String(err)), { batchStatement: Math.max(k, query.failedStatement) });
+  }
+}
+
+export interface MemberOptions {
+  gzipLevel: number;
+  spoolDir: string;
+  spoolName: string;
+  spoolMemory: number;
+  onData?: (bytes: number, rows: number) => void;
+}
+
+/**
+ * Compresses one chunk's COPY data (`it`: its pieces, as the server sends them), as one complete
+ * gzip member, into a spool: `copy line + rows + \.`. Hashes the uncompressed member and counts
+ * its rows (COPY text escapes newlines inside values, so every '\n' ends a row) on the way. zlib
+ * runs on the thread pool, so two workers compress on two cores.
+ */
+async function memberFromCopy(it: AsyncIterator<Buffer>, chunk: DataChunk, opts: MemberOptions): Promise<ChunkResult> {
   const line = copyLine(chunk);
   const head = Buffer.from(`${line}\n`, 'utf8');
   const hash = createHash('sha256');
   let rows = 0;
   let rawLength = 0;
   const spool = new ChunkSpool(opts.spoolDir, opts.spoolName, opts.spoolMemory);
-  const source = client.query(copyTo(copyQuery(chunk), { highWaterMark: 256 * 1024 }));
   const account = (b: Buffer, isRow: boolean) => {
     const n = isRow ? countNewlines(b) : 0;
     rows += n;
@@ -91,7 +147,6 @@ export async function copyChunk(
   try {
     // Small tables (most of a 5,000-table catalog) are read whole into memory and compressed in
     // one call (archive-writer gzipSmall): a zlib stream per tiny table cost more than its COPY.
-    const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     const head0: Buffer[] = [head];
     account(head, false);
     let ended = false;
@@ -142,7 +197,6 @@ export async function copyChunk(
       );
     }
   } catch (err) {
-    source.destroy();
     await spool.dispose();
     throw err;
   }

@@ -9,7 +9,7 @@ import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { APP_VERSION } from '../version';
 import type { Recipient } from 'age-encryption';
-import { ArchiveWriter } from './archive-writer';
+import { ArchiveWriter, SMALL_MEMBER_BYTES } from './archive-writer';
 import type { MemberInfo } from './archive-writer';
 import { backupIdTime, newBackupId } from './backup-id';
 import {
@@ -32,7 +32,7 @@ import { schemaFingerprint } from './catalog/schema-fingerprint';
 import { referencedDataMode, referencedTables } from './catalog/referenced-data';
 import type { DumpObject, TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
-import { copyChunk } from './copy-chunk';
+import { COPY_BATCH_TABLES, copyBatch, copyChunk } from './copy-chunk';
 import { qualifiedName } from './catalog/quote-ident';
 import { archiveKey, buildManifest, contentShaOf, encryptedArchiveKey, GROUP_RAW_BYTES, headerSql, manifestChunks, manifestKey, storedSizeBytes } from './manifest';
 import { sealArchive } from './encryption/seal-archive';
@@ -580,9 +580,18 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     // Real sizes, not pg_class.relpages (0 until the first VACUUM/ANALYZE).
     const dataTables = dump.tables.filter((t) => !isExcluded(t));
     const sizes = new Map<number, number>();
+    // Tables whose heap and TOAST together are at most SMALL_MEMBER_BYTES are read in batches (copyBatch).
+    const smallTables = new Set<string>();
     if (dataTables.length) {
-      const r = await coordinator.query(`SELECT o AS oid, pg_relation_size(o::regclass) AS bytes FROM unnest($1::oid[]) o`, [dataTables.map((t) => t.oid)]);
+      const r = await coordinator.query(
+        `SELECT o AS oid, pg_catalog.pg_relation_size(o::regclass) AS bytes,
+                COALESCE((SELECT pg_catalog.pg_relation_size(c.reltoastrelid) FROM pg_catalog.pg_class c WHERE c.oid = o AND c.reltoastrelid <> 0), 0) AS toast
+           FROM unnest($1::oid[]) o`,
+        [dataTables.map((t) => t.oid)],
+      );
       for (const row of r.rows) sizes.set(Number(row.oid), Number(row.bytes));
+      const small = new Set(r.rows.filter((row) => Number(row.bytes) + Number(row.toast) <= SMALL_MEMBER_BYTES).map((row) => Number(row.oid)));
+      for (const t of dataTables) if (small.has(Number(t.oid))) smallTables.add(`${t.schema}.${t.name}`);
     }
     const chunkPages = Math.max(1, Math.floor(chunkBytes / info.bs));
     const chunks = planChunks(
@@ -624,37 +633,59 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       throw new AppError('config', `spool directory ${spoolParent} (BACKUP_SPOOL_DIR) is not usable: ${err.code ?? err.message}`, { cause: err });
     });
     results = chunks.map(() => deferred<ChunkResult>());
-    // Workers may run at most `window` chunks ahead of the writer: bounds spool memory and disk.
+    const small = chunks.map((c) => c.fromPage === null && c.toPage === null && smallTables.has(`${c.schema}.${c.table}`));
+    // Workers may run at most `window` claims (a chunk, or a batch of small tables) ahead of the
+    // writer: bounds spool memory and disk. `claimEnds`: where each claim not yet written ends.
     const window = nWorkers * 2;
+    let claimEnds: number[] = [];
     let next = 0;
     let written = 0;
+    const claimsAhead = () => {
+      claimEnds = claimEnds.filter((e) => e > written);
+      return claimEnds.length;
+    };
+    const memberOpts = {
+      gzipLevel,
+      spoolDir: '',
+      spoolMemory: BACKUP_DEFAULTS.spoolMemory,
+      onData: (bytes: number, rows: number) => {
+        progress.rawBytes += bytes;
+        progress.rows += rows;
+        emit();
+      },
+    };
     const worker = async (client: pg.Client) => {
       let inTransaction = 0;
       while (!failure) {
-        while (next - written >= window && !failure) await new Promise<void>((r) => gateWaiters.push(r));
+        while (claimsAhead() >= window && !failure) await new Promise<void>((r) => gateWaiters.push(r));
         if (failure) return;
-        const i = next++;
+        const i = next;
         if (i >= chunks.length) return;
-        const c = chunks[i];
+        // A run of small whole tables is one batch query; anything else one chunk.
+        let k = 1;
+        if (small[i]) while (k < COPY_BATCH_TABLES && i + k < chunks.length && small[i + k]) k++;
+        next = i + k;
+        claimEnds.push(i + k);
+        let failedAt = i;
         try {
           // Helpers release their table locks now and then (worker-locks.ts); the coordinator keeps its own.
-          if (client !== coordinator && ++inTransaction > HELPER_CHUNKS_PER_TRANSACTION) {
+          if (client !== coordinator && inTransaction + k > HELPER_CHUNKS_PER_TRANSACTION) {
             await renewSnapshot(client, snapshot);
-            inTransaction = 1;
+            inTransaction = 0;
           }
-          const r = await copyChunk(client, c, {
-            gzipLevel,
-            spoolDir: spoolDir!,
-            spoolName: `chunk-${i}.gz`,
-            spoolMemory: BACKUP_DEFAULTS.spoolMemory,
-            onData: (bytes, rows) => {
-              progress.rawBytes += bytes;
-              progress.rows += rows;
-              emit();
-            },
-          });
-          results[i].resolve(r);
+          inTransaction += k;
+          if (small[i]) {
+            try {
+              await copyBatch(client, chunks.slice(i, i + k), { ...memberOpts, spoolDir: spoolDir!, spoolName: (j) => `chunk-${i + j}.gz` }, (j, r) => results[i + j].resolve(r));
+            } catch (err) {
+              failedAt = i + ((err as { batchStatement?: number }).batchStatement ?? 0);
+              throw err;
+            }
+          } else {
+            results[i].resolve(await copyChunk(client, chunks[i], { ...memberOpts, spoolDir: spoolDir!, spoolName: `chunk-${i}.gz` }));
+          }
         } catch (caught) {
+          const c = chunks[failedAt];
           const err = queryFailureCause(client, caught);
           const code = (err as { code?: string }).code;
           const e =
@@ -667,7 +698,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
                   : err,
               `reading table ${c.schema}.${c.table} failed`,
             );
-          results[i].reject(e);
+          for (let j = i; j < i + k; j++) results[j].reject(e);
           return;
         }
       }
