@@ -39,7 +39,7 @@ describe('buildAclCommands (pg_dump buildACLCommands)', () => {
   });
   it('column privileges, other grantors and MAINTAIN on 17', () => {
     expect(buildAclCommands({ ...table, column: 'email' }, ['anon=rw/postgres'], [], v15)).toBe('GRANT SELECT(email),UPDATE(email) ON TABLE public.t TO anon;\n');
-    expect(buildAclCommands(table, ['b=r/a'], [], v15)).toBe('SET SESSION AUTHORIZATION a;\nGRANT SELECT ON TABLE public.t TO b;\nRESET SESSION AUTHORIZATION;\n');
+    expect(buildAclCommands(table, ['b=r/a'], [], v15)).toBe('SET ROLE a;\nGRANT SELECT ON TABLE public.t TO b;\nRESET ROLE;\n');
     expect(buildAclCommands(table, ['x=arwdDxtm/postgres'], [], v17)).toBe('GRANT ALL ON TABLE public.t TO x;\n');
     expect(buildAclCommands(table, ['x=arwdDxt/postgres'], [], v17)).toBe('GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.t TO x;\n');
   });

@@ -99,7 +99,7 @@ async function roundTripEverywhere(fixture: string, schemas: string[]): Promise<
 
 it('names that need quoting in five schemas, grant chains by grantors other than the owner, schema ACLs equal to the default', async () => {
   // Before: the ACL member granted on the schema's objects before the schema's own grants, so the
-  // chain's grantor (SET SESSION AUTHORIZATION) lacked USAGE and every restore failed; and the
+  // chain's grantor (SET ROLE) lacked USAGE and every restore failed; and the
   // drill failed a good backup because `REVOKE ALL ON SCHEMA "select" FROM PUBLIC` leaves an
   // explicit ACL equal to the default, which a restore (like pg_dump) leaves NULL.
   await roundTripEverywhere('nasty-security.sql', ['Mixed Case', 'ስኪማ', 'select', 'a.b; DROP SCHEMA public --', 's123456789012345678901234567890123456789012345678901234567890ab']);

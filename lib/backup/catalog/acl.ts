@@ -159,7 +159,7 @@ export interface AclTarget {
   name: string;
   /** Quoted column name, for column privileges (then `type` is 'TABLE'). */
   column?: string;
-  /** The object's owner (role name), or null when unknown: a grantor other than the owner needs SET SESSION AUTHORIZATION. */
+  /** The object's owner (role name), or null when unknown: a grantor other than the owner needs SET ROLE. */
   owner: string | null;
 }
 
@@ -174,7 +174,8 @@ export interface AclOptions {
  * The GRANT/REVOKE statements that turn an object whose ACL is `base` into one whose ACL is `acl`,
  * exactly as pg_dump's buildACLCommands writes them: items present in both are skipped, then one
  * REVOKE per remaining base item, then per remaining item a GRANT (and a GRANT ... WITH GRANT
- * OPTION), wrapped in SET/RESET SESSION AUTHORIZATION when its grantor is not the owner.
+ * OPTION), wrapped in SET ROLE / RESET ROLE when its grantor is not the owner (pg_dump: SET SESSION
+ * AUTHORIZATION, which only a superuser may run).
  *
  * `acl` null means "never changed" (the catalog's NULL): nothing is printed. `base` is usually
  * `acldefault(<kind>, owner)`; '{}' (empty) for columns and per-schema default privileges.
@@ -195,17 +196,20 @@ export function buildAclCommands(target: AclTarget, acl: readonly string[] | nul
     const { privs, privsWgo } = privilegeLists(it, target.type, target.column, opts.serverVersionNum, true);
     if (!privs && !privsWgo) continue;
     const asOther = grantedByOther(it, target);
-    if (asOther) sql += `SET SESSION AUTHORIZATION ${quoteIdent(it.grantor)};\n`;
+    // SET ROLE, not pg_dump's SET SESSION AUTHORIZATION: that needs a superuser, and a Supabase
+    // project's "postgres" is not one (a grant made by another grantor failed every restore there,
+    // and gunzip | psql); SET ROLE needs membership in the grantor, which a superuser always has.
+    if (asOther) sql += `SET ROLE ${quoteIdent(it.grantor)};\n`;
     if (privs) sql += `${prefix}GRANT ${privs} ${on} TO ${who(it.grantee)};\n`;
     if (privsWgo) sql += `${prefix}GRANT ${privsWgo} ${on} TO ${who(it.grantee)} WITH GRANT OPTION;\n`;
-    if (asOther) sql += 'RESET SESSION AUTHORIZATION;\n';
+    if (asOther) sql += 'RESET ROLE;\n';
   }
   return sql;
 }
 
 /**
  * The roles the statements of buildAclCommands name (grantees of its REVOKEs and GRANTs, grantors
- * it becomes with SET SESSION AUTHORIZATION): what a restore of them needs to exist. An owner whose
+ * it becomes with SET ROLE): what a restore of them needs to exist. An owner whose
  * own privileges are unchanged is not named.
  */
 export function aclStatementRoles(target: Pick<AclTarget, 'owner'>, acl: readonly string[] | null | undefined, base: readonly string[] | null | undefined): string[] {

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { aclStatementRoles, buildAclCommands, ownerStatement, type AclType } from './acl';
 import type { DumpNode } from './order-objects';
 import type { DumpObject } from './dump-object';
-import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
+import { dollarQuote, qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
 
 /**
  * The security model of the dumped schemas: owners, privileges (object, column and default
@@ -100,7 +100,7 @@ const NS = 'n.nspname = ANY($1::text[])';
 /** Reads owners, ACLs, default privileges and publications of the schemas (inside the dump's snapshot). */
 export async function readSecurity(client: pg.ClientBase, schemas: string[], serverVersionNum: number): Promise<SecurityCatalog> {
   const q = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [schemas])).rows;
-  // Schemas first: a grant made by another grantor (SET SESSION AUTHORIZATION) on an object needs
+  // Schemas first: a grant made by another grantor (SET ROLE) on an object needs
   // that grantor's USAGE on the object's schema, which the schema's own ACL statements give.
   // Sequences after tables: a sequence OWNED BY a column follows its table's owner, and PostgreSQL
   // refuses ALTER ... OWNER on it unless the table already has that owner (a sequence named
@@ -318,7 +318,21 @@ export function addSecurityNodes(ctx: SecurityContext, sec: SecurityCatalog): Du
   for (const [k, sql] of defaultSql) {
     const [schema, role] = k.split('\u0000');
     if (!sql) continue;
-    const n = ctx.add({ section: 'post-data', kind: 'DEFAULT ACL', schema: schema || null, name: role, sql });
+    // Only a member of the role may set them (a superuser is one of every role). A Supabase project's
+    // "postgres" is not a member of supabase_admin, whose default privileges the platform sets (the new
+    // project already has them): gunzip | psql as "postgres" must not stop there. Our restore leaves
+    // such a member out, said in its plan (security-preflight.ts); psql prints the WARNING.
+    const where = schema ? `in schema ${schema}` : 'in every schema';
+    const body = `
+BEGIN
+  IF pg_catalog.pg_has_role(${quoteLiteral(role)}, 'MEMBER') THEN
+    EXECUTE ${quoteLiteral(sql)};
+  ELSE
+    RAISE WARNING '%', ${quoteLiteral(`default privileges of role ${role} ${where} left as the target has them (the restoring role is not a member of ${role})`)};
+  END IF;
+END
+`;
+    const n = ctx.add({ section: 'post-data', kind: 'DEFAULT ACL', schema: schema || null, name: role, sql: `DO ${dollarQuote(body)};\n` });
     n.priority = 91.5;
     for (const d of deps.get(schema) ?? []) n.deps.add(d);
   }
@@ -355,12 +369,6 @@ END
   return { owners: sorted(owners), privileges: sorted(privRoles), defaultPrivileges: sorted(defaultRoles), policies: [...sec.policyRoles].sort() };
 }
 
-/** A dollar-quote tag the body does not contain. */
-function dollarQuote(body: string): string {
-  let tag = '$th$';
-  for (let i = 0; body.includes(tag); i++) tag = `$th${i}$`;
-  return `${tag}${body}${tag}`;
-}
 
 /**
  * Brings the schema's objects back to acldefault() (revokes whatever anyone but the owner holds,
@@ -419,6 +427,9 @@ BEGIN
              ${who('a.grantee')}) AS stmt
       FROM pg_catalog.pg_default_acl d, LATERAL pg_catalog.aclexplode(d.defaclacl) a
      WHERE d.defaclnamespace = ${reg}
+       -- (only a member of the role may change them: a Supabase project's "postgres" is not one of
+       -- supabase_admin, whose default privileges are the platform's; those are left as they are)
+       AND pg_catalog.pg_has_role(d.defaclrole, 'MEMBER')
   LOOP
     EXECUTE r.stmt;
   END LOOP;

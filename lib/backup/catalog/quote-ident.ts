@@ -48,3 +48,10 @@ export function qualifiedName(schema: string, name: string): string {
 export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
+
+/** A dollar-quote tag the body does not contain. */
+export function dollarQuote(body: string): string {
+  let tag = '$th$';
+  for (let i = 0; body.includes(tag); i++) tag = `$th${i}$`;
+  return `${tag}${body}${tag}`;
+}

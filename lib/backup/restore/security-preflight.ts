@@ -86,13 +86,27 @@ export async function securityActions(client: pg.ClientBase, m: Manifest, action
     const r = await client.query<{ x: string }>(`SELECT x FROM unnest($1::text[]) x WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = x)`, [m.roles.defaultPrivileges]);
     missing = new Set(r.rows.map((x) => x.x));
   }
+  // Default privileges of a role the restoring role is not a member of cannot be set (PostgreSQL
+  // refuses ALTER DEFAULT PRIVILEGES FOR ROLE r): a Supabase project's "postgres" and the platform's
+  // supabase_admin, whose default privileges in public the new project already has. They are left
+  // as the target has them, said in the plan, instead of failing the whole restore at its end.
+  let foreign = new Set<string>();
+  if (!opts.noPrivileges && m.roles?.defaultPrivileges.length) {
+    const r = await client.query<{ x: string }>(
+      `SELECT x FROM unnest($1::text[]) x JOIN pg_catalog.pg_roles ro ON ro.rolname = x WHERE NOT pg_catalog.pg_has_role(current_user, ro.oid, 'MEMBER')`,
+      [m.roles.defaultPrivileges],
+    );
+    foreign = new Set(r.rows.map((x) => x.x));
+  }
   const out = actions.map((a, i): MemberAction => {
     const e = m.entries[i];
     const skip =
       (opts.noOwner && e?.kind === 'OWNER') ||
       (opts.noPrivileges && (e?.kind === 'ACL' || e?.kind === 'DEFAULT ACL')) ||
-      (e?.kind === 'DEFAULT ACL' && missing.has(e.name));
-    if (skip && e?.kind === 'DEFAULT ACL' && !opts.noPrivileges) lines.push(`default privileges of role ${e.name} ${e.schema === null ? 'in every schema' : `in schema ${e.schema}`} left out (--no-owner, the target has no such role)`);
+      (e?.kind === 'DEFAULT ACL' && (missing.has(e.name) || foreign.has(e.name)));
+    const where = e?.schema === null ? 'in every schema' : `in schema ${e?.schema}`;
+    if (skip && e?.kind === 'DEFAULT ACL' && !opts.noPrivileges && missing.has(e.name)) lines.push(`default privileges of role ${e.name} ${where} left out (--no-owner, the target has no such role)`);
+    else if (skip && e?.kind === 'DEFAULT ACL' && !opts.noPrivileges) lines.push(`default privileges of role ${e.name} ${where} left as the target has them (the restoring role is not a member of ${e.name})`);
     return skip ? { kind: 'skip' } : a;
   });
   if (opts.noOwner && m.entries.some((e) => e.kind === 'OWNER')) lines.push('owners not restored (--no-owner): everything belongs to the restoring role');

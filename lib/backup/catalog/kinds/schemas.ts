@@ -1,5 +1,5 @@
 import type { DumpGraph } from '../dump-graph';
-import { quoteIdent, quoteLiteral } from '../quote-ident';
+import { dollarQuote, quoteIdent, quoteLiteral } from '../quote-ident';
 import { catalogKey, PG_EXTENSION, PG_NAMESPACE } from './kind-types';
 
 /**
@@ -39,7 +39,22 @@ export function buildExtensions(g: DumpGraph): void {
       { section: 'pre-data', kind: 'EXTENSION', schema: null, name: e.extname, sql: `${mkSchema}CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e.extname)} WITH SCHEMA ${quoteIdent(e.nspname)};\n` },
       catalogKey(PG_EXTENSION, e.oid),
     );
-    g.comment(node, `EXTENSION ${quoteIdent(e.extname)}`, PG_EXTENSION, e.oid);
+    // Only when it differs: the target's copy of the extension (Supabase's pgcrypto in "extensions")
+    // belongs to another role, and COMMENT needs its owner: an unconditional COMMENT failed every
+    // restore as the project's non-superuser "postgres" (and gunzip | psql), for a comment that
+    // CREATE EXTENSION had already set to the same text.
+    const text = cat.comments.get(`${PG_EXTENSION}:${e.oid}:0`);
+    if (text !== undefined) {
+      const set = `COMMENT ON EXTENSION ${quoteIdent(e.extname)} IS ${quoteLiteral(text)}`;
+      const body = `
+BEGIN
+  IF pg_catalog.obj_description((SELECT x.oid FROM pg_catalog.pg_extension x WHERE x.extname = ${quoteLiteral(e.extname)}), 'pg_extension') IS DISTINCT FROM ${quoteLiteral(text)} THEN
+    EXECUTE ${quoteLiteral(set)};
+  END IF;
+END
+`;
+      node.comments.push({ section: node.obj.section, kind: 'COMMENT', schema: null, name: `EXTENSION ${quoteIdent(e.extname)}`, sql: `DO ${dollarQuote(body)};\n` });
+    }
   }
   const extByOid = new Map(cat.extensions.filter((e) => needed.has(e.oid)).map((e) => [e.oid, g.nodeFor(PG_EXTENSION, e.oid)!]));
   for (const [k, extOid] of cat.extMembers) {
