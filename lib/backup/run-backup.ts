@@ -580,17 +580,14 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     // Real sizes, not pg_class.relpages (0 until the first VACUUM/ANALYZE).
     const dataTables = dump.tables.filter((t) => !isExcluded(t));
     const sizes = new Map<number, number>();
-    // Tables whose heap and TOAST together are at most SMALL_MEMBER_BYTES are read in batches (copyBatch).
+    // Tables whose heap is at most SMALL_MEMBER_BYTES are read in batches (copyBatch). Their TOAST
+    // is not asked for (a size per table costs a file lookup each on the server): a small heap
+    // with megabytes of TOAST is streamed inside its batch like any big table.
     const smallTables = new Set<string>();
     if (dataTables.length) {
-      const r = await coordinator.query(
-        `SELECT o AS oid, pg_catalog.pg_relation_size(o::regclass) AS bytes,
-                COALESCE((SELECT pg_catalog.pg_relation_size(c.reltoastrelid) FROM pg_catalog.pg_class c WHERE c.oid = o AND c.reltoastrelid <> 0), 0) AS toast
-           FROM unnest($1::oid[]) o`,
-        [dataTables.map((t) => t.oid)],
-      );
+      const r = await coordinator.query(`SELECT o AS oid, pg_catalog.pg_relation_size(o::regclass) AS bytes FROM unnest($1::oid[]) o`, [dataTables.map((t) => t.oid)]);
       for (const row of r.rows) sizes.set(Number(row.oid), Number(row.bytes));
-      const small = new Set(r.rows.filter((row) => Number(row.bytes) + Number(row.toast) <= SMALL_MEMBER_BYTES).map((row) => Number(row.oid)));
+      const small = new Set(r.rows.filter((row) => Number(row.bytes) <= SMALL_MEMBER_BYTES).map((row) => Number(row.oid)));
       for (const t of dataTables) if (small.has(Number(t.oid))) smallTables.add(`${t.schema}.${t.name}`);
     }
     const chunkPages = Math.max(1, Math.floor(chunkBytes / info.bs));
