@@ -290,6 +290,9 @@ export const HEADER_STATEMENTS: readonly string[] = [
   'SET xmloption = content;',
   'SET client_min_messages = warning;',
   'SET row_security = off;',
+  // session-settings.ts RESTORE_INPUT_SETTINGS, for `gunzip | psql` (our restore pins them anyway).
+  'SET array_nulls = on;',
+  'SET default_table_access_method = heap;',
 ];
 
 /** The header member of backup `id`. */

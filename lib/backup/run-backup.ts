@@ -177,6 +177,13 @@ async function connect(url: string, role: string): Promise<pg.Client> {
   });
   try {
     await client.connect();
+    // search_path '' (as pg_dump): a database's or role's search_path (ALTER DATABASE/ROLE ... SET)
+    // must change nothing we read. reg* values (regclass, regtype, regproc...) print schema-qualified
+    // only when their object is not visible on the path: printed under 'app, public' they came out
+    // bare and restored (search_path '') as an error or as ANOTHER object of the same name in
+    // pg_catalog; and a schema listed before pg_catalog could shadow the operators and catalog
+    // tables our queries name (a tid >= of its own in a chunk's ctid range: rows lost, backup green).
+    await client.query(`SELECT pg_catalog.set_config('search_path', '', false)`);
   } catch (err) {
     await client.end().catch(() => {});
     throw toAppError(err, `cannot connect to the database ${describeUrl(url)}`);

@@ -13,6 +13,9 @@ export const COPY_OUTPUT_SETTINGS: ReadonlyArray<readonly [name: string, value: 
   ['IntervalStyle', 'postgres'],
   ['extra_float_digits', '3'],
   ['TimeZone', 'UTC'],
+  // bytea in hex whatever the source's or target's bytea_output (a database set to 'escape' made
+  // every drill and --check-content fail: the same bytes hashed in one form, re-read in the other).
+  ['bytea_output', 'hex'],
 ];
 
 /**
@@ -21,4 +24,25 @@ export const COPY_OUTPUT_SETTINGS: ReadonlyArray<readonly [name: string, value: 
  */
 export function copyOutputSettingsSql(local = false): string {
   return COPY_OUTPUT_SETTINGS.map(([k, v]) => `SET ${local ? 'LOCAL ' : ''}${k} = '${v}'`).join('; ');
+}
+
+/**
+ * Settings that decide how the restore's session READS the archive, pinned on every restore
+ * connection (and written into the archive's header for `gunzip | psql`, manifest.ts
+ * HEADER_STATEMENTS): a target database's or role's defaults must not change what is stored.
+ * - array_nulls off made COPY read every NULL element of a text array ({NULL,a}) as the string
+ *   'NULL': rows changed, row counts right, a default restore and `psql` green.
+ * - default_table_access_method: the archive writes `USING am` only for tables whose method is
+ *   not heap (as pg_dump's SET per table, which we fold into one): a target defaulting to another
+ *   method (ALTER DATABASE ... SET default_table_access_method) got every heap table in it.
+ * (Both exist on every server the engine reads: table access methods are PostgreSQL 12+.)
+ */
+export const RESTORE_INPUT_SETTINGS: ReadonlyArray<readonly [name: string, value: string]> = [
+  ['array_nulls', 'on'],
+  ['default_table_access_method', 'heap'],
+];
+
+/** COPY_OUTPUT_SETTINGS and RESTORE_INPUT_SETTINGS for a restore's session (`local` as in copyOutputSettingsSql). */
+export function restoreSessionSettingsSql(local = false): string {
+  return [...COPY_OUTPUT_SETTINGS, ...RESTORE_INPUT_SETTINGS].map(([k, v]) => `SET ${local ? 'LOCAL ' : ''}${k} = '${v}'`).join('; ');
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { AppError, oneLine, toAppError } from '../../errors';
-import { copyOutputSettingsSql } from '../session-settings';
+import { restoreSessionSettingsSql } from '../session-settings';
 import type { RestoreFailureDetails } from './restore-types';
 
 /** Whether the restore's transaction is open (so a failure must say it rolled back). */
@@ -32,7 +32,7 @@ export async function inOneTransaction<T>(client: pg.Client, targetUrl: string, 
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await client.query(`SELECT pg_catalog.set_config('search_path', '', true)`);
-    await client.query(copyOutputSettingsSql(true));
+    await client.query(restoreSessionSettingsSql(true));
     await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
     await client.query(`SET LOCAL synchronous_commit = off`);
     const r = await body(client);

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { AppError, oneLine, toAppError } from '../../errors';
 import { ArchiveSpool } from '../archive-spool';
 import { batchLockLimit, readLockBudget } from '../lock-budget';
-import { copyOutputSettingsSql } from '../session-settings';
+import { restoreSessionSettingsSql } from '../session-settings';
 import type { LoadContext } from './load-loop';
 import { checkReport, loadMembers, rangedReader } from './load-loop';
 import { loadPostData, loadTablesInParallel } from './parallel-load';
@@ -16,7 +16,7 @@ async function connectWorker(url: string, clients: pg.Client[]): Promise<pg.Clie
   const { client } = await connectTarget(url);
   clients.push(client);
   client.on('error', () => {});
-  await client.query(copyOutputSettingsSql());
+  await client.query(restoreSessionSettingsSql());
   // As in the atomic restore: index builds sort in memory; a table's commit need not wait for
   // its WAL flush (a crash mid-restore leaves a partial target either way, which must be dropped).
   await client.query(`SET maintenance_work_mem = '256MB'; SET synchronous_commit = off`);
