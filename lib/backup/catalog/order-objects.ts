@@ -161,6 +161,10 @@ function stronglyConnected(nodes: DumpNode[]): DumpNode[][] {
 }
 
 function topoSort(nodes: DumpNode[], warnings: string[]): DumpNode[] {
+  // `before` as one number per node: the heap compares ranks, not up to four strings (a
+  // 5,000-table catalog's ~40,000 nodes took ~1.2 million string comparisons).
+  const rank = new Map<DumpNode, number>();
+  [...nodes].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0)).forEach((n, i) => rank.set(n, i));
   const inSet = new Set(nodes);
   const waiting = new Map<DumpNode, number>();
   const dependents = new Map<DumpNode, DumpNode[]>();
@@ -175,7 +179,7 @@ function topoSort(nodes: DumpNode[], warnings: string[]): DumpNode[] {
     }
     waiting.set(n, c);
   }
-  const heap = new MinHeap();
+  const heap = new MinHeap(rank);
   for (const n of nodes) if (waiting.get(n) === 0) heap.push(n);
   const done = new Set<DumpNode>();
   const out: DumpNode[] = [];
@@ -183,7 +187,7 @@ function topoSort(nodes: DumpNode[], warnings: string[]): DumpNode[] {
     let n = heap.pop();
     if (!n) {
       // Cycle: release the lowest remaining node.
-      for (const m of nodes) if (!done.has(m) && (!n || before(m, n))) n = m;
+      for (const m of nodes) if (!done.has(m) && (!n || rank.get(m)! < rank.get(n)!)) n = m;
       if (n) warnings.push(`dependency loop broken at ${n.obj.kind} ${n.obj.schema ? `${n.obj.schema}.` : ''}${n.obj.name}: the restore may fail there`);
     }
     if (!n || done.has(n)) continue;
@@ -200,35 +204,45 @@ function topoSort(nodes: DumpNode[], warnings: string[]): DumpNode[] {
 
 class MinHeap {
   private a: DumpNode[] = [];
+  private r: number[] = [];
+  constructor(private readonly rank: Map<DumpNode, number>) {}
   push(n: DumpNode) {
     const a = this.a;
+    const r = this.r;
+    const k = this.rank.get(n)!;
     a.push(n);
+    r.push(k);
     let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!before(a[i], a[p])) break;
-      [a[i], a[p]] = [a[p], a[i]];
+      if (r[p] <= k) break;
+      a[i] = a[p];
+      r[i] = r[p];
       i = p;
     }
+    a[i] = n;
+    r[i] = k;
   }
   pop(): DumpNode | undefined {
     const a = this.a;
+    const r = this.r;
     if (!a.length) return undefined;
     const top = a[0];
     const last = a.pop()!;
+    const lastRank = r.pop()!;
     if (a.length) {
-      a[0] = last;
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && before(a[l], a[m])) m = l;
-        if (r < a.length && before(a[r], a[m])) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
-        i = m;
+        if (l >= a.length) break;
+        const c = l + 1 < a.length && r[l + 1] < r[l] ? l + 1 : l;
+        if (r[c] >= lastRank) break;
+        a[i] = a[c];
+        r[i] = r[c];
+        i = c;
       }
+      a[i] = last;
+      r[i] = lastRank;
     }
     return top;
   }
