@@ -225,6 +225,7 @@ export interface ManifestRoles {
   privileges: string[];
   /** Roles whose per-schema default privileges the archive sets (ALTER DEFAULT PRIVILEGES FOR ROLE). */
   defaultPrivileges: string[];
+  /** Roles every restore needs whatever its options: those policies are for, and user mappings' roles. */
   policies: string[];
 }
 

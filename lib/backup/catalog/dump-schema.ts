@@ -159,8 +159,13 @@ function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalo
   buildRowSecurity(g, rels);
   addDependEdges(g);
   const schemaRoles = addSecurityNodes({ add: (obj) => g.add(obj), nodeFor: (classid, oid) => g.nodeFor(classid, oid), serverVersionNum: cat.serverVersionNum, schemas }, security);
+  // A user mapping's role is needed by every restore, like a policy's (--no-owner / --no-privileges
+  // keep the mapping): in `policies`, the roles always needed, so the preflight names a missing one
+  // before anything is touched and a drill's --create-roles creates it.
+  const mappingRoles = g.cat.kinds.foreignData.mappings.flatMap((u) => (u.role === null ? [] : [u.role]));
   const roles: DumpRoles = {
     ...schemaRoles,
+    policies: [...new Set([...schemaRoles.policies, ...mappingRoles])].sort(),
     owners: [...new Set([...schemaRoles.owners, ...kindRoles.owners])].sort(),
     privileges: [...new Set([...schemaRoles.privileges, ...kindRoles.privileges])].sort(),
   };

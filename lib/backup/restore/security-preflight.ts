@@ -54,7 +54,11 @@ function roleUse(m: Manifest, role: string, opts: Pick<RestoreOptions, 'noOwner'
   if (!opts.noOwner && m.roles?.owners.includes(role)) uses.push('owner');
   if (!opts.noPrivileges && m.roles?.privileges.includes(role)) uses.push('grantee');
   if (!opts.noPrivileges && !opts.noOwner && m.roles?.defaultPrivileges.includes(role)) uses.push('default privileges');
-  if (m.roles?.policies.includes(role)) uses.push('policy role');
+  if (m.roles?.policies.includes(role)) {
+    // (the same list holds user mappings' roles: told apart by the mapping members' names)
+    const mapping = m.entries.some((e) => e.kind === 'USER MAPPING' && e.name.startsWith(`USER MAPPING ${role} SERVER `));
+    uses.push(mapping ? 'user mapping' : 'policy role');
+  }
   return uses.length ? ` (${uses.join(', ')})` : '';
 }
 
