@@ -324,6 +324,19 @@ SELECT 'language ' || pg_catalog.quote_ident(l.lanname), ${ACL_ITEMS('l.lanacl')
   FROM pg_catalog.pg_language l WHERE l.lanispl AND l.lanacl IS NOT NULL
    AND ${ACL_ITEMS('l.lanacl')} IS DISTINCT FROM ${ACL_ITEMS(`coalesce((SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip WHERE ip.classoid = 'pg_catalog.pg_language'::pg_catalog.regclass AND ip.objoid = l.oid AND ip.objsubid = 0), pg_catalog.acldefault('l', l.lanowner))`)}
 UNION ALL
+SELECT 'extension member ' || pg_catalog.pg_describe_object(x.cls, x.oid, 0), ${ACL_ITEMS('x.acl')}::text, NULL
+  FROM (SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass AS cls, p.oid, p.proacl AS acl, pg_catalog.acldefault('f', p.proowner) AS dflt
+          FROM pg_catalog.pg_proc p WHERE ${IN_SCHEMAS('p.pronamespace')}
+        UNION ALL
+        SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, c.oid, c.relacl, pg_catalog.acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner)
+          FROM pg_catalog.pg_class c WHERE ${IN_SCHEMAS('c.relnamespace')} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+        UNION ALL
+        SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid, t.typacl, pg_catalog.acldefault('T', t.typowner)
+          FROM pg_catalog.pg_type t WHERE ${IN_SCHEMAS('t.typnamespace')} AND t.typacl IS NOT NULL) x
+ WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = x.cls AND d.objid = x.oid AND d.objsubid = 0 AND d.deptype = 'e')
+   -- (privileges changed since CREATE EXTENSION, which the backup restores as pg_dump does)
+   AND ${ACL_ITEMS('coalesce(x.acl, x.dflt)')} IS DISTINCT FROM ${ACL_ITEMS(`coalesce((SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip WHERE ip.classoid = x.cls AND ip.objoid = x.oid AND ip.objsubid = 0), x.dflt)`)}
+UNION ALL
 SELECT 'publication ' || p.pubname || ' ' || pr.prrelid::pg_catalog.regclass::text, 'member', ${v15 ? `concat_ws(' | ', pr.prattrs::text, pg_catalog.pg_get_expr(pr.prqual, pr.prrelid))` : 'NULL'}
   FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid
   JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
@@ -381,6 +394,8 @@ export function fingerprintFormat(fp: SchemaFingerprint): 1 | 2 {
  * `notCompared` counts the objects whose deparsed text was left out. Everything else (names,
  * columns and their types, owners, privileges, comments, flags) still is.
  */
+const EXTENSION_MEMBER = 'extension member ';
+
 export function fingerprintDifferences(expected: SchemaFingerprint, actual: SchemaFingerprint, opts: { deparsed?: boolean } = {}): { problems: string[]; notCompared: number } {
   const deparsed = opts.deparsed ?? true;
   const problems: string[] = [];
@@ -392,6 +407,12 @@ export function fingerprintDifferences(expected: SchemaFingerprint, actual: Sche
     else if (half(actual[k]) !== half(v)) problems.push(`${k} differs (definition, owner or privileges)`);
     else if (!deparsed && (v.includes('/') || actual[k].includes('/'))) notCompared++;
   }
-  for (const k of Object.keys(actual)) if (k !== FINGERPRINT_FORMAT_KEY && !(k in expected)) problems.push(`${k} was not in the backup`);
+  // Extension members' changed privileges were fingerprinted later than the rest: a manifest written
+  // before has none, and a drill of it must not fail on what its restore did reproduce.
+  const hasMembers = Object.keys(expected).some((k) => k.startsWith(EXTENSION_MEMBER));
+  for (const k of Object.keys(actual)) {
+    if (k === FINGERPRINT_FORMAT_KEY || k in expected || (!hasMembers && k.startsWith(EXTENSION_MEMBER))) continue;
+    problems.push(`${k} was not in the backup`);
+  }
   return { problems, notCompared };
 }
