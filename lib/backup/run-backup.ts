@@ -183,7 +183,12 @@ async function connect(url: string, role: string): Promise<pg.Client> {
     // bare and restored (search_path '') as an error or as ANOTHER object of the same name in
     // pg_catalog; and a schema listed before pg_catalog could shadow the operators and catalog
     // tables our queries name (a tid >= of its own in a chunk's ctid range: rows lost, backup green).
-    await client.query(`SELECT pg_catalog.set_config('search_path', '', false)`);
+    // transaction_timeout (PostgreSQL 17; pg_dump 17 turns it off too) would end the snapshot's
+    // transaction mid-backup. statement_timeout first and alone: it must not cut the next query.
+    await client.query('SET statement_timeout = 0');
+    await client.query(
+      `SELECT pg_catalog.set_config(name, CASE WHEN name = 'search_path' THEN '' ELSE '0' END, false) FROM pg_catalog.pg_settings WHERE name IN ('search_path', 'transaction_timeout')`,
+    );
   } catch (err) {
     await client.end().catch(() => {});
     throw toAppError(err, `cannot connect to the database ${describeUrl(url)}`);
