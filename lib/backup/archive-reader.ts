@@ -3,6 +3,7 @@ import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { AppError, oneLine, toAppError } from '../errors';
@@ -196,18 +197,39 @@ export class ByteReader {
 }
 
 /**
+ * Compressed bytes handed to gunzip at a time: one write decompresses whole before backpressure
+ * applies, and gzip reaches ~1000:1, so this bounds what a hostile member can put in memory at once.
+ */
+const FEED_BYTES = 64 * 1024;
+
+/**
  * Feeds the next `length` compressed bytes from `reader` into a fresh gunzip (the member alone)
  * while `consume` reads its decompressed output. Resolves with what `consume` returned; a member
  * that ends early, does not decompress, or whose consumer fails rejects (after reading exactly the
  * member's bytes when the archive has them, so the caller can carry on with the next member).
+ * `raw.bytes` is what the manifest says the member decompresses to: the output stops there (a gzip
+ * bomb of a few hundred KB is never inflated to GBs in memory or sent to a server), and with
+ * `raw.exact` a member that decompresses to fewer bytes is refused too (verify reports that itself).
  */
-export async function readMember<T>(reader: ByteReader, length: number, consume: (out: Readable) => Promise<T>): Promise<T> {
+export async function readMember<T>(reader: ByteReader, length: number, raw: { bytes: number; exact?: boolean }, consume: (out: Readable) => Promise<T>): Promise<T> {
   const gz = zlib.createGunzip({ chunkSize: 256 * 1024 });
   let gzError: unknown;
   gz.on('error', (err) => {
     gzError ??= err;
   });
-  const consumed = consume(gz).then(
+  let produced = 0;
+  const capped = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      produced += chunk.length;
+      if (produced > raw.bytes) {
+        gz.destroy();
+        cb(new AppError('corrupt', `decompresses to more than the ${raw.bytes} bytes the manifest records (tampered or a gzip bomb?)`));
+      } else cb(null, chunk);
+    },
+  });
+  gz.on('error', (err) => capped.destroy(err));
+  gz.pipe(capped);
+  const consumed = consume(capped).then(
     (v) => ({ ok: true as const, v }),
     (err: unknown) => {
       // A consumer that gave up stops reading: free the writer below instead of waiting on drain.
@@ -218,7 +240,7 @@ export async function readMember<T>(reader: ByteReader, length: number, consume:
   let remaining = length;
   let truncated = false;
   while (remaining > 0) {
-    const piece = await reader.next(remaining);
+    const piece = await reader.next(Math.min(remaining, FEED_BYTES));
     if (!piece) {
       truncated = true;
       break;
@@ -254,6 +276,7 @@ export async function readMember<T>(reader: ByteReader, length: number, consume:
   // zlib stops at zero bytes after a gzip stream and ignores the rest; so does gunzip, for the rest
   // of the WHOLE archive (every later member): a member must be its gzip data and nothing more.
   if (gz.bytesWritten !== length) throw new AppError('corrupt', `holds ${length - gz.bytesWritten} bytes after the end of its gzip data (gunzip would stop the whole archive there)`);
+  if (raw.exact && produced !== raw.bytes) throw new AppError('corrupt', `decompresses to ${produced} bytes, the manifest records ${raw.bytes}`);
   return r.v;
 }
 

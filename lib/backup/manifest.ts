@@ -59,6 +59,15 @@ export const ARCHIVE_FORMAT_VERSION = 3;
  */
 export const GROUP_RAW_BYTES = 64 * 1024;
 
+/**
+ * The largest decompressed size of any member but table data (header, schema objects, the
+ * sequence-set member, large objects' SQL; a packed member as a whole): what readers hold in memory
+ * at once to check it before it runs. The writer's are far smaller (a packed member is about
+ * GROUP_RAW_BYTES, a large-object member at most 8 MiB); a manifest that records more is refused,
+ * and a member that decompresses to more than its entry records is stopped there (a gzip bomb).
+ */
+export const SQL_MEMBER_MAX_BYTES = 64 << 20;
+
 export type EntrySection = 'header' | 'pre-data' | 'table-data' | 'sequence-set' | 'post-data';
 const SECTIONS: readonly unknown[] = ['header', 'pre-data', 'table-data', 'sequence-set', 'post-data'] satisfies EntrySection[];
 
@@ -576,6 +585,17 @@ export function physicalMembers(entries: ManifestEntry[]): { offset: number; len
   return out;
 }
 
+/**
+ * What the gzip member holding entry `e` decompresses to, by the manifest: its own rawLength, or,
+ * packed (v3), up to the end of the last part of its member (`group`: that member's entries).
+ * Invalid recorded lengths (manifestProblems reports them) count as 0.
+ */
+export function memberRawBytes(group: readonly ManifestEntry[]): number {
+  const last = group[group.length - 1];
+  const n = (last.part ?? 0) + last.rawLength;
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
 /** Human-readable name of an entry, e.g. `TABLE DATA "public"."tickets" (chunk 2, #41)`. */
 export function describeEntry(e: { index?: number; kind?: string; schema?: string | null; name?: string }): string {
   const obj = e.schema ? `${e.schema}.${e.name}` : (e.name ?? '');
@@ -602,9 +622,11 @@ export function manifestProblems(m: Manifest): ArchiveProblem[] {
     }
     const p = prev;
     prev = e;
+    // Readers stop a member at the size recorded here (a gzip bomb) and hold SQL members whole.
+    if (!Number.isSafeInteger(e.rawLength) || e.rawLength < 0) problems.push(entryProblem(e, `invalid raw length ${JSON.stringify(e.rawLength)}`));
+    else if (e.section !== 'table-data' && (e.part ?? 0) + e.rawLength > SQL_MEMBER_MAX_BYTES) problems.push(entryProblem(e, `a ${e.section} member of ${(e.part ?? 0) + e.rawLength} bytes is larger than one can be (${SQL_MEMBER_MAX_BYTES})`));
     if (e.part !== undefined) {
       if (!(m.formatVersion >= 3) || (e.section !== 'pre-data' && e.section !== 'post-data')) problems.push(entryProblem(e, `a ${e.section} object packed into a shared member (only v3 pre-data/post-data objects are)`));
-      if (!Number.isInteger(e.rawLength) || e.rawLength < 0) problems.push(entryProblem(e, `invalid part length ${e.rawLength}`));
       // Continues the previous entry's member, right after its text, or starts a member at byte 0.
       if (p && p.part !== undefined && e.offset === p.offset) {
         if (e.length !== p.length || e.part !== p.part + p.rawLength) problems.push(entryProblem(e, `part at byte ${e.part} does not follow the previous part of its member`));

@@ -5,7 +5,7 @@ import type { StorageBackend } from '../storage/storage-backend';
 import type { ArchiveSource } from './archive-reader';
 import { ByteReader, readMember, storageArchiveSource } from './archive-reader';
 import type { ArchiveProblem, Manifest, ManifestEntry } from './manifest';
-import { describeEntry, entryProblem, manifestProblems, parseManifest } from './manifest';
+import { describeEntry, entryProblem, manifestProblems, memberRawBytes, parseManifest, SQL_MEMBER_MAX_BYTES } from './manifest';
 import { checkManifestSignature } from './manifest-signature';
 import type { SignatureState } from './manifest-signature';
 import { sqlMemberProblem, tableOfDataEntry, TableDataScanner } from './member-check';
@@ -147,7 +147,7 @@ interface MemberFacts {
 }
 
 /** SQL members whose text is checked against their kind are read whole up to this size. */
-const SQL_CHECK_LIMIT = 64 << 20;
+const SQL_CHECK_LIMIT = SQL_MEMBER_MAX_BYTES;
 
 async function memberFacts(out: Readable, e: ManifestEntry, m: Manifest, lo?: LargeObjectArchiveCheck): Promise<MemberFacts> {
   const h = createHash('sha256');
@@ -230,7 +230,7 @@ async function checkMembers(stream: Readable, m: Manifest, opts: VerifyOptions, 
           const group = [e];
           while (group.length < entries.length - i && entries[i + group.length].offset === e.offset && entries[i + group.length].part !== undefined) group.push(entries[i + group.length]);
           skipUntil = i + group.length;
-          const bytes = await readMember(reader, e.length, collect);
+          const bytes = await readMember(reader, e.length, { bytes: memberRawBytes(group) }, collect);
           for (const pe of group) {
             const start = pe.part ?? 0;
             const slice = bytes.subarray(Math.min(start, bytes.length), Math.min(start + pe.rawLength, bytes.length));
@@ -241,7 +241,7 @@ async function checkMembers(stream: Readable, m: Manifest, opts: VerifyOptions, 
           if (end !== bytes.length) problems.push(entryProblem(last, `its member decompresses to ${bytes.length} bytes, its parts cover ${end}`));
           done += group.length - 1;
         } else {
-          const facts = await readMember(reader, e.length, (out) => memberFacts(out, e, m, largeObjects));
+          const facts = await readMember(reader, e.length, { bytes: memberRawBytes([e]) }, (out) => memberFacts(out, e, m, largeObjects));
           for (const p of memberProblems(e, facts)) problems.push(entryProblem(e, p));
         }
       } catch (err) {

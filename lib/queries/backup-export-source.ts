@@ -24,8 +24,12 @@ async function loadMember(client: pg.PoolClient, source: ArchiveSource, id: stri
   const hash = createHash('sha256');
   // The member must be exactly its table's COPY line, rows and the terminator (as restore checks it).
   const scanner = new TableDataScanner(table, `backup ${id}: ${describeEntry(e)}`);
+  // Stopped at the size the manifest records: a gzip bomb never reaches the database.
+  let raw = 0;
   async function* rows(gunzipped: AsyncIterable<Buffer>) {
     for await (const c of gunzipped) {
+      raw += c.length;
+      if (raw > e.rawLength) throw new AppError('corrupt', `backup ${id}: ${describeEntry(e)} decompresses to more than the ${e.rawLength} bytes the manifest records (tampered or a gzip bomb?)`);
       hash.update(c);
       yield* scanner.push(c);
     }

@@ -5,7 +5,7 @@ import { AppError, oneLine, toAppError } from '../../errors';
 import type { ArchiveSource } from '../archive-reader';
 import { ByteReader, readMember, skipBytes } from '../archive-reader';
 import type { Manifest, ManifestEntry, ManifestTable } from '../manifest';
-import { describeEntry } from '../manifest';
+import { describeEntry, memberRawBytes, physicalMembers } from '../manifest';
 import { qualifiedName, quoteIdent } from '../catalog/quote-ident';
 import { copyMember, readSqlMember } from './load-member';
 import { tkey } from './plan-base';
@@ -34,12 +34,18 @@ function partOf(bytes: Buffer, e: ManifestEntry): Readable {
   return Readable.from([bytes.subarray(start, start + e.rawLength)]);
 }
 
+/** What each gzip member (by offset) decompresses to, by the manifest: readers stop it there. */
+function memberSizes(m: Manifest): Map<number, number> {
+  return new Map(physicalMembers(m.entries).map((x) => [x.offset, memberRawBytes(x.entries)]));
+}
+
 /**
  * Members read from ONE sequential stream of the archive (members must be asked for in archive
  * order). A packed member (v3: several entries share it) is decompressed once, when the first of
  * its entries is read, and each entry gets its slice; members nobody reads are passed over.
  */
-export async function sequentialReader(source: ArchiveSource): Promise<MemberReader> {
+export async function sequentialReader(source: ArchiveSource, m: Manifest): Promise<MemberReader> {
+  const rawBytes = memberSizes(m);
   const stream = await source.openArchive();
   const reader = new ByteReader(stream, { hash: false });
   let packed: { offset: number; bytes: Buffer } | undefined;
@@ -52,8 +58,9 @@ export async function sequentialReader(source: ArchiveSource): Promise<MemberRea
     },
     async read(e, consume) {
       await seek(e.offset);
-      if (e.part === undefined) return readMember(reader, e.length, consume);
-      if (packed?.offset !== e.offset) packed = { offset: e.offset, bytes: await readMember(reader, e.length, collect) };
+      const raw = { bytes: rawBytes.get(e.offset) ?? 0, exact: true };
+      if (e.part === undefined) return readMember(reader, e.length, raw, consume);
+      if (packed?.offset !== e.offset) packed = { offset: e.offset, bytes: await readMember(reader, e.length, raw, collect) };
       return consume(partOf(packed.bytes, e));
     },
     async skip(e) {
@@ -73,14 +80,15 @@ export async function sequentialReader(source: ArchiveSource): Promise<MemberRea
  * Members each read by its own ranged read (any order, any number at once: the parallel restore).
  * A packed member is fetched once for all its entries (the last few are kept).
  */
-export function rangedReader(source: ArchiveSource): MemberReader {
+export function rangedReader(source: ArchiveSource, m: Manifest): MemberReader {
+  const rawBytes = memberSizes(m);
   let position = 0;
   const packed = new Map<number, Promise<Buffer>>();
   const fetch = async <T>(e: ManifestEntry, consume: (out: Readable) => Promise<T>): Promise<T> => {
     const stream = await source.openArchive({ start: e.offset, end: e.offset + e.length - 1 });
     try {
       // No archive-level hash of a range (the member's own SHA-256 is checked as it is read).
-      return await readMember(new ByteReader(stream, { hash: false }), e.length, consume);
+      return await readMember(new ByteReader(stream, { hash: false }), e.length, { bytes: rawBytes.get(e.offset) ?? 0, exact: true }, consume);
     } finally {
       position += e.length;
       stream.destroy();

@@ -59,7 +59,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       opts.onProgress?.({ phase, bytesRead: counters.bytesRead, totalBytes: m.archive.sizeBytes, rowsLoaded: counters.rowsLoaded, totalRows: lp.plan.rows, tablesDone, totalTables: lp.tables.length, current });
     const tables = await inOneTransaction(conn.client, opts.targetUrl, tx, opts.signal, async (client) => {
       await lp.prepare(client);
-      const reader = await sequentialReader(checked.source);
+      const reader = await sequentialReader(checked.source, checked.manifest);
       const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), binary: binaryCopyWanted(), lost: () => conn.lost() ?? archive.failure(), beforeSequences: () => archive.done, onMember: (current) => ((counters.bytesRead = reader.position), progress('loading', current)) };
       try {
         await loadMembers(client, reader, m.entries, lp.actions, ctx);

@@ -64,7 +64,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     for (let i = 1; i < opts.jobs; i++) workers.push(await connectWorker(opts.targetUrl, clients));
     await archive.done;
     loading = true;
-    const reader = rangedReader(checked.source);
+    const reader = rangedReader(checked.source, checked.manifest);
     const counters = { bytesRead: 0, rowsLoaded: 0, tablesDone: 0 };
     const progress = (current: string, phase: RestoreProgress['phase'] = 'loading') =>
       opts.onProgress?.({ phase, bytesRead: reader.position, totalBytes: m.archive.sizeBytes, rowsLoaded: counters.rowsLoaded, totalRows: lp.plan.rows, tablesDone: counters.tablesDone, totalTables: lp.tables.length, current });
