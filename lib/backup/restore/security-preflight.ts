@@ -114,8 +114,36 @@ export async function securityActions(client: pg.ClientBase, m: Manifest, action
     return skip ? { kind: 'skip' } : a;
   });
   if (opts.noOwner && m.entries.some((e) => e.kind === 'OWNER')) lines.push('owners not restored (--no-owner): everything belongs to the restoring role');
-  if (opts.noPrivileges && m.entries.some((e) => e.kind === 'ACL' || e.kind === 'DEFAULT ACL')) lines.push('privileges not restored (--no-privileges)');
+  if (opts.noPrivileges && m.entries.some((e) => e.kind === 'ACL' || e.kind === 'DEFAULT ACL')) lines.push(`privileges not restored (--no-privileges)${await targetDefaultGrants(client, m.source.schemas)}`);
   return { actions: out, lines };
+}
+
+/**
+ * What the target's default privileges give the objects the restoring role creates in the
+ * backed-up schemas (database-wide, or per schema), which --no-privileges leaves in place: a new
+ * Supabase project gives anon ALL on every table. '' when they give nothing.
+ */
+async function targetDefaultGrants(client: pg.ClientBase, schemas: string[]): Promise<string> {
+  const r = await client.query<{ l: string }>(
+    `SELECT kind || ': ' || string_agg(privs || ' to ' || grantees, ', ' ORDER BY privs) AS l FROM (
+       SELECT kind, ord, privs, string_agg(grantee, ', ' ORDER BY grantee) AS grantees FROM (
+         SELECT CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types' ELSE 'schemas' END AS kind,
+                pg_catalog.strpos('rSfTn', d.defaclobjtype::text) AS ord,
+                CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS grantee,
+                CASE WHEN pg_catalog.array_agg(DISTINCT a.privilege_type ORDER BY a.privilege_type) @> (
+                       SELECT pg_catalog.array_agg(DISTINCT f.privilege_type ORDER BY f.privilege_type)
+                         FROM pg_catalog.aclexplode(pg_catalog.acldefault(CASE d.defaclobjtype WHEN 'S' THEN 's' ELSE d.defaclobjtype END, d.defaclrole)) f
+                        WHERE f.grantee = d.defaclrole)
+                     THEN 'ALL' ELSE pg_catalog.string_agg(DISTINCT a.privilege_type, ',') END AS privs
+           FROM pg_catalog.pg_default_acl d, LATERAL pg_catalog.aclexplode(d.defaclacl) a
+          WHERE d.defaclrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user) AND a.grantee <> d.defaclrole
+            AND (d.defaclnamespace = 0 OR d.defaclnamespace IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[])))
+          GROUP BY 1, 2, 3, d.defaclobjtype, d.defaclrole) g
+        GROUP BY kind, ord, privs) k
+      GROUP BY kind, ord ORDER BY ord`,
+    [schemas],
+  );
+  return r.rows.length ? `: the target's default privileges give the restored objects instead: ${r.rows.map((x) => x.l).join('; ')}` : '';
 }
 
 /**
