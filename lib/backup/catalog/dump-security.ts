@@ -22,9 +22,8 @@ import { dollarQuote, qualifiedName, quoteIdent, quoteLiteral } from './quote-id
  *    comment) when the target lacks it, reused as it is when it has it; then the dumped tables /
  *    schemas are added.
  *
- * Database-wide default privileges (no IN SCHEMA) are not part of a schema backup (like
- * `pg_dump -n`). A publication's owner is an 'OWNER' member after it, applied only when the restore
- * created it.
+ * Database-wide default privileges (no IN SCHEMA) are 'DEFAULT ACL' members with schema null. A
+ * publication's owner is an 'OWNER' member after it, applied only when the restore created it.
  */
 
 /** An object that has an owner and an ACL. */
