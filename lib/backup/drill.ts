@@ -102,8 +102,15 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   } else {
     if (!opts.serverUrl) throw new AppError('usage', 'a drill needs a server to create its scratch database on (serverUrl / --drill-url / DRILL_DATABASE_URL)');
     scratch = `tickethub_drill_${opts.id.slice(0, 15).toLowerCase()}_${randomBytes(3).toString('hex')}`;
+    // The scratch database has the source's encoding when that is SQL_ASCII, where a character is a
+    // byte: in UTF8, char(n) pads and varchar(n)/length() count multibyte text differently, so the
+    // rows could never equal the backup's (every drill of such a database failed 'content hash
+    // differs' on data that restores exactly into SQL_ASCII). SQL_ASCII with any locale needs a
+    // superuser; with C, anyone. Any other encoding converts exactly into UTF8. (A manifest that
+    // cannot be read here is read again, and reported, below.)
+    const sqlAscii = (await readManifest(opts.storage, opts.id).catch(() => null))?.source?.encoding === 'SQL_ASCII';
     holder = await holdScratch(opts.serverUrl, scratch);
-    await adminQuery(opts.serverUrl, `CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0 ENCODING 'UTF8'`);
+    await adminQuery(opts.serverUrl, `CREATE DATABASE ${quoteIdent(scratch)} TEMPLATE template0 ${sqlAscii ? "ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'" : "ENCODING 'UTF8'"}`);
     targetUrl = withDatabase(opts.serverUrl, scratch);
     target = `scratch database ${scratch} (created and dropped)`;
   }
