@@ -164,6 +164,20 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
         out.push({ id, status: 'unreadable', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: null, encrypted: Boolean(m.encryption), sha256: m.archive.sha256, error: `archive ${m.encryption ? encryptedArchiveKey(id) : archiveKey(id)} is missing`, ...signature, manifest: m });
         continue;
       }
+      // The listing already knows the stored archive's size: one that is not the manifest's (bytes
+      // lost or added after the backup was checked) cannot restore, so it is never a good backup
+      // (retention would otherwise keep it as the newest one and remove an intact, older backup).
+      const stored = m.encryption ? encryptedArchiveKey(id) : archiveKey(id);
+      if (m.id !== id || Boolean(e.encrypted) !== Boolean(m.encryption) || e.size !== storedSizeBytes(m)) {
+        const error =
+          m.id !== id
+            ? `backup ${id}: the manifest is for backup ${String(m.id)}, not ${id} (another backup's files put in its place?)`
+            : Boolean(e.encrypted) !== Boolean(m.encryption)
+            ? `archive ${stored} is missing`
+            : `archive ${stored} has ${e.size} bytes, the manifest says ${storedSizeBytes(m)}${(e.size ?? 0) < storedSizeBytes(m) ? ' (truncated)' : ''}: it cannot restore`;
+        out.push({ id, status: 'unreadable', startedAt: m.startedAt, finishedAt: m.finishedAt, trigger: m.trigger, description: m.description ?? '', tables: m.totals.tables, rows: m.totals.rows, sizeBytes: e.size ?? null, encrypted: Boolean(m.encryption), sha256: m.archive.sha256, error, ...signature, manifest: m });
+        continue;
+      }
       out.push({
         id,
         status: 'succeeded',
