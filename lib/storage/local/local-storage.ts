@@ -2,7 +2,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { constants, createWriteStream, fdatasync } from 'node:fs';
-import { access, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { access, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -108,13 +108,17 @@ export class LocalStorage implements StorageBackend {
     try {
       // Reading through an open handle pins this version of the file: a concurrent put renames a
       // new inode over the name, and a concurrent delete unlinks it, without cutting this read.
-      fh = await open(file, 'r');
+      // Never through a symbolic link (someone who can write to the directory could point an
+      // object at the app's secrets), and without blocking on a FIFO put in an object's place.
+      fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw this.notRegular(key);
       throw this.readError(err, key);
     }
     try {
       const st = await fh.stat();
-      if (!st.isFile()) throw notFound(key, this.location);
+      if (st.isDirectory()) throw notFound(key, this.location);
+      if (!st.isFile()) throw this.notRegular(key);
       const r = range ? checkRange(range, st.size, `${key} in ${this.location}`) : undefined;
       return fh.createReadStream(r ? { start: r.start, end: r.end } : {});
     } catch (err) {
@@ -125,8 +129,9 @@ export class LocalStorage implements StorageBackend {
 
   async stat(key: string): Promise<StoredObject> {
     try {
-      const st = await stat(this.pathOf(key));
-      if (!st.isFile()) throw notFound(key, this.location);
+      const st = await lstat(this.pathOf(key));
+      if (st.isDirectory()) throw notFound(key, this.location);
+      if (!st.isFile()) throw this.notRegular(key);
       return { key, size: st.size, modifiedAt: st.mtime };
     } catch (err) {
       throw this.readError(err, key);
@@ -206,6 +211,11 @@ export class LocalStorage implements StorageBackend {
 
   async close(): Promise<void> {
     // Nothing held open between calls.
+  }
+
+  /** An object that is a symbolic link, a FIFO, a device...: never read (see get). */
+  private notRegular(key: string): AppError {
+    return new AppError('storage', `storage ${path.join(this.root, key)} is not a regular file (a symbolic link or special file in the backup directory): refusing to read it`);
   }
 
   /** Maps a failure while creating/replacing/deleting to a one-line 'storage' error naming the path. */
