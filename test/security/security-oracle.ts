@@ -32,8 +32,9 @@ export async function securityCatalog(url: string, schemas: string[], noOwner = 
     await c.query(`SET search_path = ''`);
     const own = noOwner ? `''` : 'pg_get_userbyid(o.owner)';
     // ACLs printed with the owner's name replaced, so --no-owner comparisons still see grants.
-    const acl = (col: string) => `(SELECT string_agg(CASE WHEN a.grantee = o.owner THEN 'OWNER' ELSE coalesce(nullif(pg_get_userbyid(a.grantee), '-'), 'PUBLIC') END || ':' || a.privilege_type || ':' || a.is_grantable, ',' ORDER BY 1)
-                                    FROM aclexplode(${col}) a)`;
+    // (An ACL's entries are a set: sorted, so equal privileges in another aclitem order compare equal.)
+    const item = `CASE WHEN a.grantee = o.owner THEN 'OWNER' ELSE coalesce(nullif(pg_get_userbyid(a.grantee), '-'), 'PUBLIC') END || ':' || a.privilege_type || ':' || a.is_grantable`;
+    const acl = (col: string) => `(SELECT string_agg(${item}, ',' ORDER BY ${item}) FROM aclexplode(${col}) a)`;
     const rows = await c.query<{ l: string }>(
       `SELECT concat_ws(' | ', o.what, ${own}, ${acl('o.acl')}) AS l FROM (
          SELECT 'schema ' || n.nspname AS what, n.nspowner AS owner, coalesce(n.nspacl, acldefault('n', n.nspowner)) AS acl FROM pg_namespace n WHERE n.nspname = ANY($1)

@@ -40,6 +40,7 @@ describe('restore into a Supabase-shaped project as its non-superuser "postgres"
   const as = (url: string) => {
     const u = new URL(url);
     u.username = pgRole;
+    u.password = 'h1-nsu-pw'; // (the embedded server of a bare `npm test` asks for one)
     return u.toString();
   };
   const fresh = async () => {
@@ -59,8 +60,11 @@ describe('restore into a Supabase-shaped project as its non-superuser "postgres"
 
   beforeAll(async () => {
     roles = await createFixtureRoles();
-    await exec(serverUrl(), `CREATE ROLE ${pgRole} LOGIN NOSUPERUSER CREATEDB CREATEROLE BYPASSRLS; GRANT anon, authenticated, service_role, ${roles.owner}, ${roles.grantee} TO ${pgRole}`);
+    await exec(serverUrl(), `CREATE ROLE ${pgRole} LOGIN PASSWORD 'h1-nsu-pw' NOSUPERUSER CREATEDB CREATEROLE BYPASSRLS; GRANT ${roles.owner}, ${roles.grantee} TO ${pgRole}`);
     src = await project();
+    // (anon, authenticated and service_role are made by the platform script of the first project:
+    // on a fresh cluster they do not exist before it.)
+    await exec(serverUrl(), `GRANT anon, authenticated, service_role TO ${pgRole}`);
     // The project's own schema, made by "postgres" as the dashboard does.
     await promisify(execFile)('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', as(src.url), '-f', path.resolve(import.meta.dirname, '../fixtures/supabase/project.sql'), '-v', `owner=${roles.owner}`, '-v', `grantee=${roles.grantee}`], {
       env: { ...process.env, PGOPTIONS: '-c client_min_messages=error' },
