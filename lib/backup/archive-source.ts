@@ -22,6 +22,13 @@ export interface ArchiveSource {
    */
   checkCiphertext?(): Promise<{ problems: string[]; canDecrypt: boolean } | null>;
   /**
+   * Encrypted backups only (a no-op otherwise): rejects with AppError 'config' when the identity at
+   * hand is not one of the manifest's recipients' (or, with `required`, when there is none). A
+   * wrong or missing key is the operator's problem, never a finding about the backup: callers that
+   * record a verdict (verify, drills) ask first and record nothing when it rejects.
+   */
+  checkIdentity?(required: boolean): Promise<void>;
+  /**
    * True when a ranged read costs a read from the archive's start (an encrypted backup: age has
    * no random access). Readers that need many ranges spool the archive once instead (archive-spool).
    */

@@ -7,6 +7,7 @@ import { fingerprintDifferences, fingerprintFormat, schemaFingerprint } from './
 import { largeObjectProblems } from './catalog/kinds/large-objects';
 import { quoteIdent } from './catalog/quote-ident';
 import { prepareDrillTarget } from './drill-dependencies';
+import { storageArchiveSource } from './archive-reader';
 import { readManifest } from './list-backups';
 import type { Manifest } from './manifest';
 import { checkManifest, redactTarget } from './restore/preflight';
@@ -100,6 +101,15 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   let target: string;
   let scratch: string | null = null;
   let holder: pg.Client | null = null;
+  // An encrypted backup and no identity here, or one that is not a recipient's: the drill cannot
+  // run, which says nothing about the backup. One line, and nothing recorded (before, a failed
+  // drill was recorded and the good backup stopped counting as good for retention and health).
+  await storageArchiveSource(opts.storage, opts.id)
+    .checkIdentity?.(true)
+    .catch((err: unknown) => {
+      if (err instanceof AppError && err.code === 'config') throw err;
+      // anything else (no manifest, a malformed one) is reported by the drill itself below
+    });
   if (drillUrl) {
     targetUrl = drillUrl;
     target = `drill database ${redactTarget(drillUrl)}`;

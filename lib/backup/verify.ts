@@ -112,6 +112,9 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
   result.sizeBytes = m.archive.sizeBytes;
   if (m.id !== source.id) result.problems.push({ kind: 'MANIFEST', problem: `manifest is for backup ${m.id}, not ${source.id}` });
   result.problems.push(...manifestProblems(m));
+  // A wrong identity is the caller's problem, not the backup's: one line, and nothing to record
+  // (before, every member was listed as "truncated" and the failed verdict recorded on a good backup).
+  if (!result.problems.length) await source.checkIdentity?.(false);
   if (await checkCiphertext(source, result)) return finish();
 
   let size: number;

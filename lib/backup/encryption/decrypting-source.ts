@@ -73,6 +73,11 @@ export function identityNeeded(label: string): AppError {
   return new AppError('config', `${label} is encrypted (age): give the identity with --identity FILE or BACKUP_ENCRYPTION_IDENTITY to look inside`);
 }
 
+/** One line for "this identity is not for this backup" (the recipients are public keys: safe to name). */
+export function wrongIdentity(recipients: string[]): AppError {
+  return new AppError('config', `the identity does not decrypt this backup (it was encrypted to ${recipients.join(', ')}): give the matching --identity or BACKUP_ENCRYPTION_IDENTITY`);
+}
+
 /**
  * An ArchiveSource whose archive may be stored encrypted: when the manifest has `encryption`, the
  * archive is `ciphertext` (not `plain`'s file) and reads come out decrypted with the identities of
@@ -125,6 +130,24 @@ export function decryptingSource(plain: ArchiveSource, ciphertext: Ciphertext): 
       // Only the plain archive's own file: a decrypted archive is hashed as it is decrypted.
       if (await encrypted()) return null;
       return (await plain.archiveSha256?.(signal)) ?? null;
+    },
+    async checkIdentity(required) {
+      const e = await encrypted();
+      if (!e) return;
+      const ids = await identities();
+      if (!ids) {
+        if (required) throw identityNeeded(plain.label);
+        return;
+      }
+      // The manifest names the recipients (public keys): an identity none of them belongs to cannot
+      // open the file. (An identity that IS a recipient but does not open the header: the file was
+      // changed, which the readers report as the backup's problem.)
+      const theirs = (Array.isArray(e.enc.recipients) ? e.enc.recipients : []).filter((r): r is string => typeof r === 'string' && /^age1/.test(r));
+      if (!theirs.length) return;
+      const { identityToRecipient } = await import('age-encryption');
+      const mine = await Promise.all(ids.map((i) => identityToRecipient(i).catch(() => null)));
+      if (mine.some((r) => r === null)) return; // a kind we cannot compare: the header decides
+      if (!mine.some((r) => theirs.includes(r!))) throw wrongIdentity(theirs);
     },
     async checkCiphertext() {
       const e = await encrypted();
