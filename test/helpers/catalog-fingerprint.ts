@@ -62,7 +62,8 @@ export async function catalogFingerprint(url: string, schemas?: string[]): Promi
                  'clustered=' || i.indisclustered, 'valid=' || i.indisvalid, 'parent=' || (SELECT h.inhparent::regclass::text FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid),
                  (SELECT 'statistics=' || string_agg(a.attnum || ':' || a.attstattarget, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
                    WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0)) AS l
-                 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = ANY($1::oid[])`);
+                 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = ANY($1::oid[])
+                  AND (i.indisvalid OR c.relkind = 'I')`); // pg_dump leaves out an index a failed CREATE INDEX CONCURRENTLY left invalid
     await run(`SELECT concat_ws(' ', 'function', p.oid::regprocedure::text, p.prokind,
                  CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END,
                  (SELECT concat_ws(',', a.aggtransfn, a.aggtranstype::regtype, a.aggfinalfn, a.agginitval, a.aggcombinefn, a.aggkind, a.aggsortop)

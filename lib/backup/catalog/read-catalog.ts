@@ -254,6 +254,10 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
        JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
       WHERE ${NS} AND tc.relkind IN ('r', 'p', 'm')
+        -- An index left invalid by a failed CREATE INDEX CONCURRENTLY is not dumped (as pg_dump):
+        -- rebuilt valid, a unique one fails the restore on the duplicates that made it fail. A
+        -- partitioned index is invalid until every partition has one attached: it is kept.
+        AND (i.indisvalid OR ic.relkind = 'I')
       ORDER BY n.nspname, ic.relname`,
   );
   // Functions internally dependent on another object (range/multirange constructors) are created

@@ -270,6 +270,7 @@ SELECT 'index ' || i.indexrelid::pg_catalog.regclass::text,
          WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0), pg_catalog.obj_description(i.indexrelid, 'pg_class')),
        CASE WHEN i.indexprs IS NOT NULL OR i.indpred IS NOT NULL THEN pg_catalog.pg_get_indexdef(i.indexrelid) END
   FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
+   AND (i.indisvalid OR c.relkind = 'I')
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h JOIN pg_catalog.pg_class pi ON pi.oid = h.inhparent
                     WHERE h.inhrelid = i.indexrelid AND NOT ${IN_SCHEMAS('pi.relnamespace')})
 UNION ALL
