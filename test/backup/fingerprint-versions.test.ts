@@ -1,7 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db';
 import { fingerprintDifferences, fingerprintFormat, schemaFingerprint } from '../../lib/backup/catalog/schema-fingerprint';
+import { psqlFile } from '../helpers/schema-round-trip';
 
 /**
  * The drill's catalog fingerprint (format 2) splits each object into what every major version
@@ -185,3 +188,42 @@ it("runs with JIT off (compiling the big query cost more than running it) and gi
     await c.end();
   }
 });
+
+it('each comment is in its own object\'s fingerprint, on every kind (read from pg_description in the query, as obj_description / col_description read it)', async () => {
+  // The fingerprint reads comments with its own pg_description lookups (no SQL function call per
+  // object): a wrong class or sub-id there would lose a comment from the fingerprint, and a drill
+  // would pass a restore that lost it. Every COMMENT of test/fixtures/comments-everywhere.sql is
+  // changed in turn: exactly its object differs, and nothing else.
+  const db = await createTestDatabase({ prefix: 'fpv' });
+  dbs.push(db);
+  const file = path.resolve(import.meta.dirname, '../fixtures/comments-everywhere.sql');
+  await psqlFile(db.url, file);
+  const comments = [...(await readFile(file, 'utf8')).matchAll(/^(COMMENT ON .*) IS '(c: [^']+)';$/gm)];
+  expect(comments.length).toBeGreaterThan(40);
+  const fpOf = async () => {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      return await schemaFingerprint(c, ['cm']);
+    } finally {
+      await c.end();
+    }
+  };
+  const before = await fpOf();
+  const seen: Record<string, string[]> = {};
+  for (const [statement, target, text] of comments) {
+    await withClient(db.url, (c) => c.query(`${target} IS 'changed'`));
+    seen[text] = fingerprintDifferences(before, await fpOf()).problems;
+    await withClient(db.url, (c) => c.query(statement));
+  }
+  expect(fingerprintDifferences(before, await fpOf()).problems).toEqual([]);
+  for (const [text, problems] of Object.entries(seen)) {
+    // Large objects are compared by content and comment outside the catalog fingerprint.
+    if (text === 'c: large object') expect(problems, text).toEqual([]);
+    else expect(problems, text).toEqual([expect.stringMatching(/ differs \(definition, owner or privileges\)$/)]);
+  }
+  expect(seen['c: column']).toEqual(['relation cm.t differs (definition, owner or privileges)']);
+  expect(seen['c: composite attribute']).toEqual(['type cm.pair differs (definition, owner or privileges)']);
+  expect(seen['c: domain constraint']).toEqual(['constraint domain cm.pos pos_check differs (definition, owner or privileges)']);
+  expect(seen['c: index']).toEqual(['index cm.t_fts differs (definition, owner or privileges)']);
+}, 120_000);

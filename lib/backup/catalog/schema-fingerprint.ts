@@ -16,6 +16,9 @@ export type SchemaFingerprint = Record<string, string>;
 
 const NOT_EXT = (cls: string, col: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${cls}'::pg_catalog.regclass AND d.objid = ${col} AND d.deptype = 'e')`;
+/** An extension's member (the object itself, not a sub-object). */
+const EXT_MEMBER = (cls: string, col: string) =>
+  `EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '${cls}'::pg_catalog.regclass AND d.objid = ${col} AND d.objsubid = 0 AND d.deptype = 'e')`;
 const IN_SCHEMAS = (col: string) => `${col} IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[]))`;
 /**
  * Owner and ACL. An ACL that grants exactly the default privileges (an explicit copy left by
@@ -86,7 +89,15 @@ SELECT 'publication ' || p.pubname || ' ' || pr.prrelid::pg_catalog.regclass::te
 
 const NAME = (nsp: string, name: string) => `pg_catalog.quote_ident(${nsp}) || '.' || pg_catalog.quote_ident(${name})`;
 const NSP = (oid: string) => `(SELECT nspname FROM pg_catalog.pg_namespace WHERE oid = ${oid})`;
-const DESC = (oid: string, cls: string) => `pg_catalog.obj_description(${oid}, '${cls}')`;
+/**
+ * The comment of an object (of a column: `COL_DESC`): what pg_catalog.obj_description(oid, 'cls')
+ * and col_description(rel, attnum) return, read by an index scan of pg_description in the query
+ * itself instead of a call of those SQL functions per object (30,000 calls on a 5,000-table
+ * catalog: ~0.25 s of server CPU). The same text, so the same hashes as before.
+ */
+const DESC = (oid: string, cls: string, sub = '0') =>
+  `(SELECT dsc.description FROM pg_catalog.pg_description dsc WHERE dsc.objoid = ${oid} AND dsc.classoid = 'pg_catalog.${cls}'::pg_catalog.regclass AND dsc.objsubid = ${sub})`;
+const COL_DESC = (rel: string, attnum: string) => DESC(rel, 'pg_class', attnum);
 const USER_OBJ = (cls: string, col: string) => `${col} >= 16384 AND ${NOT_EXT(`pg_catalog.${cls}`, col)}`;
 
 /**
@@ -223,12 +234,12 @@ const ACL_RAW = (owner: string, acl: string, type: string) =>
      IS DISTINCT FROM (SELECT pg_catalog.array_agg(x::text ORDER BY x::text) FROM unnest(pg_catalog.acldefault(${type}, ${owner})) x) THEN ${acl}::text ELSE '' END`;
 
 const QUERY = (v15: boolean) => `
-SELECT 'schema ' || n.nspname AS k, concat_ws(' | ', ${OWNER_ACL2('n.nspowner', 'n.nspacl', `'n'`)}, pg_catalog.obj_description(n.oid, 'pg_namespace')) AS s, NULL::text AS d
+SELECT 'schema ' || n.nspname AS k, concat_ws(' | ', ${OWNER_ACL2('n.nspowner', 'n.nspacl', `'n'`)}, ${DESC('n.oid', 'pg_namespace')}) AS s, NULL::text AS d
   FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($1::text[])
 UNION ALL
 SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relkind, c.relpersistence, c.reloptions::text, ${OWNER_ACL2('c.relowner', 'c.relacl', `CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char"`)},
        c.relrowsecurity, c.relforcerowsecurity, c.relreplident, c.relispartition,
-       pg_catalog.obj_description(c.oid, 'pg_class'),
+       ${DESC('c.oid', 'pg_class')},
        (SELECT 'toast ' || tc.reloptions::text FROM pg_catalog.pg_class tc WHERE tc.oid = c.reltoastrelid),
        CASE WHEN c.relkind IN ('r', 'm', 'p') THEN (SELECT 'am ' || am.amname FROM pg_catalog.pg_am am WHERE am.oid = c.relam) END,
        CASE WHEN c.reloftype <> 0 THEN 'of ' || c.reloftype::pg_catalog.regtype::text END,
@@ -245,7 +256,7 @@ SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relki
                    JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation),
                 CASE WHEN a.attstattarget >= 0 THEN 'statistics ' || a.attstattarget::text END,
                 CASE WHEN a.attstorage <> t.typstorage THEN 'storage ' || a.attstorage::text END,
-                pg_catalog.col_description(c.oid, a.attnum)), ', ' ORDER BY a.attnum)
+                ${COL_DESC('c.oid', 'a.attnum')}), ', ' ORDER BY a.attnum)
           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
           LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)),
@@ -259,7 +270,7 @@ SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relki
 UNION ALL
 SELECT 'constraint ' || CASE WHEN co.conrelid <> 0 THEN co.conrelid::pg_catalog.regclass::text ELSE 'domain ' || co.contypid::pg_catalog.regtype::text END || ' ' || co.conname,
        concat_ws(' | ', co.contype, CASE WHEN co.contype IN ('p', 'u', 'f') THEN pg_catalog.pg_get_constraintdef(co.oid) END, co.convalidated,
-                 pg_catalog.obj_description(co.oid, 'pg_constraint')),
+                 ${DESC('co.oid', 'pg_constraint')}),
        CASE WHEN co.contype NOT IN ('p', 'u', 'f') THEN pg_catalog.pg_get_constraintdef(co.oid) END
   FROM pg_catalog.pg_constraint co WHERE ${IN_SCHEMAS('co.connamespace')}
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint pc WHERE pc.oid = co.conparentid AND NOT ${IN_SCHEMAS('pc.connamespace')})
@@ -267,7 +278,7 @@ UNION ALL
 SELECT 'index ' || i.indexrelid::pg_catalog.regclass::text,
        concat_ws(' | ', CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL THEN pg_catalog.pg_get_indexdef(i.indexrelid) END, i.indisclustered, i.indisreplident,
        (SELECT 'statistics ' || string_agg(a.attnum || '=' || a.attstattarget, ',' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0), pg_catalog.obj_description(i.indexrelid, 'pg_class')),
+         WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0), ${DESC('i.indexrelid', 'pg_class')}),
        CASE WHEN i.indexprs IS NOT NULL OR i.indpred IS NOT NULL THEN pg_catalog.pg_get_indexdef(i.indexrelid) END
   FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
    AND (i.indisvalid OR c.relkind = 'I')
@@ -275,25 +286,25 @@ SELECT 'index ' || i.indexrelid::pg_catalog.regclass::text,
                     WHERE h.inhrelid = i.indexrelid AND NOT ${IN_SCHEMAS('pi.relnamespace')})
 UNION ALL
 SELECT 'trigger ' || t.tgrelid::pg_catalog.regclass::text || ' ' || t.tgname,
-       concat_ws(' | ', CASE WHEN t.tgqual IS NULL THEN pg_catalog.pg_get_triggerdef(t.oid) END, t.tgenabled, pg_catalog.obj_description(t.oid, 'pg_trigger')),
+       concat_ws(' | ', CASE WHEN t.tgqual IS NULL THEN pg_catalog.pg_get_triggerdef(t.oid) END, t.tgenabled, ${DESC('t.oid', 'pg_trigger')}),
        CASE WHEN t.tgqual IS NOT NULL THEN pg_catalog.pg_get_triggerdef(t.oid) END
   FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid WHERE ${IN_SCHEMAS('c.relnamespace')} AND NOT t.tgisinternal
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger pt JOIN pg_catalog.pg_class pc ON pc.oid = pt.tgrelid
                     WHERE pt.oid = t.tgparentid AND NOT ${IN_SCHEMAS('pc.relnamespace')})
 UNION ALL
-SELECT 'rule ' || r.ev_class::pg_catalog.regclass::text || ' ' || r.rulename, concat_ws(' | ', r.ev_type, r.is_instead, r.ev_enabled, pg_catalog.obj_description(r.oid, 'pg_rewrite')),
+SELECT 'rule ' || r.ev_class::pg_catalog.regclass::text || ' ' || r.rulename, concat_ws(' | ', r.ev_type, r.is_instead, r.ev_enabled, ${DESC('r.oid', 'pg_rewrite')}),
        pg_catalog.pg_get_ruledef(r.oid)
   FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE ${IN_SCHEMAS('c.relnamespace')} AND r.rulename <> '_RETURN'
 UNION ALL
 SELECT 'policy ' || p.polrelid::pg_catalog.regclass::text || ' ' || p.polname,
        concat_ws(' | ', p.polcmd, p.polpermissive, (SELECT string_agg(pg_catalog.pg_get_userbyid(r), ',' ORDER BY pg_catalog.pg_get_userbyid(r)) FROM unnest(p.polroles) r),
-                 p.polqual IS NOT NULL, p.polwithcheck IS NOT NULL, pg_catalog.obj_description(p.oid, 'pg_policy')),
+                 p.polqual IS NOT NULL, p.polwithcheck IS NOT NULL, ${DESC('p.oid', 'pg_policy')}),
        concat_ws(' | ', pg_catalog.pg_get_expr(p.polqual, p.polrelid), pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid))
   FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
 UNION ALL
 SELECT 'routine ' || p.oid::pg_catalog.regprocedure::text,
        concat_ws(' | ', CASE WHEN p.prokind <> 'a' AND p.prosqlbody IS NULL THEN pg_catalog.pg_get_functiondef(p.oid) END, p.prosqlbody IS NOT NULL,
-                 ${OWNER_ACL2('p.proowner', 'p.proacl', `'f'`)}, pg_catalog.obj_description(p.oid, 'pg_proc')),
+                 ${OWNER_ACL2('p.proowner', 'p.proacl', `'f'`)}, ${DESC('p.oid', 'pg_proc')}),
        CASE WHEN p.prokind <> 'a' AND p.prosqlbody IS NOT NULL THEN pg_catalog.pg_get_functiondef(p.oid) END
   FROM pg_catalog.pg_proc p WHERE ${IN_SCHEMAS('p.pronamespace')} AND ${NOT_EXT('pg_catalog.pg_proc', 'p.oid')}
 UNION ALL
@@ -309,11 +320,11 @@ SELECT 'type ' || t.oid::pg_catalog.regtype::text,
                  (SELECT string_agg(concat_ws(' ', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
                          (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co
                             JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation AND a.attcollation <> 100),
-                         pg_catalog.col_description(t.typrelid, a.attnum)), ', ' ORDER BY a.attnum)
+                         ${COL_DESC('t.typrelid', 'a.attnum')}), ', ' ORDER BY a.attnum)
                     FROM pg_catalog.pg_attribute a WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),
                  (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co
                     JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation AND t.typtype = 'd' AND t.typcollation <> 100),
-                 pg_catalog.obj_description(t.oid, 'pg_type')),
+                 ${DESC('t.oid', 'pg_type')}),
        t.typdefault
   FROM pg_catalog.pg_type t WHERE ${IN_SCHEMAS('t.typnamespace')} AND t.typtype IN ('e', 'd', 'r', 'c')
    AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c') AND ${NOT_EXT('pg_catalog.pg_type', 't.oid')}
@@ -326,17 +337,18 @@ SELECT 'language ' || pg_catalog.quote_ident(l.lanname), ${ACL_ITEMS('l.lanacl')
    AND ${ACL_ITEMS('l.lanacl')} IS DISTINCT FROM ${ACL_ITEMS(`coalesce((SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip WHERE ip.classoid = 'pg_catalog.pg_language'::pg_catalog.regclass AND ip.objoid = l.oid AND ip.objsubid = 0), pg_catalog.acldefault('l', l.lanowner))`)}
 UNION ALL
 SELECT 'extension member ' || pg_catalog.pg_describe_object(x.cls, x.oid, 0), ${ACL_ITEMS('x.acl')}::text, NULL
+  -- Members only, selected in each branch: the ACL comparison below (aclexplode twice) then runs
+  -- for the few extension members, not for every relation (5,000 tables: ~0.15 s of server CPU).
   FROM (SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass AS cls, p.oid, p.proacl AS acl, pg_catalog.acldefault('f', p.proowner) AS dflt
-          FROM pg_catalog.pg_proc p WHERE ${IN_SCHEMAS('p.pronamespace')}
+          FROM pg_catalog.pg_proc p WHERE ${IN_SCHEMAS('p.pronamespace')} AND ${EXT_MEMBER('pg_catalog.pg_proc', 'p.oid')}
         UNION ALL
         SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, c.oid, c.relacl, pg_catalog.acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner)
-          FROM pg_catalog.pg_class c WHERE ${IN_SCHEMAS('c.relnamespace')} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+          FROM pg_catalog.pg_class c WHERE ${IN_SCHEMAS('c.relnamespace')} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${EXT_MEMBER('pg_catalog.pg_class', 'c.oid')}
         UNION ALL
         SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid, t.typacl, pg_catalog.acldefault('T', t.typowner)
-          FROM pg_catalog.pg_type t WHERE ${IN_SCHEMAS('t.typnamespace')} AND t.typacl IS NOT NULL) x
- WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = x.cls AND d.objid = x.oid AND d.objsubid = 0 AND d.deptype = 'e')
+          FROM pg_catalog.pg_type t WHERE ${IN_SCHEMAS('t.typnamespace')} AND t.typacl IS NOT NULL AND ${EXT_MEMBER('pg_catalog.pg_type', 't.oid')}) x
    -- (privileges changed since CREATE EXTENSION, which the backup restores as pg_dump does)
-   AND ${ACL_ITEMS('coalesce(x.acl, x.dflt)')} IS DISTINCT FROM ${ACL_ITEMS(`coalesce((SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip WHERE ip.classoid = x.cls AND ip.objoid = x.oid AND ip.objsubid = 0), x.dflt)`)}
+ WHERE ${ACL_ITEMS('coalesce(x.acl, x.dflt)')} IS DISTINCT FROM ${ACL_ITEMS(`coalesce((SELECT ip.initprivs FROM pg_catalog.pg_init_privs ip WHERE ip.classoid = x.cls AND ip.objoid = x.oid AND ip.objsubid = 0), x.dflt)`)}
 UNION ALL
 SELECT 'publication ' || p.pubname || ' ' || pr.prrelid::pg_catalog.regclass::text, 'member', ${v15 ? `concat_ws(' | ', pr.prattrs::text, pg_catalog.pg_get_expr(pr.prqual, pr.prrelid))` : 'NULL'}
   FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid
