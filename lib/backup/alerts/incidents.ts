@@ -9,8 +9,11 @@ import type { IncidentKind } from './alert-messages';
 import { sendAlert } from './send-alert';
 import type { Alert, DeliveryResult } from './send-alert';
 
-/** Open incidents by kind (absent = no incident). */
-export type IncidentState = Partial<Record<IncidentKind, { openedAt: string; failures: number; backupId: string | null }>>;
+/**
+ * Open incidents by kind (absent = no incident). `announced: false`: its alert reached no channel
+ * (receiver down, hanging, 5xx), so the next problem of that kind alerts again; absent = announced.
+ */
+export type IncidentState = Partial<Record<IncidentKind, { openedAt: string; failures: number; backupId: string | null; announced?: boolean }>>;
 
 /** What one scheduled job (or the hourly staleness check) saw. */
 export interface Observation {
@@ -25,7 +28,8 @@ export interface Observation {
 
 /**
  * The once-per-incident rule, pure: a problem of a kind without an open incident opens one and is
- * alerted; more problems of an open kind are counted, not alerted; a cleared open kind closes, and
+ * alerted; more problems of an open kind are counted, not alerted (unless its alert was never
+ * delivered: then it is alerted again); a cleared open kind closes, and
  * closing any incident other than `anomaly` sends ONE backup_recovered (whatever number closed).
  * An anomaly closes silently: its "recovery" is just a normal-sized backup.
  */
@@ -42,9 +46,9 @@ export function applyObservation(state: IncidentState, o: Observation): { state:
   for (const p of o.problems) {
     const kind = p.event as IncidentKind;
     const open = next[kind];
-    if (open) next[kind] = { ...open, failures: open.failures + 1 };
+    if (open && open.announced !== false) next[kind] = { ...open, failures: open.failures + 1 };
     else {
-      next[kind] = { openedAt: o.now.toISOString(), failures: 1, backupId: p.backupId };
+      next[kind] = { openedAt: o.now.toISOString(), failures: (open?.failures ?? 0) + 1, backupId: open?.backupId ?? p.backupId };
       send.push(p);
     }
   }
@@ -108,15 +112,24 @@ export async function raiseAlerts(
       await ctx.db.query('BEGIN');
       try {
         await ctx.db.query('LOCK TABLE public.backup_alert_state IN SHARE ROW EXCLUSIVE MODE');
-        const rows = (await ctx.db.query('SELECT kind, opened_at, failures, backup_id FROM public.backup_alert_state WHERE opened_at IS NOT NULL')).rows;
+        // opened_at NULL: an incident whose alert reached nobody yet (markUnannounced).
+        const rows = (await ctx.db.query('SELECT kind, opened_at, last_seen_at, failures, backup_id FROM public.backup_alert_state')).rows;
         const state: IncidentState = { ...fromStorage };
-        for (const r of rows) state[r.kind as IncidentKind] = { openedAt: new Date(r.opened_at).toISOString(), failures: r.failures, backupId: r.backup_id };
+        for (const r of rows) {
+          const announced = r.opened_at !== null;
+          state[r.kind as IncidentKind] = {
+            openedAt: new Date(r.opened_at ?? r.last_seen_at ?? o.now).toISOString(),
+            failures: r.failures,
+            backupId: r.backup_id,
+            ...(announced ? {} : { announced: false }),
+          };
+        }
         result = applyObservation(state, o);
         await ctx.db.query('DELETE FROM public.backup_alert_state');
         for (const [kind, v] of Object.entries(result.state)) {
           await ctx.db.query(
             `INSERT INTO public.backup_alert_state (kind, opened_at, last_seen_at, failures, backup_id, updated_at) VALUES ($1, $2, $3, $4, $5, now())`,
-            [kind, v.openedAt, o.now, v.failures, v.backupId],
+            [kind, v.announced === false ? null : v.openedAt, o.now, v.failures, v.backupId],
           );
         }
         await ctx.db.query('COMMIT');
@@ -136,9 +149,12 @@ export async function raiseAlerts(
   }
 
   const sent: AlertOutcome['sent'] = [];
+  const unannounced: IncidentKind[] = [];
   for (const alert of result.send) {
     const deliveries = await sendAlert(alert, ctx.env);
     sent.push({ alert, deliveries });
+    const kind = alert.event as IncidentKind;
+    if (deliveries.length && !deliveries.some((d) => d.ok) && result.state[kind]) unannounced.push(kind);
     for (const d of deliveries.filter((x) => !x.ok)) {
       const line = `Alert ${alert.event} could not be sent by ${d.channel} after ${d.attempts} tries: ${d.error}`;
       log(`[alerts] ${line}`);
@@ -155,5 +171,28 @@ export async function raiseAlerts(
       }
     }
   }
+  if (unannounced.length) result.state = await markUnannounced(result.state, unannounced, ctx, log);
   return { sent, state: result.state };
+}
+
+/**
+ * The alert opening these incidents reached no channel: keep them open (failures still counted)
+ * but unannounced, so the next problem of the kind alerts again instead of staying silent for the
+ * whole incident. Never throws (the worst case is the old behaviour: one undelivered alert).
+ */
+async function markUnannounced(
+  state: IncidentState,
+  kinds: IncidentKind[],
+  ctx: { db: pg.ClientBase | null; storage: StorageBackend | null },
+  log: (line: string) => void,
+): Promise<IncidentState> {
+  const next: IncidentState = { ...state };
+  for (const k of kinds) next[k] = { ...next[k]!, announced: false };
+  try {
+    if (ctx.db) await ctx.db.query('UPDATE public.backup_alert_state SET opened_at = NULL, updated_at = now() WHERE kind = ANY($1::text[])', [kinds]);
+    else if (ctx.storage) await writeStorageState(ctx.storage, next);
+  } catch (err) {
+    log(`[alerts] could not mark ${kinds.join(', ')} as not delivered: ${oneLine((err as Error).message)}`);
+  }
+  return next;
 }
