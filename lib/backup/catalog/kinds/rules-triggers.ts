@@ -3,13 +3,14 @@ import { quoteIdent } from '../quote-ident';
 import { catalogKey, PG_POLICY, PG_REWRITE, PG_TRIGGER } from './kind-types';
 import { addRelationEntry, dumpedRelation, type RelationNodes } from './relations';
 
-/** Rules (a view's _RETURN rule is the view itself) and whether each is disabled. */
+/** Rules (a view's _RETURN rule is the view itself) with their ENABLE/DISABLE state (as triggers: replica / always fire in another session_replication_role). */
 export function buildRules(g: DumpGraph, rels: RelationNodes): void {
   for (const rw of g.cat.rules) {
     const rel = rw.rulename === '_RETURN' ? undefined : dumpedRelation(g, rels, rw.ev_class);
     if (!rel) continue;
     let sql = `${rw.def.trim().replace(/;?$/, ';')}\n`;
-    if (rw.ev_enabled === 'D') sql += `ALTER TABLE ${rel.q} DISABLE RULE ${quoteIdent(rw.rulename)};\n`;
+    const en = { D: 'DISABLE', A: 'ENABLE ALWAYS', R: 'ENABLE REPLICA' }[rw.ev_enabled];
+    if (en) sql += `ALTER TABLE ${rel.q} ${en} RULE ${quoteIdent(rw.rulename)};\n`;
     const commentTarget = `RULE ${quoteIdent(rw.rulename)} ON ${rel.q}`;
     addRelationEntry(g, rel, { kind: 'RULE', schema: rel.r.nspname, name: rw.rulename, sql, classid: PG_REWRITE, oid: rw.oid, commentTarget });
   }
