@@ -21,7 +21,8 @@ export function cronAuthorized(authorization: string | null, secret: string): bo
 
 /**
  * Wraps a cron route handler (Vercel Cron sends `Authorization: Bearer <CRON_SECRET>`):
- * - CRON_SECRET unset or shorter than 16 characters → 503 JSON `config`, and the handler never
+ * - CRON_SECRET unset, blank or shorter than 16 characters (leading/trailing whitespace does not
+ *   count: it is trimmed) → 503 JSON `config`, and the handler never
  *   runs (the route is never open because a secret is missing);
  * - a missing or wrong Authorization header → 401 JSON `unauthorized`;
  * - otherwise runs the handler; anything it throws is mapped as withAdmin does (AppError code →
@@ -31,7 +32,9 @@ export function cronAuthorized(authorization: string | null, secret: string): bo
 export function withCron(handler: (req: Request) => Promise<Response>): (req: Request) => Promise<Response> {
   return async (req) => {
     try {
-      const secret = process.env.CRON_SECRET ?? '';
+      // Trimmed: a secret pasted with a newline or spaces can never match (HTTP strips them from the
+      // header), so it would 401 every delivery; and blanks alone are no secret (503 below).
+      const secret = (process.env.CRON_SECRET ?? '').trim();
       if (secret.length < MIN_CRON_SECRET_LENGTH) {
         console.error(`[cron] refused ${new URL(req.url).pathname}: CRON_SECRET is not set (or shorter than ${MIN_CRON_SECRET_LENGTH} characters)`);
         return jsonError(503, 'config', 'CRON_SECRET is not set');
