@@ -5,6 +5,31 @@ import type { ExternalDependency } from './catalog/external-deps';
 import type { Manifest } from './manifest';
 import { scanSql } from './sql-scan';
 import { neededRoles } from './restore/security-preflight';
+import { redactTarget } from './restore/preflight';
+import { turnOffSessionLimits } from './session-settings';
+
+/**
+ * A connection of a drill to its server or target (AppError naming it, without credentials, when
+ * that fails), with the database's and role's timeouts off and search_path '' as on the restore's
+ * own connections (session-settings.ts turnOffSessionLimits): a role's statement_timeout '1s'
+ * failed every drill of a big backup in its CREATE DATABASE, schema or large-object comparison.
+ */
+export async function connectDrillServer(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
+  try {
+    await c.connect();
+  } catch (err) {
+    throw toAppError(err, `cannot connect to the drill server ${redactTarget(url)}`);
+  }
+  c.on('error', () => {});
+  try {
+    await turnOffSessionLimits(c);
+  } catch (err) {
+    await c.end().catch(() => {});
+    throw toAppError(err, `cannot prepare the session on the drill server ${redactTarget(url)}`);
+  }
+  return c;
+}
 
 /**
  * Makes a drill's scratch database able to take a backup whose objects use things outside the
@@ -22,9 +47,7 @@ export async function prepareDrillTarget(url: string, m: Manifest, opts: { creat
   }
   const roles = opts.createRoles ? neededRoles(m, {}) : [];
   if (!deps.length && !roles.length) return [];
-  const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
-  c.on('error', () => {});
-  await c.connect();
+  const c = await connectDrillServer(url);
   const done: string[] = [];
   try {
     for (const r of roles) {

@@ -6,7 +6,7 @@ import { hasBackupRuns, recordDrillResult } from './backup-runs';
 import { fingerprintDifferences, fingerprintFormat, schemaFingerprint } from './catalog/schema-fingerprint';
 import { largeObjectProblems } from './catalog/kinds/large-objects';
 import { quoteIdent } from './catalog/quote-ident';
-import { prepareDrillTarget } from './drill-dependencies';
+import { connectDrillServer, prepareDrillTarget } from './drill-dependencies';
 import { storageArchiveSource } from './archive-reader';
 import { readManifest } from './list-backups';
 import type { Manifest } from './manifest';
@@ -60,18 +60,6 @@ function withDatabase(url: string, db: string): string {
   const u = new URL(url);
   u.pathname = `/${db}`;
   return u.toString();
-}
-
-/** A connection to the drill server (AppError naming it, without credentials, when that fails). */
-async function connectDrillServer(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
-  try {
-    await c.connect();
-  } catch (err) {
-    throw toAppError(err, `cannot connect to the drill server ${redactTarget(url)}`);
-  }
-  c.on('error', () => {});
-  return c;
 }
 
 async function adminQuery(url: string, sql: string): Promise<void> {
@@ -218,9 +206,7 @@ async function holdScratch(serverUrl: string, scratch: string): Promise<pg.Clien
  */
 async function compareSchema(url: string, m: Manifest): Promise<{ problems: string[]; notes: string[] }> {
   if (!m.schemaFingerprint) return { problems: [], notes: [] };
-  const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
-  c.on('error', () => {});
-  await c.connect();
+  const c = await connectDrillServer(url);
   try {
     const format = fingerprintFormat(m.schemaFingerprint);
     const targetNum = Number((await c.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`)).rows[0].v);
@@ -240,9 +226,7 @@ async function compareSchema(url: string, m: Manifest): Promise<{ problems: stri
 /** Large objects (in the manifest since issue 9): each restored one's size and SHA-256 against the manifest's record. */
 async function compareLargeObjects(url: string, m: Manifest): Promise<string[]> {
   if (!m.largeObjects?.length) return [];
-  const c = new pg.Client({ connectionString: url, application_name: 'tickethub-drill' });
-  c.on('error', () => {});
-  await c.connect();
+  const c = await connectDrillServer(url);
   try {
     return await largeObjectProblems(c, m.largeObjects);
   } finally {

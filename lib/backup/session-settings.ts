@@ -1,3 +1,5 @@
+import type pg from 'pg';
+
 /**
  * The session settings that decide how PostgreSQL prints row values as COPY text. The backup reads
  * every table with them, and every re-read that compares content with the manifest's hashes
@@ -45,4 +47,24 @@ export const RESTORE_INPUT_SETTINGS: ReadonlyArray<readonly [name: string, value
 /** COPY_OUTPUT_SETTINGS and RESTORE_INPUT_SETTINGS for a restore's session (`local` as in copyOutputSettingsSql). */
 export function restoreSessionSettingsSql(local = false): string {
   return [...COPY_OUTPUT_SETTINGS, ...RESTORE_INPUT_SETTINGS].map(([k, v]) => `SET ${local ? 'LOCAL ' : ''}${k} = '${v}'`).join('; ');
+}
+
+/**
+ * Turns off, on a fresh connection, what a target database's or role's defaults (ALTER DATABASE /
+ * ALTER ROLE ... SET) would otherwise impose on it: statement_timeout, lock_timeout,
+ * idle_in_transaction_session_timeout and, where the server has them, idle_session_timeout and
+ * transaction_timeout (the archive's header, pg_dump's, turns them off for `psql`); search_path ''
+ * as that header, so no schema of the target's path shadows the catalog tables and operators our
+ * queries name. Every connection of a restore AND of a drill (scratch database creation,
+ * recreated dependencies, the schema and large-object comparisons): statement_timeout '30ms' failed
+ * every restore, and a role's '1s' every drill of a big backup. statement_timeout first, alone: a
+ * slow catalog read must not be cut by the timeout it ends. pg_settings: older servers lack some.
+ */
+export async function turnOffSessionLimits(client: pg.ClientBase): Promise<void> {
+  await client.query('SET statement_timeout = 0');
+  await client.query(
+    `SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
+     SELECT pg_catalog.set_config(name, CASE WHEN name = 'search_path' THEN '' ELSE '0' END, false) FROM pg_catalog.pg_settings
+      WHERE name IN ('idle_session_timeout', 'transaction_timeout', 'search_path')`,
+  );
 }

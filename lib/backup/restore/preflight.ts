@@ -10,6 +10,7 @@ import type { Manifest, ManifestTable } from '../manifest';
 import { BACKUP_ID_RE, manifestProblems, parseManifest } from '../manifest';
 import { checkManifestSignature, signingKeyFromEnv, UNSIGNED_WARNING } from '../manifest-signature';
 import type { CheckedBackup, RestoreCommonOptions, RestoreMode, RestoreOptions } from './restore-types';
+import { turnOffSessionLimits } from '../session-settings';
 
 /**
  * Restore, phase 1: everything checked before the target is touched — the arguments, the source
@@ -200,21 +201,8 @@ export async function connectTarget(url: string): Promise<TargetConnection> {
   }
   let lost: unknown;
   // Before anything else (the plan's queries, an index build, a worker waiting for its next task):
-  // a target database's or role's timeouts must not cut the restore short where the archive's own
-  // header (pg_dump's) turns them off for `psql`. statement_timeout '30ms' failed every restore
-  // 'canceling statement due to statement timeout'; idle_session_timeout would end an idle --jobs
-  // worker. search_path '' as the archive's header: no schema of the target's path shadows the
-  // catalog tables and operators our queries name. pg_settings: older servers lack some of these.
-  // (statement_timeout first, alone: a slow catalog read must not be cut by the timeout it ends.)
-  await client
-    .query('SET statement_timeout = 0')
-    .then(() =>
-      client.query(
-        `SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
-       SELECT pg_catalog.set_config(name, CASE WHEN name = 'search_path' THEN '' ELSE '0' END, false) FROM pg_catalog.pg_settings
-        WHERE name IN ('idle_session_timeout', 'transaction_timeout', 'search_path')`,
-      ),
-    )
+  // the target's timeouts off, search_path '' (session-settings.ts turnOffSessionLimits).
+  await turnOffSessionLimits(client)
     .catch(async (err: unknown) => {
       await client.end().catch(() => {});
       throw toAppError(err, `cannot prepare the session on the target ${redactTarget(url)}`);
