@@ -1,3 +1,4 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -10,6 +11,14 @@ import { Writable } from 'node:stream';
  * members wait here: the first `memoryLimit` bytes in memory, anything bigger in a temp file, so
  * RSS stays flat whatever the chunk size. Single use: write everything, then `read()` once, then
  * `dispose()` (which also runs on failure paths and is idempotent).
+ *
+ * With `encrypted` (an encrypted backup, BACKUP_ENCRYPTION_RECIPIENTS) the temp file is encrypted
+ * (AES-256-CTR) with a random key that only this object holds: the members are customer rows, and
+ * an encrypted backup must not put them on a disk in the clear, not even for the length of a run —
+ * nor leave them there when the process is killed before its cleanup (the next backup removes the
+ * file; until then nobody can read it). No MAC needed: the member checksums were taken before the
+ * spool. (Unencrypted backups store the same bytes in the clear anyway: their spool is not
+ * encrypted, which would cost CPU for nothing.)
  */
 export class ChunkSpool extends Writable {
   private buffers: Buffer[] = [];
@@ -17,6 +26,9 @@ export class ChunkSpool extends Writable {
   private file: FileHandle | undefined;
   private filePath: string | undefined;
   private fileBytes = 0;
+  /** Key and IV of the encrypted file (made when it is created). */
+  private secret: { key: Buffer; iv: Buffer } | undefined;
+  private cipher: ReturnType<typeof createCipheriv> | undefined;
   private disposed = false;
   /** Compressed bytes written so far. */
   size = 0;
@@ -25,6 +37,7 @@ export class ChunkSpool extends Writable {
     private readonly dir: string,
     private readonly name: string,
     private readonly memoryLimit: number,
+    private readonly encrypted = false,
   ) {
     super({ highWaterMark: 256 * 1024 });
   }
@@ -51,6 +64,10 @@ export class ChunkSpool extends Writable {
       this.filePath = path.join(this.dir, this.name);
       // 0600 inside the 0700 mkdtemp directory: spooled rows are customer data.
       this.file = await open(this.filePath, 'w', 0o600);
+      if (this.encrypted) {
+        this.secret = { key: randomBytes(32), iv: randomBytes(16) };
+        this.cipher = createCipheriv('aes-256-ctr', this.secret.key, this.secret.iv);
+      }
       const pending = this.buffers;
       this.buffers = [];
       this.memBytes = 0;
@@ -59,7 +76,9 @@ export class ChunkSpool extends Writable {
     await this.writeAll(chunk);
   }
 
-  private async writeAll(b: Buffer): Promise<void> {
+  private async writeAll(plain: Buffer): Promise<void> {
+    // Every byte goes through the one CTR stream in file order (writes are sequential).
+    const b = this.cipher ? this.cipher.update(plain) : plain;
     let off = 0;
     while (off < b.length) {
       const { bytesWritten } = await this.file!.write(b, off, b.length - off, this.fileBytes);
@@ -79,7 +98,8 @@ export class ChunkSpool extends Writable {
   /** The spooled bytes, in order (call after 'finish'). */
   async *read(): AsyncGenerator<Buffer> {
     if (this.filePath) {
-      for await (const b of createReadStream(this.filePath, { highWaterMark: 256 * 1024 })) yield b as Buffer;
+      const decipher = this.secret ? createDecipheriv('aes-256-ctr', this.secret.key, this.secret.iv) : undefined;
+      for await (const b of createReadStream(this.filePath, { highWaterMark: 256 * 1024 })) yield decipher ? decipher.update(b as Buffer) : (b as Buffer);
     } else {
       const bufs = this.buffers;
       this.buffers = [];

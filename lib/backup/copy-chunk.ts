@@ -121,6 +121,8 @@ export interface MemberOptions {
   spoolDir: string;
   spoolName: string;
   spoolMemory: number;
+  /** Encrypt spooled files (an encrypted backup: no row in the clear on any disk). */
+  spoolEncrypted?: boolean;
   onData?: (bytes: number, rows: number) => void;
 }
 
@@ -136,7 +138,7 @@ async function memberFromCopy(it: AsyncIterator<Buffer>, chunk: DataChunk, opts:
   const hash = createHash('sha256');
   let rows = 0;
   let rawLength = 0;
-  const spool = new ChunkSpool(opts.spoolDir, opts.spoolName, opts.spoolMemory);
+  const spool = new ChunkSpool(opts.spoolDir, opts.spoolName, opts.spoolMemory, opts.spoolEncrypted === true);
   const account = (b: Buffer, isRow: boolean) => {
     const n = isRow ? countNewlines(b) : 0;
     rows += n;

@@ -486,7 +486,8 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     return failure;
   };
   // Encrypted (BACKUP_ENCRYPTION_RECIPIENTS) while it streams; a bad recipient fails here, before anything is stored.
-  const sealed = await sealArchive(id, writer.output, opts.encryptionRecipients !== undefined ? opts.encryptionRecipients : await recipientsFromEnv());
+  const recipients = opts.encryptionRecipients !== undefined ? opts.encryptionRecipients : await recipientsFromEnv();
+  const sealed = await sealArchive(id, writer.output, recipients);
   const onAbort = () => fail(signal?.reason instanceof AppError ? signal.reason : new AppError('aborted', 'the backup was interrupted'));
   signal?.addEventListener('abort', onAbort, { once: true });
   let spoolDir: string | undefined;
@@ -657,6 +658,8 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       gzipLevel,
       spoolDir: '',
       spoolMemory: BACKUP_DEFAULTS.spoolMemory,
+      // An encrypted backup's spooled chunks are encrypted too (chunk-spool.ts): no row in the clear on disk.
+      spoolEncrypted: Boolean(recipients),
       onData: (bytes: number, rows: number) => {
         progress.rawBytes += bytes;
         progress.rows += rows;
