@@ -7,8 +7,8 @@ import { recordedSignature } from './backup-signature';
 import { removeLeftovers } from './leftovers';
 import { signingNotice } from './manifest-signature';
 import { listBackups } from './list-backups';
-import { archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
 import { planRetention } from './retention';
+import { removeBackupFiles } from './remove-backup';
 import type { RetentionCandidate, RetentionDecision, RetentionPolicy } from './retention';
 
 /** Defaults of the retention policy applied after every scheduled backup and by `prune`. */
@@ -111,11 +111,7 @@ export async function pruneBackups(
 
   for (const d of plan.remove) {
     try {
-      // Manifest first: without it the backup is no longer listed as restorable.
-      await storage.delete(manifestKey(d.id));
-      await storage.delete(archiveKey(d.id));
-      await storage.delete(encryptedArchiveKey(d.id));
-      await storage.delete(encryptedArchiveKey(d.id));
+      await removeBackupFiles(storage, d.id);
       if (db && recording) await markRunDeleted(db, d.id, `retention: ${d.reason}`);
       result.removed.push(d);
     } catch (err) {

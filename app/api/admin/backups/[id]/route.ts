@@ -1,10 +1,10 @@
 // GET /api/admin/backups/{id} – one backup: status, trigger, times, rows, size, sha256, verified,
 // drill, error and per-table rows/bytes (super_admin and admin).
-// DELETE /api/admin/backups/{id} – super_admin: removes the manifest, then the archive, then marks
-// the run deleted. 409 while it runs or when retention keeps it (newest BACKUP_RETENTION_MIN good).
+// DELETE /api/admin/backups/{id} – super_admin: removes the manifest, then the archive (plain or
+// encrypted), then marks the run deleted. 409 while it runs or when retention keeps it (newest BACKUP_RETENTION_MIN good).
 import { BACKUP_ROLES, SUPER_ROLES } from '@/lib/auth/roles';
 import { markRunDeleted, protectedRunIds } from '@/lib/backup/backup-runs';
-import { archiveKey, manifestKey } from '@/lib/backup/manifest';
+import { removeBackupFiles } from '@/lib/backup/remove-backup';
 import { retentionSettings } from '@/lib/backup/run-scheduled-backup';
 import { getPool } from '@/lib/db/pool';
 import { AppError } from '@/lib/errors';
@@ -31,9 +31,8 @@ export const DELETE = withAdmin<Params>(
     }
     const storage = openStorage();
     try {
-      // Manifest first: a half-deleted backup is then "incomplete", never listed as good.
-      await storage.delete(manifestKey(b.id));
-      await storage.delete(archiveKey(b.id));
+      // Manifest first, then the archive, encrypted (.sql.gz.age) or not.
+      await removeBackupFiles(storage, b.id);
     } finally {
       await storage.close();
     }
