@@ -190,6 +190,7 @@ function addKinds(g: DumpGraph): { owners: Set<string>; privileges: Set<string> 
       node.priority = priority;
       return node;
     },
+    after: (node, first) => (node as DumpNode).deps.add(first as DumpNode),
     comment: (node, target, classid, oid, subid) => g.comment(node as DumpNode, target, classid, oid, subid),
     security: (node, sec) => {
       const n = node as DumpNode;

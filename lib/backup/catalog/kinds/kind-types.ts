@@ -26,6 +26,8 @@ export interface KindBuilder {
    * edges from and to them order it. Returns a handle for comments.
    */
   add(obj: KindObject, priority: number, ...keys: string[]): KindNode;
+  /** Orders `node` after `first` (an edge pg_depend does not record). */
+  after(node: KindNode, first: KindNode): void;
   /** Adds `COMMENT ON <target> IS ...` after the node when the catalog object has a comment. */
   comment(node: KindNode, target: string, classid: number, oid: number, subid?: number): void;
   /**

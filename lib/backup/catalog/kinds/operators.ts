@@ -1,11 +1,11 @@
 import { qualifiedName, quoteIdent } from '../quote-ident';
-import { catalogKey, notExtensionMember, PG_AMOP, PG_AMPROC, PG_OPCLASS, PG_OPERATOR, PG_OPFAMILY, type KindBuilder } from './kind-types';
+import { catalogKey, notExtensionMember, PG_AMOP, PG_AMPROC, PG_OPCLASS, PG_OPERATOR, PG_OPFAMILY, type KindBuilder, type KindNode } from './kind-types';
 import { ownerStatement } from '../acl';
 
 /** Operators, operator families and operator classes created in the dumped schemas. */
 export interface OperatorRow {
   oid: number; nspname: string; oprname: string; owner: string; fn: string; left: string | null; right: string | null;
-  commutator: string | null; negator: string | null; merges: boolean; hashes: boolean; restrict: string | null; join: string | null;
+  commutator: string | null; negator: string | null; comOid: number; negOid: number; merges: boolean; hashes: boolean; restrict: string | null; join: string | null;
 }
 export interface OpFamilyRow { oid: number; nspname: string; name: string; am: string; owner: string }
 export interface OpClassRow { oid: number; nspname: string; name: string; am: string; owner: string; type: string; isDefault: boolean; family: string; familyOid: number; storage: string | null }
@@ -27,7 +27,7 @@ const FAMILY_AND_CLASS_OIDS = `SELECT f.oid FROM pg_catalog.pg_opfamily f JOIN p
 export const OPERATORS_SQL = `SELECT o.oid::int AS oid, n.nspname, o.oprname, pg_catalog.pg_get_userbyid(o.oprowner) AS owner, o.oprcode::pg_catalog.regproc::text AS fn,
             CASE WHEN o.oprleft <> 0 THEN pg_catalog.format_type(o.oprleft, NULL) END AS left,
             CASE WHEN o.oprright <> 0 THEN pg_catalog.format_type(o.oprright, NULL) END AS right,
-            ${opRef('o.oprcom')} AS commutator, ${opRef('o.oprnegate')} AS negator, o.oprcanmerge AS merges, o.oprcanhash AS hashes,
+            ${opRef('o.oprcom')} AS commutator, ${opRef('o.oprnegate')} AS negator, o.oprcom::int AS "comOid", o.oprnegate::int AS "negOid", o.oprcanmerge AS merges, o.oprcanhash AS hashes,
             ${proc('o.oprrest')} AS restrict, ${proc('o.oprjoin')} AS join
        FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
       WHERE n.nspname = ANY($1::text[]) AND o.oprcode <> 0 AND ${notExtensionMember('pg_catalog.pg_operator', 'o.oid')}
@@ -67,6 +67,26 @@ export function operatorsOids(r: OperatorRows): number[] {
   return [...r.operators, ...r.families, ...r.classes, ...r.members].map((x) => x.oid);
 }
 
+/**
+ * A one-way COMMUTATOR / NEGATOR link (A names B, B does not name A) is what PostgreSQL 17 leaves
+ * when A is defined first, naming B before it exists (B is made a shell, then filled without the
+ * link back): restored with B first, A's CREATE gives B the link back, and the drill found B
+ * changed. So B is created after A, as in the source. Mutual links need no order; a pair linked
+ * one way in each direction (commutator one way, negator the other) keeps the first edge only.
+ */
+function orderOneWayLinks(ops: OperatorRow[], nodes: Map<number, KindNode>, b: KindBuilder): void {
+  const byOid = new Map(ops.map((o) => [o.oid, o]));
+  const edges = new Set<string>();
+  for (const a of ops) {
+    for (const [to, back] of [[a.comOid, 'comOid'], [a.negOid, 'negOid']] as const) {
+      const other = byOid.get(to);
+      if (!other || other.oid === a.oid || other[back] === a.oid || edges.has(`${other.oid}>${a.oid}`)) continue;
+      edges.add(`${a.oid}>${other.oid}`);
+      b.after(nodes.get(other.oid)!, nodes.get(a.oid)!);
+    }
+  }
+}
+
 function operatorSql(o: OperatorRow): string {
   const p = [`FUNCTION = ${o.fn}`];
   if (o.left) p.push(`LEFTARG = ${o.left}`);
@@ -81,12 +101,15 @@ function operatorSql(o: OperatorRow): string {
 }
 
 export function buildOperators(r: OperatorRows, b: KindBuilder): void {
+  const nodes = new Map<number, KindNode>();
   for (const o of r.operators) {
     const sig = `${quoteIdent(o.nspname)}.${o.oprname} (${o.left ?? 'NONE'}, ${o.right ?? 'NONE'})`;
     const node = b.add({ section: 'pre-data', kind: 'OPERATOR', schema: o.nspname, name: `${o.oprname}(${o.left ?? 'NONE'}, ${o.right ?? 'NONE'})`, sql: operatorSql(o) }, 11, catalogKey(PG_OPERATOR, o.oid));
+    nodes.set(o.oid, node);
     b.security(node, { owner: { sql: ownerStatement('OPERATOR', sig, o.owner), role: o.owner } });
     b.comment(node, `OPERATOR ${sig}`, PG_OPERATOR, o.oid);
   }
+  orderOneWayLinks(r.operators, nodes, b);
   const membersOf = (classid: number, oid: number) => r.members.filter((m) => m.ownerClass === classid && m.ownerOid === oid);
   const memberKeys = (ms: OpMemberRow[]) => ms.map((m) => catalogKey(m.classid, m.oid));
   for (const f of r.families) {
