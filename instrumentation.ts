@@ -7,6 +7,10 @@
  */
 export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME !== 'nodejs') return;
+  // A misspelt BACKUP_*/TICKETHUB_* setting (BACKUP_ENCRYPTION_RECIPIENT for …RECIPIENTS) is
+  // otherwise ignored in silence: said once per server process (npm start, next start, Vercel logs).
+  const { unknownSettingWarnings } = await import('./lib/config/known-settings');
+  for (const w of unknownSettingWarnings()) console.warn(`tickethub: warning: ${w}`);
   const { installPeerAddressHook } = await import('./lib/http/peer-address');
   await installPeerAddressHook();
   if (process.env.VERCEL) return;

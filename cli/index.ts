@@ -1,3 +1,4 @@
+import { unknownSettingWarnings } from '../lib/config/known-settings';
 import { AppError, exitCode, oneLine, toAppError } from '../lib/errors';
 import { printableLines } from './printable';
 import { COMMANDS } from './registry';
@@ -36,6 +37,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const mod = await load();
+  // A misspelt setting would be ignored in silence (lib/config/known-settings.ts).
+  for (const w of unknownSettingWarnings()) process.stderr.write(printableLines([`tickethub-backup: warning: ${w}`]));
   try {
     return await mod.run(rest);
   } catch (err) {
