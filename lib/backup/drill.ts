@@ -6,6 +6,7 @@ import { hasBackupRuns, recordDrillResult } from './backup-runs';
 import { fingerprintDifferences, fingerprintFormat, schemaFingerprint } from './catalog/schema-fingerprint';
 import { largeObjectProblems } from './catalog/kinds/large-objects';
 import { quoteIdent } from './catalog/quote-ident';
+import { restoredSequenceValues, SEQUENCE_VALUES_KEY } from './catalog/sequence-values';
 import { connectDrillServer, prepareDrillTarget } from './drill-dependencies';
 import { storageArchiveSource } from './archive-reader';
 import { readManifest } from './list-backups';
@@ -213,7 +214,10 @@ async function compareSchema(url: string, m: Manifest): Promise<{ problems: stri
     const sourceMajor = Math.floor(m.source.serverVersionNum / 10000);
     const targetMajor = Math.floor(targetNum / 10000);
     const sameMajor = sourceMajor === targetMajor;
-    const d = fingerprintDifferences(m.schemaFingerprint, await schemaFingerprint(c, m.source.schemas, { format }), { deparsed: sameMajor || format === 1 });
+    const actual = await schemaFingerprint(c, m.source.schemas, { format });
+    // Backups that recorded their sequences' values (sequence-values.ts): the restored ones too.
+    if (m.schemaFingerprint[SEQUENCE_VALUES_KEY]) Object.assign(actual, await restoredSequenceValues(c, m.source.schemas));
+    const d = fingerprintDifferences(m.schemaFingerprint, actual, { deparsed: sameMajor || format === 1 });
     const notes = d.notCompared
       ? [`${d.notCompared} object${d.notCompared === 1 ? '' : 's'}' deparsed definitions (views, CHECK and exclusion constraints, index expressions, defaults, rules, policies, trigger WHEN, SQL-standard routine bodies) not compared across versions (backup of PostgreSQL ${sourceMajor}, drill on ${targetMajor}); their names, columns, types, owners, privileges and comments were`]
       : [];

@@ -29,6 +29,7 @@ import { countLockedObjects } from './lock-budget';
 import { FINGERPRINT_SIDE_LOCKS, HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
 import { describeExternal, externalWarning } from './catalog/external-deps';
 import { schemaFingerprint } from './catalog/schema-fingerprint';
+import { sequenceValueEntries } from './catalog/sequence-values';
 import { referencedDataMode, referencedTables } from './catalog/referenced-data';
 import type { DumpObject, TableToCopy } from './catalog/dump-schema';
 import type { ChunkResult, DataChunk } from './copy-chunk';
@@ -819,7 +820,8 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       roles,
       externalDependencies,
       warnings,
-      schemaFingerprint: fingerprint,
+      // The sequences' values as dumped (what the sequence-set member restores), for the drill.
+      schemaFingerprint: sortedKeys({ ...fingerprint, ...sequenceValueEntries(dump.sequences) }),
       ...(check?.ok ? { checkedAfterWrite: { scope: check.scope, checkedAt: check.checkedAt } } : {}),
     }), signingKey);
     // The manifest is stored by runBackup once the archive read back verified.
@@ -921,4 +923,9 @@ async function viewDefinitionLocks(client: pg.ClientBase, schemas: string[]): Pr
     [schemas],
   );
   return Number(r.rows[0].n);
+}
+
+/** `o` with its keys in code-point order (the fingerprint's order, however it was assembled). */
+function sortedKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { SEQUENCE_VALUE_PREFIX } from './sequence-values';
 
 /**
  * A catalog fingerprint of the backed-up schemas: one short hash per object (relation with its
@@ -417,7 +418,7 @@ export function fingerprintDifferences(expected: SchemaFingerprint, actual: Sche
   for (const [k, v] of Object.entries(expected)) {
     if (k === FINGERPRINT_FORMAT_KEY) continue;
     if (!(k in actual)) problems.push(`${k} is missing`);
-    else if (half(actual[k]) !== half(v)) problems.push(`${k} differs (definition, owner or privileges)`);
+    else if (half(actual[k]) !== half(v)) problems.push(`${k} differs${k.startsWith(SEQUENCE_VALUE_PREFIX) ? '' : ' (definition, owner or privileges)'}`);
     else if (!deparsed && (v.includes('/') || actual[k].includes('/'))) notCompared++;
   }
   // Extension members' changed privileges were fingerprinted later than the rest: a manifest written

@@ -1,0 +1,87 @@
+import { cp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDrill } from '../../lib/backup/drill';
+import type { ManifestEntry } from '../../lib/backup/manifest';
+import { openStorage } from '../../lib/storage/open-storage';
+import type { StorageBackend } from '../../lib/storage/storage-backend';
+import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/db';
+import { backup, exec, tamperMember, tempStorage } from './restore-test-helpers';
+
+// A drill proves the backup restores to what was backed up, not just to the right rows: every
+// member below is edited and every checksum fixed up (what anyone who can write to unsigned
+// storage can do, or a writer/reader bug would produce). The drill must fail naming what differs.
+let src: TestDatabase;
+let storage: StorageBackend;
+let dir: string;
+let id: string;
+const role = `h2dts_${randomBytes(4).toString('hex')}`;
+
+beforeAll(async () => {
+  src = await createTestDatabase({ prefix: 'h2dts' });
+  await exec(serverUrl(), `CREATE ROLE ${role} NOLOGIN`);
+  await exec(
+    src.url,
+    `CREATE SEQUENCE public.counter START 5;
+     SELECT pg_catalog.setval('public.counter', 4242, true);
+     CREATE TABLE public.acct (id int PRIMARY KEY DEFAULT pg_catalog.nextval('public.counter'), owner_name text DEFAULT 'nobody', note text);
+     ALTER TABLE public.acct ALTER COLUMN note SET COMPRESSION pglz;
+     INSERT INTO public.acct (owner_name, note) VALUES ('a', 'x'), ('b', 'y');
+     COMMENT ON TABLE public.acct IS 'accounts';
+     GRANT SELECT ON public.acct TO ${role};
+     ALTER TABLE public.acct ENABLE ROW LEVEL SECURITY;
+     CREATE POLICY mine ON public.acct FOR SELECT TO ${role} USING (owner_name = current_user);
+     CREATE TABLE public.owned (id int GENERATED ALWAYS AS IDENTITY, n int);
+     INSERT INTO public.owned (n) SELECT g FROM pg_catalog.generate_series(1, 7) g;
+     CREATE SEQUENCE public.fresh START 100;
+     ALTER TABLE public.owned OWNER TO ${role};`,
+  );
+  ({ storage, dir } = await tempStorage());
+  id = await backup(src.url, storage);
+});
+
+afterAll(async () => {
+  await src?.drop();
+  await exec(serverUrl(), `DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  await storage?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function drillTampered(pick: (e: ManifestEntry) => boolean, edit: (s: string) => string) {
+  const tdir = `${dir}-${randomBytes(3).toString('hex')}`;
+  await cp(dir, tdir, { recursive: true });
+  const ts = openStorage(tdir);
+  try {
+    await tamperMember(tdir, id, pick, edit);
+    return await runDrill({ storage: ts, id, serverUrl: serverUrl() });
+  } finally {
+    await ts.close();
+    await rm(tdir, { recursive: true, force: true });
+  }
+}
+
+
+describe('a drill of a backup whose members were edited and every checksum fixed up', () => {
+  it('passes untouched', async () => {
+    const r = await runDrill({ storage, id, serverUrl: serverUrl() });
+    expect(r.error).toBeNull();
+    expect(r.ok).toBe(true);
+  });
+
+  it.each([
+    ['a GRANT dropped', (e: ManifestEntry) => e.kind === 'ACL', (s: string) => s.replace(/GRANT SELECT ON TABLE public\.acct TO [^;]*;/, ''), /relation public\.acct differs/],
+    ['a comment changed', (e: ManifestEntry) => e.kind === 'COMMENT', (s: string) => s.replace("'accounts'", "'acc0unts'"), /relation public\.acct differs/],
+    ['an owner changed', (e: ManifestEntry) => e.kind === 'OWNER', (s: string) => s.replace(/ALTER TABLE public\.owned OWNER TO [^;]*;/, ''), /relation public\.owned differs/],
+    ['a column default changed', (e: ManifestEntry) => e.kind === 'TABLE' && e.name === 'acct', (s: string) => s.replace("DEFAULT 'nobody'", "DEFAULT 'someone'"), /relation public\.acct differs/],
+    ['a policy dropped', (e: ManifestEntry) => e.kind === 'POLICY', (s: string) => s.replace(/CREATE POLICY[^;]*;/, ''), /policy public\.acct mine is missing/],
+    // The restored database then hands out ids that were already used.
+    ['a sequence value changed', (e: ManifestEntry) => e.section === 'sequence-set', (s: string) => s.replace(/'public\.counter', [0-9]+, true/, "'public.counter', 1, true"), /sequence value public\.counter differs/],
+    ['an identity sequence left at its start', (e: ManifestEntry) => e.section === 'sequence-set', (s: string) => s.replace(/SELECT pg_catalog\.setval\('public\.owned_id_seq'[^\n]*\n/, ''), /sequence value public\.owned_id_seq differs/],
+    ['a never-used sequence marked used', (e: ManifestEntry) => e.section === 'sequence-set', (s: string) => s.replace(/'public\.fresh', 100, false/, "'public.fresh', 100, true"), /sequence value public\.fresh differs/],
+  ])('%s: fails naming it', async (_what, pick, edit, why) => {
+    const r = await drillTampered(pick, edit);
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatch(/^restored schema differs from the backup: /);
+    expect(r.error).toMatch(why);
+  });
+});
