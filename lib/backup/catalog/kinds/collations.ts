@@ -1,4 +1,4 @@
-import { qualifiedName, quoteLiteral } from '../quote-ident';
+import { qualifiedName, quoteIdent, quoteLiteral } from '../quote-ident';
 import { catalogKey, notExtensionMember, PG_COLLATION, type KindBuilder } from './kind-types';
 import { ownerStatement } from '../acl';
 
@@ -16,7 +16,13 @@ export const COLLATIONS_SQL = `SELECT x.oid::int AS oid, n.nspname, pg_catalog.p
       ORDER BY n.nspname, x.collname`;
 
 export function collationSql(r: CollationRow): string {
-  const c = r.c as { collname: string; collprovider: string; collisdeterministic: boolean; collcollate?: string | null; collctype?: string | null; colliculocale?: string | null; colllocale?: string | null; collicurules?: string | null };
+  const c = r.c as { collname: string; collprovider: string; collisdeterministic: boolean; collencoding: number; collcollate?: string | null; collctype?: string | null; colliculocale?: string | null; colllocale?: string | null; collicurules?: string | null };
+  // A libc collation usable in every encoding (collencoding -1) is a copy of "C" or "POSIX": only
+  // CREATE COLLATION ... FROM makes one (given as provider/locale, the server ties it to the
+  // database's encoding), and a drill saw it changed.
+  if (c.collprovider === 'c' && c.collencoding === -1 && c.collcollate === c.collctype && (c.collcollate === 'C' || c.collcollate === 'POSIX')) {
+    return `CREATE COLLATION ${qualifiedName(r.nspname, c.collname)} FROM pg_catalog.${quoteIdent(c.collcollate)};\n`;
+  }
   const parts: string[] = [];
   const provider = { i: 'icu', c: 'libc', b: 'builtin' }[c.collprovider];
   if (!provider) throw new Error(`collation ${r.nspname}.${c.collname} has provider ${c.collprovider}`);
