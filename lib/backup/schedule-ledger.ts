@@ -16,7 +16,21 @@ export type SlotClaim =
   | { claimed: true; retry: boolean }
   | { claimed: false; status: 'succeeded' | 'running'; backupId: string | null; reason: string };
 
-const lockArgs = (key: string, slot: Date) => [SLOT_LOCK_NS, `${key}@${slot.toISOString()}`];
+/**
+ * The slot lock is per INSTANT, not per schedule: the cron route (vercel.json, UTC) and the
+ * scheduler (BACKUP_SCHEDULE in BACKUP_TZ) may spell one time differently (`0 5 * * *` in
+ * Africa/Addis_Ababa is `0 2 * * *` UTC; `Etc/UTC`, `00 02 * * *`): one instant, one backup.
+ */
+const lockArgs = (_key: string, slot: Date) => [SLOT_LOCK_NS, `slot@${slot.toISOString()}`];
+
+/** A succeeded run of ANY schedule at this instant (its backup serves every schedule firing then). */
+async function succeededAtInstant(db: Pick<pg.ClientBase, 'query'>, slot: Date): Promise<{ backupId: string | null } | null> {
+  const r = await db.query(
+    `SELECT backup_id FROM public.backup_schedule_slots WHERE slot = $1 AND status = 'succeeded' ORDER BY finished_at NULLS LAST LIMIT 1`,
+    [slot],
+  );
+  return r.rowCount ? { backupId: r.rows[0].backup_id } : null;
+}
 
 /** True when the database has the ledger table (migration 005). */
 export async function hasLedger(db: Pick<pg.ClientBase, 'query'>): Promise<boolean> {
@@ -39,7 +53,22 @@ export async function claimSlot(db: pg.ClientBase, key: string, slot: Date, sour
   if (!locked) {
     const row = await current();
     if (row?.status === 'succeeded') return { claimed: false, status: 'succeeded', backupId: row.backup_id, reason: `the ${slot.toISOString()} slot already ran` };
+    const done = await succeededAtInstant(db, slot);
+    if (done) return { claimed: false, status: 'succeeded', backupId: done.backupId, reason: `the ${slot.toISOString()} slot already ran` };
     return { claimed: false, status: 'running', backupId: row?.backup_id ?? null, reason: `the ${slot.toISOString()} slot is being run by another process` };
+  }
+  // Another schedule's run at this instant already made the backup: record this schedule's slot
+  // as served by it (so its catch-up sees the slot done) and do not back up again.
+  const row0 = await current();
+  const other = row0?.status === 'succeeded' ? null : await succeededAtInstant(db, slot);
+  if (other) {
+    await db.query(
+      `INSERT INTO public.backup_schedule_slots (schedule, slot, source, status, backup_id, finished_at) VALUES ($1, $2, $3, 'succeeded', $4, now())
+       ON CONFLICT (schedule, slot) DO UPDATE SET status = 'succeeded', backup_id = EXCLUDED.backup_id, finished_at = now(), error = NULL`,
+      [key, slot, source, other.backupId],
+    );
+    await releaseSlot(db, key, slot);
+    return { claimed: false, status: 'succeeded', backupId: other.backupId, reason: `the ${slot.toISOString()} slot already ran` };
   }
   const inserted = await db.query(
     `INSERT INTO public.backup_schedule_slots (schedule, slot, source) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
@@ -84,6 +113,10 @@ export async function waitForSlot(db: pg.ClientBase, key: string, slot: Date, ti
     if (free) {
       await releaseSlot(db, key, slot);
       const r = await db.query('SELECT status, backup_id FROM public.backup_schedule_slots WHERE schedule = $1 AND slot = $2', [key, slot]);
+      if (r.rowCount && r.rows[0].status === 'succeeded') return { status: 'succeeded', backupId: r.rows[0].backup_id };
+      // The run we waited for may have been another schedule's at this instant.
+      const other = await succeededAtInstant(db, slot);
+      if (other) return { status: 'succeeded', backupId: other.backupId };
       return r.rowCount ? { status: r.rows[0].status, backupId: r.rows[0].backup_id } : null;
     }
     if (Date.now() >= deadline) return null;
