@@ -50,8 +50,16 @@ export async function run(argv: string[]): Promise<number> {
       `  trigger    ${m.trigger}${m.description ? `  (${m.description})` : ''}`,
       `  source     ${m.source.database} on PostgreSQL ${m.source.serverVersion}, schemas ${m.source.schemas.join(', ')}`,
       `  app        ${m.app.version}, migration ${m.app.migration ?? '(none)'}`,
-      `  archive    ${storage.location.replace(/\/$/, '')}/${m.archive.key}  ${formatBytes(m.archive.sizeBytes)} (${formatBytes(m.archive.rawBytes)} uncompressed)`,
-      `  sha256     ${m.archive.sha256}`,
+      // An encrypted backup: the stored file is the ciphertext, so its size and SHA-256 are what a
+      // download weighs and what `sha256sum` of it gives; the gzip inside is named as such.
+      ...(m.encryption
+        ? [
+            `  archive    ${storage.location.replace(/\/$/, '')}/${m.archive.key}  ${formatBytes(m.encryption.ciphertext.sizeBytes)} (${formatBytes(m.archive.rawBytes)} uncompressed)`,
+            `  sha256     ${m.encryption.ciphertext.sha256}  (the stored, encrypted file)`,
+            `  encrypted  ${m.encryption.method}, for ${m.encryption.recipients.length} recipient${m.encryption.recipients.length === 1 ? '' : 's'}: ${m.encryption.recipients.join(', ')}`,
+            `  gzip       ${m.archive.sha256}  (the gzip archive inside, ${formatBytes(m.archive.sizeBytes)})`,
+          ]
+        : [`  archive    ${storage.location.replace(/\/$/, '')}/${m.archive.key}  ${formatBytes(m.archive.sizeBytes)} (${formatBytes(m.archive.rawBytes)} uncompressed)`, `  sha256     ${m.archive.sha256}`]),
       `  signature  ${sig.ok ? sig.message : `REFUSED — ${sig.message}`}`,
       `  totals     ${m.totals.rows.toLocaleString('en-US')} rows in ${m.totals.tables} tables, ${m.entries.length} archive members`,
       '',

@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptionIdentities, encryptionRecipients, generateKeyPair } from '../../lib/backup/encryption/encryption-keys';
+import { encryptedArchiveKey } from '../../lib/backup/manifest';
 import { runBackup } from '../../lib/backup/run-backup';
 import { verifyBackup } from '../../lib/backup/verify';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
@@ -27,6 +29,7 @@ function cli(args: string[], env: Record<string, string> = {}) {
 let src: TestDatabase;
 let storage: StorageBackend;
 let storageUrl: string;
+let storageDir: string;
 let work: string;
 let keyFile: string;
 let otherKeyFile: string;
@@ -40,7 +43,7 @@ const runRow = () =>
 beforeAll(async () => {
   src = await createTestDatabase({ migrate: true, prefix: 'encid' });
   await seedTicketHub(src.url, 50);
-  ({ storage, url: storageUrl } = await tempStorage());
+  ({ storage, url: storageUrl, dir: storageDir } = await tempStorage());
   work = await tempDir('tickethub-encid-');
   const kp = await generateKeyPair();
   identity = kp.identity;
@@ -154,4 +157,18 @@ describe('identity and recipient values as people paste them', () => {
     expect(argv.stderr).toMatch(/--identity takes the path of a key FILE, not the key itself/);
     expect(argv.stderr.toUpperCase()).not.toContain(secretPart.toUpperCase());
   }, 120_000);
+});
+
+describe('show of an encrypted backup', () => {
+  it('says it is encrypted and to how many recipients; its size and sha256 are the stored file\'s (what `sha256sum` of a download gives), the gzip inside labelled as such', async () => {
+    const stored = await readFile(path.join(storageDir, encryptedArchiveKey(id)));
+    const r = cli(['show', id, '--storage', storageUrl]);
+    expect(r.code, r.stderr).toBe(0);
+    const sha = createHash('sha256').update(stored).digest('hex');
+    expect(r.stdout).toMatch(new RegExp(`^  sha256     ${sha}  \\(the stored, encrypted file\\)$`, 'm'));
+    expect(r.stdout).toMatch(/^ {2}encrypted {2}age, for 1 recipient: age1[0-9a-z]+$/m);
+    expect(r.stdout).toMatch(/^ {2}gzip {7}[0-9a-f]{64} {2}\(the gzip archive inside, [0-9.]+ KB\)$/m);
+    const archiveLine = r.stdout.split('\n').find((l) => l.startsWith('  archive'))!;
+    expect(archiveLine).toContain(`${(stored.length / 1024).toFixed(1)} KB`);
+  });
 });
