@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { databaseUrl as envDatabaseUrl } from '../db/pool';
-import { oneLine, toAppError } from '../errors';
+import { AppError, oneLine, toAppError } from '../errors';
 import type { ErrorCode } from '../errors';
 import { openStorage } from '../storage/open-storage';
 import type { StorageBackend } from '../storage/storage-backend';
@@ -106,7 +106,7 @@ export async function runScheduledBackup(opts: ScheduledBackupOptions = {}): Pro
   };
 
   let url: string;
-  let storage: StorageBackend;
+  let storage: StorageBackend | null = null;
   let schedule: BackupSchedule | null;
   try {
     schedule = opts.schedule === undefined ? scheduleFromEnv(env) : opts.schedule;
@@ -116,12 +116,16 @@ export async function runScheduledBackup(opts: ScheduledBackupOptions = {}): Pro
   } catch (err) {
     return failed(err);
   }
+  // A storage URL that cannot be opened (nothing checks it on Vercel) is a failed job like any other:
+  // recorded in backup_runs and alerted below, once the database is reached.
+  let storageError: AppError | null = null;
   try {
     storage = opts.storage ?? openStorage(env.BACKUP_STORAGE_URL);
   } catch (err) {
-    return failed(err);
+    const e = toAppError(err);
+    storageError = new AppError(e.code, `BACKUP_STORAGE_URL: ${oneLine(e.message)}`, { cause: err });
   }
-  const ownStorage = !opts.storage;
+  const ownStorage = !opts.storage && !storageError;
   const slot = schedule ? latestSlot(schedule, now) : null;
   const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'tickethub-scheduler', connectionTimeoutMillis: 15_000 });
   pool.on('error', () => {}); // an idle connection dropping must not crash the process
@@ -131,16 +135,21 @@ export async function runScheduledBackup(opts: ScheduledBackupOptions = {}): Pro
       client = await pool.connect();
       client.on('error', () => {});
     } catch (err) {
-      return await databaseDown(err, { storage, env, now, source, slot });
+      if (storageError) return failed(storageError, slot?.toISOString() ?? null);
+      return await databaseDown(err, { storage: storage!, env, now, source, slot });
     }
     await assertSessionConnection(client);
-    return await withClaimedSlot(client, schedule, slot, source, opts.waitMs ?? 0, () => jobBody({ pool, client: client!, url, storage, env, now, source, slot, opts }));
+    if (storageError) {
+      const e = storageError;
+      return await withClaimedSlot(client, schedule, slot, source, opts.waitMs ?? 0, () => storageUnusable(client!, e, { env, source, slot }));
+    }
+    return await withClaimedSlot(client, schedule, slot, source, opts.waitMs ?? 0, () => jobBody({ pool, client: client!, url, storage: storage!, env, now, source, slot, opts }));
   } catch (err) {
     return failed(err, slot?.toISOString() ?? null);
   } finally {
     client?.release();
     await pool.end().catch(() => {});
-    if (ownStorage) await storage.close().catch(() => {});
+    if (ownStorage) await storage?.close().catch(() => {});
   }
 }
 
@@ -350,6 +359,27 @@ async function foldFailedMarkers(db: pg.ClientBase, storage: StorageBackend): Pr
       .then(() => storage.delete(failedKey(f.id)))
       .catch(() => {});
   }
+}
+
+/** The storage cannot even be opened (bad BACKUP_STORAGE_URL): a failed run and a backup_failed alert. */
+async function storageUnusable(db: pg.ClientBase, e: AppError, ctx: { env: Env; source: SlotSource; slot: Date | null }): Promise<ScheduledBackupResult> {
+  const startedAt = new Date();
+  const id = newBackupId(startedAt);
+  const error = oneLine(e.message);
+  const recording = await hasBackupRuns(db);
+  if (recording) await insertFailedRun(db, { id, trigger: ctx.source === 'cron' ? 'cron' : 'schedule', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), error });
+  const o: Observation = { problems: [{ event: 'backup_failed', backupId: recording ? id : null, message: error, occurredAt: new Date().toISOString() }], cleared: [], now: new Date() };
+  if (recording) await staleness(db, ctx.env, o);
+  const out = await raiseAlerts(o, { db: recording ? db : null, storage: null, env: ctx.env });
+  return {
+    status: 'failed',
+    slot: ctx.slot?.toISOString() ?? null,
+    backup: null,
+    error,
+    errorCode: e.code,
+    retention: { ...NO_RETENTION, skipped: 'the backup failed: nothing was pruned' },
+    alerts: out.sent.map((s) => ({ event: s.alert.event, delivered: s.deliveries.every((d) => d.ok) })),
+  };
 }
 
 /** The database cannot be reached: the failure goes to storage and the alert still goes out. */
