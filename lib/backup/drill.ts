@@ -122,6 +122,10 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
     const m = await readManifest(opts.storage, opts.id);
     // Before the manifest is used for anything (roles, dependencies): its signature, id, consistency.
     checkManifest(m, opts.id, `backup ${opts.id} in ${opts.storage.location}`);
+    // Every backup of format v3 records its schema fingerprint: without it the drill would compare
+    // rows only, and a manifest with it deleted (and a GRANT dropped from the archive, checksums
+    // fixed up) passed.
+    if (m.formatVersion >= 3 && !m.schemaFingerprint) throw new AppError('corrupt', `backup ${opts.id} in ${opts.storage.location}: the manifest has no schema fingerprint, which every backup of format v3 records (tampered manifest?)`);
     result.notes = await prepareDrillTarget(targetUrl, m, { createRoles: opts.createRoles });
     // A drill ALWAYS re-reads what it restored: proving the server stored exactly what the backup
     // holds is its point (a restore does that only with --check-content).

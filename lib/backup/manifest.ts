@@ -640,6 +640,11 @@ export function manifestProblems(m: Manifest): ArchiveProblem[] {
     if (e.section === 'table-data' && (!Number.isInteger(e.rows) || typeof e.copy !== 'string')) problems.push(entryProblem(e, 'table-data entry without rows/copy'));
   });
   problems.push(...shapeProblems(m));
+  // Verify and drills check large objects against these records only when there are any: deleted
+  // from the manifest, an edited large object (checksums fixed up) passed both.
+  if (m.entries.some((e) => e.kind === 'LARGE OBJECTS') && !(Array.isArray(m.largeObjects) && m.largeObjects.length)) {
+    problems.push({ problem: 'the archive holds large objects but the manifest records none (every backup with large objects records their sizes and SHA-256)' });
+  }
   if (m.entries.length && expectOffset !== m.archive.sizeBytes) {
     problems.push({ problem: `members end at byte ${expectOffset} but the manifest says the archive has ${m.archive.sizeBytes} bytes` });
   }

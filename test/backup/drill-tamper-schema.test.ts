@@ -1,8 +1,10 @@
-import { cp, rm } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDrill } from '../../lib/backup/drill';
-import type { ManifestEntry } from '../../lib/backup/manifest';
+import { verifyBackup } from '../../lib/backup/verify';
+import { manifestKey, type Manifest, type ManifestEntry } from '../../lib/backup/manifest';
 import { openStorage } from '../../lib/storage/open-storage';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/db';
@@ -34,7 +36,8 @@ beforeAll(async () => {
      CREATE TABLE public.owned (id int GENERATED ALWAYS AS IDENTITY, n int);
      INSERT INTO public.owned (n) SELECT g FROM pg_catalog.generate_series(1, 7) g;
      CREATE SEQUENCE public.fresh START 100;
-     ALTER TABLE public.owned OWNER TO ${role};`,
+     ALTER TABLE public.owned OWNER TO ${role};
+     SELECT pg_catalog.lo_from_bytea(0, pg_catalog.convert_to('the large object', 'UTF8'));`,
   );
   ({ storage, dir } = await tempStorage());
   id = await backup(src.url, storage);
@@ -47,13 +50,20 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function drillTampered(pick: (e: ManifestEntry) => boolean, edit: (s: string) => string) {
+async function drillTampered(pick: (e: ManifestEntry) => boolean, edit: (s: string) => string, editManifest?: (m: Manifest) => void) {
   const tdir = `${dir}-${randomBytes(3).toString('hex')}`;
   await cp(dir, tdir, { recursive: true });
   const ts = openStorage(tdir);
   try {
     await tamperMember(tdir, id, pick, edit);
-    return await runDrill({ storage: ts, id, serverUrl: serverUrl() });
+    if (editManifest) {
+      const file = path.join(tdir, manifestKey(id));
+      const m = JSON.parse(await readFile(file, 'utf8')) as Manifest;
+      editManifest(m);
+      await writeFile(file, JSON.stringify(m, null, 2));
+    }
+    const verify = await verifyBackup(ts, id);
+    return Object.assign(await runDrill({ storage: ts, id, serverUrl: serverUrl() }), { verify });
   } finally {
     await ts.close();
     await rm(tdir, { recursive: true, force: true });
@@ -71,7 +81,7 @@ describe('a drill of a backup whose members were edited and every checksum fixed
   it.each([
     ['a GRANT dropped', (e: ManifestEntry) => e.kind === 'ACL', (s: string) => s.replace(/GRANT SELECT ON TABLE public\.acct TO [^;]*;/, ''), /relation public\.acct differs/],
     ['a comment changed', (e: ManifestEntry) => e.kind === 'COMMENT', (s: string) => s.replace("'accounts'", "'acc0unts'"), /relation public\.acct differs/],
-    ['an owner changed', (e: ManifestEntry) => e.kind === 'OWNER', (s: string) => s.replace(/ALTER TABLE public\.owned OWNER TO [^;]*;/, ''), /relation public\.owned differs/],
+    ['an owner changed', (e: ManifestEntry) => e.kind === 'OWNER' && e.schema === 'public', (s: string) => s.replace(/ALTER TABLE public\.owned OWNER TO [^;]*;/, ''), /relation public\.owned differs/],
     ['a column default changed', (e: ManifestEntry) => e.kind === 'TABLE' && e.name === 'acct', (s: string) => s.replace("DEFAULT 'nobody'", "DEFAULT 'someone'"), /relation public\.acct differs/],
     ['a policy dropped', (e: ManifestEntry) => e.kind === 'POLICY', (s: string) => s.replace(/CREATE POLICY[^;]*;/, ''), /policy public\.acct mine is missing/],
     // The restored database then hands out ids that were already used.
@@ -83,5 +93,24 @@ describe('a drill of a backup whose members were edited and every checksum fixed
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/^restored schema differs from the backup: /);
     expect(r.error).toMatch(why);
+  });
+
+  // What the drill compares against must not be removable by deleting it: every backup of this
+  // format records it, so its absence is tampering, never "nothing to compare".
+  it('the schema fingerprint deleted from the manifest (and a GRANT dropped): fails naming it', async () => {
+    const r = await drillTampered((e) => e.kind === 'ACL', (s) => s.replace(/GRANT SELECT ON TABLE public\.acct TO [^;]*;/, ''), (m) => delete m.schemaFingerprint);
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatch(/the manifest has no schema fingerprint/);
+    expect(r.tables).toEqual([]); // refused before anything was restored
+  });
+
+  it("the large-object records deleted from the manifest (and the object's bytes changed): fails naming it", async () => {
+    const r = await drillTampered((e) => e.kind === 'LARGE OBJECTS', (s) => s.replace(/'\\x[0-9a-f]+'/, `'\\x${Buffer.from('another object!!').toString('hex')}'`), (m) => delete m.largeObjects);
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatch(/the archive holds large objects but the manifest records none/);
+    expect(r.error).not.toMatch(/\n/);
+    // verify (no database) too: it checks large objects against the records it no longer had.
+    expect(r.verify.ok).toBe(false);
+    expect(r.verify.problems.map((p) => p.problem).join('\n')).toMatch(/the archive holds large objects but the manifest records none/);
   });
 });
