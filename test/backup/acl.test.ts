@@ -37,6 +37,15 @@ describe('buildAclCommands (pg_dump buildACLCommands)', () => {
       'REVOKE ALL ON TABLE public.t FROM postgres;\nGRANT SELECT ON TABLE public.t TO postgres;\n',
     );
   });
+  it('keeps the order of the entries: an owner entry after a grant is revoked and granted back in place', () => {
+    // Replayed, kept base entries stay first and each GRANT appends: the restored array equals the source's.
+    expect(buildAclCommands(table, ['reader=r/postgres', 'postgres=arwdDxt/postgres'], ['postgres=arwdDxt/postgres'], v15)).toBe(
+      'REVOKE ALL ON TABLE public.t FROM postgres;\nGRANT SELECT ON TABLE public.t TO reader;\nGRANT ALL ON TABLE public.t TO postgres;\n',
+    );
+    // The same set as the default in another order prints nothing (pg_dump: unchanged).
+    const fn = { type: 'FUNCTION' as const, name: 'public.f()', owner: 'app' };
+    expect(buildAclCommands(fn, ['app=X/app', '=X/app'], ['=X/app', 'app=X/app'], v15)).toBe('');
+  });
   it('column privileges, other grantors and MAINTAIN on 17', () => {
     expect(buildAclCommands({ ...table, column: 'email' }, ['anon=rw/postgres'], [], v15)).toBe('GRANT SELECT(email),UPDATE(email) ON TABLE public.t TO anon;\n');
     expect(buildAclCommands(table, ['b=r/a'], [], v15)).toBe('SET ROLE a;\nGRANT SELECT ON TABLE public.t TO b;\nRESET ROLE;\n');

@@ -175,7 +175,8 @@ export interface AclOptions {
  * exactly as pg_dump's buildACLCommands writes them: items present in both are skipped, then one
  * REVOKE per remaining base item, then per remaining item a GRANT (and a GRANT ... WITH GRANT
  * OPTION), wrapped in SET ROLE / RESET ROLE when its grantor is not the owner (pg_dump: SET SESSION
- * AUTHORIZATION, which only a superuser may run).
+ * AUTHORIZATION, which only a superuser may run). Unlike pg_dump, when that replay would give the
+ * entries in another order than `acl`'s, every base item is revoked and every item granted in order.
  *
  * `acl` null means "never changed" (the catalog's NULL): nothing is printed. `base` is usually
  * `acldefault(<kind>, owner)`; '{}' (empty) for columns and per-schema default privileges.
@@ -238,7 +239,17 @@ function aclDiff(acl: readonly string[] | null | undefined, base: readonly strin
     }
   }
   const parse = (xs: (string | null)[]) => xs.filter((x): x is string => x !== null).map(parseAclItem);
-  return { revokes: parse(baseItems), grants: parse(items) };
+  const revokes = parse(baseItems);
+  const grants = parse(items);
+  // Replayed, the kept base items stay first in base order and each GRANT appends its item. When
+  // the source's order is another (the owner's own privileges revoked and granted back after a
+  // grant, or given by default privileges that revoke them), everything is revoked and granted in
+  // the source's order: the restored ACL is then the same array, not only the same set (a drill
+  // compares it as stored).
+  const kept = (base ?? []).filter((x, i) => baseItems[i] === null);
+  const inOrder = kept.every((x, i) => acl[i] === x);
+  if (inOrder || (!revokes.length && !grants.length)) return { revokes, grants };
+  return { revokes: (base ?? []).map(parseAclItem), grants: acl.map(parseAclItem) };
 }
 
 /**
