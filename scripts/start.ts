@@ -26,6 +26,7 @@ import { dataDir, embeddedClusterDir, embeddedPasswordPath, PROJECT_ROOT, startL
 import { migrate } from '../lib/db/migrate';
 import { databaseUrl } from '../lib/db/pool';
 import { scheduleFromEnv } from '../lib/backup/schedule';
+import { adminPasswordProblem } from '../lib/auth/password-policy';
 import { assertStorageEnv, assertWebEnv, assertWritableDir } from '../lib/config/start-env';
 import { AppError, exitCode, oneLine, toAppError } from '../lib/errors';
 import { DEFAULT_SEED_SCALE, firstNonEmptyTable, seedDemoData } from '../lib/seed/seed-demo-data';
@@ -278,9 +279,8 @@ async function main(): Promise<number> {
   const port = parsePort(process.env.PORT);
   const external = Boolean(process.env.DATABASE_URL);
   if (external) databaseUrl(); // validates the URL before anything else happens
-  if (process.env.ADMIN_PASSWORD !== undefined && process.env.ADMIN_PASSWORD.length < 8) {
-    throw new AppError('config', 'ADMIN_PASSWORD must be at least 8 characters');
-  }
+  const weak = process.env.ADMIN_PASSWORD === undefined ? null : adminPasswordProblem(process.env.ADMIN_PASSWORD, process.env.ADMIN_EMAIL);
+  if (weak) throw new AppError('config', `ADMIN_PASSWORD ${weak}`);
   // The in-process scheduler reads these in the web app: a typo there would leave a server that
   // looks started and never backs up (one log line), so it is refused here, before anything starts.
   if (!values['no-web'] && !process.env.VERCEL) scheduleFromEnv();

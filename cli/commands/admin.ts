@@ -3,6 +3,7 @@ import pg from 'pg';
 import { logActivity } from '../../lib/activity/log-activity';
 import { ADMIN_ROLES, findAdminByEmail, upsertAdmin, type AdminRole } from '../../lib/auth/admin-users';
 import { openCliDatabase, type LocalDatabase } from '../../lib/db/local-database';
+import { adminPasswordProblem } from '../../lib/auth/password-policy';
 import { AppError, toAppError } from '../../lib/errors';
 import { parseCommandArgs } from '../parse-command-args';
 
@@ -65,7 +66,8 @@ export async function run(argv: string[]): Promise<number> {
   const role = (values.role ?? 'admin') as AdminRole;
   if (!ADMIN_ROLES.includes(role)) throw new AppError('usage', `unknown role '${values.role}' (expected ${ADMIN_ROLES.join(', ')})`);
   const { password, generated } = await choosePassword(values);
-  if (password.length < 8) throw new AppError('usage', 'admin password must be at least 8 characters');
+  const weak = adminPasswordProblem(password, values.email);
+  if (weak) throw new AppError('usage', `admin password ${weak}`);
 
   const db: LocalDatabase = await openCliDatabase(values['database-url']);
   if (values['database-url'] !== undefined) process.env.DATABASE_URL = db.url;

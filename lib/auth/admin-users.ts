@@ -4,6 +4,7 @@ import { revokeAllAdminSessions } from './admin-sessions';
 import { ADMIN_ROLES } from './admin-user-types';
 import type { AdminRole, AdminUser } from './admin-user-types';
 import { hashPassword, verifyPassword } from './password';
+import { adminPasswordProblem } from './password-policy';
 
 // The role list and the user shape live in admin-user-types.ts (admin-sessions needs them too).
 export { ADMIN_ROLES } from './admin-user-types';
@@ -41,13 +42,14 @@ export interface UpsertAdminInput {
  * A reset to a DIFFERENT password signs the admin out everywhere (a reset after a leak must end
  * the intruder's session); re-applying the same password, as the launcher does on every start,
  * keeps the stored hash and the sessions.
- * Throws AppError('usage') for an invalid email, a password shorter than 8 characters or an unknown
+ * Throws AppError('usage') for an invalid email, a password the policy refuses (password-policy.ts) or an unknown
  * role. Returns the user and whether it was created.
  */
 export async function upsertAdmin(db: Queryable, input: UpsertAdminInput): Promise<{ user: AdminUser; created: boolean }> {
   const email = input.email.trim();
   if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw new AppError('usage', `invalid admin email: ${JSON.stringify(input.email)}`);
-  if (input.password.length < 8) throw new AppError('usage', 'admin password must be at least 8 characters');
+  const weak = adminPasswordProblem(input.password, email);
+  if (weak) throw new AppError('usage', `admin password ${weak}`);
   const role = input.role ?? 'super_admin';
   if (!ADMIN_ROLES.includes(role)) throw new AppError('usage', `unknown admin role: ${String(role)} (expected ${ADMIN_ROLES.join(', ')})`);
   // A reset without a name keeps the stored one; a new admin without a name is called by the email's local part.
