@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptionIdentities, encryptionRecipients, generateKeyPair } from '../../lib/backup/encryption/encryption-keys';
@@ -111,6 +111,17 @@ describe('identity and recipient values as people paste them', () => {
     expect(encryptionRecipients(recipients)).toEqual([recipient]);
     const r = cli(['verify', id, '--storage', storageUrl, '--identity', crlf]);
     expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('an identity file other users can read: still used, with one warning line naming the fix (as ssh would refuse it)', async () => {
+    const open = path.join(work, 'open-key.txt');
+    await writeFile(open, await readFile(keyFile, 'utf8'));
+    await chmod(open, 0o644);
+    const r = cli(['verify', id, '--storage', storageUrl, '--identity', open]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => /open-key/.test(l))).toEqual([`tickethub-backup: warning: the identity file ${open} is readable by other users (mode 0644): chmod 600 ${open}`]);
+    const tight = cli(['verify', id, '--storage', storageUrl, '--identity', keyFile]);
+    expect(tight.stderr).not.toMatch(/readable by other users/);
   });
 
   it('the whole key file in the variable ("$(cat key.txt)", comments first) is the key, not a file name', () => {
