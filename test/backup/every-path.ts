@@ -101,7 +101,8 @@ export async function commentsOf(url: string): Promise<string[]> {
 export async function wholeSchemaDump(url: string): Promise<string> {
   const { stdout } = await promisify(execFile)('pg_dump', ['--schema-only', '-d', url], { maxBuffer: 64 << 20 });
   return stdout
-    .replace(/CREATE USER MAPPING FOR (\S+) SERVER (\S+) OPTIONS \([^)]*\);/g, 'CREATE USER MAPPING FOR $1 SERVER $2;')
+    // Options are printed one per line between 'OPTIONS (' and a line ');'; role and server names may hold spaces.
+    .replace(/^CREATE USER MAPPING FOR (.+?) SERVER (.+?) OPTIONS \(\n[\s\S]*?\n\);$/gm, 'CREATE USER MAPPING FOR $1 SERVER $2;')
     .split('\n')
     .filter((l) => !/^\\(un)?restrict /.test(l) && !/^-- Dumped (from|by) /.test(l))
     .join('\n');
