@@ -181,10 +181,10 @@ export interface Manifest {
   encryption?: ManifestEncryption;
   /**
    * Large objects (optional; absent when the database has none): size and SHA-256 of each one's
-   * content. Their SQL is in 'post-data' members of kind 'LARGE OBJECTS' (named by oid range),
+   * content, and `meta` (newer backups), a hash of its owner, privileges and comment. Their SQL is in 'post-data' members of kind 'LARGE OBJECTS' (named by oid range),
    * before the other post-data members (lib/backup/catalog/kinds/large-objects.ts).
    */
-  largeObjects?: { oid: number; bytes: number; sha256: string }[];
+  largeObjects?: { oid: number; bytes: number; sha256: string; meta?: string }[];
   /**
    * Optional: relations (tables, indexes, sequences, views, TOAST tables and their indexes ...)
    * in the backed-up schemas, counted at backup time, and (`objects`, optional: absent in older

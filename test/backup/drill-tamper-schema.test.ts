@@ -37,7 +37,10 @@ beforeAll(async () => {
      INSERT INTO public.owned (n) SELECT g FROM pg_catalog.generate_series(1, 7) g;
      CREATE SEQUENCE public.fresh START 100;
      ALTER TABLE public.owned OWNER TO ${role};
-     SELECT pg_catalog.lo_from_bytea(0, pg_catalog.convert_to('the large object', 'UTF8'));`,
+     SELECT pg_catalog.lo_from_bytea(0, pg_catalog.convert_to('the large object', 'UTF8'));
+     SELECT pg_catalog.lo_from_bytea(424299, pg_catalog.convert_to('a shared large object', 'UTF8'));
+     GRANT SELECT ON LARGE OBJECT 424299 TO ${role};
+     COMMENT ON LARGE OBJECT 424299 IS 'shared';`,
   );
   ({ storage, dir } = await tempStorage());
   id = await backup(src.url, storage);
@@ -79,26 +82,29 @@ describe('a drill of a backup whose members were edited and every checksum fixed
   });
 
   it.each([
-    ['a GRANT dropped', (e: ManifestEntry) => e.kind === 'ACL', (s: string) => s.replace(/GRANT SELECT ON TABLE public\.acct TO [^;]*;/, ''), /relation public\.acct differs/],
+    ['a GRANT dropped', (e: ManifestEntry) => e.kind === 'ACL' && e.schema === 'public', (s: string) => s.replace(/GRANT SELECT ON TABLE public\.acct TO [^;]*;/, ''), /relation public\.acct differs/],
     ['a comment changed', (e: ManifestEntry) => e.kind === 'COMMENT', (s: string) => s.replace("'accounts'", "'acc0unts'"), /relation public\.acct differs/],
     ['an owner changed', (e: ManifestEntry) => e.kind === 'OWNER' && e.schema === 'public', (s: string) => s.replace(/ALTER TABLE public\.owned OWNER TO [^;]*;/, ''), /relation public\.owned differs/],
     ['a column default changed', (e: ManifestEntry) => e.kind === 'TABLE' && e.name === 'acct', (s: string) => s.replace("DEFAULT 'nobody'", "DEFAULT 'someone'"), /relation public\.acct differs/],
     ['a policy dropped', (e: ManifestEntry) => e.kind === 'POLICY', (s: string) => s.replace(/CREATE POLICY[^;]*;/, ''), /policy public\.acct mine is missing/],
     // The restored database then hands out ids that were already used.
+    ["a large object's GRANT dropped", (e: ManifestEntry) => e.kind === 'ACL' && e.name === 'LARGE OBJECTS', (s: string) => s.replace(/GRANT SELECT ON LARGE OBJECT 424299 TO [^;]*;/, ''), /large object 424299 differs \(owner, privileges or comment\)/],
+    ["a large object's comment changed", (e: ManifestEntry) => e.kind === 'LARGE OBJECTS', (s: string) => s.replace("'shared'", "'sh4red'"), /large object 424299 differs \(owner, privileges or comment\)/],
+    ["a large object's owner changed", (e: ManifestEntry) => e.kind === 'OWNER' && e.name === 'LARGE OBJECTS', (s: string) => s.replace(/ALTER LARGE OBJECT 424299 OWNER TO [^;]*;/, `ALTER LARGE OBJECT 424299 OWNER TO ${role};`), /large object 424299 differs \(owner, privileges or comment\)/],
     ['a sequence value changed', (e: ManifestEntry) => e.section === 'sequence-set', (s: string) => s.replace(/'public\.counter', [0-9]+, true/, "'public.counter', 1, true"), /sequence value public\.counter differs/],
     ['an identity sequence left at its start', (e: ManifestEntry) => e.section === 'sequence-set', (s: string) => s.replace(/SELECT pg_catalog\.setval\('public\.owned_id_seq'[^\n]*\n/, ''), /sequence value public\.owned_id_seq differs/],
     ['a never-used sequence marked used', (e: ManifestEntry) => e.section === 'sequence-set', (s: string) => s.replace(/'public\.fresh', 100, false/, "'public.fresh', 100, true"), /sequence value public\.fresh differs/],
   ])('%s: fails naming it', async (_what, pick, edit, why) => {
     const r = await drillTampered(pick, edit);
     expect(r.ok).toBe(false);
-    expect(r.error).toMatch(/^restored schema differs from the backup: /);
+    expect(r.error).toMatch(/^restored (schema|large objects) differ(s)? from the backup: /);
     expect(r.error).toMatch(why);
   });
 
   // What the drill compares against must not be removable by deleting it: every backup of this
   // format records it, so its absence is tampering, never "nothing to compare".
   it('the schema fingerprint deleted from the manifest (and a GRANT dropped): fails naming it', async () => {
-    const r = await drillTampered((e) => e.kind === 'ACL', (s) => s.replace(/GRANT SELECT ON TABLE public\.acct TO [^;]*;/, ''), (m) => delete m.schemaFingerprint);
+    const r = await drillTampered((e) => e.kind === 'ACL' && e.schema === 'public', (s) => s.replace(/GRANT SELECT ON TABLE public\.acct TO [^;]*;/, ''), (m) => delete m.schemaFingerprint);
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/the manifest has no schema fingerprint/);
     expect(r.tables).toEqual([]); // refused before anything was restored

@@ -39,6 +39,23 @@ export interface LargeObjectRecord {
   bytes: number;
   /** Hex SHA-256 of the object's content. */
   sha256: string;
+  /**
+   * The first 16 hex digits of the SHA-256 of its owner, privileges and comment (largeObjectMetaHash),
+   * compared by the drill: size and content alone passed a drill whose large object lost its GRANT,
+   * comment or owner. Absent in manifests written before.
+   */
+  meta?: string;
+}
+
+/**
+ * What a large object's owner, privileges and comment restore to, hashed: the ACL as its sorted
+ * entries, none when it is the owner's default (the backup then writes no GRANT/REVOKE, and the
+ * restored object has a NULL ACL that means the same).
+ */
+export function largeObjectMetaHash(lo: LargeObjectMeta): string {
+  const sorted = (a: string[]) => [...a].sort().join(',');
+  const acl = lo.acl === null || sorted(lo.acl) === sorted(lo.aclDefault) ? '' : sorted(lo.acl);
+  return createHash('sha256').update(JSON.stringify([lo.owner, acl, lo.comment])).digest('hex').slice(0, 16);
 }
 
 export async function listLargeObjects(client: pg.ClientBase): Promise<LargeObjectMeta[]> {
@@ -123,7 +140,7 @@ export async function dumpLargeObjects(
       offset += piece.length;
       if (piece.length < READ_BYTES) break;
     }
-    out.push({ oid: lo.oid, bytes: offset, sha256: h.digest('hex') });
+    out.push({ oid: lo.oid, bytes: offset, sha256: h.digest('hex'), meta: largeObjectMetaHash(lo) });
   }
   await flush();
   return { records: out, security };
@@ -195,12 +212,14 @@ export class LargeObjectArchiveCheck {
  */
 export async function largeObjectProblems(client: pg.ClientBase, records: LargeObjectRecord[]): Promise<string[]> {
   const problems: string[] = [];
-  const present = new Set((await client.query<{ oid: string }>('SELECT oid::int8::text AS oid FROM pg_catalog.pg_largeobject_metadata')).rows.map((r) => Number(r.oid)));
+  const present = new Map((await listLargeObjects(client)).map((lo) => [lo.oid, lo]));
   for (const rec of records) {
-    if (!present.has(rec.oid)) {
+    const lo = present.get(rec.oid);
+    if (!lo) {
       problems.push(`large object ${rec.oid} is missing`);
       continue;
     }
+    if (rec.meta !== undefined && rec.meta !== largeObjectMetaHash(lo)) problems.push(`large object ${rec.oid} differs (owner, privileges or comment)`);
     const d = await largeObjectDigest(client, rec.oid);
     if (d.bytes !== rec.bytes || d.sha256 !== rec.sha256) problems.push(`large object ${rec.oid} differs (${d.bytes} bytes, expected ${rec.bytes})`);
   }
