@@ -63,21 +63,11 @@ export interface PruneResult {
 const message = (err: unknown) => oneLine(toAppError(err).message);
 
 /**
- * Retention, the one implementation (scheduled job and `prune`): candidates are the succeeded
- * backups in storage (the source of truth) plus the failed/running rows of backup_runs; a
- * succeeded backup whose verification or drill failed is not good (retention.ts). Archives without
- * a manifest that no row explains, and unreadable manifests, are left alone. A removed backup
- * loses its manifest first, then its archive (a half-deleted backup is never listed as good); its
- * row stays as `deleted` (when, why). One BACKUP_RETENTION activity row lists what was removed.
- * Throws only when the plan cannot be made (storage unlistable, bad settings).
+ * What retention judges: the succeeded backups in storage (the source of truth: an archive that
+ * is unreadable or untrusted there is never good, whatever backup_runs says) plus the failed/running
+ * rows of backup_runs; a succeeded backup whose verification or drill failed is not good.
  */
-export async function pruneBackups(
-  db: Pick<pg.ClientBase, 'query'> | null,
-  storage: StorageBackend,
-  policy: RetentionSettings & { now: Date; dryRun?: boolean },
-): Promise<PruneResult> {
-  // Killed runs' leftovers and stuck 'running' rows first (only when no backup is running).
-  if (db && !policy.dryRun) await withBackupLockHeld(db, () => removeLeftovers(db, storage)).catch(() => null);
+export async function retentionCandidates(db: Pick<pg.ClientBase, 'query'> | null, storage: StorageBackend): Promise<Map<string, RetentionCandidate>> {
   const candidates = new Map<string, RetentionCandidate>();
   // While BACKUP_SIGNING_KEY is set, a backup verify and restore would refuse (unsigned, another
   // key) is never a good backup: anyone who can write to the storage could otherwise plant a
@@ -98,6 +88,27 @@ export async function pruneBackups(
       else if (r.status !== 'succeeded') candidates.set(r.id, { id: r.id, startedAt: r.startedAt, status: r.status });
     }
   }
+  return candidates;
+}
+
+/**
+ * Retention, the one implementation (scheduled job and `prune`): candidates are the succeeded
+ * backups in storage (the source of truth) plus the failed/running rows of backup_runs; a
+ * succeeded backup whose verification or drill failed is not good (retention.ts). Archives without
+ * a manifest that no row explains, and unreadable manifests, are left alone. A removed backup
+ * loses its manifest first, then its archive (a half-deleted backup is never listed as good); its
+ * row stays as `deleted` (when, why). One BACKUP_RETENTION activity row lists what was removed.
+ * Throws only when the plan cannot be made (storage unlistable, bad settings).
+ */
+export async function pruneBackups(
+  db: Pick<pg.ClientBase, 'query'> | null,
+  storage: StorageBackend,
+  policy: RetentionSettings & { now: Date; dryRun?: boolean },
+): Promise<PruneResult> {
+  // Killed runs' leftovers and stuck 'running' rows first (only when no backup is running).
+  if (db && !policy.dryRun) await withBackupLockHeld(db, () => removeLeftovers(db, storage)).catch(() => null);
+  const candidates = await retentionCandidates(db, storage);
+  const recording = db ? await hasBackupRuns(db) : false;
   const plan = planRetention([...candidates.values()], policy);
   const at = (id: string) => candidates.get(id)!;
   const items: PruneItem[] = [
@@ -134,4 +145,17 @@ export async function pruneBackups(
     }).catch(() => {});
   }
   return result;
+}
+
+/**
+ * Ids of the newest `keepLast` good backups (at least one) judged as retention judges them (storage
+ * is the truth, retentionCandidates): what retention keeps whatever their age, so an admin may not
+ * delete them either. Never a backup that storage cannot restore, even if its row says good.
+ */
+export async function newestGoodBackupIds(db: Pick<pg.ClientBase, 'query'> | null, storage: StorageBackend, keepLast: number): Promise<string[]> {
+  return [...(await retentionCandidates(db, storage)).values()]
+    .filter((c) => c.status === 'succeeded' && c.good !== false)
+    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? 1 : -1))
+    .slice(0, Math.max(1, keepLast))
+    .map((c) => c.id);
 }

@@ -4,6 +4,7 @@
 // encrypted), then marks the run deleted. 409 while it runs or when retention keeps it (newest BACKUP_RETENTION_MIN good).
 import { BACKUP_ROLES, SUPER_ROLES } from '@/lib/auth/roles';
 import { markRunDeleted, protectedRunIds } from '@/lib/backup/backup-runs';
+import { newestGoodBackupIds } from '@/lib/backup/prune';
 import { removeBackupFiles } from '@/lib/backup/remove-backup';
 import { retentionSettings } from '@/lib/backup/run-scheduled-backup';
 import { getPool } from '@/lib/db/pool';
@@ -26,11 +27,14 @@ export const DELETE = withAdmin<Params>(
     if (b.status === 'running') throw new AppError('conflict', `backup ${b.id} is still running`);
     if (b.status === 'deleted') throw new AppError('conflict', `backup ${b.id} is already deleted`);
     const { keepLast } = retentionSettings();
-    if ((await protectedRunIds(pool, keepLast)).includes(b.id)) {
-      throw new AppError('conflict', `backup ${b.id} is one of the newest ${Math.max(1, keepLast)} good backups that retention keeps (BACKUP_RETENTION_MIN=${keepLast}); it cannot be deleted`);
-    }
     const storage = openStorage();
     try {
+      // Protected as recorded AND as storage has them: a newer run recorded good whose archive is
+      // unreadable in storage must not make the only restorable backup deletable.
+      const newest = new Set([...(await protectedRunIds(pool, keepLast)), ...(await newestGoodBackupIds(pool, storage, keepLast))]);
+      if (newest.has(b.id)) {
+        throw new AppError('conflict', `backup ${b.id} is one of the newest ${Math.max(1, keepLast)} good backups that retention keeps (BACKUP_RETENTION_MIN=${keepLast}); it cannot be deleted`);
+      }
       // Manifest first, then the archive, encrypted (.sql.gz.age) or not.
       await removeBackupFiles(storage, b.id);
     } finally {
