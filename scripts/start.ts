@@ -27,6 +27,7 @@ import { migrate } from '../lib/db/migrate';
 import { databaseUrl } from '../lib/db/pool';
 import { scheduleFromEnv } from '../lib/backup/schedule';
 import { adminPasswordProblem } from '../lib/auth/password-policy';
+import { sessionSecretProblem } from '../lib/auth/session-options';
 import { assertStorageEnv, assertWebEnv, assertWritableDir } from '../lib/config/start-env';
 import { AppError, exitCode, oneLine, toAppError } from '../lib/errors';
 import { DEFAULT_SEED_SCALE, firstNonEmptyTable, seedDemoData } from '../lib/seed/seed-demo-data';
@@ -76,13 +77,14 @@ function parsePort(raw: string | undefined): number {
 async function sessionSecret(): Promise<string> {
   const fromEnv = process.env.SESSION_SECRET;
   if (fromEnv) {
-    if (fromEnv.length < 32) throw new AppError('config', 'SESSION_SECRET must be at least 32 characters');
+    const weak = sessionSecretProblem(fromEnv);
+    if (weak) throw new AppError('config', `SESSION_SECRET ${weak}`);
     return fromEnv;
   }
   const file = path.join(dataDir(), 'session-secret');
   try {
     const s = (await readFile(file, 'utf8')).trim();
-    if (s.length >= 32) return s;
+    if (!sessionSecretProblem(s)) return s;
   } catch {
     // first start
   }

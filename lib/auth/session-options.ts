@@ -27,7 +27,8 @@ export const SESSION_TTL_SECONDS = 8 * 60 * 60;
 export function sessionOptions(https = true): SessionOptions {
   const secret = process.env.SESSION_SECRET;
   if (!secret) throw new AppError('config', 'SESSION_SECRET is not set');
-  if (secret.length < 32) throw new AppError('config', 'SESSION_SECRET must be at least 32 characters');
+  const weak = sessionSecretProblem(secret);
+  if (weak) throw new AppError('config', `SESSION_SECRET ${weak}`);
   const override = process.env.SESSION_COOKIE_SECURE?.trim().toLowerCase();
   const secure = override === 'true' || override === '1' ? true : override === 'false' || override === '0' ? false : https;
   return {
@@ -36,6 +37,17 @@ export function sessionOptions(https = true): SessionOptions {
     ttl: SESSION_TTL_SECONDS,
     cookieOptions: { httpOnly: true, sameSite: 'lax', secure, path: '/' },
   };
+}
+
+/**
+ * Why `secret` cannot key the session cookie, or null. Length alone let 32 spaces (a padded blank
+ * in an env file) or one character repeated through: keys anyone can guess, i.e. forged sessions.
+ * Shared with the launcher (scripts/start.ts), which refuses it before serving.
+ */
+export function sessionSecretProblem(secret: string): string | null {
+  if (secret.trim().length < 32) return 'must be at least 32 characters (not counting spaces around it)';
+  if (/^(.)\1*$/su.test(secret.trim())) return 'is one character repeated: generate one with `openssl rand -hex 32`';
+  return null;
 }
 
 /** True when a session's sign-in time is within the absolute lifetime. */
