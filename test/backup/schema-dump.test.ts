@@ -120,6 +120,30 @@ describe('dumpSchema: TicketHub', () => {
     });
   });
 
+  it('reads the catalogs with JIT off (compiling a big catalog query cost more than running it) and gives the caller\'s jit back', async () => {
+    const src = await db(true);
+    await withClient(src.url, async (c) => {
+      await c.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`);
+      await c.query(`SET LOCAL jit = on`);
+      // What each catalog query of the dump runs under, asked on the same connection just before it.
+      const seen = new Set<string>();
+      const orig = c.query.bind(c) as (...a: unknown[]) => Promise<unknown>;
+      (c as unknown as { query: unknown }).query = async (...a: unknown[]) => {
+        const q = a[0] as string | { text?: string };
+        const text = typeof q === 'string' ? q : (q.text ?? '');
+        if (text.includes('pg_catalog.pg_get_triggerdef') || text.includes('pg_catalog.pg_get_indexdef')) {
+          const r = (await orig(`SELECT pg_catalog.current_setting('jit') AS jit`)) as { rows: { jit: string }[] };
+          seen.add(r.rows[0].jit);
+        }
+        return orig(...a);
+      };
+      await dumpSchema(c, { schemas: ['public'], excludeTableData: [] });
+      expect([...seen]).toEqual(['off']);
+      expect((await c.query(`SHOW jit`)).rows[0].jit).toBe('on');
+      await c.query('COMMIT');
+    });
+  });
+
   it('refuses to run outside a transaction (names would deparse unqualified)', async () => {
     const src = await db();
     await withClient(src.url, async (c) => {
