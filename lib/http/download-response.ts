@@ -60,6 +60,16 @@ export async function storedObjectResponse(storage: StorageBackend, key: string,
 }
 
 /**
+ * The stored archive of backup `id`: `<id>.sql.gz.age` when it exists (an encrypted backup, which
+ * never writes a plain `<id>.sql.gz`: one beside it was put there by someone else, and served it
+ * would hand the operator a planted file for `gunzip | psql`), else `<id>.sql.gz`.
+ */
+export async function archiveKeyToServe(storage: StorageBackend, id: string): Promise<string> {
+  const encrypted = encryptedArchiveKey(id);
+  return (await storage.stat(encrypted).then(() => true, () => false)) ? encrypted : archiveKey(id);
+}
+
+/**
  * The GET handler of /api/admin/backups/{id}/download (the archive) and /manifest: the stored file
  * streamed as an attachment, one BACKUP_DOWNLOADED activity row per download.
  */
@@ -68,9 +78,7 @@ export function backupFileRoute(file: 'archive' | 'manifest') {
     async (req, { admin, params }) => {
       const id = parseBackupId(params.id);
       const storage = openStorage();
-      let key = file === 'archive' ? archiveKey(id) : manifestKey(id);
-      // An encrypted backup's archive is stored (and downloaded, still encrypted) as <id>.sql.gz.age.
-      if (file === 'archive' && !(await storage.stat(key).then(() => true, () => false))) key = encryptedArchiveKey(id);
+      const key = file === 'archive' ? await archiveKeyToServe(storage, id) : manifestKey(id);
       const type = file === 'manifest' ? 'application/json; charset=utf-8' : key.endsWith('.age') ? 'application/octet-stream' : 'application/gzip';
       const res = await storedObjectResponse(storage, key, key, type);
       // HEAD (Next answers it with this GET handler): the headers only, and nothing was downloaded,
