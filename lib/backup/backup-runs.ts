@@ -270,12 +270,14 @@ export async function recentGoodTotals(db: Db, id: string, n = 7): Promise<{ row
  * Runs of this database that are over (anything not 'running'), and those that failed. Call while
  * holding the backup lock after failStaleRuns: then no recorded run is alive.
  */
-export async function deadRunIds(db: Db, cleanupPendingMark?: string): Promise<{ all: Set<string>; failed: Set<string>; interrupted: Map<string, string>; cleanupPending: Set<string> }> {
+export async function deadRunIds(db: Db, cleanupPendingMark?: string): Promise<{ all: Set<string>; failed: Set<string>; deleted: Set<string>; interrupted: Map<string, string>; cleanupPending: Set<string> }> {
   const r = await db.query(`SELECT id, status, error, trigger FROM public.backup_runs WHERE status <> 'running'`);
   const failed = r.rows.filter((x) => x.status === 'failed');
   return {
     all: new Set(r.rows.map((x) => x.id)),
     failed: new Set(failed.map((x) => x.id)),
+    // Deleted (retention or an admin): any archive of theirs still in storage is a leftover.
+    deleted: new Set(r.rows.filter((x) => x.status === 'deleted').map((x) => x.id)),
     // Runs failed only because their process stopped (failStaleRuns), id -> trigger: one may have
     // stored its manifest (the backup exists) and died before recording it.
     interrupted: new Map(failed.filter((x) => x.error === STALE_RUN_ERROR).map((x) => [x.id as string, x.trigger as string])),

@@ -22,7 +22,7 @@ export interface LeftoversRemoved {
   storage: string[];
   /** Spool directories removed from the temp dir. */
   spools: string[];
-  /** Archives without a manifest of runs recorded failed (a cleanup the failed run could not do). */
+  /** Archives without a manifest of runs recorded failed or deleted (a removal that could not finish). */
   archives: string[];
   /** What could not be removed now (storage down): retried by the next run. */
   failed: string[];
@@ -49,7 +49,7 @@ const idOf = (key: string) => {
  */
 export async function removeLeftovers(db: Pick<pg.ClientBase, 'query'>, storage: StorageBackend, opts: { currentId?: string; spoolParent?: string } = {}): Promise<LeftoversRemoved> {
   const out: LeftoversRemoved = { storage: [], spools: [], archives: [], failed: [], recorded: [] };
-  const dead = await deadRunIds(db, CLEANUP_PENDING).catch(() => ({ all: new Set<string>(), failed: new Set<string>(), interrupted: new Map<string, string>(), cleanupPending: new Set<string>() }));
+  const dead = await deadRunIds(db, CLEANUP_PENDING).catch(() => ({ all: new Set<string>(), failed: new Set<string>(), deleted: new Set<string>(), interrupted: new Map<string, string>(), cleanupPending: new Set<string>() }));
   const isDead = (id: string | null) => {
     if (!id || id === opts.currentId) return false;
     if (dead.all.has(id)) return true;
@@ -101,7 +101,7 @@ export async function removeLeftovers(db: Pick<pg.ClientBase, 'query'>, storage:
     }
     for (const o of objects) {
       const id = idOf(o.key);
-      if (!id || (o.key !== archiveKey(id) && o.key !== encryptedArchiveKey(id)) || keys.has(manifestKey(id)) || !dead.failed.has(id) || id === opts.currentId) continue;
+      if (!id || (o.key !== archiveKey(id) && o.key !== encryptedArchiveKey(id)) || keys.has(manifestKey(id)) || !(dead.failed.has(id) || dead.deleted.has(id)) || id === opts.currentId) continue;
       await storage.delete(o.key).then(
         () => out.archives.push(o.key),
         () => out.failed.push(o.key),

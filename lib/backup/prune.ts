@@ -8,7 +8,7 @@ import { removeLeftovers } from './leftovers';
 import { signingNotice } from './manifest-signature';
 import { listBackups } from './list-backups';
 import { planRetention } from './retention';
-import { removeBackupFiles } from './remove-backup';
+import { ArchiveLeftBehind, removeBackupFiles } from './remove-backup';
 import type { RetentionCandidate, RetentionDecision, RetentionPolicy } from './retention';
 
 /** Defaults of the retention policy applied after every scheduled backup and by `prune`. */
@@ -127,6 +127,7 @@ export async function pruneBackups(
       result.removed.push(d);
     } catch (err) {
       result.failed.push({ id: d.id, error: message(err) });
+      if (err instanceof ArchiveLeftBehind && db && recording) await markRunDeleted(db, d.id, `retention: ${d.reason}; ${err.message}`).catch(() => {});
     }
   }
   if (db && recording && (result.removed.length || result.failed.length)) {

@@ -1,3 +1,4 @@
+import { oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
 
@@ -11,6 +12,24 @@ import { archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
  */
 export async function removeBackupFiles(storage: StorageBackend, id: string): Promise<void> {
   await storage.delete(manifestKey(id));
-  await storage.delete(archiveKey(id));
-  await storage.delete(encryptedArchiveKey(id));
+  try {
+    await storage.delete(archiveKey(id));
+    await storage.delete(encryptedArchiveKey(id));
+  } catch (err) {
+    throw new ArchiveLeftBehind(id, err);
+  }
+}
+
+/**
+ * The manifest is gone (the backup no longer exists as a backup) but an archive could not be
+ * removed: record the run deleted anyway; removeLeftovers removes the archive on a later run.
+ */
+export class ArchiveLeftBehind extends Error {
+  constructor(
+    readonly id: string,
+    cause: unknown,
+  ) {
+    super(`the manifest of ${id} was removed but its archive could not be removed (the next backup or prune retries): ${oneLine(toAppError(cause).message)}`, { cause });
+    this.name = 'ArchiveLeftBehind';
+  }
 }
