@@ -8,6 +8,9 @@ import { checksCallingSqlBodies } from './relations';
 export function buildTypes(g: DumpGraph): void {
   const domainCons = groupBy(g.cat.domainConstraints, (c) => c.contypid);
   const separate = checksCallingSqlBodies(g);
+  // A NOT VALID CHECK may hold rows that violate it, and COPY checks every domain constraint: it is
+  // added after the data (post-data), as pg_dump does; before, such a backup never restored.
+  const notValid = new Set(g.cat.domainConstraints.filter((c) => !c.convalidated && !separate.has(c.oid)).map((c) => c.oid));
   for (const t of g.cat.types) {
     if (g.isMember(PG_TYPE, t.oid)) continue;
     const q = qualifiedName(t.nspname, t.typname);
@@ -27,16 +30,16 @@ export function buildTypes(g: DumpGraph): void {
       sql = rangeSql(q, t);
     } else {
       kind = 'DOMAIN';
-      keys.push(...cons.filter((c) => !separate.has(c.oid)).map((c) => catalogKey(PG_CONSTRAINT, c.oid)));
-      sql = domainSql(q, t, cons.filter((c) => !separate.has(c.oid)));
+      keys.push(...cons.filter((c) => !separate.has(c.oid) && !notValid.has(c.oid)).map((c) => catalogKey(PG_CONSTRAINT, c.oid)));
+      sql = domainSql(q, t, cons.filter((c) => !separate.has(c.oid) && !notValid.has(c.oid)));
     }
     const node = g.add({ section: 'pre-data', kind, schema: t.nspname, name: t.typname, sql }, ...keys);
-    const inlineChecks = cons.filter((c) => !separate.has(c.oid) && c.contype === 'c');
+    const inlineChecks = cons.filter((c) => !separate.has(c.oid) && !notValid.has(c.oid) && c.contype === 'c');
     if (kind === 'DOMAIN' && inlineChecks.length) {
       // In a dependency loop (a CHECK calling a routine whose SQL-standard body uses this domain):
       // the domain without its CHECKs first, the CHECKs once the routine exists (pg_dump's repair).
       node.breakLoop = () => {
-        node.obj.sql = domainSql(q, t, cons.filter((c) => !separate.has(c.oid) && c.contype !== 'c'));
+        node.obj.sql = domainSql(q, t, cons.filter((c) => !separate.has(c.oid) && !notValid.has(c.oid) && c.contype !== 'c'));
         const rest = g.add({
           section: 'pre-data', kind: 'CONSTRAINT', schema: t.nspname, name: inlineChecks.map((c) => c.conname).join(', '), table: t.typname,
           sql: inlineChecks.map((c) => `ALTER DOMAIN ${q} ADD CONSTRAINT ${quoteIdent(c.conname)} ${c.def};\n`).join(''),
@@ -54,11 +57,17 @@ export function buildTypes(g: DumpGraph): void {
       sep.deps.add(node);
       g.comment(sep, `CONSTRAINT ${quoteIdent(c.conname)} ON DOMAIN ${q}`, PG_CONSTRAINT, c.oid);
     }
+    for (const c of cons.filter((x) => notValid.has(x.oid))) {
+      const sql = `ALTER DOMAIN ${q} ADD CONSTRAINT ${quoteIdent(c.conname)} ${c.def};\n`;
+      const late = g.add({ section: 'post-data', kind: 'CONSTRAINT', schema: t.nspname, name: c.conname, sql }, catalogKey(PG_CONSTRAINT, c.oid));
+      late.deps.add(node);
+      g.comment(late, `CONSTRAINT ${quoteIdent(c.conname)} ON DOMAIN ${q}`, PG_CONSTRAINT, c.oid);
+    }
     g.comment(node, `${kind} ${q}`, PG_TYPE, t.oid);
     if (t.typtype === 'c') {
       for (const a of g.colsByRel.get(t.typrelid) ?? []) g.comment(node, `COLUMN ${q}.${quoteIdent(a.attname)}`, PG_CLASS, t.typrelid, a.attnum);
     }
-    for (const c of cons) if (!separate.has(c.oid)) g.comment(node, `CONSTRAINT ${quoteIdent(c.conname)} ON DOMAIN ${q}`, PG_CONSTRAINT, c.oid);
+    for (const c of cons) if (!separate.has(c.oid) && !notValid.has(c.oid)) g.comment(node, `CONSTRAINT ${quoteIdent(c.conname)} ON DOMAIN ${q}`, PG_CONSTRAINT, c.oid);
   }
 }
 
