@@ -24,7 +24,7 @@ it('round-trips by every path: an invalid index left out as pg_dump leaves it ou
 }, 300_000);
 
 it('round-trips by every path: more held-out states (test/fixtures/nasty-held-out-more.sql)', async () => {
-  const { source } = await roundTripEveryPath('nasty-held-out-more.sql', ['hx', 'Public', 'public ', 'public', 'hy', 'ext "s', 'hz', 'hw', 'hw_before_schema'], cleanup);
+  const { source } = await roundTripEveryPath('nasty-held-out-more.sql', ['hx', 'Public', 'public ', 'public', 'hy', 'ext "s', 'hz', 'hw', 'hw_before_schema', 'hv'], cleanup);
   await withClient(source.url, async (c) => {
     // The fixture holds what it is about: a 2.4 MB row among the binary-converted kinds, large
     // objects above 2^31, an ACL that default privileges would have changed had they come first.
