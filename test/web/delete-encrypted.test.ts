@@ -1,10 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertAdmin } from '../../lib/auth/admin-users';
 import { generateKeyPair } from '../../lib/backup/encryption/encryption-keys';
 import { listBackups } from '../../lib/backup/list-backups';
+import { encryptedArchiveKey } from '../../lib/backup/manifest';
 import { runBackup } from '../../lib/backup/run-backup';
 import { seedDemoData } from '../../lib/seed/seed-demo-data';
 import { openStorage } from '../../lib/storage/open-storage';
@@ -61,6 +62,23 @@ describe('DELETE /api/admin/backups/{id} of an encrypted backup', () => {
     expect(mine(old.id)).toEqual([]);
     expect(mine(newer.id)).toHaveLength(2);
     expect((await listBackups(storage)).map((b) => `${b.id} ${b.status}`)).toEqual([`${newer.id} succeeded`]);
+    await storage.close();
+  }, 180_000);
+
+  it('an archive that cannot be removed after the manifest was: 200 with a warning, the run recorded deleted (not succeeded for ever)', async () => {
+    const storage = openStorage(storageDir);
+    const old = await runBackup({ databaseUrl: db.url, storage, trigger: 'cli' });
+    await runBackup({ databaseUrl: db.url, storage, trigger: 'cli' });
+    // A non-empty directory at the .sql.gz.age key: its delete fails after the manifest's.
+    mkdirSync(path.join(storageDir, encryptedArchiveKey(old.id)));
+    writeFileSync(path.join(storageDir, encryptedArchiveKey(old.id), 'x'), 'x');
+    const del = await fetch(`${app.baseUrl}/api/admin/backups/${old.id}`, { method: 'DELETE', headers: { cookie, origin: app.baseUrl } });
+    const body = await del.json();
+    expect(del.status, JSON.stringify(body)).toBe(200);
+    expect(body).toMatchObject({ id: old.id, status: 'deleted', warning: expect.stringMatching(/archive could not be removed/) });
+    const got = await (await fetch(`${app.baseUrl}/api/admin/backups/${old.id}`, { headers: { cookie } })).json();
+    expect(got.status).toBe('deleted');
+    rmSync(path.join(storageDir, encryptedArchiveKey(old.id)), { recursive: true, force: true });
     await storage.close();
   }, 180_000);
 });

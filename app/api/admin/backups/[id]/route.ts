@@ -5,7 +5,7 @@
 import { BACKUP_ROLES, SUPER_ROLES } from '@/lib/auth/roles';
 import { markRunDeleted, protectedRunIds } from '@/lib/backup/backup-runs';
 import { newestGoodBackupIds } from '@/lib/backup/prune';
-import { removeBackupFiles } from '@/lib/backup/remove-backup';
+import { ArchiveLeftBehind, removeBackupFiles } from '@/lib/backup/remove-backup';
 import { retentionSettings } from '@/lib/backup/run-scheduled-backup';
 import { getPool } from '@/lib/db/pool';
 import { AppError } from '@/lib/errors';
@@ -27,6 +27,7 @@ export const DELETE = withAdmin<Params>(
     if (b.status === 'running') throw new AppError('conflict', `backup ${b.id} is still running`);
     if (b.status === 'deleted') throw new AppError('conflict', `backup ${b.id} is already deleted`);
     const { keepLast } = retentionSettings();
+    let warning: string | undefined;
     const storage = openStorage();
     try {
       // Protected as recorded AND as storage has them: a newer run recorded good whose archive is
@@ -37,17 +38,21 @@ export const DELETE = withAdmin<Params>(
       }
       // Manifest first, then the archive, encrypted (.sql.gz.age) or not.
       await removeBackupFiles(storage, b.id);
+    } catch (err) {
+      // The manifest is gone, so the backup is: record it deleted; the next backup or prune removes the archive.
+      if (!(err instanceof ArchiveLeftBehind)) throw err;
+      warning = err.message;
     } finally {
       await storage.close();
     }
-    await markRunDeleted(pool, b.id, `deleted by ${admin.email}`);
+    await markRunDeleted(pool, b.id, `deleted by ${admin.email}${warning ? `; ${warning}` : ''}`);
     await auditRequest(pool, req, admin, {
       action: 'BACKUP_DELETED',
       entityId: b.id,
       description: `Deleted backup ${b.id}`,
       metadata: { backupId: b.id, sizeBytes: b.sizeBytes, status: b.status },
     });
-    return Response.json({ id: b.id, status: 'deleted' });
+    return Response.json({ id: b.id, status: 'deleted', ...(warning ? { warning } : {}) });
   },
   { roles: SUPER_ROLES },
 );
