@@ -562,27 +562,31 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       clients.push(fingerprintClient);
       await beginSnapshot(fingerprintClient, snapshot);
     }
+    // That connection first reads part of the catalog beside the coordinator (dumpSchema's helper:
+    // privileges and columns), then runs the fingerprint beside the rest of the dump and the copy of
+    // the rows: on 5,000 tables the catalog read took ~1.7 s on the coordinator alone while the
+    // fingerprint ran beside it, and the build (~1.4 s of this process's CPU) left the server idle.
+    let catalogRead = (): void => undefined;
     const fingerprintDone = fingerprintClient
-      ? schemaFingerprint(fingerprintClient, schemas).then(async (f) => {
-          await fingerprintClient!.query('COMMIT');
-          return f;
-        })
+      ? new Promise<void>((resolve) => (catalogRead = resolve))
+          .then(() => schemaFingerprint(fingerprintClient!, schemas))
+          .then(async (f) => {
+            await fingerprintClient!.query('COMMIT');
+            return f;
+          })
       : undefined;
     fingerprintDone?.catch(() => {}); // awaited below; a failure before that is reported there
 
     progress.phase = 'schema';
     emit(true);
     const migration = await appliedMigrationLevel(coordinator);
-    const dump = await dumpSchema(coordinator, { schemas, excludeTableData });
+    const dump = await dumpSchema(coordinator, { schemas, excludeTableData, helper: fingerprintClient, onHelperDone: () => catalogRead() });
     const lockEstimate = await countLockedObjects(coordinator, schemas);
     // Dependencies outside the schemas are recorded with their definitions and reported (object
     // kinds the dumper cannot reproduce already failed dumpSchema, by name).
     const externalDependencies = await describeExternal(coordinator, dump.external);
-    const fingerprint = fingerprintDone
-      ? await fingerprintDone.catch((err: unknown) => {
-          throw toAppError(queryFailureCause(fingerprintClient!, err), 'reading the catalog fingerprint failed');
-        })
-      : await schemaFingerprint(coordinator, schemas);
+    // On the coordinator when there is no side connection; else awaited after the copy, which it runs beside.
+    const fingerprintHere = fingerprintDone ? undefined : await schemaFingerprint(coordinator, schemas);
     if (referencedDataMode() === 'include') dump.tables.push(...(await referencedTables(coordinator, dump.external)));
     const warnings = [
       ...externalDependencies.map(externalWarning),
@@ -753,6 +757,11 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     }
     await workersDone;
     if (failure) throw failure;
+    const fingerprint =
+      fingerprintHere ??
+      (await fingerprintDone!.catch((err: unknown) => {
+        throw toAppError(queryFailureCause(fingerprintClient!, err), 'reading the catalog fingerprint failed');
+      }));
 
     progress.phase = 'finishing';
     emit(true);

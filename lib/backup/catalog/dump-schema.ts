@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { AppError } from '../../errors';
 import { qualifiedName, quoteLiteral } from './quote-ident';
-import { readCatalog, type Catalog, type ConstraintRow, type ExternalUse } from './read-catalog';
+import { readCatalog, readColumns, type Catalog, type ColumnRow, type ConstraintRow, type ExternalUse } from './read-catalog';
 import type { DumpObject } from './dump-object';
 import { orderObjects, type DumpNode } from './order-objects';
 import { DumpGraph, groupBy } from './dump-graph';
@@ -74,6 +74,15 @@ export interface DumpSchemaOptions {
   schemas: string[];
   /** Tables whose rows are not copied (definition kept), qualified without quotes: 'public.backup_runs'. */
   excludeTableData: string[];
+  /**
+   * A second connection in the same snapshot (an imported one, REPEATABLE READ READ ONLY), which
+   * reads part of the catalog beside `client`: the privilege catalog and the columns, whose
+   * functions take no lock beyond what the catalog fingerprint takes on it. The server then works
+   * on two backends while this process waits. Its settings are put back as they were.
+   */
+  helper?: pg.ClientBase;
+  /** Called once `helper`'s part is read and its settings are back (the backup then runs the fingerprint there). */
+  onHelperDone?: () => void;
 }
 
 /**
@@ -86,26 +95,34 @@ export interface DumpSchemaOptions {
  * AppError('internal') when called outside a transaction.
  */
 export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions): Promise<SchemaDump> {
-  const prev = await client.query<{ sp: string; jit: string }>(`SELECT pg_catalog.current_setting('search_path') AS sp, pg_catalog.current_setting('jit') AS jit`);
-  // Transaction-local, so an aborted transaction cannot leave it behind. Outside a transaction it
-  // would be gone by the next statement and names would deparse unqualified: refuse that.
-  // JIT off too (as the catalog fingerprint does): on a large catalog the estimated cost of some
-  // catalog queries passes jit_above_cost and compiling them costs more than running them (5,000
-  // tables on PostgreSQL 15: the trigger query compiled for 35 ms to return no row, the privilege
-  // query for 89 ms).
-  await client.query(`SELECT pg_catalog.set_config('search_path', '', true), pg_catalog.set_config('jit', 'off', true)`);
-  const now = await client.query<{ sp: string }>(`SELECT pg_catalog.current_setting('search_path') AS sp`);
-  if (now.rows[0].sp !== '') {
-    throw new AppError('internal', 'dumpSchema must run inside a transaction (BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY)');
-  }
-  const restore = () => client.query(`SELECT pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('jit', $2, true)`, [prev.rows[0].sp, prev.rows[0].jit]);
+  const restore = await enterDumpSettings(client);
+  let restoreHelper: (() => Promise<unknown>) | undefined;
   let dump: SchemaDump;
   try {
-    const cat = await readCatalog(client, opts.schemas);
+    // With a helper, the privilege catalog and the columns are read there while `client` reads the
+    // rest; the helper is handed back as soon as its part is read. Without one, the privileges are
+    // read after the catalog, on `client`.
+    let securityRead: Promise<SecurityCatalog> | undefined;
+    let columnsRead: Promise<ColumnRow[]> | undefined;
+    let helperDone: Promise<void> | undefined;
+    if (opts.helper) {
+      const helper = opts.helper;
+      const leave = await enterDumpSettings(helper);
+      restoreHelper = leave;
+      securityRead = readSecurity(helper, opts.schemas, await serverVersionNum(client));
+      columnsRead = readColumns(helper, opts.schemas);
+      helperDone = Promise.all([securityRead, columnsRead]).then(async () => {
+        restoreHelper = undefined;
+        await leave();
+        opts.onHelperDone?.();
+      });
+      helperDone.catch(() => undefined); // its failures are those of the reads, awaited below
+    }
+    const cat = await readCatalog(client, opts.schemas, { columns: columnsRead });
     const missing = opts.schemas.filter((s) => !cat.schemas.some((n) => n.nspname === s));
     if (missing.length) throw new AppError('not_found', `schema ${missing.map((s) => JSON.stringify(s)).join(', ')} does not exist`);
     const warnings = [...cat.unsupported];
-    const security = await readSecurity(client, opts.schemas, cat.serverVersionNum);
+    const security = await (securityRead ?? readSecurity(client, opts.schemas, cat.serverVersionNum));
     // Sent now and read after the build: the server reads the sequences (5,000 of them: ~0.4 s)
     // while this process builds the objects, which needs the CPU for as long.
     const sequencesRead = readSequenceValues(client, cat);
@@ -113,6 +130,7 @@ export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions)
     const { objects, roles } = buildObjects(cat, warnings, security, opts.schemas);
     const tables = tablesToCopy(cat, opts.excludeTableData);
     const sequences = await sequencesRead;
+    await helperDone;
     const sequenceSetSql = sequences
       .map((s) => `SELECT pg_catalog.setval(${quoteLiteral(qualifiedName(s.schema, s.name))}, ${s.lastValue}, ${s.isCalled});\n`)
       .join('');
@@ -120,10 +138,34 @@ export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions)
   } catch (e) {
     // In an aborted transaction the restore fails too; the original error is the one to report.
     await restore().catch(() => undefined);
+    if (restoreHelper) await restoreHelper().catch(() => undefined);
     throw e;
   }
   await restore();
   return dump;
+}
+
+/**
+ * Sets search_path '' and jit off for the rest of the transaction and answers how to put the
+ * previous values back. Transaction-local, so an aborted transaction cannot leave them behind.
+ * Outside a transaction they would be gone by the next statement and names would deparse
+ * unqualified: that is refused. JIT off too (as the catalog fingerprint does): on a large catalog
+ * the estimated cost of some catalog queries passes jit_above_cost and compiling them costs more
+ * than running them (5,000 tables on PostgreSQL 15: the trigger query compiled for 35 ms to return
+ * no row, the privilege query for 89 ms).
+ */
+async function enterDumpSettings(client: pg.ClientBase): Promise<() => Promise<unknown>> {
+  const prev = await client.query<{ sp: string; jit: string }>(`SELECT pg_catalog.current_setting('search_path') AS sp, pg_catalog.current_setting('jit') AS jit`);
+  await client.query(`SELECT pg_catalog.set_config('search_path', '', true), pg_catalog.set_config('jit', 'off', true)`);
+  const now = await client.query<{ sp: string }>(`SELECT pg_catalog.current_setting('search_path') AS sp`);
+  if (now.rows[0].sp !== '') {
+    throw new AppError('internal', 'dumpSchema must run inside a transaction (BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY)');
+  }
+  return () => client.query(`SELECT pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('jit', $2, true)`, [prev.rows[0].sp, prev.rows[0].jit]);
+}
+
+async function serverVersionNum(client: pg.ClientBase): Promise<number> {
+  return (await client.query<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`)).rows[0].v;
 }
 
 /**

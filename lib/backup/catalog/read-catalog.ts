@@ -115,15 +115,53 @@ function rowMaker(names: string[]): (values: unknown[]) => unknown {
   return new Function('v', `return {${names.map((n, i) => `${JSON.stringify(n)}: v[${i}]`).join(', ')}};`) as (values: unknown[]) => unknown;
 }
 
-export async function readCatalog(client: pg.ClientBase, schemas: string[]): Promise<Catalog> {
-  const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [schemas]): Promise<T[]> => {
+function catalogQuery(client: pg.ClientBase, schemas: string[]) {
+  return async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [schemas]): Promise<T[]> => {
     const r = await client.query<unknown[]>({ text: sql, values: params, rowMode: 'array' });
     const make = rowMaker(r.fields.map((f) => f.name));
     return r.rows.map((v) => make(v) as T);
   };
+}
+
+/**
+ * The columns of the schemas' relations and composite types. Its functions (format_type,
+ * pg_get_expr) lock nothing the catalog fingerprint does not lock anyway, so the schema dump may
+ * read them on the fingerprint's connection (DumpSchemaOptions.helper).
+ */
+export function readColumns(client: pg.ClientBase, schemas: string[]): Promise<ColumnRow[]> {
+  return catalogQuery(client, schemas)<ColumnRow>(
+    `SELECT a.attrelid::int AS attrelid, a.attnum::int AS attnum, a.attname,
+            pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.atttypid::int AS atttypid, a.attcollation::int AS attcollation, a.attnotnull,
+            pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS defexpr, ad.oid::int AS adoid,
+            a.attidentity, a.attgenerated, a.attislocal, a.attinhcount::int AS attinhcount,
+            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                 THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) END AS coll,
+            a.attstorage, t.typstorage, a.attstattarget::int AS attstattarget, a.attoptions::text[] AS attoptions,
+            a.attcompression::text AS attcompression
+       FROM pg_catalog.pg_attribute a
+       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+       LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+       LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+      WHERE ${NS} AND c.relkind IN ('r', 'p', 'v', 'm', 'c', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attrelid, a.attnum`,
+  );
+}
+
+/**
+ * The catalog of `schemas`, read inside the caller's snapshot; `opts.columns`: the columns, already
+ * being read (readColumns) on another connection in the same snapshot.
+ */
+export async function readCatalog(client: pg.ClientBase, schemas: string[], opts: { columns?: Promise<ColumnRow[]> } = {}): Promise<Catalog> {
+  const q = catalogQuery(client, schemas);
   const [{ v }] = await q<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`, []);
   // The queries below use catalog columns of PostgreSQL 14+ (pg_range.rngmultitypid, pg_trigger.tgparentid).
   if (v < 140000) throw new AppError('incompatible', `PostgreSQL ${Math.floor(v / 10000)} is not supported by the schema dumper (14 or newer needed)`);
+
+  const columnsRead = opts.columns ?? readColumns(client, schemas);
+  columnsRead.catch(() => undefined); // awaited in its place below; a failure is reported there
 
   const schemaRows = await q<SchemaRow>(`SELECT n.oid::int AS oid, n.nspname FROM pg_catalog.pg_namespace n WHERE ${NS} ORDER BY n.nspname`);
   // All extensions (plpgsql is in every database): the dumper keeps those in the dumped schemas
@@ -212,25 +250,6 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
        FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE ${NS} ORDER BY n.nspname, c.relname`,
-  );
-  const columns = await q<ColumnRow>(
-    `SELECT a.attrelid::int AS attrelid, a.attnum::int AS attnum, a.attname,
-            pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.atttypid::int AS atttypid, a.attcollation::int AS attcollation, a.attnotnull,
-            pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS defexpr, ad.oid::int AS adoid,
-            a.attidentity, a.attgenerated, a.attislocal, a.attinhcount::int AS attinhcount,
-            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
-                 THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) END AS coll,
-            a.attstorage, t.typstorage, a.attstattarget::int AS attstattarget, a.attoptions::text[] AS attoptions,
-            a.attcompression::text AS attcompression
-       FROM pg_catalog.pg_attribute a
-       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-       LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
-       LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
-      WHERE ${NS} AND c.relkind IN ('r', 'p', 'v', 'm', 'c', 'f') AND a.attnum > 0 AND NOT a.attisdropped
-      ORDER BY a.attrelid, a.attnum`,
   );
   const constraints = await q<ConstraintRow>(
     `SELECT con.oid::int AS oid, con.conrelid::int AS conrelid, con.conname, con.contype,
@@ -324,6 +343,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[]): Pro
 
   const kinds = await readKinds(q, schemas);
 
+  const columns = await columnsRead;
   // Every dumped object's catalog oid, to fetch only the pg_depend / pg_description rows that matter.
   const oids = new Set<number>();
   for (const xs of [schemaRows, extensions, types, rels, sequences, functions, triggers, rules, policies, indexes, constraints, domainConstraints, statistics] as { oid: number }[][]) {
