@@ -146,6 +146,18 @@ describe('COPY BINARY conversion vs the server parsing the same text', () => {
     for (const v of ['00000000-0000-0000-0000-000000000000', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1', 'a0eebc999c0b4ef8bb6d6bb9bd380a11', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g', 'a0eebc99+9c0b-4ef8-bb6d-6bb9bd380a11']) await same('v uuid', `${v}\n`);
   });
 
+  it('numeric and bytea: typmod rounding and overflow, NaN, non-canonical forms: the same values or the same refusal', async () => {
+    const nums = ['0', '0.00', '-1.5', '1.005', '1.015', '-1.005', '123.456', '999.995', '999.994', '1000', '99999.99', '100000', '0.0001', '0.00005', '-0.004', '-0.005',
+      'NaN', 'Infinity', '-Infinity', '-0', '-0.00', '01', '1.', '.5', '1e5', '+1', 'nan', ' 1', '1 ', '12345678901234567890.12345678901234567890', `1${'0'.repeat(1000)}`, `0.${'0'.repeat(16382)}1`, `0.${'0'.repeat(16383)}1`];
+    for (const ty of ['numeric', 'numeric(5,2)', 'numeric(3,0)', 'numeric(10,4)', 'numeric(2,-1)', 'numeric(3,5)']) {
+      for (const v of nums) await same(`v ${ty}`, `${v}\n`);
+    }
+    // What the converter does handle, it converts (rounded by the typmod as numeric_in rounds).
+    expect((await same('a numeric(5,2), b numeric, c numeric(2,-1)', '1.005\t-123.4500\t15\n0\t0.000\t\\N\nNaN\t12345678901234567890.5\t94\n')).binaryRows).toBe(3);
+    for (const v of ['\\\\x', '\\\\x00ff', '\\\\xDEADbeef', '\\\\x0', '\\\\xzz', '\\\\x 00', '\\\\\\\\001abc', 'abc', '\\x41', '\\\\X41', '\\\\x0g']) await same('v bytea', `${v}\n`);
+    expect((await same('v bytea, w bytea', '\\\\x\t\\\\x00ff10\n')).binaryRows).toBe(1);
+  });
+
   it('every raw byte in a value: the same values or the same refusal', async () => {
     const ascii = [];
     for (let b = 1; b < 128; b++) if (![9, 10, 13, 92].includes(b)) ascii.push(Buffer.from([0x31, b, 0x32, 0x0a]));

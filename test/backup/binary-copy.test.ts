@@ -14,7 +14,7 @@ import type { TestDatabase } from '../helpers/db';
 let db: TestDatabase;
 let client: pg.Client;
 
-const COLUMNS = ['b', 'i2', 'i4', 'i8', 't', 'vc', 'j', 'jb', 'u', 'd', 'ts', 'tstz', 'ts3', 'ip'];
+const COLUMNS = ['b', 'i2', 'i4', 'i8', 't', 'vc', 'j', 'jb', 'u', 'd', 'ts', 'tstz', 'ts3', 'ip', 'n', 'n2', 'by'];
 
 async function copyOut(sql: string): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -78,7 +78,7 @@ beforeAll(async () => {
   await client.connect();
   await client.query(copyOutputSettingsSql());
   await client.query(`CREATE TABLE public.v (b bool, i2 int2, i4 int4, i8 int8, t text, vc varchar(30), j json, jb jsonb, u uuid, d date,
-    ts timestamp, tstz timestamptz, ts3 timestamptz(3), ip inet)`);
+    ts timestamp, tstz timestamptz, ts3 timestamptz(3), ip inet, n numeric, n2 numeric(12, 2), by bytea)`);
 });
 
 afterAll(async () => {
@@ -123,10 +123,20 @@ describe('COPY text → COPY BINARY in our process (the atomic restore)', () => 
       (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '1:0:2:0:0:3:0:4'),
       (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '0:0:1::'),
       (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '10.0.0.1/8')`);
+    // numeric: zeros with and without a scale, leading and trailing zero groups, every group
+    // alignment, 1,000-digit values, the typmod's extremes, NaN; bytea: empty, NUL, every byte.
+    await client.query(`INSERT INTO v (n, n2, by) VALUES
+      (0, 0, ''), (0.00, 0.5, '\\x00'), ('0.000000000000', -0.01, '\\xdeadbeef'), (-1.5, 9999999999.99, '\\x0a5c09'),
+      (12345678.9, -9999999999.99, '\\x7f80ff'), (0.0001, 100, NULL), (0.00001, 0.10, NULL), (10000, 1, NULL), (100000000, 10.00, NULL),
+      (1.0001, NULL, NULL), (-0.000000000000000000001, NULL, NULL), (('1' || repeat('0', 999))::numeric, NULL, NULL),
+      (('0.' || repeat('0', 998) || '1')::numeric, NULL, NULL), (('-' || repeat('9', 500) || '.' || repeat('9', 500))::numeric, NULL, NULL),
+      (123456789012345678901234567890.123456789012345678901234567890, NULL, NULL), ('NaN', 'NaN', NULL), (1e-16383, NULL, NULL),
+      (1000.0000, NULL, NULL), (99990000.00009999, NULL, NULL), (5e20, NULL, NULL), (-7, NULL, NULL), (0.1, NULL, NULL)`);
+    await client.query(`INSERT INTO v (by) SELECT decode(string_agg(lpad(to_hex(g), 2, '0'), ''), 'hex') FROM generate_series(0, 255) g`);
     // Every control character and byte that COPY escapes, one per row.
     await client.query(`INSERT INTO v (t, vc, jb) SELECT 'c' || chr(g) || 'x\\y', chr(g), jsonb_build_object('c', chr(g)) FROM generate_series(1, 127) g`);
     const { rows } = await compareTable('v');
-    expect(rows).toBe(19 + 127);
+    expect(rows).toBe(19 + 22 + 1 + 127);
   });
 
   it('matches the server byte for byte on 20,000 random rows', async () => {
@@ -149,16 +159,22 @@ describe('COPY text → COPY BINARY in our process (the atomic restore)', () => 
                THEN set_masklen(((random() * 255)::int || '.' || (random() * 255)::int || '.' || (random() * 255)::int || '.' || (random() * 255)::int)::inet, (random() * 32)::int)
                ELSE set_masklen((SELECT string_agg(CASE WHEN random() < 0.4 THEN '0' ELSE to_hex((random() * 65535)::int) END, ':') FROM generate_series(1, 8 + g * 0))::inet, (random() * 128)::int) END
         FROM generate_series(1, 20000) g`);
+    await client.query(`UPDATE r SET
+      n = CASE WHEN random() < 0.1 THEN NULL WHEN random() < 0.3 THEN round((random() - 0.5)::numeric * power(10::numeric, (random() * 40 - 20)::int), (random() * 30)::int)
+               WHEN random() < 0.5 THEN (random() * 1e6)::int ELSE (random() - 0.5)::numeric * power(10::numeric, (random() * 30)::int) END,
+      n2 = CASE WHEN random() < 0.1 THEN NULL ELSE round((random() - 0.5)::numeric * power(10::numeric, (random() * 10)::int), 2) END,
+      by = CASE WHEN random() < 0.1 THEN NULL ELSE decode(repeat(md5(random()::text), (random() * 4)::int), 'hex') END`);
     const { rows } = await compareTable('r');
     expect(rows).toBe(20000);
   });
 
   it('says which tables it converts: only when every column has a type it handles', async () => {
     await client.query(`CREATE DOMAIN public.d_int AS int CHECK (VALUE > 0); CREATE TYPE public.mood AS ENUM ('ok');
-      CREATE TABLE public.mixed (a int, n numeric, m public.mood, di public.d_int, f float8, arr int[])`);
+      CREATE TABLE public.mixed (a int, n interval, m public.mood, di public.d_int, f float8, arr int[], num numeric(5, 1), by bytea)`);
     expect(await binaryColumnKinds(client, 'public', 'v', COLUMNS)).toHaveLength(COLUMNS.length);
     for (const c of ['n', 'm', 'di', 'f', 'arr']) expect(await binaryColumnKinds(client, 'public', 'mixed', ['a', c])).toBeNull();
     expect(await binaryColumnKinds(client, 'public', 'mixed', ['a'])).toEqual(['int4']);
+    expect(await binaryColumnKinds(client, 'public', 'mixed', ['a', 'num', 'by'])).toEqual(['int4', 'numeric', 'bytea']);
     expect(await binaryColumnKinds(client, 'public', 'mixed', ['nope'])).toBeNull();
   });
 
@@ -193,6 +209,20 @@ describe('COPY text → COPY BINARY in our process (the atomic restore)', () => 
         expect(conv.rows).toBe(2);
         expect(Buffer.concat(conv.rest).toString('utf8')).toBe(bad + ok1);
         expect(binaryRows(out)).toHaveLength(2);
+      }
+    }
+    // numeric and bytea in forms PostgreSQL does not print (or Infinity, left to the server).
+    const nb = ['numeric', 'bytea'] as const;
+    const okNb = '1.50\t\\\\x00ff\n';
+    for (const bad of ['-0\t\\N\n', '-0.00\t\\N\n', '01\t\\N\n', '1.\t\\N\n', '.5\t\\N\n', '1e5\t\\N\n', 'Infinity\t\\N\n', '-Infinity\t\\N\n', '+1\t\\N\n', 'nan\t\\N\n',
+      '1\t\\\\x0\n', '1\t\\\\xzz\n', '1\t\\\\\\\\001\n', '1\tabc\n', '1\t\\x41\n', '1\t\\\\X41\n']) {
+      const text = Buffer.from(okNb + bad + okNb);
+      for (const step of [text.length, 3, 1]) {
+        const { out, conv } = convert([...nb], text, step);
+        expect(conv.stopped, bad).toBe(true);
+        expect(conv.rows, bad).toBe(1);
+        expect(Buffer.concat(conv.rest).toString('utf8')).toBe(bad + okNb);
+        expect(binaryRows(out)).toHaveLength(1);
       }
     }
     // A last line without its newline is not a row.

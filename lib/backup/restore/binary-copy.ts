@@ -11,7 +11,8 @@ import type pg from 'pg';
  *
  * Exactness: only column types whose binary form is a plain re-encoding of their text form under
  * the backup's output settings (session-settings.ts: DateStyle ISO, TimeZone UTC) are converted:
- * bool, int2, int4, int8, text, varchar, json, jsonb, uuid, date, timestamp, timestamptz, inet.
+ * bool, int2, int4, int8, numeric, text, varchar, json, jsonb, bytea (hex), uuid, date, timestamp, timestamptz,
+ * inet.
  * Every value is parsed strictly; anything else — a form PostgreSQL would not print, a field count
  * that differs, an offset other than +00 — stops the conversion at that row and the rest of the
  * member goes to the server as text (a second COPY into the same table in the same transaction:
@@ -21,7 +22,7 @@ import type pg from 'pg';
  */
 
 /** Type OIDs (stable: pg_type.dat) this converter handles. */
-const OID = { bool: 16, int8: 20, int2: 21, int4: 23, text: 25, json: 114, inet: 869, varchar: 1043, date: 1082, timestamp: 1114, timestamptz: 1184, uuid: 2950, jsonb: 3802 } as const;
+const OID = { bool: 16, bytea: 17, int8: 20, int2: 21, int4: 23, text: 25, json: 114, inet: 869, varchar: 1043, date: 1082, timestamp: 1114, timestamptz: 1184, numeric: 1700, uuid: 2950, jsonb: 3802 } as const;
 
 type Kind = keyof typeof OID;
 const KIND_BY_OID = new Map<number, Kind>(Object.entries(OID).map(([k, v]) => [v, k as Kind]));
@@ -75,7 +76,11 @@ const DATE_END_DAYS = 2_147_483_494 - 2_451_545;
 const TIMESTAMP_MIN = -211_813_488_000_000_000n;
 const TIMESTAMP_END = 9_223_371_331_200_000_000n;
 
-const TEXT_KINDS: Record<Kind, boolean> = { text: true, varchar: true, json: true, jsonb: true, bool: false, int2: false, int4: false, int8: false, uuid: false, date: false, timestamp: false, timestamptz: false, inet: false };
+const TEXT_KINDS: Record<Kind, boolean> = { text: true, varchar: true, json: true, jsonb: true, bool: false, bytea: false, int2: false, int4: false, int8: false, numeric: false, uuid: false, date: false, timestamp: false, timestamptz: false, inet: false };
+/** numeric's limits (utils/adt/numeric.c): digits before the point, digits after it (the display scale). */
+const NUMERIC_MAX_INT_DIGITS = 131072;
+const NUMERIC_MAX_DSCALE = 0x3fff;
+const NUMERIC_NEG = 0x4000;
 
 /** A value this converter does not handle: the caller sends the rest of the member as text. */
 class Unconvertible extends Error {}
@@ -314,7 +319,98 @@ export class TextToBinary {
         return this.timestamp(b, f, t, true);
       case 'inet':
         return this.inet(b, f, t);
+      case 'numeric':
+        return this.numeric(b, f, t);
+      case 'bytea':
+        return this.bytea(b, f, t);
     }
+  }
+
+  private w16(v: number): void {
+    this.out[this.op] = (v >>> 8) & 255;
+    this.out[this.op + 1] = v & 255;
+    this.op += 2;
+  }
+
+  /**
+   * numeric as PostgreSQL prints it: `-?(0|[1-9][0-9]*)(\.[0-9]+)?` (no exponent, as many fraction
+   * digits as the display scale), or NaN. Sent as numeric_send does: base-10000 digits without
+   * leading or trailing zero groups, their weight, the sign and the display scale (numeric_recv then
+   * applies the column's typmod exactly as numeric_in does). A zero is sent with weight 0 and a
+   * positive sign; '-0' (never printed), Infinity and anything else go to the server as text.
+   */
+  private numeric(b: Buffer, f: number, t: number): void {
+    if (isWord(b, f, t, 'NaN')) return (this.w32(8), this.w16(0), this.w16(0), this.w16(0xc000), this.w16(0));
+    let i = f;
+    const neg = b[i] === 45;
+    if (neg) i++;
+    const intStart = i;
+    while (i < t && b[i] >= 48 && b[i] <= 57) i++;
+    const li = i - intStart;
+    if (li < 1 || li > NUMERIC_MAX_INT_DIGITS || (li > 1 && b[intStart] === 48)) throw NOPE;
+    const fracStart = i + 1;
+    if (i < t) {
+      if (b[i] !== 46) throw NOPE;
+      i++;
+      while (i < t && b[i] >= 48 && b[i] <= 57) i++;
+      if (i !== t || i === fracStart) throw NOPE;
+    }
+    const lf = i === t && t > intStart + li ? t - fracStart : 0;
+    if (lf > NUMERIC_MAX_DSCALE) throw NOPE;
+    const o = this.out;
+    const head = this.op + 4;
+    let p = head + 8;
+    const intGroups = Math.ceil(li / 4);
+    let weight = intGroups - 1;
+    let nd = 0;
+    let kept = 0; // digits up to the last non-zero one
+    let k = intStart;
+    const groups = intGroups + Math.ceil(lf / 4);
+    for (let g = 0; g < groups; g++) {
+      let v = 0;
+      if (g < intGroups) {
+        for (let e = g === 0 ? intStart + li - (intGroups - 1) * 4 : k + 4; k < e; k++) v = v * 10 + (b[k] - 48);
+        if (g === intGroups - 1) k = fracStart;
+      } else {
+        for (let j = 0; j < 4; j++) v = v * 10 + (k < t ? b[k++] - 48 : 0);
+      }
+      if (nd === 0 && v === 0) {
+        weight--;
+        continue;
+      }
+      o[p] = v >>> 8;
+      o[p + 1] = v & 255;
+      p += 2;
+      nd++;
+      if (v !== 0) kept = nd;
+    }
+    if (kept === 0) {
+      if (neg) throw NOPE;
+      weight = 0;
+    }
+    if (weight > 32767 || weight < -32768) throw NOPE;
+    this.w32(8 + 2 * kept);
+    this.w16(kept);
+    this.w16(weight & 0xffff);
+    this.w16(neg ? NUMERIC_NEG : 0);
+    this.w16(lf);
+    this.op = head + 8 + 2 * kept;
+  }
+
+  /** bytea in hex (bytea_output is pinned to hex: session-settings.ts), `\\x` and an even number of hex digits in COPY text. */
+  private bytea(b: Buffer, f: number, t: number): void {
+    const n = t - f - 3;
+    if (n < 0 || n % 2 !== 0 || b[f] !== BS || b[f + 1] !== BS || b[f + 2] !== 120) throw NOPE;
+    this.w32(n / 2);
+    const o = this.out;
+    let p = this.op;
+    for (let i = f + 3; i < t; i += 2) {
+      const hi = HEX[b[i]];
+      const lo = HEX[b[i + 1]];
+      if ((hi | lo) < 0) throw NOPE;
+      o[p++] = (hi << 4) | lo;
+    }
+    this.op = p;
   }
 
   private int8(b: Buffer, f: number, t: number): void {
@@ -352,9 +448,9 @@ export class TextToBinary {
     const o = this.out;
     for (let q = 0; q < 16; q++) {
       if (q === 4 || q === 6 || q === 8 || q === 10) i++;
-      const hi = hexDigit(b[i]);
-      const lo = hexDigit(b[i + 1]);
-      if (hi < 0 || lo < 0) throw NOPE;
+      const hi = HEX[b[i]];
+      const lo = HEX[b[i + 1]];
+      if ((hi | lo) < 0) throw NOPE;
       o[this.op++] = (hi << 4) | lo;
       i += 2;
     }
@@ -475,11 +571,13 @@ function parseBits(b: Buffer, f: number, t: number): number {
   return v;
 }
 
+/** A hex digit's value by its byte (0-9, a-f, A-F), else -1. (A table: uuid and bytea read millions.) */
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[48 + c] = c;
+for (let c = 0; c < 6; c++) HEX[97 + c] = HEX[65 + c] = 10 + c;
+
 function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
+  return HEX[c] ?? -1;
 }
 
 function twoDigits(b: Buffer, i: number): number {
