@@ -18,7 +18,7 @@ import type { RetentionSettings } from './prune';
 import type { RetentionDecision } from './retention';
 import { runBackup } from './run-backup';
 import { assertNotTransactionPoolerUrl, assertSessionConnection } from './session-pooler';
-import { latestSlot, scheduleFromEnv } from './schedule';
+import { scheduleFromEnv, slotOf } from './schedule';
 import type { BackupSchedule } from './schedule';
 import { claimSlot, finishSlot, hasLedger, releaseSlot, waitForSlot } from './schedule-ledger';
 import type { SlotSource } from './schedule-ledger';
@@ -126,7 +126,7 @@ export async function runScheduledBackup(opts: ScheduledBackupOptions = {}): Pro
     storageError = new AppError(e.code, `BACKUP_STORAGE_URL: ${oneLine(e.message)}`, { cause: err });
   }
   const ownStorage = !opts.storage && !storageError;
-  const slot = schedule ? latestSlot(schedule, now) : null;
+  const slot = schedule ? slotOf(schedule, now) : null;
   const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'tickethub-scheduler', connectionTimeoutMillis: 15_000 });
   pool.on('error', () => {}); // an idle connection dropping must not crash the process
   let client: pg.PoolClient | null = null;

@@ -76,6 +76,25 @@ export function latestSlot(s: BackupSchedule, now: Date = new Date()): Date | nu
   return prev && prev.getTime() <= now.getTime() ? prev : null;
 }
 
+/** How early a call may come and still belong to the coming slot (at most a quarter of the gap between slots). */
+export const EARLY_SLOT_GRACE_MS = 2 * 60_000;
+
+/**
+ * The slot a scheduled run at `now` is for: the coming slot when it is at most
+ * EARLY_SLOT_GRACE_MS away (and at most a quarter of the time between slots), else latestSlot.
+ * A trigger that arrives a moment early (an external cron whose clock runs ahead of ours, a timer
+ * firing a few ms before the minute) would otherwise be counted for the previous slot, which
+ * already ran: "skipped", and that day would have no backup.
+ */
+export function slotOf(s: BackupSchedule, now: Date = new Date()): Date | null {
+  const prev = latestSlot(s, now);
+  const next = nextRun(s, now);
+  if (!next) return prev;
+  const ahead = next.getTime() - now.getTime();
+  const gap = next.getTime() - (prev ?? new Date(0)).getTime();
+  return ahead <= Math.min(EARLY_SLOT_GRACE_MS, gap / 4) ? next : prev;
+}
+
 /** The next time the schedule fires strictly after `now`, or null if it never does. */
 export function nextRun(s: BackupSchedule, now: Date = new Date()): Date | null {
   return cronOf(s).nextRun(now);

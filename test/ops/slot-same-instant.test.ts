@@ -55,4 +55,23 @@ describe('one backup per instant, whatever schedule spelling fires it', () => {
     expect(next.status).toBe('succeeded');
     expect(await manifests(dir)).toHaveLength(2);
   }, 120_000);
+
+  it('a trigger that comes a moment early belongs to the coming slot, not to the one that already ran', async () => {
+    // Before: a call at 01:59:59 (an external cron whose clock is 1 s ahead) counted for the
+    // previous day's slot, which had run: "skipped", and the day had no backup.
+    const dir = path.join(tmp, 'early');
+    const schedule = parseSchedule('0 2 * * *', 'UTC');
+    const env = { BACKUP_DRILL: 'off' };
+    const job = (now: string) => runScheduledBackup({ databaseUrl: db.url, storage: openStorage(dir), schedule, source: 'cron', now: new Date(now), env });
+    const first = await job('2031-08-01T02:00:02Z');
+    expect(first).toMatchObject({ status: 'succeeded', slot: '2031-08-01T02:00:00.000Z' });
+    const early = await job('2031-08-02T01:59:59Z');
+    expect(early, JSON.stringify([early.status, early.reason, early.error])).toMatchObject({ status: 'succeeded', slot: '2031-08-02T02:00:00.000Z' });
+    // The on-time trigger of the same slot then finds it done.
+    expect(await job('2031-08-02T02:00:01Z')).toMatchObject({ status: 'skipped', backupId: early.backup!.id });
+    // Far from the next slot, a call still belongs to the last one.
+    expect(await job('2031-08-02T12:00:00Z')).toMatchObject({ status: 'skipped', slot: '2031-08-02T02:00:00.000Z' });
+    expect(await job('2031-08-03T01:50:00Z')).toMatchObject({ status: 'skipped', slot: '2031-08-02T02:00:00.000Z' });
+    expect(await manifests(dir)).toHaveLength(2);
+  }, 120_000);
 });
