@@ -29,7 +29,7 @@ export interface BackupsDashboard {
   runningId: string | null;
   /** Succeeded backups (newest first, up to 50) that an export can read from. */
   exportableBackups: { id: string; startedAt: Date; description: string }[];
-  info: { schedule: string; retentionDays: number | null; retentionMin: number | null; storage: string; encrypted: boolean; encryptionRecipients: number; encryptionProblem: string | null; drillPolicy: string; retentionError: string | null; signing: ReturnType<typeof signingNotice> };
+  info: { schedule: string; scheduleSpec: { expression: string; timeZone: string } | null; retentionDays: number | null; retentionMin: number | null; storage: string; encrypted: boolean; encryptionRecipients: number; encryptionProblem: string | null; drillPolicy: string; retentionError: string | null; signing: ReturnType<typeof signingNotice> };
 }
 
 const PAGE = 20;
@@ -47,11 +47,13 @@ export async function backupsDashboard(pool: pg.Pool, opts: { before?: HistoryCu
   ]);
   let next: Date | null = null;
   let scheduleText = 'off';
+  let scheduleSpec: { expression: string; timeZone: string } | null = null;
   let scheduleError: string | null = null;
   try {
     const s = scheduleFromEnv();
     next = s ? nextRun(s) : null;
     scheduleText = describeSchedule(s);
+    scheduleSpec = s ? { expression: s.expression, timeZone: s.timeZone } : null;
   } catch (err) {
     scheduleError = oneLine(String((err as Error).message ?? err));
   }
@@ -82,6 +84,7 @@ export async function backupsDashboard(pool: pg.Pool, opts: { before?: HistoryCu
     exportableBackups: exportable,
     info: {
       schedule: scheduleText,
+      scheduleSpec,
       retentionDays: retention?.keepDays ?? null,
       retentionMin: retention?.keepLast ?? null,
       retentionError,

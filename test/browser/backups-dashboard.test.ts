@@ -104,6 +104,8 @@ describe('the backups dashboard in Chromium', () => {
     expect(await stat('averageSize')).toBe(formatBytes(stats.averageBackupSize, 'en'));
     expect(await stat('health')).toBe(en.backups.stats.healthStatus.failing); // the latest scheduled (cron) run failed
     expect(await stat('nextRun')).toBe(formatDateTime(nextRun(scheduleFromEnv({ BACKUP_SCHEDULE: '0 2 * * *', BACKUP_TZ: 'UTC' })!)!, 'en'));
+    // The Configuration panel reads the schedule as a sentence (it showed the raw "0 2 * * * (UTC)").
+    expect((await page.locator('[data-info="schedule"]').textContent())?.replace(/\s/g, ' ').trim()).toBe('Every day at 2:00 AM (UTC)');
     // History: each run one element with its id; the failed one shows its cause.
     expect(await page.locator(`[data-backup-id="${firstBackup}"]`).count()).toBe(1);
     expect(await page.locator('[data-backup-id="20250101T020000Z-fail0001"] [data-error]').textContent()).toContain('disk full');

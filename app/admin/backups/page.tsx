@@ -10,6 +10,7 @@ import { BACKUP_ROLES } from '@/lib/auth/roles';
 import { UNSIGNED_WARNING } from '@/lib/backup/manifest-signature';
 import { getPool } from '@/lib/db/pool';
 import { requireAdmin } from '@/lib/http/page-auth';
+import { describeScheduleFor } from '@/lib/i18n/describe-schedule';
 import { formatDateTime, formatNumber } from '@/lib/i18n/format-date-time';
 import { formatBytes, formatDuration } from '@/lib/i18n/format-units';
 import { toLocale } from '@/lib/i18n/locales';
@@ -174,7 +175,9 @@ export default async function BackupsPage({ searchParams }: { searchParams: Prom
             <h2 id="info-title" className="text-base font-semibold text-slate-900">{t('info.title')}</h2>
             <dl className="mt-3 grid grid-cols-[auto_1fr] gap-x-4 gap-y-2 text-sm">
               <dt className="text-slate-500">{t('info.schedule')}</dt>
-              <dd className="break-words" data-info="schedule">{d.scheduleError ? t('info.scheduleProblem', { problem: d.scheduleError }) : d.info.schedule === 'off' ? t('info.scheduleOff') : d.info.schedule}</dd>
+              <dd className="break-words" data-info="schedule" title={d.info.scheduleSpec?.expression}>
+                {d.scheduleError ? t('info.scheduleProblem', { problem: d.scheduleError }) : !d.info.scheduleSpec ? t('info.scheduleOff') : describeScheduleFor(d.info.scheduleSpec, locale, (key, values) => t(`info.${key}`, values))}
+              </dd>
               <dt className="text-slate-500">{t('info.retention')}</dt>
               <dd className="break-words">{d.info.retentionError ? t('info.retentionProblem', { problem: d.info.retentionError }) : t('info.retentionValue', { days: num(d.info.retentionDays), min: num(d.info.retentionMin) })}</dd>
               <dt className="text-slate-500">{t('info.storage')}</dt>
