@@ -6,6 +6,7 @@ import { hasBackupRuns, recordDrillResult } from './backup-runs';
 import { fingerprintDifferences, fingerprintFormat, schemaFingerprint } from './catalog/schema-fingerprint';
 import { largeObjectProblems } from './catalog/kinds/large-objects';
 import { quoteIdent } from './catalog/quote-ident';
+import { COLUMN_SETTINGS_KEY, columnSettings } from './catalog/column-settings';
 import { restoredSequenceValues, SEQUENCE_VALUES_KEY } from './catalog/sequence-values';
 import { connectDrillServer, prepareDrillTarget } from './drill-dependencies';
 import { storageArchiveSource } from './archive-reader';
@@ -221,6 +222,8 @@ async function compareSchema(url: string, m: Manifest): Promise<{ problems: stri
     const actual = await schemaFingerprint(c, m.source.schemas, { format });
     // Backups that recorded their sequences' values (sequence-values.ts): the restored ones too.
     if (m.schemaFingerprint[SEQUENCE_VALUES_KEY]) Object.assign(actual, await restoredSequenceValues(c, m.source.schemas));
+    // Backups that recorded their columns' storage settings (column-settings.ts): the restored ones too.
+    if (m.schemaFingerprint[COLUMN_SETTINGS_KEY]) Object.assign(actual, await columnSettings(c, m.source.schemas));
     const d = fingerprintDifferences(m.schemaFingerprint, actual, { deparsed: sameMajor || format === 1 });
     const notes = d.notCompared
       ? [`${d.notCompared} object${d.notCompared === 1 ? '' : 's'}' deparsed definitions (views, CHECK and exclusion constraints, index expressions, defaults, rules, policies, trigger WHEN, SQL-standard routine bodies) not compared across versions (backup of PostgreSQL ${sourceMajor}, drill on ${targetMajor}); their names, columns, types, owners, privileges and comments were`]

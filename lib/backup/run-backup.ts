@@ -29,6 +29,7 @@ import { countLockedObjects } from './lock-budget';
 import { FINGERPRINT_SIDE_LOCKS, HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
 import { describeExternal, externalWarning } from './catalog/external-deps';
 import { schemaFingerprint } from './catalog/schema-fingerprint';
+import { columnSettings } from './catalog/column-settings';
 import { sequenceValueEntries } from './catalog/sequence-values';
 import { referencedDataMode, referencedTables } from './catalog/referenced-data';
 import type { DumpObject, TableToCopy } from './catalog/dump-schema';
@@ -567,9 +568,11 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     // the rows: on 5,000 tables the catalog read took ~1.7 s on the coordinator alone while the
     // fingerprint ran beside it, and the build (~1.4 s of this process's CPU) left the server idle.
     let catalogRead = (): void => undefined;
+    // The catalog fingerprint and, beside it, the columns' storage settings (column-settings.ts).
+    const fingerprintOf = async (c: pg.Client) => ({ ...(await schemaFingerprint(c, schemas)), ...(await columnSettings(c, schemas)) });
     const fingerprintDone = fingerprintClient
       ? new Promise<void>((resolve) => (catalogRead = resolve))
-          .then(() => schemaFingerprint(fingerprintClient!, schemas))
+          .then(() => fingerprintOf(fingerprintClient!))
           .then(async (f) => {
             await fingerprintClient!.query('COMMIT');
             return f;
@@ -586,7 +589,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     // kinds the dumper cannot reproduce already failed dumpSchema, by name).
     const externalDependencies = await describeExternal(coordinator, dump.external);
     // On the coordinator when there is no side connection; else awaited after the copy, which it runs beside.
-    const fingerprintHere = fingerprintDone ? undefined : await schemaFingerprint(coordinator, schemas);
+    const fingerprintHere = fingerprintDone ? undefined : await fingerprintOf(coordinator);
     if (referencedDataMode() === 'include') dump.tables.push(...(await referencedTables(coordinator, dump.external)));
     const warnings = [
       ...externalDependencies.map(externalWarning),

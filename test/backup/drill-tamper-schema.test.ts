@@ -28,6 +28,13 @@ beforeAll(async () => {
      SELECT pg_catalog.setval('public.counter', 4242, true);
      CREATE TABLE public.acct (id int PRIMARY KEY DEFAULT pg_catalog.nextval('public.counter'), owner_name text DEFAULT 'nobody', note text);
      ALTER TABLE public.acct ALTER COLUMN note SET COMPRESSION pglz;
+     ALTER TABLE public.acct ALTER COLUMN owner_name SET (n_distinct = 0.5);
+     -- A materialized view's column settings were not dumped at all (the untouched drill failed).
+     CREATE MATERIALIZED VIEW public.notes AS SELECT id, note FROM public.acct;
+     ALTER MATERIALIZED VIEW public.notes ALTER COLUMN note SET COMPRESSION pglz;
+     ALTER MATERIALIZED VIEW public.notes ALTER COLUMN id SET STATISTICS 321;
+     ALTER MATERIALIZED VIEW public.notes ALTER COLUMN note SET STORAGE MAIN;
+     ALTER MATERIALIZED VIEW public.notes ALTER COLUMN id SET (n_distinct = -1);
      INSERT INTO public.acct (owner_name, note) VALUES ('a', 'x'), ('b', 'y');
      COMMENT ON TABLE public.acct IS 'accounts';
      GRANT SELECT ON public.acct TO ${role};
@@ -93,6 +100,9 @@ describe('a drill of a backup whose members were edited and every checksum fixed
     ["a large object's owner changed", (e: ManifestEntry) => e.kind === 'OWNER' && e.name === 'LARGE OBJECTS', (s: string) => s.replace(/ALTER LARGE OBJECT 424299 OWNER TO [^;]*;/, `ALTER LARGE OBJECT 424299 OWNER TO ${role};`), /large object 424299 differs \(owner, privileges or comment\)/],
     ['a sequence value changed', (e: ManifestEntry) => e.section === 'sequence-set', (s: string) => s.replace(/'public\.counter', [0-9]+, true/, "'public.counter', 1, true"), /sequence value public\.counter differs/],
     ['an identity sequence left at its start', (e: ManifestEntry) => e.section === 'sequence-set', (s: string) => s.replace(/SELECT pg_catalog\.setval\('public\.owned_id_seq'[^\n]*\n/, ''), /sequence value public\.owned_id_seq differs/],
+    // Column storage settings (column-settings.ts): before, a restore that lost them passed the drill.
+    ["a column's compression dropped", (e: ManifestEntry) => e.kind === 'TABLE' && e.name === 'acct', (s: string) => s.replace(/ALTER TABLE[^;]*ALTER COLUMN note SET COMPRESSION pglz;/, ''), /column settings public\.acct differs \(a column's compression or n_distinct\)/],
+    ["a column's n_distinct dropped", (e: ManifestEntry) => e.kind === 'TABLE' && e.name === 'acct', (s: string) => s.replace(/ALTER TABLE[^;]*ALTER COLUMN owner_name SET \(n_distinct[^;]*;/, ''), /column settings public\.acct differs/],
     ['a never-used sequence marked used', (e: ManifestEntry) => e.section === 'sequence-set', (s: string) => s.replace(/'public\.fresh', 100, false/, "'public.fresh', 100, true"), /sequence value public\.fresh differs/],
   ])('%s: fails naming it', async (_what, pick, edit, why) => {
     const r = await drillTampered(pick, edit);

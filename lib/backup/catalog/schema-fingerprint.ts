@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { COLUMN_SETTINGS_PREFIX } from './column-settings';
 import { SEQUENCE_VALUE_PREFIX } from './sequence-values';
 
 /**
@@ -418,7 +419,7 @@ export function fingerprintDifferences(expected: SchemaFingerprint, actual: Sche
   for (const [k, v] of Object.entries(expected)) {
     if (k === FINGERPRINT_FORMAT_KEY) continue;
     if (!(k in actual)) problems.push(`${k} is missing`);
-    else if (half(actual[k]) !== half(v)) problems.push(`${k} differs${k.startsWith(SEQUENCE_VALUE_PREFIX) ? '' : ' (definition, owner or privileges)'}`);
+    else if (half(actual[k]) !== half(v)) problems.push(`${k} differs${k.startsWith(SEQUENCE_VALUE_PREFIX) ? '' : k.startsWith(COLUMN_SETTINGS_PREFIX) ? ' (a column\'s compression or n_distinct)' : ' (definition, owner or privileges)'}`);
     else if (!deparsed && (v.includes('/') || actual[k].includes('/'))) notCompared++;
   }
   // Extension members' changed privileges were fingerprinted later than the rest: a manifest written

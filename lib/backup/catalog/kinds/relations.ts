@@ -113,6 +113,9 @@ function viewSql(r: RelRow, q: string, cols: ColumnRow[], defaults: SeparateDefa
   } else {
     kind = 'MATERIALIZED VIEW';
     sql = `CREATE MATERIALIZED VIEW ${q}${r.am ? ` USING ${r.am}` : ''}${withOpts} AS\n ${body}\n  WITH NO DATA;\n`;
+    // Its columns' statistics targets, storage, compression and n_distinct (lost before: the drill
+    // then failed on every backup of such a database, or, for compression, passed).
+    for (const c of cols) sql += columnAlters(`ALTER MATERIALIZED VIEW ${q}`, c).join('');
   }
   for (const c of cols) {
     if (c.defexpr !== null) defaults.push({ col: c, sql: `ALTER ${kind === 'VIEW' ? 'VIEW' : 'TABLE'} ${q} ALTER COLUMN ${quoteIdent(c.attname)} SET DEFAULT ${c.defexpr};\n` });
@@ -168,7 +171,7 @@ function tableSql(ctx: RelationContext, r: RelRow, q: string, cols: ColumnRow[],
         defaults.push({ col: c, sql: `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)} DROP DEFAULT;\n` });
       }
     }
-    after.push(...columnAlters(q, c));
+    after.push(...columnAlters(`ALTER TABLE ONLY ${q}`, c));
   }
   for (const con of ctx.consByRel.get(r.oid) ?? []) {
     if (con.contype !== 'c' || !con.convalidated) continue;
@@ -246,9 +249,9 @@ function columnLine(ctx: RelationContext, r: RelRow, c: ColumnRow, keys: string[
   return !typed || l !== bare ? l : null;
 }
 
-/** A column's settings beyond CREATE TABLE: statistics target, storage, compression, options. */
-function columnAlters(q: string, c: ColumnRow): string[] {
-  const alter = `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.attname)}`;
+/** A column's settings beyond CREATE TABLE (`target`: `ALTER TABLE ONLY t` / `ALTER MATERIALIZED VIEW m`): statistics target, storage, compression, options. */
+function columnAlters(target: string, c: ColumnRow): string[] {
+  const alter = `${target} ALTER COLUMN ${quoteIdent(c.attname)}`;
   const out: string[] = [];
   if (c.attstattarget !== null && c.attstattarget >= 0) out.push(`${alter} SET STATISTICS ${c.attstattarget};\n`);
   if (c.attstorage !== c.typstorage) {
