@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import zlib from 'node:zlib';
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
 import { isNotFound } from '../storage/storage-backend';
+import { MAX_MANIFEST_BYTES, readCappedText } from '../storage/read-capped';
 import type { Manifest } from './manifest';
 import { archiveKey, encryptedArchiveKey, manifestKey } from './manifest';
 import type { ArchiveSource } from './archive-source';
@@ -49,9 +50,7 @@ function plainStorageSource(storage: StorageBackend, id: string, label: string):
         if (isNotFound(err)) throw new AppError('not_found', `${label}: not found (no manifest ${manifestKey(id)})`, { cause: err });
         throw err;
       }
-      const parts: Buffer[] = [];
-      for await (const c of stream) parts.push(c as Buffer);
-      return Buffer.concat(parts).toString('utf8');
+      return readCappedText(stream, MAX_MANIFEST_BYTES, `${label}: manifest ${manifestKey(id)}`);
     },
     async archiveSize() {
       try {
@@ -99,7 +98,7 @@ function plainFileSource(abs: string): ArchiveSource {
     id,
     async manifestText() {
       try {
-        return await readFile(manifestPath, 'utf8');
+        return await readCappedText(createReadStream(manifestPath), MAX_MANIFEST_BYTES, `${label}: manifest ${manifestPath}`);
       } catch (err) {
         if ((err as { code?: string }).code === 'ENOENT') {
           throw new AppError('not_found', `${label}: no manifest beside it (expected ${manifestPath})`, { cause: err });

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { StorageBackend } from '../storage/storage-backend';
+import { MAX_RECORD_BYTES, readCappedText } from '../storage/read-capped';
 import { BACKUP_ID_RE } from './manifest';
 
 /**
@@ -39,9 +40,7 @@ export function parseFailedMarker(id: string, text: string): FailedMarker | null
 }
 
 export async function readFailedMarker(storage: StorageBackend, id: string): Promise<FailedMarker | null> {
-  const parts: Buffer[] = [];
-  for await (const c of (await storage.get(failedKey(id))) as AsyncIterable<Buffer>) parts.push(c);
-  return parseFailedMarker(id, Buffer.concat(parts).toString('utf8'));
+  return parseFailedMarker(id, await readCappedText(await storage.get(failedKey(id)), MAX_RECORD_BYTES, `${failedKey(id)} in ${storage.location}`));
 }
 
 /** Every readable failure marker in storage, newest first. */

@@ -1,5 +1,6 @@
 import { AppError, oneLine, toAppError } from '../errors';
 import type { StorageBackend } from '../storage/storage-backend';
+import { MAX_MANIFEST_BYTES, readCappedText, tooLarge } from '../storage/read-capped';
 import { readFailedMarker } from './failed-marker';
 import { BACKUP_ID_RE, archiveKey, encryptedArchiveKey, manifestKey, parseManifest, parseManifestSummary, storedSizeBytes } from './manifest';
 import type { Manifest, ManifestSummary } from './manifest';
@@ -43,10 +44,7 @@ export interface StoredBackup {
 }
 
 async function readText(storage: StorageBackend, key: string): Promise<string> {
-  const s = await storage.get(key);
-  const parts: Buffer[] = [];
-  for await (const c of s as AsyncIterable<Buffer>) parts.push(c);
-  return Buffer.concat(parts).toString('utf8');
+  return readCappedText(await storage.get(key), MAX_MANIFEST_BYTES, `${key} in ${storage.location}`);
 }
 
 /** Bytes a v3 manifest's summary line is looked for in (a summary is a few hundred bytes, more with many warnings). */
@@ -120,12 +118,15 @@ export async function readManifest(storage: StorageBackend, id: string): Promise
  */
 export async function listBackups(storage: StorageBackend): Promise<StoredBackup[]> {
   const objects = await storage.list();
-  const ids = new Map<string, { manifest: boolean; archive: boolean; failed?: boolean; size?: number; modifiedAt?: Date; encrypted?: boolean }>();
+  const ids = new Map<string, { manifest: boolean; manifestSize?: number; archive: boolean; failed?: boolean; size?: number; modifiedAt?: Date; encrypted?: boolean }>();
   for (const o of objects) {
     const m = /^(.+)\.(manifest\.json|sql\.gz(?:\.age)?|failed\.json)$/.exec(o.key);
     if (!m || !BACKUP_ID_RE.test(m[1])) continue;
     const e = ids.get(m[1]) ?? { manifest: false, archive: false };
-    if (m[2] === 'manifest.json') e.manifest = true;
+    if (m[2] === 'manifest.json') {
+      e.manifest = true;
+      e.manifestSize = o.size;
+    }
     else if (m[2] === 'failed.json') e.failed = true;
     else {
       e.archive = true;
@@ -148,6 +149,12 @@ export async function listBackups(storage: StorageBackend): Promise<StoredBackup
     }
     if (!e.manifest) {
       out.push({ id, status: 'incomplete', startedAt: null, finishedAt: null, trigger: null, description: '', tables: null, rows: null, sizeBytes: e.size ?? null, encrypted: Boolean(e.encrypted), sha256: null });
+      continue;
+    }
+    // The listing's size of a manifest over the cap: unreadable without reading a byte of it
+    // (its first line alone could look fine; verify, restore and drills refuse to read it).
+    if ((e.manifestSize ?? 0) > MAX_MANIFEST_BYTES) {
+      out.push({ id, status: 'unreadable', startedAt: null, finishedAt: null, trigger: null, description: '', tables: null, rows: null, sizeBytes: e.size ?? null, encrypted: Boolean(e.encrypted), sha256: null, error: tooLarge(`${manifestKey(id)} in ${storage.location}`, MAX_MANIFEST_BYTES) });
       continue;
     }
     try {

@@ -72,7 +72,15 @@ export async function verifyBackup(storage: StorageBackend, id: string, opts: Ve
 /** verifyBackup for any ArchiveSource (a storage backend or a downloaded archive file). */
 export async function verifySource(source: ArchiveSource, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const started = Date.now();
-  const text = await source.manifestText(); // not_found propagates: the backup does not exist
+  // not_found propagates (the backup does not exist); a manifest too large to read is a problem of this backup.
+  const read = await source.manifestText().then(
+    (text) => ({ text, error: null }),
+    (err: unknown) => {
+      if ((err as { code?: string }).code !== 'corrupt') throw err;
+      return { text: '', error: oneLine((err as Error).message) };
+    },
+  );
+  const text = read.text;
   const result: VerifyResult = {
     ok: false,
     scope: 'full',
@@ -94,6 +102,10 @@ export async function verifySource(source: ArchiveSource, opts: VerifyOptions = 
     result.durationMs = Date.now() - started;
     return result;
   };
+  if (read.error) {
+    result.problems.push({ kind: 'MANIFEST', problem: read.error });
+    return finish();
+  }
   let m: Manifest;
   try {
     m = parseManifest(text, source.label);

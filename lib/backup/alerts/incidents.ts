@@ -3,6 +3,7 @@ import { logActivity } from '../../activity/log-activity';
 import { oneLine } from '../../errors';
 import type { StorageBackend } from '../../storage/storage-backend';
 import { isNotFound } from '../../storage/storage-backend';
+import { MAX_RECORD_BYTES, readCappedText } from '../../storage/read-capped';
 import { Readable } from 'node:stream';
 import { INCIDENT_KINDS } from './alert-messages';
 import type { IncidentKind } from './alert-messages';
@@ -70,9 +71,7 @@ export const ALERT_STATE_KEY = 'alert-state.json';
 
 async function readStorageState(storage: StorageBackend): Promise<IncidentState> {
   try {
-    const parts: Buffer[] = [];
-    for await (const c of (await storage.get(ALERT_STATE_KEY)) as AsyncIterable<Buffer>) parts.push(c);
-    const v = JSON.parse(Buffer.concat(parts).toString('utf8')) as IncidentState;
+    const v = JSON.parse(await readCappedText(await storage.get(ALERT_STATE_KEY), MAX_RECORD_BYTES, `${ALERT_STATE_KEY} in ${storage.location}`)) as IncidentState;
     const out: IncidentState = {};
     for (const k of INCIDENT_KINDS) if (v && typeof v === 'object' && v[k] && typeof v[k]!.openedAt === 'string') out[k] = v[k];
     return out;
