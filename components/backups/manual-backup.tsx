@@ -18,7 +18,8 @@ type State =
   | { kind: 'starting' }
   | { kind: 'running'; id: string; mine: boolean; progress: Progress | null }
   | { kind: 'done'; id: string; rows: number; tables: number; sizeBytes: number }
-  | { kind: 'failed'; message: string };
+  | { kind: 'failed'; message: string }
+  | { kind: 'lost'; id: string; message: string };
 
 const PHASES = ['starting', 'connecting', 'schema', 'data', 'finishing', 'verifying', 'done'] as const;
 
@@ -37,12 +38,34 @@ export function ManualBackup({ runningId }: { runningId: string | null }) {
   const [state, setState] = useState<State>(runningId ? { kind: 'running', id: runningId, mine: false, progress: null } : { kind: 'idle' });
   const [description, setDescription] = useState('');
   const source = useRef<EventSource | null>(null);
+  const retry = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   const follow = useCallback(
     (id: string, mine: boolean) => {
       source.current?.close();
+      if (retry.current) clearTimeout(retry.current);
       const es = new EventSource(`/api/admin/backups/${id}/events`);
       source.current = es;
+      // The stream failed for good (EventSource gave up: a 401 after the session expired, a 404,
+      // a server error; while it only reconnects its state is CONNECTING): ask for the run itself.
+      // Before, the button stayed disabled with its spinner and nothing said why until a reload.
+      es.addEventListener('error', () => {
+        if (es.readyState !== EventSource.CLOSED || source.current !== es) return;
+        void (async () => {
+          const res = await fetch(`/api/admin/backups/${encodeURIComponent(id)}`, { cache: 'no-store' }).catch(() => null);
+          const b = res ? await res.json().catch(() => null) : null;
+          if (source.current !== es) return;
+          if (res?.ok && b?.status === 'running') {
+            retry.current = setTimeout(() => follow(id, mine), 3000);
+            return;
+          }
+          if (res?.ok && b?.status === 'succeeded') setState({ kind: 'done', id, rows: b.rows ?? 0, tables: b.tables?.length ?? 0, sizeBytes: b.sizeBytes ?? 0 });
+          else if (res?.ok && b?.status === 'failed') setState({ kind: 'failed', message: String(b.error ?? '') });
+          else setState({ kind: 'lost', id, message: apiErrorText(apiError, res?.ok ? null : b, res?.status) });
+          source.current = null;
+          router.refresh();
+        })();
+      });
       es.addEventListener('progress', (e) => setState({ kind: 'running', id, mine, progress: JSON.parse((e as MessageEvent).data) }));
       es.addEventListener('done', (e) => {
         es.close();
@@ -56,12 +79,15 @@ export function ManualBackup({ runningId }: { runningId: string | null }) {
         router.refresh();
       });
     },
-    [router],
+    [router, apiError],
   );
 
   useEffect(() => {
     if (runningId) follow(runningId, false);
-    return () => source.current?.close();
+    return () => {
+      source.current?.close();
+      if (retry.current) clearTimeout(retry.current);
+    };
   }, [runningId, follow]);
 
   // Another tab, the schedule or the CLI may start a backup after this page loaded.
@@ -153,6 +179,9 @@ export function ManualBackup({ runningId }: { runningId: string | null }) {
           <p data-testid="backup-result" className="rounded-md border border-emerald-200 bg-emerald-50 p-3 text-emerald-900">
             {t('done', { id: state.id, rows: num.format(state.rows), tables: num.format(state.tables), size: formatBytes(state.sizeBytes, locale) })}
           </p>
+        )}
+        {state.kind === 'lost' && (
+          <p data-testid="backup-result" className="rounded-md border border-amber-200 bg-amber-50 p-3 text-amber-900">{t('lost', { id: state.id, error: state.message })}</p>
         )}
         {state.kind === 'failed' && (
           <p data-testid="backup-result" className="rounded-md border border-red-200 bg-red-50 p-3 text-red-800">{t('failed', { error: state.message })}</p>

@@ -1,0 +1,115 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { upsertAdmin } from '../../lib/auth/admin-users';
+import { seedDemoData } from '../../lib/seed/seed-demo-data';
+import { startAppServer } from '../helpers/app-server';
+import type { AppServer } from '../helpers/app-server';
+import { launchChromium } from '../helpers/browser';
+import { createTestDatabase, withClient } from '../helpers/db';
+import type { TestDatabase } from '../helpers/db';
+
+// "Manual Backup Now" follows its backup through an EventSource. When that stream fails for good
+// (here: its first connection is reset — the one fault injected, in the browser's network layer —
+// and when EventSource reconnects the admin's session is gone, so the real server answers 401),
+// the button stayed disabled with its spinner and nothing said why until a reload.
+const EMAIL = 'stream@tickethub.et';
+const PASSWORD = 'stream lost browser test';
+const en = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../messages/en.json'), 'utf8'));
+
+let db: TestDatabase;
+let app: AppServer;
+let storageDir: string;
+let browser: Browser;
+let context: BrowserContext;
+let base: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ migrate: true });
+  storageDir = mkdtempSync(path.join(os.tmpdir(), 'th-stream-lost-'));
+  await withClient(db.url, async (c) => {
+    await seedDemoData(c, { scale: 20 });
+    await upsertAdmin(c, { email: EMAIL, password: PASSWORD, fullName: 'Stream Test', role: 'super_admin' });
+  });
+  app = await startAppServer({ databaseUrl: db.url, env: { BACKUP_STORAGE_URL: storageDir, VERCEL: '1' } });
+  base = `http://127.0.0.1:${app.port}`;
+  browser = await launchChromium();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+}, 900_000);
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  await app?.stop();
+  await db?.drop();
+  if (storageDir) rmSync(storageDir, { recursive: true, force: true });
+});
+
+async function signIn(page: Page): Promise<void> {
+  await page.goto(`${base}/admin/backups`);
+  await page.waitForURL((u) => u.pathname === '/admin/login');
+  await page.getByLabel('Email').fill(EMAIL);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((u) => u.pathname === '/admin/backups', { timeout: 30_000 });
+}
+
+/** Starts a backup that waits on a lock, with its stream's first connection reset; `broken` runs before EventSource reconnects. */
+async function startWithResetStream(page: Page, broken: (id: string) => Promise<void>): Promise<{ id: string; release: () => Promise<void> }> {
+  const blocker = new pg.Client({ connectionString: db.url });
+  await blocker.connect();
+  await blocker.query('BEGIN');
+  await blocker.query('LOCK TABLE public.trips IN ACCESS EXCLUSIVE MODE');
+  let reset = false;
+  await page.route('**/api/admin/backups/*/events', (route) => {
+    if (reset) return route.continue();
+    reset = true;
+    return route.abort('connectionreset');
+  });
+  await page.getByRole('button', { name: en.backups.manual.start }).click();
+  await page.getByTestId('backup-progress').waitFor();
+  expect(await page.getByTestId('manual-backup').isDisabled()).toBe(true);
+  const id = (await page.getByTestId('backup-progress').textContent())!.match(/\d{8}T\d{6}Z-[a-z0-9]+/)![0];
+  // EventSource waits seconds before it reconnects after a reset: time enough to break what it will find.
+  await broken(id);
+  return {
+    id,
+    release: async () => {
+      await blocker.query('COMMIT');
+      await blocker.end();
+    },
+  };
+}
+
+describe('Manual Backup Now when its progress stream fails for good', () => {
+  it('the run is gone when the stream reconnects (404): says it lost track of the backup and enables the button again', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    const run = await startWithResetStream(page, (id) => withClient(db.url, (c) => c.query('DELETE FROM public.backup_runs WHERE id = $1', [id])).then(() => undefined));
+    try {
+      const result = page.getByTestId('backup-result');
+      await result.waitFor({ timeout: 30_000 });
+      expect(await result.textContent()).toContain(`Lost track of backup ${run.id}`);
+      await page.waitForFunction(() => !(document.querySelector('[data-testid="manual-backup"]') as HTMLButtonElement | null)?.disabled, undefined, { timeout: 10_000 });
+    } finally {
+      await run.release();
+      await page.close();
+    }
+  }, 120_000);
+
+  it('the session expired when the stream reconnects (401): the page goes to sign-in instead of spinning forever', async () => {
+    const page = await context.newPage();
+    await page.goto(`${base}/admin/backups`);
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    const run = await startWithResetStream(page, () => context.clearCookies());
+    try {
+      await page.waitForURL((u) => u.pathname === '/admin/login' && u.searchParams.get('next') === '/admin/backups', { timeout: 30_000 });
+    } finally {
+      await run.release();
+      await page.close();
+    }
+  }, 120_000);
+});
