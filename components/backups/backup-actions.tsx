@@ -8,6 +8,7 @@ import { apiErrorText } from '@/lib/i18n/api-error';
 import { formatNumber } from '@/lib/i18n/format-date-time';
 import { toLocale } from '@/lib/i18n/locales';
 import { ModalDialog } from './modal-dialog';
+import { announceInHistory } from './backups-announcer';
 
 const BTN =
   'inline-flex items-center gap-1.5 rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-xs font-medium text-slate-800 hover:bg-slate-50 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-emerald-700 disabled:opacity-60';
@@ -51,7 +52,8 @@ export function BackupActions({ id, status, canAdminister }: { id: string; statu
     setBusy(null);
     setDialog(null);
     if (res?.ok) {
-      setMessage({ ok: true, text: t('deleted', { id }) });
+      // This row goes away with the refresh: say it where it stays (and focus goes there).
+      announceInHistory(t('deleted', { id }), true);
       router.refresh();
     } else setMessage({ ok: false, text: t('error', { error: apiErrorText(apiError, body, res?.status) }) });
   }

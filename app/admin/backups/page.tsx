@@ -1,6 +1,7 @@
 import Link from 'next/link';
 import { getLocale, getTranslations } from 'next-intl/server';
 import { BackupActions } from '@/components/backups/backup-actions';
+import { BackupsAnnouncer } from '@/components/backups/backups-announcer';
 import { BackupChart } from '@/components/backups/backup-chart';
 import type { ChartPoint } from '@/components/backups/backup-chart';
 import { ExportForm } from '@/components/backups/export-form';
@@ -121,6 +122,7 @@ export default async function BackupsPage({ searchParams }: { searchParams: Prom
 
         <section aria-labelledby="history-title" className="rounded-xl border border-slate-200 bg-white p-4 shadow-sm sm:p-5">
           <h2 id="history-title" className="text-base font-semibold text-slate-900">{t('history.title')}</h2>
+          <BackupsAnnouncer />
           {d.history.length === 0 ? (
             <p className="mt-3 text-sm text-slate-500">{t('history.empty')}</p>
           ) : (

@@ -5,6 +5,8 @@ import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertAdmin } from '../../lib/auth/admin-users';
+import { runBackup } from '../../lib/backup/run-backup';
+import { openStorage } from '../../lib/storage/open-storage';
 import { seedDemoData } from '../../lib/seed/seed-demo-data';
 import { startAppServer } from '../helpers/app-server';
 import type { AppServer } from '../helpers/app-server';
@@ -12,6 +14,8 @@ import { launchChromium } from '../helpers/browser';
 import { createTestDatabase, withClient } from '../helpers/db';
 import type { TestDatabase } from '../helpers/db';
 
+// Feedback the dashboard owes its users when the thing it talks about changes under it.
+// A deleted backup's row disappears with the refresh: its "deleted" message and the focus went with it.
 // "Manual Backup Now" follows its backup through an EventSource. When that stream fails for good
 // (here: its first connection is reset — the one fault injected, in the browser's network layer —
 // and when EventSource reconnects the admin's session is gone, so the real server answers 401),
@@ -26,6 +30,7 @@ let storageDir: string;
 let browser: Browser;
 let context: BrowserContext;
 let base: string;
+let doomed: string;
 
 beforeAll(async () => {
   db = await createTestDatabase({ migrate: true });
@@ -34,7 +39,11 @@ beforeAll(async () => {
     await seedDemoData(c, { scale: 20 });
     await upsertAdmin(c, { email: EMAIL, password: PASSWORD, fullName: 'Stream Test', role: 'super_admin' });
   });
-  app = await startAppServer({ databaseUrl: db.url, env: { BACKUP_STORAGE_URL: storageDir, VERCEL: '1' } });
+  const storage = openStorage(storageDir);
+  doomed = (await runBackup({ databaseUrl: db.url, storage, trigger: 'cli', description: 'to delete' })).id;
+  await runBackup({ databaseUrl: db.url, storage, trigger: 'cli', description: 'kept' }); // retention keeps the newest one
+  await storage.close();
+  app = await startAppServer({ databaseUrl: db.url, env: { BACKUP_STORAGE_URL: storageDir, VERCEL: '1', BACKUP_RETENTION_MIN: '1' } });
   base = `http://127.0.0.1:${app.port}`;
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -50,7 +59,8 @@ afterAll(async () => {
 
 async function signIn(page: Page): Promise<void> {
   await page.goto(`${base}/admin/backups`);
-  await page.waitForURL((u) => u.pathname === '/admin/login');
+  await page.getByRole('heading', { level: 1 }).waitFor();
+  if (new URL(page.url()).pathname !== '/admin/login') return; // still signed in
   await page.getByLabel('Email').fill(EMAIL);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -83,6 +93,24 @@ async function startWithResetStream(page: Page, broken: (id: string) => Promise<
     },
   };
 }
+
+describe('deleting a backup from the history', () => {
+  it('says so in a live region that outlives the row, and focus goes there, not to the page body', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    const row = page.locator(`[data-backup-id="${doomed}"]`);
+    await row.getByRole('button', { name: en.backups.actions.delete }).click();
+    await page.getByRole('dialog').getByRole('button', { name: en.backups.actions.deleteConfirm }).click();
+    const said = page.getByTestId('history-announcement');
+    await page.waitForFunction((id) => document.querySelector('[data-testid="history-announcement"]')?.textContent?.includes(id), doomed, { timeout: 15_000 });
+    expect(await said.textContent()).toBe(en.backups.actions.deleted.replace('{id}', doomed));
+    expect(await said.getAttribute('role')).toBe('status');
+    // The row's actions are gone (deleted rows have none) and focus did not fall to <body>.
+    await page.waitForFunction((id) => !document.querySelector(`[data-backup-id="${id}"] button`), doomed, { timeout: 15_000 });
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('history-announcement');
+    await page.close();
+  }, 120_000);
+});
 
 describe('Manual Backup Now when its progress stream fails for good', () => {
   it('the run is gone when the stream reconnects (404): says it lost track of the backup and enables the button again', async () => {
