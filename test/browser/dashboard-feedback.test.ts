@@ -67,31 +67,50 @@ async function signIn(page: Page): Promise<void> {
   await page.waitForURL((u) => u.pathname === '/admin/backups', { timeout: 30_000 });
 }
 
+/** Waits until no backup runs on the test database (the engine's session advisory lock, backup-runs.ts, is free). */
+async function noBackupRunning(): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    const busy = await withClient(db.url, async (c) =>
+      (await c.query(`SELECT count(*)::int AS n FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND classid = 7263 AND objid = 3 AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`)).rows[0].n,
+    );
+    if (!busy) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('a backup was still running after 60 s');
+}
+
 /** Starts a backup that waits on a lock, with its stream's first connection reset; `broken` runs before EventSource reconnects. */
 async function startWithResetStream(page: Page, broken: (id: string) => Promise<void>): Promise<{ id: string; release: () => Promise<void> }> {
+  // The previous test's backup goes on after its lock is released: start only once it is over.
+  await noBackupRunning();
   const blocker = new pg.Client({ connectionString: db.url });
+  blocker.on('error', () => {});
   await blocker.connect();
   await blocker.query('BEGIN');
   await blocker.query('LOCK TABLE public.trips IN ACCESS EXCLUSIVE MODE');
-  let reset = false;
-  await page.route('**/api/admin/backups/*/events', (route) => {
-    if (reset) return route.continue();
-    reset = true;
-    return route.abort('connectionreset');
-  });
-  await page.getByRole('button', { name: en.backups.manual.start }).click();
-  await page.getByTestId('backup-progress').waitFor();
-  expect(await page.getByTestId('manual-backup').isDisabled()).toBe(true);
-  const id = (await page.getByTestId('backup-progress').textContent())!.match(/\d{8}T\d{6}Z-[a-z0-9]+/)![0];
-  // EventSource waits seconds before it reconnects after a reset: time enough to break what it will find.
-  await broken(id);
-  return {
-    id,
-    release: async () => {
-      await blocker.query('COMMIT');
-      await blocker.end();
-    },
+  const release = async () => {
+    await blocker.query('COMMIT').catch(() => {});
+    await blocker.end().catch(() => {});
+    await noBackupRunning();
   };
+  try {
+    let reset = false;
+    await page.route('**/api/admin/backups/*/events', (route) => {
+      if (reset) return route.continue();
+      reset = true;
+      return route.abort('connectionreset');
+    });
+    await page.getByRole('button', { name: en.backups.manual.start }).click();
+    await page.getByTestId('backup-progress').waitFor();
+    expect(await page.getByTestId('manual-backup').isDisabled()).toBe(true);
+    const id = (await page.getByTestId('backup-progress').textContent())!.match(/\d{8}T\d{6}Z-[a-z0-9]+/)![0];
+    // EventSource waits seconds before it reconnects after a reset: time enough to break what it will find.
+    await broken(id);
+    return { id, release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
 }
 
 describe('deleting a backup from the history', () => {
