@@ -32,7 +32,7 @@ export async function tableHashes(url: string, schemas = ['public']): Promise<Re
     const out: Record<string, { rows: number; hash: string }> = {};
     for (const { s, t } of tables.rows) {
       const q = `"${s.replace(/"/g, '""')}"."${t.replace(/"/g, '""')}"`;
-      const r = await c.query(`SELECT count(*)::int AS n, coalesce(md5(string_agg(h, '' ORDER BY h)), '') AS hash FROM (SELECT md5(x::text) AS h FROM ONLY ${q} x) y`);
+      const r = await c.query(`SELECT count(*)::int AS n, coalesce(md5(string_agg(h, '' ORDER BY h)), '') AS hash FROM (SELECT md5((x.*)::text) AS h FROM ONLY ${q} x) y`);
       out[`${s}.${t}`] = { rows: r.rows[0].n, hash: r.rows[0].hash };
     }
     return out;

@@ -47,7 +47,7 @@ async function rowsOf(url: string, table: string): Promise<string> {
     await c.query(
       `SELECT pg_catalog.set_config('search_path', '', false); SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET bytea_output = hex`,
     );
-    return (await c.query<{ t: string | null }>(`SELECT pg_catalog.string_agg(x::text, E'\\n' ORDER BY x::text) AS t FROM ${table} x`)).rows[0].t ?? '';
+    return (await c.query<{ t: string | null }>(`SELECT pg_catalog.string_agg((x.*)::text, E'\\n' ORDER BY (x.*)::text) AS t FROM ${table} x`)).rows[0].t ?? '';
   });
 }
 

@@ -27,7 +27,7 @@ export async function tableHashes(url: string, schemas: string[] = ['public']): 
     for (const r of t.rows) {
       const h = await c.query<{ n: string; h: string }>(
         `SELECT count(*) AS n, md5(coalesce(string_agg(x.h, '' ORDER BY x.h), '')) AS h
-           FROM (SELECT md5(t::text) AS h FROM ONLY ${r.q} t) x`,
+           FROM (SELECT md5((t.*)::text) AS h FROM ONLY ${r.q} t) x`,
       );
       out.set(`${r.nspname}.${r.relname}`, { rows: Number(h.rows[0].n), hash: h.rows[0].h });
     }

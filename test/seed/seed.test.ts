@@ -11,7 +11,7 @@ async function tableHashes(url: string): Promise<Record<string, string>> {
   return withClient(url, async (c) => {
     const out: Record<string, string> = {};
     for (const t of TICKETHUB_TABLES) {
-      const r = await c.query(`SELECT md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x.id), '')) AS h FROM public.${t} x`);
+      const r = await c.query(`SELECT md5(coalesce(string_agg((x.*)::text, E'\\n' ORDER BY x.id), '')) AS h FROM public.${t} x`);
       out[t] = r.rows[0].h;
     }
     return out;
