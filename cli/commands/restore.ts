@@ -214,7 +214,7 @@ export async function run(argv: string[]): Promise<number> {
     bar?.done();
     const atomic = jobs === 1;
     if (json) {
-      process.stdout.write(`${printableJson({ ok: true, id: r.id, mode: r.mode, target: r.target, committed: true, atomic, checked: r.checked, tables: r.tables, rows: r.rows, binaryRows: r.binaryRows ?? 0, durationMs: r.durationMs, warnings: r.plan.warnings })}\n`);
+      process.stdout.write(`${printableJson({ ok: true, id: r.id, mode: r.mode, target: r.target, committed: true, atomic, checked: r.checked, tables: r.tables, rows: r.rows, binaryRows: r.binaryRows ?? 0, durationMs: r.durationMs, warnings: [...r.plan.warnings, ...r.warnings] })}\n`);
     } else {
       const out = [`restore of backup ${r.id} into ${r.target} (${r.mode}) ${atomic ? 'ran in one transaction: committed' : `ran on ${jobs} connections (not atomic): completed`} in ${formatDuration(r.durationMs)}`];
       for (const t of r.tables) {
@@ -226,7 +226,7 @@ export async function run(argv: string[]): Promise<number> {
       }
       out.push(r.plan.backupStartedAt === 'unknown' ? `${tableCountLabel(r.tables)}, ${r.rows.toLocaleString('en-US')} rows loaded without a manifest: nothing was verified` : `${tableCountLabel(r.tables)}, ${r.rows.toLocaleString('en-US')} rows match the manifest`);
       if (r.checked.rowCounts) out.push(provedLine(r.checked.content));
-      for (const w of r.plan.warnings) out.push(`warning: ${w}`);
+      for (const w of [...r.plan.warnings, ...r.warnings]) out.push(`warning: ${w}`);
       process.stdout.write(printableLines(out));
     }
     return 0;

@@ -44,6 +44,8 @@ export interface ColumnRow {
 export interface ConstraintRow {
   oid: number; conrelid: number; conname: string; contype: string; def: string; convalidated: boolean;
   conislocal: boolean; coninhcount: number; conindid: number; conparentid: number;
+  /** PRIMARY KEY / UNIQUE: its index's storage parameters, which pg_get_constraintdef leaves out. */
+  indexOptions: string[] | null;
 }
 export interface IndexRow {
   oid: number; relname: string; nspname: string; indrelid: number; def: string; indisclustered: boolean;
@@ -254,7 +256,8 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
   const constraints = await q<ConstraintRow>(
     `SELECT con.oid::int AS oid, con.conrelid::int AS conrelid, con.conname, con.contype,
             pg_catalog.pg_get_constraintdef(con.oid) AS def, con.convalidated, con.conislocal,
-            con.coninhcount::int AS coninhcount, con.conindid::int AS conindid, con.conparentid::int AS conparentid
+            con.coninhcount::int AS coninhcount, con.conindid::int AS conindid, con.conparentid::int AS conparentid,
+            CASE WHEN con.contype IN ('p', 'u') THEN (SELECT ic.reloptions::text[] FROM pg_catalog.pg_class ic WHERE ic.oid = con.conindid) END AS "indexOptions"
        FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE ${NS} AND con.contype IN ('c', 'p', 'u', 'x', 'f')
@@ -327,7 +330,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
   const policies = await q<PolicyRow>(
     `SELECT p.oid::int AS oid, p.polrelid::int AS polrelid, p.polname, p.polcmd, p.polpermissive,
             CASE WHEN p.polroles = '{0}' THEN NULL ELSE
-              (SELECT array_agg(pg_catalog.quote_ident(r.rolname) ORDER BY r.rolname) FROM pg_catalog.pg_roles r WHERE r.oid = ANY(p.polroles)) END AS roles,
+              (SELECT array_agg(pg_catalog.quote_ident(r.rolname) ORDER BY u.i) FROM unnest(p.polroles) WITH ORDINALITY AS u(oid, i) JOIN pg_catalog.pg_roles r ON r.oid = u.oid) END AS roles,
             pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS qual, pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS withcheck
        FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

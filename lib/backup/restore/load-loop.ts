@@ -155,6 +155,25 @@ export interface LoadContext {
 }
 
 /**
+ * The backup's populated materialized views that this restore refreshed but left unpopulated: their
+ * REFRESH (refreshSql) failed for lack of privilege, because the view's owner may not read what it
+ * selects — as in the source, where its REFRESH fails too. One warning each, naming it and the fix.
+ */
+export async function unpopulatedMatviews(client: pg.ClientBase, entries: ManifestEntry[], actions: MemberAction[]): Promise<string[]> {
+  const refreshed = entries.filter((e) => e.kind === 'MATERIALIZED VIEW DATA' && e.schema !== null && actions[e.index]?.kind === 'exec');
+  if (!refreshed.length) return [];
+  const r = await client.query<{ q: string; owner: string }>(
+    `SELECT pg_catalog.quote_ident(x.s) || '.' || pg_catalog.quote_ident(x.n) AS q, pg_catalog.pg_get_userbyid(c.relowner) AS owner
+       FROM unnest($1::text[], $2::text[]) AS x(s, n)
+       JOIN pg_catalog.pg_namespace ns ON ns.nspname = x.s
+       JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = x.n
+      WHERE c.relkind = 'm' AND NOT c.relispopulated ORDER BY 1`,
+    [refreshed.map((e) => e.schema), refreshed.map((e) => e.name)],
+  );
+  return r.rows.map((v) => `materialized view ${v.q} left unpopulated: its owner ${quoteIdent(v.owner)} may not read what it selects, so its REFRESH fails in the source database too; grant that, then run REFRESH MATERIALIZED VIEW ${v.q}`);
+}
+
+/**
  * Loads `entries` (in the order given) on `client`: SQL members executed (after the plan's rewrite
  * or filter), table-data members streamed through COPY with the statement built from the manifest,
  * skipped members passed over. Each member's SHA-256 is checked (SQL: before it runs; COPY: before

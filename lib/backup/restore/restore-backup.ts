@@ -1,6 +1,6 @@
 import { AppError } from '../../errors';
 import { checkLockBudget, locksToDrop } from '../lock-budget';
-import { binaryCopyWanted, sequentialReader, loadMembers, verifyTables } from './load-loop';
+import { binaryCopyWanted, sequentialReader, loadMembers, unpopulatedMatviews, verifyTables } from './load-loop';
 import type { LoadContext } from './load-loop';
 import { inOneTransaction, restoreFailure } from './one-transaction';
 import { planDataOnly } from './plan-data-only';
@@ -37,7 +37,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   if (checked.kind === 'script') {
     const r = await restoreScriptWithoutManifest({ file: checked.file, targetUrl: opts.targetUrl, target, signal: opts.signal });
     const plan = { id: checked.source.id, source: checked.source.label, mode, target, backupStartedAt: 'unknown', backupMigration: null, objects: 0, tables: [], rows: r.rows, archiveBytes: 0, actions: ['no manifest (--force): loaded as a plain script, nothing verified'], warnings: checked.warnings };
-    return { id: checked.source.id, mode, target, committed: true, plan, tables: r.tables, rows: r.rows, durationMs: Date.now() - started, checked: { memberSha256: false, rowCounts: false, content: false } };
+    return { id: checked.source.id, mode, target, committed: true, plan, tables: r.tables, rows: r.rows, durationMs: Date.now() - started, checked: { memberSha256: false, rowCounts: false, content: false }, warnings: [] };
   }
   const m = checked.manifest;
   // The archive's SHA-256 is read beside the connect, the plan and the load; COMMIT waits for it.
@@ -55,6 +55,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     if (opts.confirm && !(await opts.confirm(lp.plan))) throw new AppError('aborted', 'restore cancelled: nothing was changed');
     if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted before it started: nothing was changed');
     const counters: LoadCounters = { bytesRead: 0, rowsLoaded: 0, tablesDone: 0 };
+    const warnings: string[] = [];
     const progress = (phase: RestoreProgress['phase'], current: string, tablesDone = counters.tablesDone) =>
       opts.onProgress?.({ phase, bytesRead: counters.bytesRead, totalBytes: m.archive.sizeBytes, rowsLoaded: counters.rowsLoaded, totalRows: lp.plan.rows, tablesDone, totalTables: lp.tables.length, current });
     const tables = await inOneTransaction(conn.client, opts.targetUrl, tx, opts.signal, async (client) => {
@@ -67,10 +68,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         await reader.close();
       }
       await lp.finish(client);
+      warnings.push(...(await unpopulatedMatviews(client, m.entries, lp.actions)));
       await archive.done;
       return verifyTables(client, m, lp.tables, ctx.loaded, { checkContent: Boolean(opts.checkContent), locate: lp.locate, signal: opts.signal, onTable: (t, i) => progress('verifying', `${t.schema}.${t.name}`, i) });
     });
-    return { id: m.id, mode, target, committed: true, plan: lp.plan, tables, rows: tables.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) }, binaryRows: counters.binaryRows ?? 0 };
+    return { id: m.id, mode, target, committed: true, plan: lp.plan, tables, rows: tables.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) }, binaryRows: counters.binaryRows ?? 0, warnings };
   } catch (err) {
     throw await restoreFailure(await archive.explain(err), conn.client, tx);
   } finally {

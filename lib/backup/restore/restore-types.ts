@@ -118,6 +118,8 @@ export interface RestoreResult {
   checked: RestoreChecks;
   /** Rows this process converted to COPY BINARY (the rest went to the server as COPY text). */
   binaryRows?: number;
+  /** What the restore could not reproduce and did not fail on (a materialized view left unpopulated), one line each. */
+  warnings: string[];
 }
 
 /** A failed restore's error says whether the target was left untouched. */

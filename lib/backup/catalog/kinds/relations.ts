@@ -1,6 +1,6 @@
 import { groupBy, type DumpGraph } from '../dump-graph';
 import type { DumpNode } from '../order-objects';
-import { qualifiedName, quoteIdent, quoteLiteral } from '../quote-ident';
+import { dollarQuote, qualifiedName, quoteIdent, quoteLiteral } from '../quote-ident';
 import type { ColumnRow, ConstraintRow, RelRow } from '../read-catalog';
 import { foreignTableParts } from './foreign-data';
 import { catalogKey, PG_ATTRDEF, PG_CLASS, PG_COLLATION, PG_CONSTRAINT, PG_PROC, PG_REWRITE, PG_TYPE } from './kind-types';
@@ -298,7 +298,7 @@ function addRelationEntries(ctx: RelationContext, r: RelRow, q: string, node: Du
     a.pendingDeps = [catalogKey(PG_CLASS, r.parents[0])];
   }
   if (r.relkind === 'm' && r.relispopulated) {
-    const d = g.add({ section: 'post-data', kind: 'MATERIALIZED VIEW DATA', schema: r.nspname, name: r.relname, sql: `REFRESH MATERIALIZED VIEW ${q};\n` });
+    const d = g.add({ section: 'post-data', kind: 'MATERIALIZED VIEW DATA', schema: r.nspname, name: r.relname, sql: refreshSql(q) });
     d.deps.add(node);
     d.matview = node;
   }
@@ -315,7 +315,29 @@ function storageOptions(own: string[] | null, toast: string[] | null): string {
 }
 
 /** reloptions entry `name=value` -> `name='value'` (pg_dump's spelling; values may hold spaces). */
-function relOption(o: string): string {
+export function relOption(o: string): string {
   const i = o.indexOf('=');
   return i < 0 ? o : `${o.slice(0, i)}=${quoteLiteral(o.slice(i + 1))}`;
 }
+
+/**
+ * A populated materialized view's REFRESH. REFRESH runs its query with the OWNER's privileges: a
+ * view that was filled by a superuser and then given to a role that may not read what it selects
+ * cannot be refreshed, in the source database either. A plain REFRESH made every restore of such a
+ * backup fail (ours rolled back; `gunzip | psql` stopped halfway). The view is left unpopulated
+ * instead, with a WARNING that names it and the cause; the restore reports it (and a drill fails
+ * on it: the source had rows there). Any other error still fails the restore.
+ */
+export function refreshSql(q: string): string {
+  const body = `
+BEGIN
+  REFRESH MATERIALIZED VIEW ${q};
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE WARNING 'materialized view % left unpopulated: %', ${quoteLiteral(q)}, SQLERRM
+    USING HINT = ${quoteLiteral(UNPOPULATED_HINT)};
+END
+`;
+  return `DO ${dollarQuote(body)};\n`;
+}
+
+export const UNPOPULATED_HINT = 'its owner may not read what it selects, so REFRESH fails in the source database too: grant that, then run REFRESH MATERIALIZED VIEW';
