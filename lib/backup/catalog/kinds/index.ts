@@ -33,14 +33,14 @@ export async function readKinds(q: CatalogQuery, schemas: string[]): Promise<Kin
     unsupported: UNSUPPORTED_SQL, collations: COLLATIONS_SQL, casts: CASTS_SQL, conversions: CONVERSIONS_SQL, accessMethods: ACCESS_METHODS_SQL,
     transforms: TRANSFORMS_SQL, eventTriggers: EVENT_TRIGGERS_SQL, operators: OPERATORS_SQL, opFamilies: OPFAMILIES_SQL, opClasses: OPCLASSES_SQL,
     opMembers: OPMEMBERS_SQL, tsParsers: TS_PARSERS_SQL, tsTemplates: TS_TEMPLATES_SQL, tsDicts: TS_DICTS_SQL, tsConfigs: TS_CONFIGS_SQL,
-    fdws: FDWS_SQL, servers: SERVERS_SQL, userMappings: USER_MAPPINGS_SQL, foreignTables: FOREIGN_TABLES_SQL,
+    fdws: FDWS_SQL, servers: SERVERS_SQL, userMappings: USER_MAPPINGS_SQL, foreignTables: FOREIGN_TABLES_SQL, extConfig: EXT_CONFIG_SQL,
   };
   // Each list as a JSON array; WITH ORDINALITY keeps each query's own ORDER BY.
   const select = Object.entries(parts)
     .map(([name, sql]) => `(SELECT COALESCE(pg_catalog.json_agg(x.r ORDER BY x.i), '[]'::pg_catalog.json) FROM (SELECT pg_catalog.row_to_json(t) AS r, pg_catalog.row_number() OVER () AS i FROM (${sql}) t) x) AS "${name}"`)
     .join(',\n');
   const [r] = await q<Record<string, never[]>>(`SELECT ${select}`, [schemas]);
-  refuseUnsupported((r.unsupported as { what: string }[]).map((x) => x.what));
+  refuseUnsupported([...(r.unsupported as { what: string }[]).map((x) => x.what), ...(await extensionConfigRows(q, r.extConfig as ExtConfigRow[]))].sort());
   return {
     collations: r.collations,
     casts: r.casts,
@@ -161,6 +161,33 @@ const UNSUPPORTED_SQL = `SELECT 'base type ' || pg_catalog.quote_ident(n.nspname
      SELECT 'subscription ' || pg_catalog.quote_ident(s.subname) FROM pg_catalog.pg_subscription s
       WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
      ORDER BY 1`;
+
+// An extension's configuration tables (pg_extension_config_dump) in the backed-up schemas' extensions.
+const EXT_CONFIG_SQL = `SELECT e.extname, pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS q,
+            coalesce(cfg.cond, '') AS cond, pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable
+       FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace en ON en.oid = e.extnamespace
+      CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) AS cfg(reloid, cond)
+       JOIN pg_catalog.pg_class c ON c.oid = cfg.reloid JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
+      WHERE en.nspname = ANY($1::text[]) AND c.relkind = 'r'
+      ORDER BY 2`;
+interface ExtConfigRow { extname: string; q: string; cond: string; readable: boolean }
+
+/**
+ * An extension's configuration tables: CREATE EXTENSION makes them again with the extension's own
+ * rows, and the rows matching their condition are the user's, which pg_dump carries as table data.
+ * This dumper does not, so one that holds such rows (or that this role may not read, to tell) is
+ * refused by name rather than restored without them. One query per configuration table (most
+ * databases have none). Configuration sequences' values are not checked.
+ */
+async function extensionConfigRows(q: CatalogQuery, rows: ExtConfigRow[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const r of rows) {
+    const what = `configuration table ${r.q} of extension ${r.extname}`;
+    if (!r.readable) out.push(`${what} (this role may not read it, to check it holds no rows of your own)`);
+    else if ((await q(`SELECT 1 FROM ONLY ${r.q} ${r.cond} LIMIT 1`, [])).length) out.push(`${what} (it holds rows of your own, which CREATE EXTENSION does not bring back)`);
+  }
+  return out;
+}
 
 /**
  * Object kinds the dumper does not reproduce fail the backup, naming every such object: a backup
