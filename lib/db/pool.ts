@@ -24,7 +24,10 @@ export function checkDatabaseUrl(url: string, what: string): string {
     const u = new URL(url);
     if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error('bad scheme');
   } catch {
-    throw new AppError(what.startsWith('--') ? 'usage' : 'config', `${what} is not a valid postgres:// URL`);
+    // postgres://user@/db?host=/socket/dir (libpq accepts it) has an empty host after a user name,
+    // which URL parsing refuses: say how to write the same connection.
+    const socketHint = /^postgres(ql)?:\/\/[^/?#]*@\//i.test(url) ? ' (for a Unix socket with a user name, write postgresql:///DATABASE?host=/socket/dir&user=NAME)' : '';
+    throw new AppError(what.startsWith('--') ? 'usage' : 'config', `${what} is not a valid postgres:// URL${socketHint}`);
   }
   return url;
 }

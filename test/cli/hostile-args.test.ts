@@ -56,6 +56,8 @@ describe('usage errors', () => {
     refused(['verify', 'x', '--drill', '--drill-url', 'not a url'], 'tickethub-backup verify: --drill-url is not a valid postgres:// URL');
     refused(['prune', '--database-url', 'file:///tmp/db'], 'tickethub-backup prune: --database-url is not a valid postgres:// URL');
     refused(['admin', 'create', '--email', 'a@example.com', '--password', 'long enough', '--database-url', 'http://x'], 'tickethub-backup admin: --database-url is not a valid postgres:// URL');
+    // libpq's Unix-socket form with a user name (empty host after '@'): refused by URL parsing, with the spelling that works.
+    refused(['backup', '--database-url', 'postgres://app@/tickets?host=/var/run/postgresql'], 'tickethub-backup backup: --database-url is not a valid postgres:// URL (for a Unix socket with a user name, write postgresql:///DATABASE?host=/socket/dir&user=NAME)');
   });
 
   it('--target-db whose name cannot go through a connection URL (? # %) is refused before anything is created', () => {
