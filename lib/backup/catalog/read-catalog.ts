@@ -62,7 +62,13 @@ export interface AggregateRow {
   sortop: string | null; parallel: string;
 }
 /** A trigger; with `tgparentid` set, a partition's clone of its parent's trigger, listed only when its enabled state differs. */
-export interface TriggerRow { oid: number; tgrelid: number; tgname: string; def: string; tgenabled: string; tgparentid: number }
+export interface TriggerRow {
+  oid: number; tgrelid: number; tgname: string; def: string; tgenabled: string; tgparentid: number;
+  /** On a table OUTSIDE the schemas (Supabase: auth.users) and calling a function inside them: that table's schema and name; else null. */
+  outsideSchema: string | null; outsideName: string | null;
+  /** A constraint trigger (no CREATE OR REPLACE for those). */
+  isConstraint: boolean;
+}
 export interface RuleRow { oid: number; ev_class: number; rulename: string; def: string; ev_enabled: string }
 export interface PolicyRow {
   oid: number; polrelid: number; polname: string; polcmd: string; polpermissive: boolean; roles: string[] | null;
@@ -313,10 +319,20 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
   );
   const triggers = await q<TriggerRow>(
     `SELECT t.oid::int AS oid, t.tgrelid::int AS tgrelid, t.tgname, pg_catalog.pg_get_triggerdef(t.oid) AS def, t.tgenabled,
-            t.tgparentid::int AS tgparentid
+            t.tgparentid::int AS tgparentid,
+            CASE WHEN NOT ${NS} THEN n.nspname END AS "outsideSchema", CASE WHEN NOT ${NS} THEN c.relname END AS "outsideName",
+            t.tgconstraint <> 0 AS "isConstraint"
        FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE ${NS} AND NOT t.tgisinternal
+      WHERE NOT t.tgisinternal
+        AND (${NS}
+             -- A trigger on a table outside the schemas that calls one of their functions (Supabase's
+             -- on_auth_user_created on auth.users, filling public.profiles) is part of the app: it
+             -- was lost with every backup of the schemas, and new sign-ups stopped getting profiles.
+             OR (t.tgparentid = 0 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                 AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+                              WHERE p.oid = t.tgfoid AND pn.nspname = ANY($1::text[])
+                                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.classid = 'pg_catalog.pg_proc'::regclass AND x.objid = p.oid AND x.deptype = 'e'))))
         AND (t.tgparentid = 0 OR t.tgenabled <> (SELECT p.tgenabled FROM pg_catalog.pg_trigger p WHERE p.oid = t.tgparentid))
       ORDER BY t.tgrelid, t.tgname`,
   );
@@ -382,7 +398,9 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
             LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) r
       WHERE d.objid = ANY($1::oid[])
         AND (d.deptype = 'n' OR (d.deptype = 'a' AND d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
-                                 AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = d.objid AND i.inhparent = d.refobjid)))
+                                 AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = d.objid AND i.inhparent = d.refobjid))
+             -- a dumped trigger on a table outside (auth.users): the target must have that table
+             OR (d.deptype = 'a' AND d.classid = 'pg_catalog.pg_trigger'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass))
         AND d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_proc'::regclass,
                           'pg_catalog.pg_constraint'::regclass, 'pg_catalog.pg_attrdef'::regclass, 'pg_catalog.pg_rewrite'::regclass,
                           'pg_catalog.pg_trigger'::regclass, 'pg_catalog.pg_policy'::regclass,

@@ -14,7 +14,11 @@ export async function planReplace(ctx: PlanContext): Promise<LoadPlan> {
   const m = ctx.manifest;
   const schemas = m.source.schemas;
   const created = createdSchemas(m);
-  const deps = await outsideDependents(ctx.client, schemas);
+  // Triggers on tables outside the schemas that the backup recreates (Supabase's on auth.users).
+  const outsideTriggers = m.entries
+    .filter((e) => e.kind === 'TRIGGER' && e.schema !== null && e.table !== undefined && !schemas.includes(e.schema))
+    .map((e) => ({ schema: e.schema!, table: e.table!, name: e.name }));
+  const deps = await outsideDependents(ctx.client, schemas, outsideTriggers);
   if (deps.length && !ctx.opts.cascade) {
     throw new AppError('conflict', `objects outside the backed-up schemas (${schemas.join(', ')}) depend on them and would be dropped: ${deps.slice(0, 3).join('; ')}${deps.length > 3 ? ` (+${deps.length - 3} more)` : ''}; pass --cascade to drop them too`);
   }

@@ -44,7 +44,7 @@ export async function freshConflicts(client: pg.ClientBase, schemas: string[], c
  * `public.trips`, a foreign key from another schema, a column of a type from `public`): replacing
  * the schemas would drop them with CASCADE, so replace refuses unless told otherwise.
  */
-export async function outsideDependents(client: pg.ClientBase, schemas: string[]): Promise<string[]> {
+export async function outsideDependents(client: pg.ClientBase, schemas: string[], recreatedTriggers: { schema: string; table: string; name: string }[] = []): Promise<string[]> {
   // Rules (views), column defaults, triggers and policies have no schema of their own: theirs is
   // their table's.
   const r = await client.query<{ dependent: string; referenced: string }>(
@@ -66,8 +66,15 @@ export async function outsideDependents(client: pg.ClientBase, schemas: string[]
        ) x
       WHERE x.rschema = ANY($1::text[]) AND x.oschema IS NOT NULL AND NOT (x.oschema = ANY($1::text[]))
         AND x.oschema NOT IN ('pg_catalog', 'information_schema') AND x.oschema NOT LIKE 'pg\\_%'
+        -- a trigger on a table outside (auth.users) that the backup itself recreates: dropped with
+        -- the function it calls, and back from the backup (CREATE OR REPLACE TRIGGER)
+        AND NOT (x.classid = 'pg_catalog.pg_trigger'::regclass AND EXISTS (
+              SELECT 1 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+                JOIN pg_catalog.json_to_recordset($2::json) AS k(schema text, "table" text, name text)
+                  ON k.schema = x.oschema AND k."table" = c.relname AND k.name = t.tgname
+               WHERE t.oid = x.objid))
       ORDER BY 1 LIMIT 20`,
-    [schemas],
+    [schemas, JSON.stringify(recreatedTriggers)],
   );
   return r.rows.map((x) => `${x.dependent} (depends on ${x.referenced})`);
 }

@@ -1,5 +1,6 @@
 import type { DumpGraph } from '../dump-graph';
-import { quoteIdent } from '../quote-ident';
+import { qualifiedName, quoteIdent } from '../quote-ident';
+import type { TriggerRow } from '../read-catalog';
 import { catalogKey, PG_POLICY, PG_REWRITE, PG_TRIGGER } from './kind-types';
 import { addRelationEntry, dumpedRelation, type RelationNodes } from './relations';
 
@@ -23,6 +24,10 @@ export function buildRules(g: DumpGraph, rels: RelationNodes): void {
  */
 export function buildTriggers(g: DumpGraph, rels: RelationNodes): void {
   for (const tg of g.cat.triggers) {
+    if (tg.outsideSchema !== null && tg.outsideName !== null) {
+      buildOutsideTrigger(g, tg, tg.outsideSchema, tg.outsideName);
+      continue;
+    }
     const rel = dumpedRelation(g, rels, tg.tgrelid);
     if (!rel) continue;
     const clone = tg.tgparentid !== 0;
@@ -33,6 +38,21 @@ export function buildTriggers(g: DumpGraph, rels: RelationNodes): void {
     const node = addRelationEntry(g, rel, { kind: 'TRIGGER', schema: rel.r.nspname, name: tg.tgname, sql, classid: PG_TRIGGER, oid: tg.oid, commentTarget });
     if (clone) node.pendingDeps = [...(node.pendingDeps ?? []), catalogKey(PG_TRIGGER, tg.tgparentid)];
   }
+}
+
+/**
+ * A trigger on a table outside the schemas (auth.users) calling a dumped function. The table is the
+ * target's own (an external dependency the restore checks for): CREATE OR REPLACE, so a target that
+ * already has the trigger (the live project, a replace) gets the backup's definition instead of an
+ * "already exists" failure. A constraint trigger has no OR REPLACE: created as it is.
+ */
+function buildOutsideTrigger(g: DumpGraph, tg: TriggerRow, schema: string, name: string): void {
+  const table = qualifiedName(schema, name);
+  let sql = `${tg.isConstraint ? tg.def : tg.def.replace(/^CREATE TRIGGER /, 'CREATE OR REPLACE TRIGGER ')};\n`;
+  const en = { D: 'DISABLE', A: 'ENABLE ALWAYS', R: 'ENABLE REPLICA' }[tg.tgenabled];
+  if (en) sql += `ALTER TABLE ${table} ${en} TRIGGER ${quoteIdent(tg.tgname)};\n`;
+  const node = g.add({ section: 'post-data', kind: 'TRIGGER', schema, name: tg.tgname, table: name, sql }, catalogKey(PG_TRIGGER, tg.oid));
+  g.comment(node, `TRIGGER ${quoteIdent(tg.tgname)} ON ${table}`, PG_TRIGGER, tg.oid);
 }
 
 /** Row-level security (ENABLE / FORCE) and policies. */
