@@ -28,6 +28,7 @@ import { dumpLargeObjects } from './catalog/kinds/large-objects';
 import { countLockedObjects } from './lock-budget';
 import { FINGERPRINT_SIDE_LOCKS, HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
 import { describeExternal, externalWarning } from './catalog/external-deps';
+import { outsideDependents } from './restore/target-catalog';
 import { schemaFingerprint } from './catalog/schema-fingerprint';
 import { columnSettings } from './catalog/column-settings';
 import { sequenceValueEntries } from './catalog/sequence-values';
@@ -591,9 +592,16 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     // On the coordinator when there is no side connection; else awaited after the copy, which it runs beside.
     const fingerprintHere = fingerprintDone ? undefined : await fingerprintOf(coordinator);
     if (referencedDataMode() === 'include') dump.tables.push(...(await referencedTables(coordinator, dump.external)));
+    // Objects outside the schemas that depend on them (a view in another schema over a backed-up
+    // table, a policy on storage.objects calling a backed-up function) are not in the backup: a
+    // restore into a new database lacks them, and a replace drops them (--cascade). Said, not
+    // silent. (Triggers on outside tables calling backed-up functions ARE in the backup.)
+    const outsideTriggers = dump.objects.filter((o) => o.kind === 'TRIGGER' && o.schema !== null && o.table !== undefined && !schemas.includes(o.schema));
+    const dependents = await outsideDependents(coordinator, schemas, outsideTriggers.map((o) => ({ schema: o.schema!, table: o.table!, name: o.name })));
     const warnings = [
       ...externalDependencies.map(externalWarning),
       ...dump.warnings.filter((w) => w.startsWith('dependency loop')),
+      ...dependents.map((d) => `not in this backup: ${d}, outside the backed-up schemas; a restore into a new database lacks it, and a replace drops it (--cascade)`),
     ];
     const excluded = new Set(excludeTableData);
     const isExcluded = (t: TableToCopy) => t.dataExcluded || excluded.has(`${t.schema}.${t.name}`);

@@ -107,3 +107,22 @@ it('the drill passes (its scratch database gets auth.users from the backup\'s re
   expect(d.error).toBeNull();
   expect(d.ok).toBe(true);
 }, 120_000);
+
+it('objects outside that depend on the backed-up schemas and are NOT in the backup (a view over a backed-up table, a policy calling a backed-up function) are named in the backup\'s warnings; the triggers it holds are not', async () => {
+  await exec(
+    src.url,
+    `CREATE SCHEMA api; CREATE VIEW api.profiles AS SELECT id, email FROM public.profiles;
+     CREATE FUNCTION public.is_admin() RETURNS boolean LANGUAGE sql AS 'SELECT true';
+     CREATE POLICY admins ON auth.users USING (public.is_admin());`,
+  );
+  try {
+    const r = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli', schemas: ['public'] });
+    const notIn = (r.warnings ?? []).filter((w) => w.startsWith('not in this backup: '));
+    expect(notIn).toEqual([
+      'not in this backup: policy admins on table auth.users (depends on function public.is_admin()), outside the backed-up schemas; a restore into a new database lacks it, and a replace drops it (--cascade)',
+      'not in this backup: view api.profiles (depends on table public.profiles), outside the backed-up schemas; a restore into a new database lacks it, and a replace drops it (--cascade)',
+    ]);
+  } finally {
+    await exec(src.url, `DROP SCHEMA api CASCADE; DROP POLICY admins ON auth.users; DROP FUNCTION public.is_admin()`);
+  }
+}, 120_000);

@@ -48,7 +48,9 @@ export async function outsideDependents(client: pg.ClientBase, schemas: string[]
   // Rules (views), column defaults, triggers and policies have no schema of their own: theirs is
   // their table's.
   const r = await client.query<{ dependent: string; referenced: string }>(
-    `SELECT DISTINCT pg_catalog.pg_describe_object(x.classid, x.objid, 0) AS dependent,
+    `SELECT DISTINCT COALESCE((SELECT pg_catalog.pg_describe_object('pg_catalog.pg_class'::regclass, w.ev_class, 0) FROM pg_catalog.pg_rewrite w
+                                WHERE x.classid = 'pg_catalog.pg_rewrite'::regclass AND w.oid = x.objid AND w.rulename = '_RETURN'), -- a view, not its rule
+                              pg_catalog.pg_describe_object(x.classid, x.objid, 0)) AS dependent,
             pg_catalog.pg_describe_object(x.refclassid, x.refobjid, 0) AS referenced
        FROM (
          SELECT d.*, COALESCE(o.schema, (
