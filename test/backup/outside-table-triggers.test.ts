@@ -126,3 +126,12 @@ it('objects outside that depend on the backed-up schemas and are NOT in the back
     await exec(src.url, `DROP SCHEMA api CASCADE; DROP POLICY admins ON auth.users; DROP FUNCTION public.is_admin()`);
   }
 }, 120_000);
+
+it('replace of a schema whose name needs quoting still sees the objects outside that depend on it (it dropped them silently), and the backup names them', async () => {
+  const q = await target(false);
+  await exec(q.url, `CREATE SCHEMA "ትኬት.ሃብ"; CREATE TABLE "ትኬት.ሃብ".t (a int); INSERT INTO "ትኬት.ሃብ".t VALUES (1); CREATE VIEW public.v AS SELECT a FROM "ትኬት.ሃብ".t;`);
+  const r = await runBackup({ databaseUrl: q.url, storage, trigger: 'cli', schemas: ['ትኬት.ሃብ'] });
+  expect(r.warnings ?? []).toContain('not in this backup: view public.v (depends on table "ትኬት.ሃብ".t), outside the backed-up schemas; a restore into a new database lacks it, and a replace drops it (--cascade)');
+  await expect(restoreBackup({ source: r.id, storage, targetUrl: q.url, mode: 'replace' })).rejects.toThrow(/view public\.v \(depends on table "ትኬት\.ሃብ"\.t\); pass --cascade/);
+  expect(await withClient(q.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_views WHERE schemaname = 'public' AND viewname = 'v'`)).rows[0].n)).toBe(1);
+}, 120_000);
