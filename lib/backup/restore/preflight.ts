@@ -73,12 +73,38 @@ export function selectTables(m: Manifest, names: string[]): ManifestTable[] {
     // `s.t` at whichever dot makes a table (a schema or table name may hold dots), else a bare name.
     const qualified = m.tables.filter((t) => `${t.schema}.${t.name}` === n);
     const matches = qualified.length ? qualified : m.tables.filter((t) => t.name === n);
-    if (matches.length === 0) throw new AppError('not_found', `table ${n} is not in backup ${m.id}`);
+    if (matches.length === 0) {
+      const leaves = partitionsOf(m, n);
+      if (leaves.length) throw new AppError('usage', `table ${n} is partitioned: its rows are in its partitions; name those (--tables ${leaves.join(',')})`);
+      throw new AppError('not_found', `table ${n} is not in backup ${m.id}`);
+    }
     if (matches.length > 1) throw new AppError('usage', `table name ${n} is ambiguous in backup ${m.id} (${matches.map((t) => `${t.schema}.${t.name}`).join(', ')}): qualify it`);
     if (!out.includes(matches[0])) out.push(matches[0]);
   }
   if (out.length === 0) throw new AppError('usage', '--tables names no table');
   return out;
+}
+
+/**
+ * The partitions holding the rows of partitioned table `n` (`t` or `s.t`) as `schema.name`, through
+ * every level, from the archive's TABLE and TABLE ATTACH entries; [] when `n` is no such table.
+ */
+function partitionsOf(m: Manifest, n: string): string[] {
+  const entries = m.entries ?? [];
+  const root = entries.find((e) => e.kind === 'TABLE' && e.schema !== null && (`${e.schema}.${e.name}` === n || e.name === n));
+  if (!root) return [];
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const stack = [root.name]; stack.length; ) {
+    const parent = stack.pop()!;
+    for (const a of entries) {
+      if (a.kind !== 'TABLE ATTACH' || a.table !== parent || a.schema === null || seen.has(`${a.schema}.${a.name}`)) continue;
+      seen.add(`${a.schema}.${a.name}`);
+      if (m.tables.some((t) => t.schema === a.schema && t.name === a.name)) out.push(`${a.schema}.${a.name}`);
+      else stack.push(a.name);
+    }
+  }
+  return out.sort();
 }
 
 /** The outcome of preflight: a checked backup, or (`restore <file> --force`) an archive without manifest. */
