@@ -56,3 +56,24 @@ it("fails the backup naming the configuration table and its extension when it ho
   });
   expect(await storage.list()).toEqual([]);
 });
+
+it('fails the backup naming a configuration sequence of an extension once it has been used (CREATE EXTENSION would start it over); an unused one backs up', async () => {
+  const src = await sourceWithConfigTable();
+  await withClient(src.url, async (c) => {
+    await c.query(`CREATE SEQUENCE public.ext_settings_id_seq`);
+    await c.query(`ALTER EXTENSION citext ADD SEQUENCE public.ext_settings_id_seq`);
+    await c.query(`UPDATE pg_catalog.pg_extension SET extconfig = extconfig || 'public.ext_settings_id_seq'::regclass::oid, extcondition = extcondition || ''::text WHERE extname = 'citext'`);
+  });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'extcfg-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  const storage = openStorage(dir);
+  cleanup.push(() => storage.close());
+  expect((await runBackup({ databaseUrl: src.url, storage, trigger: 'cli', schemas: ['public'] })).status).toBe('succeeded');
+  const before = (await storage.list()).length;
+  await withClient(src.url, (c) => c.query(`SELECT nextval('public.ext_settings_id_seq')`));
+  await expect(runBackup({ databaseUrl: src.url, storage, trigger: 'cli', schemas: ['public'] })).rejects.toMatchObject({
+    code: 'incompatible',
+    message: expect.stringContaining('configuration sequence public.ext_settings_id_seq of extension citext (it has been used'),
+  });
+  expect((await storage.list()).length).toBe(before);
+});

@@ -164,27 +164,31 @@ const UNSUPPORTED_SQL = `SELECT 'base type ' || pg_catalog.quote_ident(n.nspname
 
 // An extension's configuration tables (pg_extension_config_dump) in the backed-up schemas' extensions.
 const EXT_CONFIG_SQL = `SELECT e.extname, pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS q,
-            coalesce(cfg.cond, '') AS cond, pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable
+            coalesce(cfg.cond, '') AS cond, c.relkind = 'S' AS seq,
+            CASE c.relkind WHEN 'S' THEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT') ELSE pg_catalog.has_table_privilege(c.oid, 'SELECT') END AS readable
        FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace en ON en.oid = e.extnamespace
       CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) AS cfg(reloid, cond)
        JOIN pg_catalog.pg_class c ON c.oid = cfg.reloid JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
-      WHERE en.nspname = ANY($1::text[]) AND c.relkind = 'r'
+      WHERE en.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'S')
       ORDER BY 2`;
-interface ExtConfigRow { extname: string; q: string; cond: string; readable: boolean }
+interface ExtConfigRow { extname: string; q: string; cond: string; seq: boolean; readable: boolean }
 
 /**
  * An extension's configuration tables: CREATE EXTENSION makes them again with the extension's own
  * rows, and the rows matching their condition are the user's, which pg_dump carries as table data.
  * This dumper does not, so one that holds such rows (or that this role may not read, to tell) is
- * refused by name rather than restored without them. One query per configuration table (most
- * databases have none). Configuration sequences' values are not checked.
+ * refused by name rather than restored without them. Likewise a configuration sequence that has
+ * been used (is_called): pg_dump carries its value, CREATE EXTENSION starts it over, so the ids it
+ * hands out next would collide with the rows that used it. One query per configuration table or
+ * sequence (most databases have none).
  */
 async function extensionConfigRows(q: CatalogQuery, rows: ExtConfigRow[]): Promise<string[]> {
   const out: string[] = [];
   for (const r of rows) {
-    const what = `configuration table ${r.q} of extension ${r.extname}`;
-    if (!r.readable) out.push(`${what} (this role may not read it, to check it holds no rows of your own)`);
-    else if ((await q(`SELECT 1 FROM ONLY ${r.q} ${r.cond} LIMIT 1`, [])).length) out.push(`${what} (it holds rows of your own, which CREATE EXTENSION does not bring back)`);
+    const what = `configuration ${r.seq ? 'sequence' : 'table'} ${r.q} of extension ${r.extname}`;
+    if (!r.readable) out.push(`${what} (this role may not read it, to check it holds ${r.seq ? 'its starting value' : 'no rows of your own'})`);
+    else if (r.seq && (await q<{ is_called: boolean }>(`SELECT is_called FROM ${r.q}`, []))[0]?.is_called) out.push(`${what} (it has been used: CREATE EXTENSION starts it over)`);
+    else if (!r.seq && (await q(`SELECT 1 FROM ONLY ${r.q} ${r.cond} LIMIT 1`, [])).length) out.push(`${what} (it holds rows of your own, which CREATE EXTENSION does not bring back)`);
   }
   return out;
 }
