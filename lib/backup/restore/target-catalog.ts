@@ -165,18 +165,31 @@ export async function incomingForeignKeys(client: pg.ClientBase, oids: number[])
   return (await touchingForeignKeys(client, oids)).filter((f) => f.incoming);
 }
 
-/** Every foreign key whose referencing or referenced table is one of `oids`. */
+/**
+ * Every foreign key whose referencing or referenced table is one of `oids`, as the constraint to
+ * drop and re-add: a key that involves a partitioned table has a row of its own for each partition
+ * (conparentid set; a partition of the referenced side is confrelid there), which cannot be dropped
+ * alone and which TRUNCATE of that partition trips over: its top-level constraint is returned. It is
+ * incoming unless one of `oids` is its referencing side at some level.
+ */
 export async function touchingForeignKeys(client: pg.ClientBase, oids: number[]): Promise<IncomingForeignKey[]> {
   const r = await client.query(
-    `SELECT con.conname AS name, cn.nspname AS schema, cc.relname AS "table", pn.nspname AS "refSchema", pc.relname AS "refTable",
+    `WITH RECURSIVE hit AS (
+       SELECT k.oid, k.conparentid, k.conrelid = ANY($1::oid[]) AS own FROM pg_catalog.pg_constraint k
+        WHERE k.contype = 'f' AND (k.confrelid = ANY($1::oid[]) OR k.conrelid = ANY($1::oid[]))),
+     up AS (
+       SELECT oid, conparentid, own FROM hit
+       UNION ALL
+       SELECT p.oid, p.conparentid, up.own FROM pg_catalog.pg_constraint p JOIN up ON p.oid = up.conparentid),
+     roots AS (SELECT oid, bool_or(own) AS own FROM up WHERE conparentid = 0 GROUP BY oid)
+     SELECT con.conname AS name, cn.nspname AS schema, cc.relname AS "table", pn.nspname AS "refSchema", pc.relname AS "refTable",
             pg_catalog.pg_get_constraintdef(con.oid) AS definition,
             ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o)::text[] AS columns,
             ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o)::text[] AS "refColumns",
-            NOT (con.conrelid = ANY($1::oid[])) AS incoming
-       FROM pg_catalog.pg_constraint con
+            NOT roots.own AS incoming
+       FROM roots JOIN pg_catalog.pg_constraint con ON con.oid = roots.oid
        JOIN pg_catalog.pg_class cc ON cc.oid = con.conrelid JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
        JOIN pg_catalog.pg_class pc ON pc.oid = con.confrelid JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
-      WHERE con.contype = 'f' AND con.conparentid = 0 AND (con.confrelid = ANY($1::oid[]) OR con.conrelid = ANY($1::oid[]))
       ORDER BY 2, 3, 1`,
     [oids],
   );
