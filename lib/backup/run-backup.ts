@@ -723,7 +723,10 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
                 ? new AppError('db_error', `reading table ${c.schema}.${c.table} failed: lock timeout: another session is waiting for an exclusive lock on it (ALTER TABLE, a migration?); try again when it is done`, { cause: err })
                 : code === 'ENOSPC'
                   ? new AppError('config', `spool directory ${spoolParent} (BACKUP_SPOOL_DIR) is full: no space left on device while spooling table ${c.schema}.${c.table}`, { cause: err })
-                  : err,
+                  : code === '42501' && /row-level security/.test((err as Error).message)
+                    ? // The backup reads with row_security off (as pg_dump does): rows a policy hides would otherwise be left out silently.
+                      new AppError('db_permission', `reading table ${c.schema}.${c.table} failed: its row-level security policies apply to this role (FORCE ROW LEVEL SECURITY, or the role does not own it) and a backup must read every row; back up with a role that has BYPASSRLS (or a superuser)`, { cause: err })
+                    : err,
               `reading table ${c.schema}.${c.table} failed`,
             );
           for (let j = i; j < i + k; j++) results[j].reject(e);
