@@ -8,7 +8,7 @@ import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { selectTables } from './preflight';
 import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
 import type { IncomingForeignKey } from './target-catalog';
-import { enabledUserTriggers, incomingForeignKeys, orphanCount, ownedSequences, tableOid, touchingForeignKeys } from './target-catalog';
+import { enabledUserTriggers, incomingForeignKeys, orphanCount, ownedSequences, rowSecurityApplies, tableOid, touchingForeignKeys } from './target-catalog';
 
 /**
  * Data-only: the chosen tables (which must exist in the target) are emptied and reloaded, their
@@ -16,6 +16,7 @@ import { enabledUserTriggers, incomingForeignKeys, orphanCount, ownedSequences, 
  * Foreign keys touching them are dropped during the load and re-added (validated) after; a row left
  * without its parent is refused by name. Their enabled triggers are off during the load. A reload
  * whose locks cannot fit the target's lock table is refused before anything changes (lock-budget.ts).
+ * FORCE ROW LEVEL SECURITY on a table the restoring role owns is lifted during the load.
  */
 export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
   const { client, manifest: m, target } = ctx;
@@ -54,14 +55,27 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
   });
   const fkToReadd: IncomingForeignKey[] = [];
   const triggersToEnable: { rel: string; name: string; enable: string }[] = [];
+  const forcedAgain: string[] = [];
   return loadPlan(ctx, chosen, actions, lines, {
     async prepare(c) {
       const allOids = chosen.map((t) => oids.get(tkey(t.schema, t.name))!);
       const rels = chosen.map((t) => qrel(t.schema, t.name)).join(', ');
       await c.query(`LOCK TABLE ${rels} IN ACCESS EXCLUSIVE MODE`);
+      const touching = await touchingForeignKeys(c, allOids);
+      // Row-level security that applies to this role: the archive's row_security = off makes the
+      // COPY into such a table (and the orphan checks' reads of its foreign keys' tables) fail.
+      // FORCE on a table this role owns is lifted for the reload and put back before COMMIT; a table
+      // of another owner cannot be reloaded by this role: said before anything changes.
+      const rls = await rowSecurityApplies(c, allOids, touching.flatMap((fk) => [qrel(fk.schema, fk.table), qrel(fk.refSchema, fk.refTable)]));
+      const notOwned = rls.filter((x) => !x.owned).map((x) => x.rel);
+      if (notOwned.length) throw new AppError('db_permission', `row-level security of ${notOwned.join(', ')} applies to this role, which does not own ${notOwned.length === 1 ? 'it' : 'them'}: a data-only reload writes and reads every row; restore as the owner or a role with BYPASSRLS`);
+      for (const x of rls) {
+        await c.query(`ALTER TABLE ${x.rel} NO FORCE ROW LEVEL SECURITY`);
+        forcedAgain.push(x.rel);
+      }
       // Every FK touching the reloaded tables goes while they reload (rows arrive table by table,
       // in archive order) and comes back after, validated; re-read now that the tables are locked.
-      for (const fk of await touchingForeignKeys(c, allOids)) {
+      for (const fk of touching) {
         await c.query(`ALTER TABLE ${qrel(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
         fkToReadd.push(fk);
       }
@@ -84,6 +98,7 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
       if (orphans.length) throw new AppError('conflict', `${orphans.join('; ')}; pass --cascade to reload the referencing tables too`);
       for (const fk of fkToReadd) await c.query(`ALTER TABLE ${qrel(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`);
       for (const trg of triggersToEnable) await c.query(`ALTER TABLE ${trg.rel} ${trg.enable} TRIGGER ${quoteIdent(trg.name)}`);
+      for (const rel of forcedAgain) await c.query(`ALTER TABLE ${rel} FORCE ROW LEVEL SECURITY`);
     },
   });
 }

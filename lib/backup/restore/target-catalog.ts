@@ -239,3 +239,22 @@ export async function enabledUserTriggers(client: pg.ClientBase, oids: number[])
   );
   return r.rows;
 }
+
+/**
+ * Tables among `oids` and `names` (qualified, quoted) whose row-level security applies to the
+ * restoring role (it has neither SUPERUSER nor BYPASSRLS, and the table forces row security or
+ * another role owns it): under the archive's row_security = off, COPY into them and reads of them
+ * fail. `owned`: the role may lift FORCE for the reload (it owns the table).
+ */
+export async function rowSecurityApplies(client: pg.ClientBase, oids: number[], names: string[]): Promise<{ rel: string; owned: boolean }[]> {
+  const r = await client.query<{ rel: string; owned: boolean }>(
+    `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS rel, pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owned
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE (c.oid = ANY($1::oid[]) OR c.oid = ANY($2::text[]::pg_catalog.regclass[])) AND c.relrowsecurity
+        AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+        AND (c.relforcerowsecurity OR NOT pg_catalog.pg_has_role(c.relowner, 'USAGE'))
+      ORDER BY 1`,
+    [oids, names],
+  );
+  return r.rows;
+}
