@@ -4,6 +4,7 @@ import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db
 import { exec, tempStorage } from './restore-test-helpers';
 import { runBackup } from '../../lib/backup/run-backup';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 
 // A data-only reload run by a table's owner without BYPASSRLS (Supabase's and most managed
@@ -74,4 +75,53 @@ it("the owner (no BYPASSRLS) reloads its FORCE ROW LEVEL SECURITY tables data-on
     message: expect.stringContaining('row-level security of public.audit applies to this role, which does not own it'),
   });
   expect(await state(db.url)).toEqual(changed);
+}, 120_000);
+
+it('--check-content re-reads FORCE ROW LEVEL SECURITY tables restored by their owner (no BYPASSRLS) in every mode; FORCE stays on', async () => {
+  const db = await createTestDatabase({ prefix: 'ccrls' });
+  dbs.push(db);
+  await exec(
+    db.url,
+    `DO $$BEGIN CREATE ROLE ${role} LOGIN PASSWORD 'do-rls-pw' NOBYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END$$;
+     ALTER DATABASE "${db.name}" OWNER TO ${role};
+     CREATE TABLE public.notes (id int PRIMARY KEY, author text, body text);
+     CREATE TABLE public.replies (id int PRIMARY KEY, note_id int REFERENCES public.notes (id), body text);
+     CREATE TABLE public.audit (id int, what text);
+     INSERT INTO public.notes VALUES (1, 'abebe', 'ሰላም'), (2, 'kebede', 'hidden by the policy');
+     INSERT INTO public.replies VALUES (10, 1, 'first'), (11, 2, 'second');
+     INSERT INTO public.audit VALUES (1, 'kept');
+     ALTER TABLE public.notes OWNER TO ${role}; ALTER TABLE public.replies OWNER TO ${role}; ALTER TABLE public.audit OWNER TO ${role};
+     ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY; ALTER TABLE public.notes FORCE ROW LEVEL SECURITY;
+     ALTER TABLE public.replies ENABLE ROW LEVEL SECURITY; ALTER TABLE public.replies FORCE ROW LEVEL SECURITY;
+     ALTER TABLE public.audit ENABLE ROW LEVEL SECURITY;
+     CREATE POLICY only_abebe ON public.notes USING (author = 'abebe');
+     CREATE POLICY none ON public.replies USING (false);
+     CREATE POLICY audit_none ON public.audit USING (false);`,
+  );
+  const { id } = await runBackup({ databaseUrl: db.url, storage: storage!, trigger: 'cli', schemas: ['public'] });
+  const before = await state(db.url);
+  const as = (url: string) => {
+    const u = new URL(url);
+    u.username = role;
+    u.password = 'do-rls-pw';
+    return u.toString();
+  };
+  const fresh = async () => {
+    const d = await createTestDatabase({ prefix: 'ccrlsdst' });
+    dbs.push(d);
+    await exec(d.url, `ALTER DATABASE "${d.name}" OWNER TO ${role}`);
+    return d;
+  };
+  const a = await fresh();
+  await restoreBackup({ source: id, storage: storage!, targetUrl: as(a.url), mode: 'fresh', checkContent: true });
+  expect(await state(a.url)).toEqual(before);
+  const b = await fresh();
+  await restoreParallel({ source: id, storage: storage!, targetUrl: as(b.url), jobs: 2, checkContent: true });
+  expect(await state(b.url)).toEqual(before);
+  await exec(db.url, `UPDATE public.notes SET body = 'changed'`);
+  await restoreBackup({ source: id, storage: storage!, targetUrl: as(db.url), mode: 'replace', checkContent: true });
+  expect(await state(db.url)).toEqual(before);
+  await exec(db.url, `UPDATE public.replies SET body = 'changed'`);
+  await restoreBackup({ source: id, storage: storage!, targetUrl: as(db.url), mode: 'data-only', tables: ['public.replies'], checkContent: true });
+  expect(await state(db.url)).toEqual(before);
 }, 120_000);

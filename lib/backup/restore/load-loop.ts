@@ -9,7 +9,7 @@ import { describeEntry, memberRawBytes, physicalMembers } from '../manifest';
 import { qualifiedName, quoteIdent } from '../catalog/quote-ident';
 import { copyMember, readSqlMember } from './load-member';
 import { tkey } from './plan-base';
-import { enabledUserTriggers } from './target-catalog';
+import { enabledUserTriggers, liftForcedRowSecurity } from './target-catalog';
 import type { LoadCounters, MemberAction, MemberReader, RestoredTable } from './restore-types';
 import { readTableContent } from './table-content';
 
@@ -276,6 +276,10 @@ export async function verifyTables(
   opts: { checkContent: boolean; locate?: (t: ManifestTable) => { schema: string; name: string } | undefined; signal?: AbortSignal; onTable?: (t: ManifestTable, i: number) => void },
 ): Promise<RestoredTable[]> {
   const report: RestoredTable[] = [];
+  // Post-data has enabled row-level security by now: where it applies to this role (FORCE on its own
+  // tables, no BYPASSRLS: Supabase's admin role), the re-read under row_security = off would fail.
+  // FORCE is lifted for the re-read, inside this transaction, and put back right after.
+  const forced = opts.checkContent ? await liftForcedRowSecurity(client, tables.filter((t) => !t.dataExcluded).map((t) => opts.locate?.(t) ?? t)) : [];
   let i = 0;
   for (const t of tables) {
     if (t.dataExcluded) continue;
@@ -290,6 +294,7 @@ export async function verifyTables(
     }
     report.push({ schema: t.schema, name: t.name, expectedRows: t.rows, rows, contentMatches });
   }
+  for (const rel of forced) await client.query(`ALTER TABLE ${rel} FORCE ROW LEVEL SECURITY`);
   return checkReport(m, report);
 }
 

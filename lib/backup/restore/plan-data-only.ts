@@ -8,7 +8,7 @@ import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { selectTables } from './preflight';
 import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
 import type { IncomingForeignKey } from './target-catalog';
-import { enabledUserTriggers, incomingForeignKeys, orphanCount, ownedSequences, rowSecurityApplies, tableOid, touchingForeignKeys } from './target-catalog';
+import { enabledUserTriggers, incomingForeignKeys, liftForcedRowSecurity, orphanCount, ownedSequences, tableOid, touchingForeignKeys } from './target-catalog';
 
 /**
  * Data-only: the chosen tables (which must exist in the target) are emptied and reloaded, their
@@ -66,13 +66,7 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
       // COPY into such a table (and the orphan checks' reads of its foreign keys' tables) fail.
       // FORCE on a table this role owns is lifted for the reload and put back before COMMIT; a table
       // of another owner cannot be reloaded by this role: said before anything changes.
-      const rls = await rowSecurityApplies(c, allOids, touching.flatMap((fk) => [qrel(fk.schema, fk.table), qrel(fk.refSchema, fk.refTable)]));
-      const notOwned = rls.filter((x) => !x.owned).map((x) => x.rel);
-      if (notOwned.length) throw new AppError('db_permission', `row-level security of ${notOwned.join(', ')} applies to this role, which does not own ${notOwned.length === 1 ? 'it' : 'them'}: a data-only reload writes and reads every row; restore as the owner or a role with BYPASSRLS`);
-      for (const x of rls) {
-        await c.query(`ALTER TABLE ${x.rel} NO FORCE ROW LEVEL SECURITY`);
-        forcedAgain.push(x.rel);
-      }
+      forcedAgain.push(...(await liftForcedRowSecurity(c, [...chosen, ...touching.flatMap((fk) => [{ schema: fk.schema, name: fk.table }, { schema: fk.refSchema, name: fk.refTable }])])));
       // Every FK touching the reloaded tables goes while they reload (rows arrive table by table,
       // in archive order) and comes back after, validated; re-read now that the tables are locked.
       for (const fk of touching) {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { qualifiedName as qrel, quoteIdent as q } from '../catalog/quote-ident';
+import { AppError } from '../../errors';
 
 /**
  * Catalog questions a restore asks the target database before and while it changes anything. All
@@ -241,20 +242,34 @@ export async function enabledUserTriggers(client: pg.ClientBase, oids: number[])
 }
 
 /**
- * Tables among `oids` and `names` (qualified, quoted) whose row-level security applies to the
+ * Tables among `names` (qualified, quoted) whose row-level security applies to the
  * restoring role (it has neither SUPERUSER nor BYPASSRLS, and the table forces row security or
  * another role owns it): under the archive's row_security = off, COPY into them and reads of them
  * fail. `owned`: the role may lift FORCE for the reload (it owns the table).
  */
-export async function rowSecurityApplies(client: pg.ClientBase, oids: number[], names: string[]): Promise<{ rel: string; owned: boolean }[]> {
+async function rowSecurityApplies(client: pg.ClientBase, names: string[]): Promise<{ rel: string; owned: boolean }[]> {
   const r = await client.query<{ rel: string; owned: boolean }>(
     `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS rel, pg_catalog.pg_has_role(c.relowner, 'USAGE') AS owned
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE (c.oid = ANY($1::oid[]) OR c.oid = ANY($2::text[]::pg_catalog.regclass[])) AND c.relrowsecurity
+      WHERE c.oid = ANY($1::text[]::pg_catalog.regclass[]) AND c.relrowsecurity
         AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
         AND (c.relforcerowsecurity OR NOT pg_catalog.pg_has_role(c.relowner, 'USAGE'))
       ORDER BY 1`,
-    [oids, names],
+    [names],
   );
   return r.rows;
+}
+
+/**
+ * Lifts FORCE ROW LEVEL SECURITY on the tables (of `tables`) whose policies apply to this role and
+ * that it owns, answering them (to put FORCE back); refuses, naming them, tables of another owner
+ * whose policies apply to it (their rows cannot all be read).
+ */
+export async function liftForcedRowSecurity(client: pg.ClientBase, tables: { schema: string; name: string }[]): Promise<string[]> {
+  if (!tables.length) return [];
+  const rls = await rowSecurityApplies(client, tables.map((t) => qrel(t.schema, t.name)));
+  const notOwned = rls.filter((x) => !x.owned).map((x) => x.rel);
+  if (notOwned.length) throw new AppError('db_permission', `row-level security of ${notOwned.join(', ')} applies to this role, which does not own ${notOwned.length === 1 ? 'it' : 'them'}: the restore must write and read every row; restore as the owner or a role with BYPASSRLS`);
+  for (const x of rls) await client.query(`ALTER TABLE ${x.rel} NO FORCE ROW LEVEL SECURITY`);
+  return rls.map((x) => x.rel);
 }
