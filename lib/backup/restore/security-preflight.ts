@@ -26,8 +26,9 @@ export async function securityProblems(client: pg.ClientBase, m: Manifest, opts:
   const roles = neededRoles(m, opts);
   const deps = m.externalDependencies ?? [];
   const owners = opts.noOwner ? [] : (m.roles?.owners ?? []);
-  const r = await client.query<{ missing_roles: string[] | null; not_member: string[] | null; missing_deps: number[] | null }>(
-    `SELECT (SELECT array_agg(x ORDER BY x) FROM unnest($1::text[]) x WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = x)) AS missing_roles,
+  const r = await client.query<{ missing_roles: string[] | null; not_member: string[] | null; missing_deps: number[] | null; superuser: boolean }>(
+    `SELECT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser,
+            (SELECT array_agg(x ORDER BY x) FROM unnest($1::text[]) x WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = x)) AS missing_roles,
             -- (by oid, joined to pg_roles: pg_has_role by name would fail on a missing role)
             (SELECT array_agg(x ORDER BY x) FROM unnest($2::text[]) x JOIN pg_catalog.pg_roles ro ON ro.rolname = x
               WHERE NOT pg_catalog.pg_has_role(current_user, ro.oid, 'MEMBER')) AS not_member,
@@ -46,8 +47,15 @@ export async function securityProblems(client: pg.ClientBase, m: Manifest, opts:
     out.push(`${d.kind} ${d.name} used by ${d.usedBy[0]}${d.usedBy.length > 1 ? ` and ${d.usedBy.length - 1} more` : ''}`);
   }
   if (row.not_member?.length) out.push(`the right to give objects to ${row.not_member.join(', ')} (the restoring role is not a member)`);
+  if (!row.superuser) {
+    const need = m.entries.filter((e) => SUPERUSER_KINDS.has(e.kind)).map((e) => `${e.kind.toLowerCase()} ${e.name}`);
+    if (need.length) out.push(`the superuser rights that creating ${need.slice(0, 5).join(', ')}${need.length > 5 ? ` and ${need.length - 5} more` : ''} takes (restore as a superuser)`);
+  }
   return out;
 }
+
+/** Object kinds only a superuser may create (CREATE EVENT TRIGGER, FOREIGN DATA WRAPPER, ACCESS METHOD, TEXT SEARCH PARSER / TEMPLATE). */
+const SUPERUSER_KINDS = new Set(['EVENT TRIGGER', 'FOREIGN DATA WRAPPER', 'ACCESS METHOD', 'TEXT SEARCH PARSER', 'TEXT SEARCH TEMPLATE']);
 
 function roleUse(m: Manifest, role: string, opts: Pick<RestoreOptions, 'noOwner' | 'noPrivileges'>): string {
   const uses: string[] = [];
