@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, expect, it } from 'vitest';
-import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db';
+import { expect, it } from 'vitest';
+import { createTestDatabase, withClient } from '../helpers/db';
 import { exec, tempStorage } from './restore-test-helpers';
 import { runBackup } from '../../lib/backup/run-backup';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
 import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
-import type { StorageBackend } from '../../lib/storage/storage-backend';
+import { loginRoleFixture } from '../helpers/login-role';
 
 // A data-only reload run by a table's owner without BYPASSRLS (Supabase's and most managed
 // PostgreSQL's admin role) under FORCE ROW LEVEL SECURITY: the archive's row_security = off made the
@@ -13,14 +12,8 @@ import type { StorageBackend } from '../../lib/storage/storage-backend';
 // restore of the same backup by the same role works. FORCE is lifted for the reload, put back before
 // COMMIT; a table of another owner whose policies apply to the role is refused by name up front.
 
-const role = `do_rls_${randomBytes(3).toString('hex')}`;
-const dbs: TestDatabase[] = [];
-let storage: StorageBackend | undefined;
-afterAll(async () => {
-  await storage?.close();
-  for (const d of dbs) await d.drop().catch(() => undefined);
-  if (dbs[0]) await withClient(dbs[0].url.replace(/\/[^/]*$/, '/postgres'), (c) => c.query(`DROP ROLE IF EXISTS ${role}`)).catch(() => undefined);
-});
+const fx = loginRoleFixture('do_rls');
+const { role, dbs } = fx;
 
 const state = (url: string) =>
   withClient(url, async (c) => ({
@@ -37,7 +30,7 @@ it("the owner (no BYPASSRLS) reloads its FORCE ROW LEVEL SECURITY tables data-on
   dbs.push(db);
   await exec(
     db.url,
-    `CREATE ROLE ${role} LOGIN PASSWORD 'do-rls-pw' NOBYPASSRLS;
+    `CREATE ROLE ${role} LOGIN PASSWORD '${fx.password}' NOBYPASSRLS;
      GRANT ALL ON DATABASE "${db.name}" TO ${role}; GRANT ALL ON SCHEMA public TO ${role};
      CREATE TABLE public.notes (id int PRIMARY KEY, author text, body text);
      CREATE TABLE public.replies (id int PRIMARY KEY, note_id int REFERENCES public.notes (id), body text);
@@ -54,23 +47,22 @@ it("the owner (no BYPASSRLS) reloads its FORCE ROW LEVEL SECURITY tables data-on
      CREATE POLICY audit_none ON public.audit USING (false);
      GRANT ALL ON public.audit TO ${role};`,
   );
-  ({ storage } = await tempStorage());
+  const { storage } = await tempStorage();
+  fx.storage = storage;
   const { id } = await runBackup({ databaseUrl: db.url, storage, trigger: 'cli', schemas: ['public'] });
   const before = await state(db.url);
   expect(before.rls).toEqual(['audit true false', 'notes true true', 'replies true true']);
 
-  const asRole = new URL(db.url);
-  asRole.username = role;
-  asRole.password = 'do-rls-pw';
+  const asRole = fx.as(db.url);
   await exec(db.url, `UPDATE public.notes SET body = 'changed'`);
   // notes is referenced by replies (FORCE too): the orphan check reads it as well.
-  const r = await restoreBackup({ source: id, storage, targetUrl: asRole.toString(), mode: 'data-only', tables: ['public.notes'] });
+  const r = await restoreBackup({ source: id, storage, targetUrl: asRole, mode: 'data-only', tables: ['public.notes'] });
   expect(r.rows).toBe(2);
   expect(await state(db.url)).toEqual(before);
 
   await exec(db.url, `UPDATE public.audit SET what = 'changed'`);
   const changed = await state(db.url);
-  await expect(restoreBackup({ source: id, storage, targetUrl: asRole.toString(), mode: 'data-only', tables: ['public.audit'] })).rejects.toMatchObject({
+  await expect(restoreBackup({ source: id, storage, targetUrl: asRole, mode: 'data-only', tables: ['public.audit'] })).rejects.toMatchObject({
     code: 'db_permission',
     message: expect.stringContaining('row-level security of public.audit applies to this role, which does not own it'),
   });
@@ -82,7 +74,7 @@ it('--check-content re-reads FORCE ROW LEVEL SECURITY tables restored by their o
   dbs.push(db);
   await exec(
     db.url,
-    `DO $$BEGIN CREATE ROLE ${role} LOGIN PASSWORD 'do-rls-pw' NOBYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END$$;
+    `DO $$BEGIN CREATE ROLE ${role} LOGIN PASSWORD '${fx.password}' NOBYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END$$;
      ALTER DATABASE "${db.name}" OWNER TO ${role};
      CREATE TABLE public.notes (id int PRIMARY KEY, author text, body text);
      CREATE TABLE public.replies (id int PRIMARY KEY, note_id int REFERENCES public.notes (id), body text);
@@ -98,14 +90,8 @@ it('--check-content re-reads FORCE ROW LEVEL SECURITY tables restored by their o
      CREATE POLICY none ON public.replies USING (false);
      CREATE POLICY audit_none ON public.audit USING (false);`,
   );
-  const { id } = await runBackup({ databaseUrl: db.url, storage: storage!, trigger: 'cli', schemas: ['public'] });
+  const { id } = await runBackup({ databaseUrl: db.url, storage: fx.storage!, trigger: 'cli', schemas: ['public'] });
   const before = await state(db.url);
-  const as = (url: string) => {
-    const u = new URL(url);
-    u.username = role;
-    u.password = 'do-rls-pw';
-    return u.toString();
-  };
   const fresh = async () => {
     const d = await createTestDatabase({ prefix: 'ccrlsdst' });
     dbs.push(d);
@@ -113,15 +99,15 @@ it('--check-content re-reads FORCE ROW LEVEL SECURITY tables restored by their o
     return d;
   };
   const a = await fresh();
-  await restoreBackup({ source: id, storage: storage!, targetUrl: as(a.url), mode: 'fresh', checkContent: true });
+  await restoreBackup({ source: id, storage: fx.storage!, targetUrl: fx.as(a.url), mode: 'fresh', checkContent: true });
   expect(await state(a.url)).toEqual(before);
   const b = await fresh();
-  await restoreParallel({ source: id, storage: storage!, targetUrl: as(b.url), jobs: 2, checkContent: true });
+  await restoreParallel({ source: id, storage: fx.storage!, targetUrl: fx.as(b.url), jobs: 2, checkContent: true });
   expect(await state(b.url)).toEqual(before);
   await exec(db.url, `UPDATE public.notes SET body = 'changed'`);
-  await restoreBackup({ source: id, storage: storage!, targetUrl: as(db.url), mode: 'replace', checkContent: true });
+  await restoreBackup({ source: id, storage: fx.storage!, targetUrl: fx.as(db.url), mode: 'replace', checkContent: true });
   expect(await state(db.url)).toEqual(before);
   await exec(db.url, `UPDATE public.replies SET body = 'changed'`);
-  await restoreBackup({ source: id, storage: storage!, targetUrl: as(db.url), mode: 'data-only', tables: ['public.replies'], checkContent: true });
+  await restoreBackup({ source: id, storage: fx.storage!, targetUrl: fx.as(db.url), mode: 'data-only', tables: ['public.replies'], checkContent: true });
   expect(await state(db.url)).toEqual(before);
 }, 120_000);

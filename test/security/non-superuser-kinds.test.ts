@@ -1,24 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, expect, it } from 'vitest';
-import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db';
+import { expect, it } from 'vitest';
+import { createTestDatabase, withClient } from '../helpers/db';
 import { exec, tempStorage } from '../backup/restore-test-helpers';
 import { runBackup } from '../../lib/backup/run-backup';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
-import type { StorageBackend } from '../../lib/storage/storage-backend';
+import { loginRoleFixture } from '../helpers/login-role';
 
 // Only a superuser may create event triggers, foreign-data wrappers, access methods and text search
 // parsers/templates. A restore by another role (Supabase's admin role, most managed PostgreSQL) of a
 // backup holding one loaded every table and then failed at that statement, rolled back; it now says
 // so before anything is loaded, naming them.
 
-const role = `nsk_${randomBytes(3).toString('hex')}`;
-const dbs: TestDatabase[] = [];
-let storage: StorageBackend | undefined;
-afterAll(async () => {
-  await storage?.close();
-  for (const d of dbs) await d.drop().catch(() => undefined);
-  if (dbs[0]) await withClient(dbs[0].url.replace(/\/[^/]*$/, '/postgres'), (c) => c.query(`DROP ROLE IF EXISTS ${role}`)).catch(() => undefined);
-});
+const fx = loginRoleFixture('nsk');
+const { role, dbs } = fx;
 
 it('a restore by a role without superuser rights of a backup with an event trigger and a foreign-data wrapper is refused up front, naming them; nothing is changed', async () => {
   const src = await createTestDatabase({ prefix: 'nsksrc' });
@@ -30,17 +23,15 @@ it('a restore by a role without superuser rights of a backup with an event trigg
      CREATE EVENT TRIGGER nsk_note ON ddl_command_end EXECUTE FUNCTION public.ddl_note();
      CREATE FOREIGN DATA WRAPPER nsk_fdw;`,
   );
-  ({ storage } = await tempStorage());
+  const { storage } = await tempStorage();
+  fx.storage = storage;
   const { id } = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli', schemas: ['public'] });
   await exec(src.url, `DROP EVENT TRIGGER nsk_note; DROP FOREIGN DATA WRAPPER nsk_fdw`);
 
   const dst = await createTestDatabase({ prefix: 'nskdst' });
   dbs.push(dst);
-  await exec(dst.url, `CREATE ROLE ${role} LOGIN PASSWORD 'nsk-pw' NOSUPERUSER; ALTER DATABASE "${dst.name}" OWNER TO ${role}`);
-  const as = new URL(dst.url);
-  as.username = role;
-  as.password = 'nsk-pw';
-  await expect(restoreBackup({ source: id, storage, targetUrl: as.toString(), mode: 'fresh', noOwner: true })).rejects.toMatchObject({
+  await exec(dst.url, `CREATE ROLE ${role} LOGIN PASSWORD '${fx.password}' NOSUPERUSER; ALTER DATABASE "${dst.name}" OWNER TO ${role}`);
+  await expect(restoreBackup({ source: id, storage, targetUrl: fx.as(dst.url), mode: 'fresh', noOwner: true })).rejects.toMatchObject({
     code: 'incompatible',
     message: expect.stringMatching(/lacks the superuser rights that creating (event trigger nsk_note, foreign data wrapper nsk_fdw|foreign data wrapper nsk_fdw, event trigger nsk_note) takes \(restore as a superuser\): nothing was changed$/),
   });
