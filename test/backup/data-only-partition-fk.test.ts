@@ -60,3 +60,30 @@ it('reloads a partition that a foreign key references, and a partition of a part
   });
   expect(await state(src.url)).toEqual(changed);
 }, 120_000);
+
+it('--cascade from a table that a partitioned table references reloads that table\'s partitions (where its rows are), and says so', async () => {
+  const src = await createTestDatabase({ prefix: 'partfkc' });
+  dbs.push(src);
+  await exec(
+    src.url,
+    `CREATE TABLE public.routes (id int PRIMARY KEY, name text);
+     CREATE TABLE public.legs (id int, route_id int REFERENCES public.routes (id), km int) PARTITION BY RANGE (id);
+     CREATE TABLE public.legs_a PARTITION OF public.legs FOR VALUES FROM (0) TO (10);
+     CREATE TABLE public.legs_b PARTITION OF public.legs FOR VALUES FROM (10) TO (MAXVALUE) PARTITION BY LIST (km);
+     CREATE TABLE public.legs_b_rest PARTITION OF public.legs_b DEFAULT;
+     INSERT INTO public.routes VALUES (1, 'Addis–Adama'), (2, 'Addis–Gondar');
+     INSERT INTO public.legs VALUES (1, 1, 99), (11, 2, 730);`,
+  );
+  const { storage: s } = await tempStorage();
+  const { id } = await runBackup({ databaseUrl: src.url, storage: s, trigger: 'cli', schemas: ['public'] });
+  const rows = () => withClient(src.url, async (c) => (await c.query(`SELECT (SELECT string_agg(r::text, ',' ORDER BY id) FROM public.routes r) AS routes, (SELECT string_agg(l::text, ',' ORDER BY id) FROM public.legs l) AS legs`)).rows[0]);
+  const before = await rows();
+  // A route the backup lacks, used by a leg: only --cascade (reloading the legs too) can reload routes.
+  await exec(src.url, `INSERT INTO public.routes VALUES (3, 'new'); UPDATE public.legs SET route_id = 3, km = km + 1`);
+  let plan: string[] = [];
+  await restoreBackup({ source: id, storage: s, targetUrl: src.url, mode: 'data-only', tables: ['public.routes'], cascade: true, onPlan: (p) => (plan = p.actions) });
+  expect(await rows()).toEqual(before);
+  expect(plan).toContain('also reload public.legs_a: a partition of public.legs, which references public.routes (legs_route_id_fkey) (--cascade)');
+  expect(plan).toContain('also reload public.legs_b_rest: a partition of public.legs, which references public.routes (legs_route_id_fkey) (--cascade)');
+  await s.close();
+}, 120_000);

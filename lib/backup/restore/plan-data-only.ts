@@ -5,7 +5,7 @@ import type { ManifestTable } from '../manifest';
 import { checkLocksFit, locksToReload } from '../lock-budget';
 import { setvalStatements } from '../member-check';
 import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
-import { selectTables } from './preflight';
+import { partitionsOf, selectTables } from './preflight';
 import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
 import type { IncomingForeignKey } from './target-catalog';
 import { enabledUserTriggers, incomingForeignKeys, liftForcedRowSecurity, orphanCount, ownedSequences, tableOid, touchingForeignKeys } from './target-catalog';
@@ -107,15 +107,19 @@ async function growByCascade(ctx: PlanContext, chosen: ManifestTable[], oids: Ma
     if (!ctx.opts.cascade || incoming.length === 0) return { incoming, cascaded };
     let grew = false;
     for (const fk of incoming) {
-      const k = tkey(fk.schema, fk.table);
-      if (loadSet.has(k)) continue;
-      const mt = m.tables.find((t) => t.schema === fk.schema && t.name === fk.table);
-      if (!mt || mt.dataExcluded) throw new AppError('conflict', `--cascade: ${fk.schema}.${fk.table} references ${fk.refSchema}.${fk.refTable} (${fk.name}) but backup ${m.id} holds no rows of it`);
-      loadSet.add(k);
-      chosen.push(mt);
-      oids.set(k, (await tableOid(client, fk.schema, fk.table))!);
-      cascaded.push(`also reload ${fk.schema}.${fk.table}: it references ${fk.refSchema}.${fk.refTable} (${fk.name}) (--cascade)`);
-      grew = true;
+      // A partitioned referencing table holds its rows in its partitions: those are reloaded.
+      const own = m.tables.filter((t) => t.schema === fk.schema && t.name === fk.table);
+      const leaves = own.length ? own : partitionsOf(m, `${fk.schema}.${fk.table}`).map((q) => m.tables.find((t) => `${t.schema}.${t.name}` === q)!);
+      if (!leaves.length || leaves.some((t) => t.dataExcluded)) throw new AppError('conflict', `--cascade: ${fk.schema}.${fk.table} references ${fk.refSchema}.${fk.refTable} (${fk.name}) but backup ${m.id} holds no rows of it`);
+      for (const mt of leaves) {
+        const k = tkey(mt.schema, mt.name);
+        if (loadSet.has(k)) continue;
+        loadSet.add(k);
+        chosen.push(mt);
+        oids.set(k, (await tableOid(client, mt.schema, mt.name))!);
+        cascaded.push(`also reload ${mt.schema}.${mt.name}: ${mt.name === fk.table ? 'it references' : `a partition of ${fk.schema}.${fk.table}, which references`} ${fk.refSchema}.${fk.refTable} (${fk.name}) (--cascade)`);
+        grew = true;
+      }
     }
     if (!grew) return { incoming, cascaded };
   }

@@ -89,7 +89,7 @@ export function selectTables(m: Manifest, names: string[]): ManifestTable[] {
  * The partitions holding the rows of partitioned table `n` (`t` or `s.t`) as `schema.name`, through
  * every level, from the archive's TABLE and TABLE ATTACH entries; [] when `n` is no such table.
  */
-function partitionsOf(m: Manifest, n: string): string[] {
+export function partitionsOf(m: Manifest, n: string): string[] {
   const entries = m.entries ?? [];
   const root = entries.find((e) => e.kind === 'TABLE' && e.schema !== null && (`${e.schema}.${e.name}` === n || e.name === n));
   if (!root) return [];
