@@ -101,8 +101,13 @@ export function buildRelations(g: DumpGraph, links: SequenceLinks): RelationNode
 }
 
 function viewSql(r: RelRow, q: string, cols: ColumnRow[], defaults: SeparateDefault[]): { kind: string; sql: string } {
-  const opts = (r.reloptions ?? []).filter((o) => !o.startsWith('check_option='));
-  const check = (r.reloptions ?? []).find((o) => o.startsWith('check_option='));
+  // `WITH [LOCAL|CASCADED] CHECK OPTION` appends check_option to the view's options. When the
+  // source has it elsewhere (`WITH (check_option = local, security_barrier = true)`), it stays in
+  // the option list, in place: the restored reloptions are then the source's, in the same order.
+  const all = r.reloptions ?? [];
+  const checkLast = all.length > 0 && all[all.length - 1].startsWith('check_option=');
+  const opts = checkLast ? all.slice(0, -1) : all;
+  const check = checkLast ? all[all.length - 1] : undefined;
   const withOpts = opts.length || r.toastoptions?.length ? ` WITH (${storageOptions(opts, r.toastoptions)})` : '';
   const body = r.viewdef!.trim().replace(/;$/, '');
   let kind: string;
