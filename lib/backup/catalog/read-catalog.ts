@@ -9,7 +9,11 @@ import { kindOids, readKinds, type KindRows } from './kinds';
  */
 
 export interface SchemaRow { oid: number; nspname: string }
-export interface ExtensionRow { oid: number; extname: string; nspname: string; inSchemas: boolean }
+export interface ExtensionRow {
+  oid: number; extname: string; nspname: string; inSchemas: boolean;
+  /** Its schema's owner, ACL (null: the default), acldefault() and comment: what a restore that has to create the schema gives it. */
+  nspowner: string; nspacl: string[] | null; nspbase: string[]; nspcomment: string | null;
+}
 export interface TypeRow {
   oid: number; typname: string; nspname: string; typtype: string; typrelid: number; typarray: number;
   basetype: string | null; typnotnull: boolean; defaultExpr: string | null; collation: string | null;
@@ -175,7 +179,10 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
   // All extensions (plpgsql is in every database): the dumper keeps those in the dumped schemas
   // and those that dumped objects use, wherever they live (Supabase puts them in "extensions").
   const extensions = await q<ExtensionRow>(
-    `SELECT e.oid::int AS oid, e.extname, n.nspname, ${NS} AS "inSchemas" FROM pg_catalog.pg_extension e
+    `SELECT e.oid::int AS oid, e.extname, n.nspname, ${NS} AS "inSchemas",
+            pg_catalog.pg_get_userbyid(n.nspowner)::text AS nspowner, n.nspacl::text[] AS nspacl,
+            pg_catalog.acldefault('n', n.nspowner)::text[] AS nspbase, pg_catalog.obj_description(n.oid, 'pg_namespace') AS nspcomment
+       FROM pg_catalog.pg_extension e
        JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
       WHERE e.extname <> 'plpgsql' ORDER BY e.extname`,
   );

@@ -7,6 +7,7 @@ import { ByteReader, readMember, skipBytes } from '../archive-reader';
 import type { Manifest, ManifestEntry, ManifestTable } from '../manifest';
 import { describeEntry, memberRawBytes, physicalMembers } from '../manifest';
 import { qualifiedName, quoteIdent } from '../catalog/quote-ident';
+import { RESTORE_WARNING_CODE } from '../catalog/kinds/kind-types';
 import { copyMember, readSqlMember } from './load-member';
 import { tkey } from './plan-base';
 import { enabledUserTriggers, liftForcedRowSecurity } from './target-catalog';
@@ -152,6 +153,19 @@ export interface LoadContext {
    * SHA-256 has matched.
    */
   beforeSequences?: () => Promise<void>;
+}
+
+/**
+ * The WARNINGs the archive's own DO blocks raise on `client` from now on (SQLSTATE
+ * RESTORE_WARNING_CODE: an extension's schema created without its owner or privileges), each once,
+ * in order: said in the restore's result as psql prints them. Call the returned function for the list.
+ */
+export function serverWarnings(client: pg.ClientBase): () => string[] {
+  const seen = new Set<string>();
+  client.on('notice', (n: { severity?: string; code?: string; message?: string }) => {
+    if (n.severity === 'WARNING' && n.code === RESTORE_WARNING_CODE && n.message) seen.add(n.message);
+  });
+  return () => [...seen];
 }
 
 /**

@@ -1,6 +1,6 @@
 import { AppError } from '../../errors';
 import { checkLockBudget, locksToDrop } from '../lock-budget';
-import { binaryCopyWanted, sequentialReader, loadMembers, unpopulatedMatviews, verifyTables } from './load-loop';
+import { binaryCopyWanted, sequentialReader, loadMembers, serverWarnings, unpopulatedMatviews, verifyTables } from './load-loop';
 import type { LoadContext } from './load-loop';
 import { inOneTransaction, restoreFailure } from './one-transaction';
 import { planDataOnly } from './plan-data-only';
@@ -56,6 +56,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     if (opts.signal?.aborted) throw new AppError('aborted', 'restore interrupted before it started: nothing was changed');
     const counters: LoadCounters = { bytesRead: 0, rowsLoaded: 0, tablesDone: 0 };
     const warnings: string[] = [];
+    const fromServer = serverWarnings(conn.client);
     const progress = (phase: RestoreProgress['phase'], current: string, tablesDone = counters.tablesDone) =>
       opts.onProgress?.({ phase, bytesRead: counters.bytesRead, totalBytes: m.archive.sizeBytes, rowsLoaded: counters.rowsLoaded, totalRows: lp.plan.rows, tablesDone, totalTables: lp.tables.length, current });
     const tables = await inOneTransaction(conn.client, opts.targetUrl, tx, opts.signal, async (client) => {
@@ -68,7 +69,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         await reader.close();
       }
       await lp.finish(client);
-      warnings.push(...(await unpopulatedMatviews(client, m.entries, lp.actions)));
+      warnings.push(...(await unpopulatedMatviews(client, m.entries, lp.actions)), ...fromServer());
       await archive.done;
       return verifyTables(client, m, lp.tables, ctx.loaded, { checkContent: Boolean(opts.checkContent), locate: lp.locate, signal: opts.signal, onTable: (t, i) => progress('verifying', `${t.schema}.${t.name}`, i) });
     });

@@ -4,7 +4,7 @@ import { ArchiveSpool } from '../archive-spool';
 import { batchLockLimit, readLockBudget } from '../lock-budget';
 import { restoreSessionSettingsSql } from '../session-settings';
 import type { LoadContext } from './load-loop';
-import { checkReport, loadMembers, rangedReader, unpopulatedMatviews } from './load-loop';
+import { checkReport, loadMembers, rangedReader, serverWarnings, unpopulatedMatviews } from './load-loop';
 import { loadPostData, loadTablesInParallel } from './parallel-load';
 import { planFresh } from './plan-fresh';
 import { connectTarget, preflight, redactTarget, startArchiveCheck } from './preflight';
@@ -60,6 +60,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     lp.plan.actions.push(`load on ${opts.jobs} connections in parallel — NOT atomic: a failure leaves a partial database`);
     opts.onPlan?.(lp.plan);
     if (opts.confirm && !(await opts.confirm(lp.plan))) throw new AppError('aborted', 'restore cancelled: nothing was changed');
+    const fromServer = serverWarnings(main);
     const workers = [main];
     for (let i = 1; i < opts.jobs; i++) workers.push(await connectWorker(opts.targetUrl, clients));
     await archive.done;
@@ -75,7 +76,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     const { report, earlyDone } = await loadTablesInParallel(workers, reader, m, lp.actions, ctx, { checkContent: Boolean(opts.checkContent), onVerify: (what) => progress(what, 'verifying'), batchLocks, tables: lp.tables });
     await runSqlBatched(main, reader, m.entries.filter((e) => e.section === 'sequence-set'), lp.actions, ctx, batchLocks);
     await loadPostData(workers, main, reader, m.entries.filter((e) => e.section === 'post-data' && !earlyDone.has(e.index)), lp.actions, ctx, batchLocks);
-    const warnings = await unpopulatedMatviews(main, m.entries, lp.actions);
+    const warnings = [...(await unpopulatedMatviews(main, m.entries, lp.actions)), ...fromServer()];
     report.sort((a, b) => (a.schema + a.name).localeCompare(b.schema + b.name));
     checkReport(m, report);
     return { id: m.id, mode: 'fresh', target, committed: true, plan: lp.plan, tables: report, rows: report.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) }, warnings };

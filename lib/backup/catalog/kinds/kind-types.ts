@@ -93,3 +93,10 @@ export function optionsClause(options: string[] | null, quote: (s: string) => st
   });
   return `OPTIONS (\n    ${parts.join(',\n    ')}\n)`;
 }
+
+/**
+ * The SQLSTATE of the WARNINGs the archive's own DO blocks raise (a warning class code, 01xxx, of
+ * ours): a restore reports those in its result, and no other server WARNING (CREATE PUBLICATION's
+ * note on wal_level, for one, says nothing about the restore).
+ */
+export const RESTORE_WARNING_CODE = '01T01';

@@ -1,5 +1,8 @@
 import type { DumpGraph } from '../dump-graph';
+import { aclStatementRoles, buildAclCommands } from '../acl';
 import { dollarQuote, quoteIdent, quoteLiteral } from '../quote-ident';
+import type { ExtensionRow } from '../read-catalog';
+import { RESTORE_WARNING_CODE } from './kind-types';
 import { catalogKey, PG_EXTENSION, PG_NAMESPACE } from './kind-types';
 
 /**
@@ -34,7 +37,7 @@ export function buildExtensions(g: DumpGraph): void {
   for (const e of cat.extensions) {
     if (!needed.has(e.oid)) continue;
     // Its schema may be outside the dump (e.g. Supabase's "extensions"): create it if missing.
-    const mkSchema = schemaSet.has(e.nspname) || e.nspname === 'public' ? '' : `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(e.nspname)};\n`;
+    const mkSchema = schemaSet.has(e.nspname) || e.nspname === 'public' ? '' : outsideSchemaSql(g, e);
     const node = g.add(
       { section: 'pre-data', kind: 'EXTENSION', schema: null, name: e.extname, sql: `${mkSchema}CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e.extname)} WITH SCHEMA ${quoteIdent(e.nspname)};\n` },
       catalogKey(PG_EXTENSION, e.oid),
@@ -61,6 +64,55 @@ END
     const n = extByOid.get(extOid);
     if (n) g.owner.set(k, n);
   }
+}
+
+/**
+ * An extension's schema outside the dump: created when the target lacks it, and then as the
+ * source has it — its comment, owner and privileges, in that order (a bare CREATE SCHEMA lost
+ * `GRANT USAGE ON SCHEMA ext TO PUBLIC`: every other role then failed on the extension's types
+ * and functions, with a green drill, which compares the dumped schemas only). A schema the
+ * target already has (Supabase's "extensions") is left exactly as it is, so its roles are not
+ * among those the restore requires up front: where the restoring role cannot give the schema to
+ * its owner (no such role, not a member) or make its grants, the schema keeps what CREATE SCHEMA
+ * gave it and a WARNING says so (psql prints it; the restore reports it).
+ */
+function outsideSchemaSql(g: DumpGraph, e: ExtensionRow): string {
+  const name = quoteIdent(e.nspname);
+  const target = { type: 'SCHEMA' as const, name, owner: e.nspowner };
+  const acl = buildAclCommands(target, e.nspacl, e.nspbase, { serverVersionNum: g.cat.serverVersionNum });
+  const grantees = aclStatementRoles(target, e.nspacl, e.nspbase);
+  const grantors = [...acl.matchAll(/^SET ROLE (.+);$/gm)].map((m) => grantees.find((r) => quoteIdent(r) === m[1])!).filter(Boolean);
+  const exists = (r: string) => `EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${quoteLiteral(r)})`;
+  // CASE, not AND: SQL does not promise to test the role's existence first (pg_has_role raises on a missing role).
+  // Parenthesized: PL/pgSQL ends an IF condition at the first THEN outside parentheses.
+  const member = (r: string) => `(CASE WHEN ${exists(r)} THEN pg_catalog.pg_has_role(${quoteLiteral(r)}, 'MEMBER') ELSE false END)`;
+  const warn = (what: string) => `RAISE WARNING USING ERRCODE = '${RESTORE_WARNING_CODE}', MESSAGE = ${quoteLiteral(`schema ${e.nspname} (of extension ${e.extname}) created without its ${what}: a role it names does not exist here, or the restoring role is not a member of it`)};`;
+  const owned = `(SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = ${quoteLiteral(e.nspname)}) = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = ${quoteLiteral(e.nspowner)})`;
+  const owner = `
+    IF current_user <> ${quoteLiteral(e.nspowner)} THEN
+      IF ${member(e.nspowner)} THEN
+        EXECUTE ${quoteLiteral(`ALTER SCHEMA ${name} OWNER TO ${quoteIdent(e.nspowner)}`)};
+      ELSE
+        ${warn(`owner ${e.nspowner}`)}
+      END IF;
+    END IF;`;
+  const grants = acl
+    ? `
+    IF ${[owned, ...grantees.map(exists), ...[...new Set(grantors)].map(member)].join(' AND ')} THEN
+      EXECUTE ${quoteLiteral(acl)};
+    ELSE
+      ${warn('privileges')}
+    END IF;`
+    : '';
+  const comment = e.nspcomment !== null ? `\n    COMMENT ON SCHEMA ${name} IS ${quoteLiteral(e.nspcomment)};` : '';
+  const body = `
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ${quoteLiteral(e.nspname)}) THEN
+    CREATE SCHEMA ${name};${comment}${owner}${grants}
+  END IF;
+END
+`;
+  return `DO ${dollarQuote(body)};\n`;
 }
 
 export function buildSchemas(g: DumpGraph): void {
