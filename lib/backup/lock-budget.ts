@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { AppError } from '../errors';
-import type { Manifest } from './manifest';
+import type { Manifest, ManifestEntry } from './manifest';
 
 /**
  * The lock arithmetic of an atomic restore. One transaction that creates N relations holds N
@@ -164,6 +164,19 @@ export async function checkLockBudget(client: pg.ClientBase, m: Manifest, alsoDr
     what: `relations, types, constraints, routines and other objects${alsoDropping ? ', and what it drops first' : ''}`,
     orElse: `, or restore${mode === 'replace' ? ' into a new, empty database' : ''} with --jobs 2 (not atomic: a failure leaves a partial database to drop)`,
   });
+}
+
+/** Lock-table entries --into-schema takes per member it runs (see locksIntoSchema). */
+const INTO_SCHEMA_LOCKS: Record<string, number> = { TABLE: 6, CONSTRAINT: 2, INDEX: 2, 'CHECK CONSTRAINT': 1 };
+
+/**
+ * Lock-table entries an --into-schema restore holds until COMMIT (OVERHEAD_LOCKS included): the
+ * new schema; per table it creates, the table, its TOAST table and
+ * index, an identity sequence, the live parent its INHERITS names (cut after the load) and one spare;
+ * per key or index, the index and the table's lock upgrade; per CHECK, one.
+ */
+export function locksIntoSchema(entries: ManifestEntry[], runs: (e: ManifestEntry) => boolean): number {
+  return OVERHEAD_LOCKS + 1 + entries.reduce((s, e) => s + (e.section !== 'header' && e.section !== 'table-data' && runs(e) ? (INTO_SCHEMA_LOCKS[e.kind] ?? 1) : 0), 0);
 }
 
 /**

@@ -7,7 +7,7 @@ import { runBackup } from '../../lib/backup/run-backup';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
 import { manifestKey } from '../../lib/backup/manifest';
 import type { Manifest } from '../../lib/backup/manifest';
-import { locksNeeded, locksToDrop } from '../../lib/backup/lock-budget';
+import { locksIntoSchema, locksNeeded, locksToDrop } from '../../lib/backup/lock-budget';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 
 /**
@@ -78,6 +78,21 @@ describe('the lock estimate covers what an atomic restore holds', () => {
     const replace = await restoreLockPeak(target.url, () => restoreBackup({ source: id, storage, targetUrl: target.url, mode: 'replace', checkContent: true }));
     expect(replace.samples).toBeGreaterThan(3);
     expect(replace.peak).toBeLessThanOrEqual(locksNeeded(m) + dropping);
+  }, 300_000);
+
+  it('--into-schema of every table: the locks held never exceed the estimate its budget check used', async () => {
+    const target = await createTestDatabase({ prefix: 'lbs' });
+    dbs.push(target);
+    const tables = m.tables.filter((t) => !t.dataExcluded).map((t) => `${t.schema}.${t.name}`);
+    expect(tables.length).toBeGreaterThanOrEqual(2 * K);
+    // What the planner runs: each chosen table's own definition, keys, CHECKs and indexes.
+    const chosen = new Set(tables);
+    const estimate = locksIntoSchema(m.entries, (e) => ['TABLE', 'CONSTRAINT', 'CHECK CONSTRAINT', 'INDEX'].includes(e.kind) && chosen.has(`${e.schema}.${e.kind === 'TABLE' ? e.name : e.table}`));
+    const into = await restoreLockPeak(target.url, () => restoreBackup({ source: id, storage, targetUrl: target.url, intoSchema: 'copy', tables, checkContent: true }));
+    expect(into.samples).toBeGreaterThan(3);
+    expect(into.result.tables.length).toBe(tables.length);
+    expect(into.peak).toBeGreaterThan(2 * K);
+    expect(into.peak).toBeLessThanOrEqual(estimate);
   }, 300_000);
 
   it('a replace whose DROP alone overflows the lock table refuses before touching anything, never "out of shared memory"', async () => {

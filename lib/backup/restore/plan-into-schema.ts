@@ -1,4 +1,5 @@
 import { AppError } from '../../errors';
+import { checkLocksFit, locksIntoSchema } from '../lock-budget';
 import { quoteIdent, quoteIdentAlways } from '../catalog/quote-ident';
 import type { ManifestEntry } from '../manifest';
 import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
@@ -50,6 +51,11 @@ export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
     if (!owner || !loadSet.has(owner) || !OWN_KINDS.has(e.kind)) return { kind: 'skip' };
     const t = byKey.get(owner)!;
     return { kind: 'exec', rewrite: (sql) => rewriteInto(sql, t, into) };
+  });
+  // All of it is ONE transaction: refuse now, not after creating the 3,000th table.
+  await checkLocksFit(client, locksIntoSchema(m.entries, (e) => actions[e.index].kind === 'exec'), {
+    what: 'the new schema, the tables it creates with their keys, indexes and TOAST relations',
+    orElse: chosen.length > 1 ? ', or copy fewer tables per restore' : '',
   });
   return loadPlan(ctx, chosen, actions, lines, {
     async prepare(c) {
