@@ -227,3 +227,30 @@ it('each comment is in its own object\'s fingerprint, on every kind (read from p
   expect(seen['c: domain constraint']).toEqual(['constraint domain cm.pos pos_check differs (definition, owner or privileges)']);
   expect(seen['c: index']).toEqual(['index cm.t_fts differs (definition, owner or privileges)']);
 }, 120_000);
+
+it("a domain's NOT NULL constraint (pg_constraint on 17, only typnotnull on 15) is compared within one major version, left out across versions, and read from fingerprints recorded under its old key", async () => {
+  const db = await createTestDatabase({ prefix: 'fpnn' });
+  dbs.push(db);
+  await withClient(db.url, (c) => c.query(`CREATE SCHEMA nn; CREATE DOMAIN nn.phone AS text CONSTRAINT phone_required NOT NULL CHECK (VALUE <> '')`));
+  const fp = await withClient(db.url, (c) => schemaFingerprint(c, ['nn']));
+  const major = await withClient(db.url, async (c) => Number((await c.query(`SELECT current_setting('server_version_num')::int / 10000 AS m`)).rows[0].m));
+  const keys = Object.keys(fp).filter((k) => k.includes('nn.phone'));
+  expect(keys).toEqual(major >= 17 ? ['constraint domain nn.phone phone_check', 'domain not-null nn.phone phone_required', 'type nn.phone'] : ['constraint domain nn.phone phone_check', 'type nn.phone']);
+  const same = { ...fp };
+  const noNotNull = Object.fromEntries(Object.entries(fp).filter(([k]) => !k.startsWith('domain not-null ')));
+  const withNotNull = { ...noNotNull, 'domain not-null nn.phone phone_required': 'feedfacefeedface' };
+  // Within a version: a lost or renamed NOT NULL constraint is found.
+  expect(fingerprintDifferences(withNotNull, noNotNull).problems).toEqual(['domain not-null nn.phone phone_required is missing']);
+  expect(fingerprintDifferences(noNotNull, withNotNull).problems).toEqual(['domain not-null nn.phone phone_required was not in the backup']);
+  // Across versions (15 <-> 17): one side has it, the other only typnotnull.
+  expect(fingerprintDifferences(withNotNull, noNotNull, { deparsed: false }).problems).toEqual([]);
+  expect(fingerprintDifferences(noNotNull, withNotNull, { deparsed: false }).problems).toEqual([]);
+  // A fingerprint recorded before (key 'constraint domain ...') matches the same hash under the new key.
+  const legacy = { ...noNotNull, 'constraint domain nn.phone phone_required': 'feedfacefeedface' };
+  expect(fingerprintDifferences(legacy, withNotNull).problems).toEqual([]);
+  expect(fingerprintDifferences(legacy, { ...noNotNull, 'domain not-null nn.phone phone_required': 'deadbeefdeadbeef' }).problems).toEqual([
+    'constraint domain nn.phone phone_required is missing',
+    'domain not-null nn.phone phone_required was not in the backup',
+  ]);
+  expect(fingerprintDifferences(same, fp).problems).toEqual([]);
+});

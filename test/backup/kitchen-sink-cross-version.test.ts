@@ -137,6 +137,10 @@ describe.runIf(is15)('kitchen sink across PostgreSQL 15 and 17', () => {
     ['nasty-kinds.sql', ['k ind"s']],
     ['nasty-cycles.sql', ['cy']],
     ['comments-everywhere.sql', ['cm']],
+    ['nasty-held-out-4.sql', ['s4', 's5']],
+    ['nasty-held-out-5.sql', ['s6', 's7']],
+    ['nasty-held-out-6.sql', ['s8', 's9']],
+    ['nasty-held-out-7.sql', ['r1', 'r2']],
   ])('%s: backups of 15 drilled on 17 and of 17 drilled on 15 pass', async (fixture, schemas) => {
     for (const [from, to] of [[pg15, pg17!.url], [pg17!.url, pg15]]) {
       const src = await createDb(from);
