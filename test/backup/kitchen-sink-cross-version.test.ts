@@ -133,6 +133,10 @@ describe.runIf(is15)('kitchen sink across PostgreSQL 15 and 17', () => {
     expect(drill.notes).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^\\d+ objects' deparsed definitions .* not compared across versions \\(backup of PostgreSQL ${fromMajor}, drill on ${toMajor}\\)`))]));
   }, 600_000);
 
+  // (nasty-held-out.sql and -more.sql are not here: an operator whose NEGATOR names an operator
+  // created after it is linked one way on 17 but both ways on 15, which links back when the shell
+  // is filled in and has no ALTER OPERATOR ... SET (NEGATOR) to undo it: their 17 -> 15 drill
+  // rightly reports `operator ... differs`.)
   it.each([
     ['nasty-kinds.sql', ['k ind"s']],
     ['nasty-cycles.sql', ['cy']],
@@ -141,6 +145,11 @@ describe.runIf(is15)('kitchen sink across PostgreSQL 15 and 17', () => {
     ['nasty-held-out-5.sql', ['s6', 's7']],
     ['nasty-held-out-6.sql', ['s8', 's9']],
     ['nasty-held-out-7.sql', ['r1', 'r2']],
+    ['h1-supabase-shapes.sql', ['auth', 'app', 'priv']],
+    ['nasty-acl-edges.sql', ['a cl']],
+    ['nasty-event-trigger.sql', ['ev']],
+    ['nasty-held-out-3.sql', ['s1', 's2', 's3']],
+    ['nasty-inherit-order.sql', ['in herit']],
   ])('%s: backups of 15 drilled on 17 and of 17 drilled on 15 pass', async (fixture, schemas) => {
     for (const [from, to] of [[pg15, pg17!.url], [pg17!.url, pg15]]) {
       const src = await createDb(from);
