@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { formatBytes } from '../../lib/backup/format-bytes';
-import { isArchivePath } from '../../lib/backup/restore/preflight';
+import { isArchivePath, splitTableList } from '../../lib/backup/restore/preflight';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
 import type { RestorePlan, RestoreProgress, RestoreResult } from '../../lib/backup/restore/restore-types';
 import { PARTLY_RESTORED, restoreParallel } from '../../lib/backup/restore/restore-parallel';
@@ -26,7 +26,8 @@ const USAGE = `Usage: tickethub-backup restore <id | path/to/<id>.sql.gz> [optio
                        a restore that fails or is declined drops it again
   --mode MODE          fresh (default: empty database) | replace (backed-up schemas replaced) |
                        data-only (with --tables: empty and reload those tables only)
-  --tables a,b         tables for data-only / --into-schema (name or schema.name)
+  --tables a,b         tables for data-only / --into-schema (name, schema.name, or
+                       SQL-quoted: "my schema"."a,b")
   --into-schema NAME   create NAME and restore --tables there, next to the live data
   --cascade            data-only: also reload tables whose rows reference the chosen ones;
                        replace: also drop objects outside the backup that depend on it
@@ -144,7 +145,7 @@ export async function run(argv: string[]): Promise<number> {
   if (jobs > 1 && ((mode && mode !== 'fresh') || values['into-schema'] !== undefined)) throw new AppError('usage', '--jobs works only with fresh restores into an empty database');
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   if (!values.yes && !interactive) throw new AppError('usage', 'refusing without --yes: stdin is not a terminal, so the restore plan cannot be confirmed');
-  const tables = (values.tables as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
+  const tables = values.tables === undefined ? undefined : splitTableList(values.tables as string);
   await applyIdentityOption(values.identity as string | undefined);
   const create = Boolean(values.create);
   const checkContent = Boolean(values['check-content']);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { AppError } from '../../errors';
-import { qualifiedName as qrel, quoteIdent } from '../catalog/quote-ident';
+import { qualifiedName as qrel, quoteIdent, quoteLiteral } from '../catalog/quote-ident';
 import type { ManifestTable } from '../manifest';
 import { checkLocksFit, locksToReload } from '../lock-budget';
 import { setvalStatements } from '../member-check';
@@ -8,7 +8,7 @@ import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { partitionsOf, selectTables } from './preflight';
 import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
 import type { IncomingForeignKey } from './target-catalog';
-import { enabledUserTriggers, incomingForeignKeys, liftForcedRowSecurity, orphanCount, ownedSequences, tableOid, touchingForeignKeys } from './target-catalog';
+import { enabledUserTriggers, incomingForeignKeys, liftForcedRowSecurity, notValidConstraints, orphanCount, ownedSequences, tableOid, touchingForeignKeys } from './target-catalog';
 
 /**
  * Data-only: the chosen tables (which must exist in the target) are emptied and reloaded, their
@@ -37,6 +37,7 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
   });
   const lines = [`empty ${chosen.map((t) => `${t.schema}.${t.name}`).join(', ')} (TRUNCATE) and reload their rows; reset their sequences`, ...cascaded];
   for (const fk of incoming) lines.push(`check ${fk.schema}.${fk.table} (${fk.name}) still finds every row it references; refuse otherwise`);
+  for (const k of await notValidConstraints(client, [...oids.values()])) lines.push(`set aside NOT VALID ${k.what} while the rows load (they were never checked against it), then add it back NOT VALID`);
   // Large objects are data too, but not a table's rows: said, so their absence is never silent.
   const los = m.largeObjects?.length ?? 0;
   if (los) lines.push(`leave the ${los} large object${los === 1 ? '' : 's'} alone (data-only reloads table rows; a fresh or replace restore brings them back)`);
@@ -56,6 +57,7 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
   const fkToReadd: IncomingForeignKey[] = [];
   const triggersToEnable: { rel: string; name: string; enable: string }[] = [];
   const forcedAgain: string[] = [];
+  const notValidToReadd: string[] = [];
   return loadPlan(ctx, chosen, actions, lines, {
     async prepare(c) {
       const allOids = chosen.map((t) => oids.get(tkey(t.schema, t.name))!);
@@ -72,6 +74,10 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
       for (const fk of touching) {
         await c.query(`ALTER TABLE ${qrel(fk.schema, fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
         fkToReadd.push(fk);
+      }
+      for (const k of await notValidConstraints(c, allOids)) {
+        await c.query(k.drop);
+        notValidToReadd.push(k.add);
       }
       for (const trg of await enabledUserTriggers(c, allOids)) {
         await c.query(`ALTER TABLE ${trg.rel} DISABLE TRIGGER ${quoteIdent(trg.name)}`);
@@ -90,7 +96,12 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
         if (n > 0) orphans.push(`${n} row(s) of ${fk.schema}.${fk.table} (constraint ${fk.name}) reference rows of ${fk.refSchema}.${fk.refTable} that the backup does not have`);
       }
       if (orphans.length) throw new AppError('conflict', `${orphans.join('; ')}; pass --cascade to reload the referencing tables too`);
-      for (const fk of fkToReadd) await c.query(`ALTER TABLE ${qrel(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`);
+      for (const fk of fkToReadd) {
+        await c.query(`ALTER TABLE ${qrel(fk.schema, fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`);
+        // Its comment went with the DROP (lost before: the reload left every such key uncommented).
+        if (fk.comment !== null) await c.query(`COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${qrel(fk.schema, fk.table)} IS ${quoteLiteral(fk.comment)}`);
+      }
+      for (const add of notValidToReadd) await c.query(add);
       for (const trg of triggersToEnable) await c.query(`ALTER TABLE ${trg.rel} ${trg.enable} TRIGGER ${quoteIdent(trg.name)}`);
       for (const rel of forcedAgain) await c.query(`ALTER TABLE ${rel} FORCE ROW LEVEL SECURITY`);
     },

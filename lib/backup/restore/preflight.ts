@@ -70,9 +70,11 @@ export function selectTables(m: Manifest, names: string[]): ManifestTable[] {
   for (const raw of names) {
     const n = raw.trim();
     if (!n) continue;
-    // `s.t` at whichever dot makes a table (a schema or table name may hold dots), else a bare name.
-    const qualified = m.tables.filter((t) => `${t.schema}.${t.name}` === n);
-    const matches = qualified.length ? qualified : m.tables.filter((t) => t.name === n);
+    // `"s"."t"` (SQL quoting: for names with dots, commas, quotes or edge spaces, e.g. "public "),
+    // else `s.t` at whichever dot makes a table (a schema or table name may hold dots), else a bare name.
+    const quoted = parseQuotedName(n);
+    const qualified = quoted ? m.tables.filter((t) => t.name === quoted.name && (quoted.schema === null || t.schema === quoted.schema)) : m.tables.filter((t) => `${t.schema}.${t.name}` === n);
+    const matches = quoted || qualified.length ? qualified : m.tables.filter((t) => t.name === n);
     if (matches.length === 0) {
       const leaves = partitionsOf(m, n);
       if (leaves.length) throw new AppError('usage', `table ${n} is partitioned: its rows are in its partitions; name those (--tables ${leaves.join(',')})`);
@@ -83,6 +85,61 @@ export function selectTables(m: Manifest, names: string[]): ManifestTable[] {
   }
   if (out.length === 0) throw new AppError('usage', '--tables names no table');
   return out;
+}
+
+/**
+ * `--tables a,"b,c".d` → ['a', '"b,c".d']: commas inside double quotes belong to the name. A quote
+ * left open is refused (its name would otherwise be cut somewhere the user did not mean).
+ */
+export function splitTableList(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (const ch of s) {
+    if (ch === '"') quoted = !quoted;
+    if (ch === ',' && !quoted) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (quoted) throw new AppError('usage', `--tables ${s}: a double quote is not closed`);
+  out.push(cur);
+  return out.map((x) => x.trim()).filter(Boolean);
+}
+
+/**
+ * `"s"."t"`, `"s".t`, `s."t"` or `"t"` (a double quote inside a quoted name doubled, as in SQL; an
+ * unquoted part taken as written): its parts; null when `n` holds no double quote or is not that shape.
+ */
+export function parseQuotedName(n: string): { schema: string | null; name: string } | null {
+  if (!n.includes('"')) return null;
+  const parts: string[] = [];
+  let i = 0;
+  for (;;) {
+    let part = '';
+    if (n[i] === '"') {
+      for (i++; ; i++) {
+        if (i >= n.length) return null;
+        if (n[i] === '"') {
+          if (n[i + 1] !== '"') break;
+          i++;
+        }
+        part += n[i];
+      }
+      i++;
+    } else {
+      const end = n.indexOf('.', i);
+      part = n.slice(i, end === -1 ? n.length : end);
+      if (part.includes('"') || part === '') return null;
+      i += part.length;
+    }
+    parts.push(part);
+    if (i === n.length) break;
+    if (n[i] !== '.') return null;
+    i++;
+  }
+  if (parts.length > 2) return null;
+  return parts.length === 2 ? { schema: parts[0], name: parts[1] } : { schema: null, name: parts[0] };
 }
 
 /**

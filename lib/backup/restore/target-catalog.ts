@@ -159,6 +159,8 @@ export interface IncomingForeignKey {
   refColumns: string[];
   /** True when the referencing table is outside the given set (its rows may lose their parent). */
   incoming: boolean;
+  /** Its comment (put back when a data-only reload re-adds it), or null. */
+  comment: string | null;
 }
 
 /** Foreign keys from tables outside `oids` into tables of `oids`. */
@@ -187,7 +189,7 @@ export async function touchingForeignKeys(client: pg.ClientBase, oids: number[])
             pg_catalog.pg_get_constraintdef(con.oid) AS definition,
             ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o)::text[] AS columns,
             ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o)::text[] AS "refColumns",
-            NOT roots.own AS incoming
+            NOT roots.own AS incoming, pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
        FROM roots JOIN pg_catalog.pg_constraint con ON con.oid = roots.oid
        JOIN pg_catalog.pg_class cc ON cc.oid = con.conrelid JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
        JOIN pg_catalog.pg_class pc ON pc.oid = con.confrelid JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
@@ -226,6 +228,42 @@ export async function ownedSequences(client: pg.ClientBase, oids: number[]): Pro
     [oids],
   );
   return r.rows.map((x) => Number(x.oid));
+}
+
+/**
+ * NOT VALID constraints that a data-only reload's COPY would check against rows they were never
+ * validated against: CHECK constraints of the given tables, and constraints of the domains their
+ * columns use (through arrays and domains over domains). A backup of rows that break them (what
+ * NOT VALID is for: a rule added for new rows only) failed to reload — "violates check constraint",
+ * rolled back. They are dropped for the reload and added back as they were, NOT VALID, with their
+ * comments. A CHECK inherited from a parent stays (it cannot be dropped on its own; such a reload
+ * still fails, naming the constraint). `drop`/`add` are the statements, in that order.
+ */
+export async function notValidConstraints(client: pg.ClientBase, oids: number[]): Promise<{ what: string; drop: string; add: string }[]> {
+  // Inside the restore transaction (search_path '': names and CHECK expressions come out qualified).
+  const r = await client.query<{ what: string; drop: string; add: string }>(
+    `WITH RECURSIVE cols AS (
+       SELECT DISTINCT a.atttypid AS t FROM pg_catalog.pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped),
+     types AS (
+       SELECT t FROM cols
+       UNION SELECT CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.typelem END FROM types JOIN pg_catalog.pg_type ty ON ty.oid = types.t
+        WHERE ty.typtype = 'd' OR (ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc))
+     SELECT CASE WHEN k.conrelid <> 0 THEN 'CHECK ' || pg_catalog.quote_ident(k.conname) || ' of ' || k.conrelid::pg_catalog.regclass::text
+                 ELSE 'constraint ' || pg_catalog.quote_ident(k.conname) || ' of domain ' || k.contypid::pg_catalog.regtype::text END AS what,
+            CASE WHEN k.conrelid <> 0 THEN 'ALTER TABLE ' || k.conrelid::pg_catalog.regclass::text ELSE 'ALTER DOMAIN ' || k.contypid::pg_catalog.regtype::text END
+              || ' DROP CONSTRAINT ' || pg_catalog.quote_ident(k.conname) AS drop,
+            CASE WHEN k.conrelid <> 0 THEN 'ALTER TABLE ' || k.conrelid::pg_catalog.regclass::text ELSE 'ALTER DOMAIN ' || k.contypid::pg_catalog.regtype::text END
+              || ' ADD CONSTRAINT ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid)
+              || coalesce('; COMMENT ON CONSTRAINT ' || pg_catalog.quote_ident(k.conname) || ' ON '
+                   || CASE WHEN k.conrelid <> 0 THEN k.conrelid::pg_catalog.regclass::text ELSE 'DOMAIN ' || k.contypid::pg_catalog.regtype::text END
+                   || ' IS ' || pg_catalog.quote_literal(pg_catalog.obj_description(k.oid, 'pg_constraint')), '') AS add
+       FROM pg_catalog.pg_constraint k
+      WHERE NOT k.convalidated AND k.contype = 'c'
+        AND ((k.conrelid = ANY($1::oid[]) AND k.coninhcount = 0) OR (k.conrelid = 0 AND k.contypid IN (SELECT t FROM types)))
+      ORDER BY 1`,
+    [oids],
+  );
+  return r.rows;
 }
 
 /** Enabled user triggers of the given tables (disabled during a data-only reload, re-enabled after). */
