@@ -9,7 +9,8 @@ import type { StorageBackend } from '../../lib/storage/storage-backend';
 // of such a table failed ("violates check constraint", rolled back): COPY checks every constraint,
 // validated or not. The reload now sets those constraints aside (a table's own CHECK, a domain's
 // CHECK used by its columns, through arrays) and adds them back NOT VALID, named and commented as
-// before. And a foreign key the reload drops and re-adds keeps its comment (it lost it).
+// before; --into-schema copies do the same for the live domains their columns use. And a foreign
+// key the reload drops and re-adds keeps its comment (it lost it).
 
 const dbs: TestDatabase[] = [];
 let storage: StorageBackend | undefined;
@@ -61,6 +62,10 @@ it('data-only reload of rows that break NOT VALID constraints of the table and o
     ]),
   );
   expect(await rows(db.url)).toEqual(before.rows);
+  expect(await constraints(db.url)).toEqual(before.constraints);
+  // --into-schema: the copy's column uses the live domain; its NOT VALID constraint is set aside too.
+  await restoreBackup({ source: id, storage, targetUrl: db.url, intoSchema: 'nv_copy', tables: ['nv.fares'] });
+  expect(await withClient(db.url, async (c) => (await c.query(`SELECT id, price, codes::text, trip FROM nv_copy.fares ORDER BY 1`)).rows)).toEqual(before.rows);
   expect(await constraints(db.url)).toEqual(before.constraints);
   // Still enforced for new rows.
   await expect(exec(db.url, `INSERT INTO nv.fares VALUES (3, -1, NULL, 1)`)).rejects.toThrow(/price_positive/);

@@ -15,8 +15,9 @@ import { commentsOf, wholeSchemaDump } from './every-path';
 /**
  * The held-out fixtures through the restore modes that work on a live database: last night's backup
  * replaces the schemas it came from after the day changed them (rows deleted, an object dropped),
- * then every table is reloaded data-only (named SQL-quoted, as names with edge spaces need). Each
- * time the database is the backup's again: catalog fingerprint, comments, whole-database
+ * then every table is reloaded data-only (named SQL-quoted, as names with edge spaces need), then
+ * each schema's tables are copied --into-schema next to them (the copies hold the same rows). Each
+ * time the backed-up schemas are the backup's again: catalog fingerprint, comments, whole-database
  * pg_dump -s and every table's rows. (nasty-held-out.sql's rows break NOT VALID constraints of a
  * table and a domain: the data-only reload failed on them.)
  */
@@ -84,6 +85,20 @@ it.each([
     const r = await restoreBackup({ source: id, storage, targetUrl: src.url, mode: 'data-only', tables: withRows.map((t) => `${quote(t.schema)}.${quote(t.name)}`) });
     expect(r.tables.map((t) => `${t.schema}.${t.name}`).sort()).toEqual(withRows.map((t) => `${t.schema}.${t.name}`).sort());
     expect(await state(), 'data-only').toEqual(want);
+
+    // --into-schema: each schema's tables copied next to the live data hold the same rows.
+    for (const [i, schema] of schemas.entries()) {
+      const mine = withRows.filter((t) => t.schema === schema);
+      if (!mine.length) continue;
+      const into = `copy_${i}`;
+      await restoreBackup({ source: id, storage, targetUrl: src.url, intoSchema: into, tables: mine.map((t) => `${quote(t.schema)}.${quote(t.name)}`) });
+      const copies = await tableHashes(src.url, [into]);
+      expect(new Map([...copies].map(([k, v]) => [k.slice(into.length + 1), v])), `into-schema ${schema}`).toEqual(
+        new Map([...want.rows].filter(([k]) => mine.some((t) => `${t.schema}.${t.name}` === k)).map(([k, v]) => [k.slice(schema.length + 1), v])),
+      );
+    }
+    const after = await state();
+    expect({ fp: after.fp, rows: after.rows }, 'after --into-schema').toEqual({ fp: want.fp, rows: want.rows });
   } finally {
     await storage.close();
   }

@@ -5,7 +5,7 @@ import type { ManifestEntry } from '../manifest';
 import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { selectTables } from './preflight';
 import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
-import { schemaExists } from './target-catalog';
+import { notValidConstraints, schemaExists, tableOid } from './target-catalog';
 
 function reEscape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -52,14 +52,29 @@ export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
     const t = byKey.get(owner)!;
     return { kind: 'exec', rewrite: (sql) => rewriteInto(sql, t, into) };
   });
+  // The copies' columns use the live tables' domains: a NOT VALID domain constraint that the
+  // backed-up rows break is set aside while they load, and added back NOT VALID (as data-only does).
+  const liveOids: number[] = [];
+  for (const t of chosen) {
+    const oid = await tableOid(client, t.schema, t.name);
+    if (oid !== null) liveOids.push(oid);
+  }
+  const domainChecks = (await notValidConstraints(client, liveOids)).filter((k) => k.domain);
+  for (const k of domainChecks) lines.push(`set aside NOT VALID ${k.what} while the rows load (they were never checked against it), then add it back NOT VALID`);
   // All of it is ONE transaction: refuse now, not after creating the 3,000th table.
   await checkLocksFit(client, locksIntoSchema(m.entries, (e) => actions[e.index].kind === 'exec'), {
     what: 'the new schema, the tables it creates with their keys, indexes and TOAST relations',
     orElse: chosen.length > 1 ? ', or copy fewer tables per restore' : '',
   });
+  const readd: string[] = [];
   return loadPlan(ctx, chosen, actions, lines, {
     async prepare(c) {
       await c.query(`CREATE SCHEMA ${quoteIdent(into)}`);
+      for (const k of await notValidConstraints(c, liveOids)) {
+        if (!k.domain) continue;
+        await c.query(k.drop);
+        readd.push(k.add);
+      }
     },
     // An inheritance child's copy keeps its definition's INHERITS (the live parent): the live
     // parent's queries would return the copy's rows too. Stand-alone instead, as a partition's copy
@@ -72,6 +87,7 @@ export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
         [quoteIdent(into)],
       );
       for (const x of r.rows) await c.query(`ALTER TABLE ONLY ${x.child} NO INHERIT ${x.parent}`);
+      for (const add of readd) await c.query(add);
     },
     locate: (t) => ({ schema: into, name: t.name }),
   });

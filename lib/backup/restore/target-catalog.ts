@@ -239,9 +239,9 @@ export async function ownedSequences(client: pg.ClientBase, oids: number[]): Pro
  * comments. A CHECK inherited from a parent stays (it cannot be dropped on its own; such a reload
  * still fails, naming the constraint). `drop`/`add` are the statements, in that order.
  */
-export async function notValidConstraints(client: pg.ClientBase, oids: number[]): Promise<{ what: string; drop: string; add: string }[]> {
+export async function notValidConstraints(client: pg.ClientBase, oids: number[]): Promise<{ what: string; drop: string; add: string; domain: boolean }[]> {
   // Inside the restore transaction (search_path '': names and CHECK expressions come out qualified).
-  const r = await client.query<{ what: string; drop: string; add: string }>(
+  const r = await client.query<{ what: string; drop: string; add: string; domain: boolean }>(
     `WITH RECURSIVE cols AS (
        SELECT DISTINCT a.atttypid AS t FROM pg_catalog.pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped),
      types AS (
@@ -256,7 +256,8 @@ export async function notValidConstraints(client: pg.ClientBase, oids: number[])
               || ' ADD CONSTRAINT ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid)
               || coalesce('; COMMENT ON CONSTRAINT ' || pg_catalog.quote_ident(k.conname) || ' ON '
                    || CASE WHEN k.conrelid <> 0 THEN k.conrelid::pg_catalog.regclass::text ELSE 'DOMAIN ' || k.contypid::pg_catalog.regtype::text END
-                   || ' IS ' || pg_catalog.quote_literal(pg_catalog.obj_description(k.oid, 'pg_constraint')), '') AS add
+                   || ' IS ' || pg_catalog.quote_literal(pg_catalog.obj_description(k.oid, 'pg_constraint')), '') AS add,
+            k.conrelid = 0 AS domain
        FROM pg_catalog.pg_constraint k
       WHERE NOT k.convalidated AND k.contype = 'c'
         AND ((k.conrelid = ANY($1::oid[]) AND k.coninhcount = 0) OR (k.conrelid = 0 AND k.contypid IN (SELECT t FROM types)))
