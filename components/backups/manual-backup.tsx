@@ -61,6 +61,8 @@ export function ManualBackup({ runningId }: { runningId: string | null }) {
           }
           if (res?.ok && b?.status === 'succeeded') setState({ kind: 'done', id, rows: b.rows ?? 0, tables: b.tables?.length ?? 0, sizeBytes: b.sizeBytes ?? 0 });
           else if (res?.ok && b?.status === 'failed') setState({ kind: 'failed', message: String(b.error ?? '') });
+          // A 200 with another status (the run was deleted meanwhile): say that status, not "HTTP 200".
+          else if (res?.ok && typeof b?.status === 'string') setState({ kind: 'lost', id, message: t('lostStatus', { status: b.status }) });
           else setState({ kind: 'lost', id, message: apiErrorText(apiError, res?.ok ? null : b, res?.status) });
           source.current = null;
           router.refresh();
@@ -79,7 +81,7 @@ export function ManualBackup({ runningId }: { runningId: string | null }) {
         router.refresh();
       });
     },
-    [router, apiError],
+    [router, apiError, t],
   );
 
   useEffect(() => {

@@ -10,6 +10,7 @@ import { planReplace } from './plan-replace';
 import { connectTarget, preflight, redactTarget, restoreModeOf, startArchiveCheck } from './preflight';
 import { restoreScriptWithoutManifest } from './restore-script';
 import type { LoadCounters, LoadPlan, PlanContext, RestoreMode, RestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
+import { encodingWarnings } from './target-catalog';
 
 /** One planner per mode: each checks the target's readiness for it and says what every member does. */
 const PLANNERS: Record<RestoreMode, (ctx: PlanContext) => Promise<LoadPlan>> = {
@@ -48,6 +49,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   });
   const tx = { open: false };
   try {
+    checked.warnings.push(...(await encodingWarnings(conn.client, m.source.encoding)));
     const lp = await PLANNERS[mode]({ ...checked, client: conn.client, target, opts, mode });
     // One transaction must fit the target's lock table: refuse now, not at the 10,000th table.
     if (mode === 'fresh' || mode === 'replace') await checkLockBudget(conn.client, m, mode === 'replace' ? await locksToDrop(conn.client, m.source.schemas) : 0, mode);

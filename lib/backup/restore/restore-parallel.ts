@@ -10,6 +10,7 @@ import { planFresh } from './plan-fresh';
 import { connectTarget, preflight, redactTarget, startArchiveCheck } from './preflight';
 import { runSqlBatched } from './sql-batches';
 import type { ParallelRestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
+import { encodingWarnings } from './target-catalog';
 
 /** A worker connection with the backup's output settings (see one-transaction.ts). */
 async function connectWorker(url: string, clients: pg.Client[]): Promise<pg.Client> {
@@ -54,6 +55,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
   const archive = startArchiveCheck(checked, opts.signal);
   try {
     const main = await connectWorker(opts.targetUrl, clients);
+    checked.warnings.push(...(await encodingWarnings(main, m.source.encoding)));
     const lp = await planFresh({ ...checked, client: main, target, opts, mode: 'fresh' }, '--jobs restores only into an empty database');
     // Small objects commit many to a transaction, each transaction within its share of the target's lock table.
     const batchLocks = Math.min(batchLockLimit(await readLockBudget(main), opts.jobs), opts.maxBatchLocks ?? Infinity);

@@ -267,6 +267,25 @@ export async function notValidConstraints(client: pg.ClientBase, oids: number[])
   return r.rows;
 }
 
+/**
+ * What the plan says when the target database's encoding cannot be trusted to hold the backup's
+ * text as it was: another encoding than the source's, unless the target is UTF8 (every encoding
+ * converts to it; SQL_ASCII bytes are not text in any encoding). A value the target's encoding
+ * cannot hold fails the restore at its row (rolled back); into SQL_ASCII the bytes are stored
+ * unchecked. Said before anything is loaded; a backup without a recorded encoding says nothing.
+ */
+export async function encodingWarnings(client: pg.ClientBase, sourceEncoding: string | undefined): Promise<string[]> {
+  if (!sourceEncoding) return [];
+  const r = await client.query<{ enc: string }>(`SELECT pg_catalog.pg_encoding_to_char(d.encoding) AS enc FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()`);
+  const target = r.rows[0]?.enc;
+  if (!target || target === sourceEncoding || (target === 'UTF8' && sourceEncoding !== 'SQL_ASCII')) return [];
+  return [
+    target === 'SQL_ASCII'
+      ? `the target database's encoding is SQL_ASCII, the backup's ${sourceEncoding}: its text is stored as bytes, unchecked, and the server no longer knows it as ${sourceEncoding} text`
+      : `the target database's encoding is ${target}, the backup's ${sourceEncoding}: a value that ${target} cannot hold fails the restore at its row (rolled back); restore into a ${sourceEncoding === 'SQL_ASCII' || sourceEncoding === 'UTF8' ? sourceEncoding : `UTF8 or ${sourceEncoding}`} database to keep every value`,
+  ];
+}
+
 /** Enabled user triggers of the given tables (disabled during a data-only reload, re-enabled after). */
 export async function enabledUserTriggers(client: pg.ClientBase, oids: number[]): Promise<{ rel: string; name: string; enable: string }[]> {
   // `enable`: the ENABLE form that puts each trigger back in its own firing mode (O/A/R).
