@@ -45,7 +45,8 @@ export interface OwnedRow {
   kind: string;
   owner: string;
   acl: string[] | null;
-  base: string[];
+  /** The ACL the object starts with (acldefault, or pg_init_privs for an extension's); null when `acl` is. */
+  base: string[] | null;
 }
 export interface ColumnAclRow { attrelid: number; attname: string; acl: string[] }
 /**
@@ -108,8 +109,11 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
     `SELECT classid, oid, nspname, objname, kind, owner, acl,
             CASE WHEN classid = 1255 THEN (SELECT p.proname FROM pg_catalog.pg_proc p WHERE p.oid = o.oid::oid) END AS proname,
             CASE WHEN kind = 'AGGREGATE' THEN (SELECT pg_catalog.oidvectortypes(p.proargtypes) FROM pg_catalog.pg_proc p WHERE p.oid = o.oid::oid) END AS "aclArgs",
-            coalesce((SELECT ip.initprivs::text[] FROM pg_catalog.pg_init_privs ip
-                       WHERE ip.objoid = o.oid::oid AND ip.classoid = o.classid::oid AND ip.objsubid = 0 AND ip.privtype = 'e'), base) AS base FROM (
+            -- Only where an ACL was ever set: a NULL one means nothing to dump (aclDiff), and parsing an
+            -- unused default ACL for each of 20,000 objects was ~40 MB of garbage on 5,000 tables.
+            CASE WHEN acl IS NOT NULL THEN
+              coalesce((SELECT ip.initprivs::text[] FROM pg_catalog.pg_init_privs ip
+                         WHERE ip.objoid = o.oid::oid AND ip.classoid = o.classid::oid AND ip.objsubid = 0 AND ip.privtype = 'e'), base) END AS base FROM (
      SELECT 2615 AS classid, n.oid::int AS oid, n.nspname, n.nspname AS objname, 'SCHEMA' AS kind,
             pg_catalog.pg_get_userbyid(n.nspowner) AS owner, n.nspacl::text[] AS acl, pg_catalog.acldefault('n', n.nspowner)::text[] AS base
        FROM pg_catalog.pg_namespace n WHERE ${NS}
