@@ -27,6 +27,7 @@ import { dumpSchema } from './catalog/dump-schema';
 import { dumpLargeObjects } from './catalog/kinds/large-objects';
 import { countLockedObjects } from './lock-budget';
 import { FINGERPRINT_SIDE_LOCKS, HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
+import { databaseSettingsWarning } from './catalog/database-settings';
 import { describeExternal, externalWarning } from './catalog/external-deps';
 import { outsideDependents } from './restore/target-catalog';
 import { schemaFingerprint } from './catalog/schema-fingerprint';
@@ -598,8 +599,10 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     // silent. (Triggers on outside tables calling backed-up functions ARE in the backup.)
     const outsideTriggers = dump.objects.filter((o) => o.kind === 'TRIGGER' && o.schema !== null && o.table !== undefined && !schemas.includes(o.schema));
     const dependents = await outsideDependents(coordinator, schemas, outsideTriggers.map((o) => ({ schema: o.schema!, table: o.table!, name: o.name })));
+    const settingsWarning = await databaseSettingsWarning(coordinator);
     const warnings = [
       ...externalDependencies.map(externalWarning),
+      ...(settingsWarning ? [settingsWarning] : []),
       ...dump.warnings.filter((w) => w.startsWith('dependency loop')),
       ...dependents.map((d) => `not in this backup: ${d}, outside the backed-up schemas; a restore into a new database lacks it, and a replace drops it (--cascade)`),
     ];
