@@ -136,6 +136,8 @@ export interface LoadContext {
   loaded: Map<string, number>;
   /** Error that broke the connection, if any (checked between members). */
   lost?: () => unknown;
+  /** Where the loop says what it did not do (an optional member it rolled back). */
+  warnings?: string[];
   /** Called before each member and as COPY data flows. */
   onMember?: (current: string) => void;
   /** After a table-data member is loaded (the parallel restore notes where its rows end). */
@@ -214,7 +216,8 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
         if (a.rewrite) sql = a.rewrite(sql);
         if (a.filter) sql = await a.filter(client, sql);
         if (e.section === 'sequence-set') await ctx.beforeSequences?.();
-        if (sql.trim()) await client.query(sql);
+        if (sql.trim() && a.optional) await runOptional(client, sql, a.optional, ctx);
+        else if (sql.trim()) await client.query(sql);
       } else {
         // A referenced table outside the backup (auth.users) is the TARGET's own table, with the
         // target's triggers: one creating a row elsewhere per user (a profile, which the backup
@@ -239,6 +242,20 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
       throw new AppError(ae.code === 'internal' ? 'db_error' : ae.code, msg.startsWith(`${current}: `) ? msg : `${current}: ${msg}`, { cause: err });
     }
   }
+}
+
+/** Runs an optional member (MemberAction.optional) in a savepoint; see there. */
+async function runOptional(client: pg.ClientBase, sql: string, warning: (message: string) => string, ctx: LoadContext): Promise<void> {
+  await client.query('SAVEPOINT tickethub_optional_member');
+  try {
+    await client.query(sql);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'string' || !code.startsWith('42') || ctx.lost?.()) throw err;
+    await client.query('ROLLBACK TO SAVEPOINT tickethub_optional_member');
+    ctx.warnings?.push(warning(oneLine(toAppError(err).message)));
+  }
+  await client.query('RELEASE SAVEPOINT tickethub_optional_member');
 }
 
 /** Disables the enabled user triggers of `table` (in the caller's transaction); returns them to re-enable. */

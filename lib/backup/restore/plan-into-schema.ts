@@ -50,7 +50,12 @@ export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
     const owner = ownerOf(e);
     if (!owner || !loadSet.has(owner) || !OWN_KINDS.has(e.kind)) return { kind: 'skip' };
     const t = byKey.get(owner)!;
-    return { kind: 'exec', rewrite: (sql) => rewriteInto(sql, t, into) };
+    // A CHECK or index may pass the whole row to a function taking the live table's row type,
+    // which the copy does not have: such a one is left off the copy, said in a warning.
+    const optional = e.kind === 'CHECK CONSTRAINT' || e.kind === 'INDEX'
+      ? (msg: string) => `${e.kind === 'INDEX' ? 'index' : 'CHECK constraint'} ${quoteIdent(e.name)} of ${quoteIdent(t.schema)}.${quoteIdent(t.name)} not created on its copy ${quoteIdent(into)}.${quoteIdent(t.name)}: ${msg} (the copy has its own row type); its rows are the backup's`
+      : undefined;
+    return { kind: 'exec', rewrite: (sql) => rewriteInto(sql, t, into), optional };
   });
   // The copies' columns use the live tables' domains: a NOT VALID domain constraint that the
   // backed-up rows break is set aside while they load, and added back NOT VALID (as data-only does).

@@ -64,7 +64,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const tables = await inOneTransaction(conn.client, opts.targetUrl, tx, opts.signal, async (client) => {
       await lp.prepare(client);
       const reader = await sequentialReader(checked.source, checked.manifest);
-      const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), binary: binaryCopyWanted(), lost: () => conn.lost() ?? archive.failure(), beforeSequences: () => archive.done, onMember: (current) => ((counters.bytesRead = reader.position), progress('loading', current)) };
+      const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), warnings, binary: binaryCopyWanted(), lost: () => conn.lost() ?? archive.failure(), beforeSequences: () => archive.done, onMember: (current) => ((counters.bytesRead = reader.position), progress('loading', current)) };
       try {
         await loadMembers(client, reader, m.entries, lp.actions, ctx);
       } finally {

@@ -142,7 +142,18 @@ export interface CheckedBackup {
  * validated name and columns (in `into` when given), never with SQL read from storage.
  */
 export type MemberAction =
-  | { kind: 'exec'; rewrite?: (sql: string) => string; filter?: (client: pg.ClientBase, sql: string) => Promise<string> }
+  | {
+      kind: 'exec';
+      rewrite?: (sql: string) => string;
+      filter?: (client: pg.ClientBase, sql: string) => Promise<string>;
+      /**
+       * The member may not apply where this restore puts it (--into-schema: a CHECK or index passing
+       * the whole row to a function that takes the LIVE table's row type): it runs in a savepoint,
+       * and when the server cannot even resolve it (SQLSTATE class 42) it is rolled back to that
+       * savepoint and this returns the restore's warning for the server's message instead of failing.
+       */
+      optional?: (message: string) => string;
+    }
   | { kind: 'copy'; table: ManifestTable; into?: { schema: string; name: string } }
   | { kind: 'skip' };
 
