@@ -34,6 +34,15 @@ it('--tables naming a partitioned table (whose rows are in its partitions, at ev
     });
   }
   expect(await withClient(src.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM public.trips`)).rows[0].n)).toBe(2);
+  // Named SQL-quoted (as a name with a space must be), the same hint, its names quoted where they need it.
+  await exec(src.url, `CREATE SCHEMA "odd s"; CREATE TABLE "odd s"."Trips" (k int) PARTITION BY RANGE (k); CREATE TABLE "odd s"."low, part" PARTITION OF "odd s"."Trips" FOR VALUES FROM (0) TO (10); INSERT INTO "odd s"."Trips" VALUES (1)`);
+  const { id: id2 } = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli', schemas: ['public', 'odd s'] });
+  await expect(restoreBackup({ source: id2, storage, targetUrl: src.url, intoSchema: 'side', tables: ['"odd s"."Trips"'] })).rejects.toMatchObject({
+    code: 'usage',
+    message: 'table "odd s"."Trips" is partitioned: its rows are in its partitions; name those (--tables "odd s"."low, part")',
+  });
+  await restoreBackup({ source: id2, storage, targetUrl: src.url, intoSchema: 'side', tables: ['"odd s"."low, part"'] });
+  expect(await withClient(src.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM side."low, part"`)).rows[0].n)).toBe(1);
   // Named as suggested, the reload works.
   await restoreBackup({ source: id, storage, targetUrl: src.url, mode: 'data-only', tables: ['public.trips_high_a', 'public.trips_high_other', 'public.trips_low'] });
   expect(await withClient(src.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM public.trips`)).rows[0].n)).toBe(3);

@@ -120,7 +120,7 @@ async function growByCascade(ctx: PlanContext, chosen: ManifestTable[], oids: Ma
     for (const fk of incoming) {
       // A partitioned referencing table holds its rows in its partitions: those are reloaded.
       const own = m.tables.filter((t) => t.schema === fk.schema && t.name === fk.table);
-      const leaves = own.length ? own : partitionsOf(m, `${fk.schema}.${fk.table}`).map((q) => m.tables.find((t) => `${t.schema}.${t.name}` === q)!);
+      const leaves = own.length ? own : partitionsOf(m, qrel(fk.schema, fk.table));
       if (!leaves.length || leaves.some((t) => t.dataExcluded)) throw new AppError('conflict', `--cascade: ${fk.schema}.${fk.table} references ${fk.refSchema}.${fk.refTable} (${fk.name}) but backup ${m.id} holds no rows of it`);
       for (const mt of leaves) {
         const k = tkey(mt.schema, mt.name);

@@ -10,6 +10,7 @@ import type { Manifest, ManifestTable } from '../manifest';
 import { BACKUP_ID_RE, manifestProblems, parseManifest } from '../manifest';
 import { checkManifestSignature, signingKeyFromEnv, UNSIGNED_WARNING } from '../manifest-signature';
 import type { CheckedBackup, RestoreCommonOptions, RestoreMode, RestoreOptions } from './restore-types';
+import { qualifiedName } from '../catalog/quote-ident';
 import { turnOffSessionLimits } from '../session-settings';
 
 /**
@@ -77,7 +78,7 @@ export function selectTables(m: Manifest, names: string[]): ManifestTable[] {
     const matches = quoted || qualified.length ? qualified : m.tables.filter((t) => t.name === n);
     if (matches.length === 0) {
       const leaves = partitionsOf(m, n);
-      if (leaves.length) throw new AppError('usage', `table ${n} is partitioned: its rows are in its partitions; name those (--tables ${leaves.join(',')})`);
+      if (leaves.length) throw new AppError('usage', `table ${n} is partitioned: its rows are in its partitions; name those (--tables ${leaves.map((t) => qualifiedName(t.schema, t.name)).join(',')})`);
       throw new AppError('not_found', `table ${n} is not in backup ${m.id}`);
     }
     if (matches.length > 1) throw new AppError('usage', `table name ${n} is ambiguous in backup ${m.id} (${matches.map((t) => `${t.schema}.${t.name}`).join(', ')}): qualify it`);
@@ -143,25 +144,29 @@ export function parseQuotedName(n: string): { schema: string | null; name: strin
 }
 
 /**
- * The partitions holding the rows of partitioned table `n` (`t` or `s.t`) as `schema.name`, through
- * every level, from the archive's TABLE and TABLE ATTACH entries; [] when `n` is no such table.
+ * The partitions holding the rows of partitioned table `n` (`t`, `s.t` or SQL-quoted `"s"."t"`),
+ * through every level, from the archive's TABLE and TABLE ATTACH entries; [] when `n` is no such table.
  */
-export function partitionsOf(m: Manifest, n: string): string[] {
+export function partitionsOf(m: Manifest, n: string): ManifestTable[] {
   const entries = m.entries ?? [];
-  const root = entries.find((e) => e.kind === 'TABLE' && e.schema !== null && (`${e.schema}.${e.name}` === n || e.name === n));
+  const quoted = parseQuotedName(n);
+  const root = entries.find((e) =>
+    e.kind === 'TABLE' && e.schema !== null && (quoted ? e.name === quoted.name && (quoted.schema === null || e.schema === quoted.schema) : `${e.schema}.${e.name}` === n || e.name === n),
+  );
   if (!root) return [];
-  const out: string[] = [];
+  const out: ManifestTable[] = [];
   const seen = new Set<string>();
   for (const stack = [root.name]; stack.length; ) {
     const parent = stack.pop()!;
     for (const a of entries) {
       if (a.kind !== 'TABLE ATTACH' || a.table !== parent || a.schema === null || seen.has(`${a.schema}.${a.name}`)) continue;
       seen.add(`${a.schema}.${a.name}`);
-      if (m.tables.some((t) => t.schema === a.schema && t.name === a.name)) out.push(`${a.schema}.${a.name}`);
+      const leaf = m.tables.find((t) => t.schema === a.schema && t.name === a.name);
+      if (leaf) out.push(leaf);
       else stack.push(a.name);
     }
   }
-  return out.sort();
+  return out.sort((a, b) => (a.schema === b.schema ? (a.name < b.name ? -1 : 1) : a.schema < b.schema ? -1 : 1));
 }
 
 /** The outcome of preflight: a checked backup, or (`restore <file> --force`) an archive without manifest. */
