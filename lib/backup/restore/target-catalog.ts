@@ -236,8 +236,11 @@ export async function ownedSequences(client: pg.ClientBase, oids: number[]): Pro
  * columns use (through arrays and domains over domains). A backup of rows that break them (what
  * NOT VALID is for: a rule added for new rows only) failed to reload — "violates check constraint",
  * rolled back. They are dropped for the reload and added back as they were, NOT VALID, with their
- * comments. A CHECK inherited from a parent stays (it cannot be dropped on its own; such a reload
- * still fails, naming the constraint). `drop`/`add` are the statements, in that order.
+ * comments. A CHECK a table only inherits (a partition's, a child's) cannot be dropped on its own:
+ * it is set aside where it is defined, on the ancestor, and comes back on every descendant, copies
+ * someone validated on their own validated again; when a descendant's copy is also its own or has
+ * a comment, it stays and such a reload still fails, naming the constraint. `drop`/`add` are the
+ * statements, in that order.
  */
 export async function notValidConstraints(client: pg.ClientBase, oids: number[]): Promise<{ what: string; drop: string; add: string; domain: boolean }[]> {
   // Inside the restore transaction (search_path '': names and CHECK expressions come out qualified).
@@ -247,7 +250,31 @@ export async function notValidConstraints(client: pg.ClientBase, oids: number[])
      types AS (
        SELECT t FROM cols
        UNION SELECT CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.typelem END FROM types JOIN pg_catalog.pg_type ty ON ty.oid = types.t
-        WHERE ty.typtype = 'd' OR (ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc))
+        WHERE ty.typtype = 'd' OR (ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc)),
+     -- A NOT VALID CHECK a reloaded table only inherits (a partition's, an inheritance child's) cannot
+     -- be dropped there: it is dropped and re-added where it is defined (the ancestor whose copy is
+     -- its own), which takes it off and puts it back on every descendant. Only when every
+     -- descendant's copy is purely inherited and has no comment (else they would not come back as
+     -- they were): otherwise the reload still fails, naming it.
+     up AS (
+       SELECT k.conname, i.inhparent AS rel FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_inherits i ON i.inhrelid = k.conrelid
+        WHERE k.conrelid = ANY($1::oid[]) AND k.contype = 'c' AND NOT k.convalidated AND k.coninhcount > 0 AND NOT k.conislocal
+       UNION
+       SELECT up.conname, i.inhparent FROM up JOIN pg_catalog.pg_constraint p ON p.conrelid = up.rel AND p.conname = up.conname AND p.contype = 'c' AND p.coninhcount > 0
+         JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.rel),
+     candidates AS (
+       SELECT DISTINCT p.oid, p.conrelid, p.conname FROM up JOIN pg_catalog.pg_constraint p ON p.conrelid = up.rel AND p.conname = up.conname
+        WHERE p.contype = 'c' AND p.coninhcount = 0 AND NOT p.convalidated AND NOT p.connoinherit),
+     down AS (
+       SELECT c.oid AS root, c.conname, i.inhrelid AS rel FROM candidates c JOIN pg_catalog.pg_inherits i ON i.inhparent = c.conrelid
+       UNION
+       SELECT down.root, down.conname, i.inhrelid FROM down JOIN pg_catalog.pg_inherits i ON i.inhparent = down.rel),
+     inherited AS (
+       SELECT DISTINCT down.root, d.oid, d.conrelid, d.conname, d.convalidated, d.conislocal FROM down
+         JOIN pg_catalog.pg_constraint d ON d.conrelid = down.rel AND d.conname = down.conname AND d.contype = 'c'),
+     roots AS (
+       SELECT c.oid AS root FROM candidates c
+        WHERE NOT EXISTS (SELECT 1 FROM inherited d WHERE d.root = c.oid AND (d.conislocal OR pg_catalog.obj_description(d.oid, 'pg_constraint') IS NOT NULL)))
      SELECT CASE WHEN k.conrelid <> 0 THEN 'CHECK ' || pg_catalog.quote_ident(k.conname) || ' of ' || k.conrelid::pg_catalog.regclass::text
                  ELSE 'constraint ' || pg_catalog.quote_ident(k.conname) || ' of domain ' || k.contypid::pg_catalog.regtype::text END AS what,
             CASE WHEN k.conrelid <> 0 THEN 'ALTER TABLE ' || k.conrelid::pg_catalog.regclass::text ELSE 'ALTER DOMAIN ' || k.contypid::pg_catalog.regtype::text END
@@ -256,11 +283,15 @@ export async function notValidConstraints(client: pg.ClientBase, oids: number[])
               || ' ADD CONSTRAINT ' || pg_catalog.quote_ident(k.conname) || ' ' || pg_catalog.pg_get_constraintdef(k.oid)
               || coalesce('; COMMENT ON CONSTRAINT ' || pg_catalog.quote_ident(k.conname) || ' ON '
                    || CASE WHEN k.conrelid <> 0 THEN k.conrelid::pg_catalog.regclass::text ELSE 'DOMAIN ' || k.contypid::pg_catalog.regtype::text END
-                   || ' IS ' || pg_catalog.quote_literal(pg_catalog.obj_description(k.oid, 'pg_constraint')), '') AS add,
+                   || ' IS ' || pg_catalog.quote_literal(pg_catalog.obj_description(k.oid, 'pg_constraint')), '')
+              -- Descendants whose copy someone VALIDATEd on its own: validated again after the re-add.
+              || coalesce((SELECT pg_catalog.string_agg('; ALTER TABLE ' || d.conrelid::pg_catalog.regclass::text || ' VALIDATE CONSTRAINT ' || pg_catalog.quote_ident(d.conname), '' ORDER BY d.conrelid)
+                             FROM inherited d WHERE d.root = k.oid AND d.convalidated), '') AS add,
             k.conrelid = 0 AS domain
        FROM pg_catalog.pg_constraint k
-      WHERE NOT k.convalidated AND k.contype = 'c'
-        AND ((k.conrelid = ANY($1::oid[]) AND k.coninhcount = 0) OR (k.conrelid = 0 AND k.contypid IN (SELECT t FROM types)))
+      WHERE (NOT k.convalidated AND k.contype = 'c'
+             AND ((k.conrelid = ANY($1::oid[]) AND k.coninhcount = 0) OR (k.conrelid = 0 AND k.contypid IN (SELECT t FROM types))))
+         OR k.oid IN (SELECT root FROM roots)
       ORDER BY 1`,
     [oids],
   );
