@@ -228,6 +228,17 @@ export async function locksToReload(client: pg.ClientBase, oids: number[]): Prom
   return Number(r.rows[0].n) + OVERHEAD_LOCKS;
 }
 
+/** Relations in the inheritance trees under `oids` (each included once, with its TOAST table): what ALTER TABLE recursing through them locks. */
+export async function inheritanceTreeSize(client: pg.ClientBase, oids: number[]): Promise<number> {
+  if (!oids.length) return 0;
+  const r = await client.query<{ n: string }>(
+    `WITH RECURSIVE kin AS (SELECT DISTINCT unnest($1::pg_catalog.oid[]) AS oid UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN kin ON i.inhparent = kin.oid)
+     SELECT (count(*) + count(NULLIF(c.reltoastrelid, 0)))::int8::text AS n FROM kin JOIN pg_catalog.pg_class c ON c.oid = kin.oid`,
+    [oids],
+  );
+  return Number(r.rows[0].n);
+}
+
 /**
  * Lock-table entries one transaction of a parallel (`--jobs`) restore may hold: each connection's
  * share of what the target's lock table can spare — the share and the other sessions' locks as

@@ -3,7 +3,7 @@ import { createTestDatabase, withClient, type TestDatabase } from '../helpers/db
 import { restoreLockPeak, tempStorage } from './restore-test-helpers';
 import { runBackup } from '../../lib/backup/run-backup';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
-import { locksToReload } from '../../lib/backup/lock-budget';
+import { inheritanceTreeSize, locksToReload } from '../../lib/backup/lock-budget';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 
 /**
@@ -103,5 +103,22 @@ describe('data-only restore of many tables on stock lock settings', () => {
     expect(await withClient(src.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ONLY public.inh`)).rows[0].n)).toBe(1);
     expect(peak).toBeGreaterThan(300);
     expect(peak).toBeLessThanOrEqual(estimate);
+  }, 300_000);
+
+  it('reloading one child sets aside a NOT VALID CHECK it inherits on the parent, locking all 300 siblings: counted', async () => {
+    await withClient(src.url, (c) => c.query(`ALTER TABLE public.inh ADD CONSTRAINT inh_new_rows CHECK (id > 0) NOT VALID`));
+    try {
+      const [child, parent] = await withClient(src.url, async (c) => (await c.query(`SELECT ARRAY['public.inh7'::regclass::oid, 'public.inh'::regclass::oid]::int8[] AS o`)).rows[0].o.map(Number));
+      const tablesOnly = await withClient(src.url, (c) => locksToReload(c, [child]));
+      const estimate = tablesOnly + (await withClient(src.url, (c) => inheritanceTreeSize(c, [parent])));
+      const plans: string[][] = [];
+      const { peak } = await restoreLockPeak(src.url, () => restoreBackup({ source: id, storage, targetUrl: src.url, mode: 'data-only', tables: ['inh7'], onPlan: (p) => plans.push(p.actions) }));
+      expect(plans[0]).toContain('set aside NOT VALID CHECK inh_new_rows of public.inh while the rows load (they were never checked against it), then add it back NOT VALID');
+      expect(peak).toBeGreaterThan(tablesOnly);
+      expect(peak).toBeLessThanOrEqual(estimate);
+      expect(await withClient(src.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'inh_new_rows' AND NOT convalidated`)).rows[0].n)).toBe(301);
+    } finally {
+      await withClient(src.url, (c) => c.query(`ALTER TABLE public.inh DROP CONSTRAINT inh_new_rows`));
+    }
   }, 300_000);
 });

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { AppError } from '../../errors';
 import { qualifiedName as qrel, quoteIdent, quoteLiteral } from '../catalog/quote-ident';
 import type { ManifestTable } from '../manifest';
-import { checkLocksFit, locksToReload } from '../lock-budget';
+import { checkLocksFit, inheritanceTreeSize, locksToReload } from '../lock-budget';
 import { setvalStatements } from '../member-check';
 import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { partitionsOf, selectTables } from './preflight';
@@ -29,15 +29,18 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
     oids.set(tkey(t.schema, t.name), oid);
   }
   const { incoming, cascaded } = await growByCascade(ctx, chosen, oids);
-  // All of it is ONE transaction: refuse now, not after emptying the 3,000th table.
-  await checkLocksFit(client, await locksToReload(client, [...oids.values()]), {
+  const notValid = await notValidConstraints(client, [...oids.values()]);
+  // All of it is ONE transaction: refuse now, not after emptying the 3,000th table. A NOT VALID
+  // CHECK set aside on an ancestor locks that ancestor's every descendant (its DROP and ADD recurse).
+  const ancestors = notValid.filter((k) => k.relid !== 0 && ![...oids.values()].includes(k.relid)).map((k) => k.relid);
+  await checkLocksFit(client, (await locksToReload(client, [...oids.values()])) + (await inheritanceTreeSize(client, ancestors)), {
     what: 'the tables, their indexes and TOAST relations, the foreign keys touching them and their triggers',
     // (One table's foreign keys alone may be the bulk: then fewer tables is no way out.)
     orElse: chosen.length > 1 ? `, or reload fewer tables per restore${ctx.opts.cascade ? ' (--cascade adds every table that references them)' : ''}` : '',
   });
   const lines = [`empty ${chosen.map((t) => `${t.schema}.${t.name}`).join(', ')} (TRUNCATE) and reload their rows; reset their sequences`, ...cascaded];
   for (const fk of incoming) lines.push(`check ${fk.schema}.${fk.table} (${fk.name}) still finds every row it references; refuse otherwise`);
-  for (const k of await notValidConstraints(client, [...oids.values()])) lines.push(`set aside NOT VALID ${k.what} while the rows load (they were never checked against it), then add it back NOT VALID`);
+  for (const k of notValid) lines.push(`set aside NOT VALID ${k.what} while the rows load (they were never checked against it), then add it back NOT VALID`);
   // Large objects are data too, but not a table's rows: said, so their absence is never silent.
   const los = m.largeObjects?.length ?? 0;
   if (los) lines.push(`leave the ${los} large object${los === 1 ? '' : 's'} alone (data-only reloads table rows; a fresh or replace restore brings them back)`);

@@ -240,11 +240,11 @@ export async function ownedSequences(client: pg.ClientBase, oids: number[]): Pro
  * it is set aside where it is defined, on the ancestor, and comes back on every descendant, copies
  * someone validated on their own validated again; when a descendant's copy is also its own or has
  * a comment, it stays and such a reload still fails, naming the constraint. `drop`/`add` are the
- * statements, in that order.
+ * statements, in that order; `relid` the constraint's table (0: a domain's).
  */
-export async function notValidConstraints(client: pg.ClientBase, oids: number[]): Promise<{ what: string; drop: string; add: string; domain: boolean }[]> {
+export async function notValidConstraints(client: pg.ClientBase, oids: number[]): Promise<{ what: string; drop: string; add: string; domain: boolean; relid: number }[]> {
   // Inside the restore transaction (search_path '': names and CHECK expressions come out qualified).
-  const r = await client.query<{ what: string; drop: string; add: string; domain: boolean }>(
+  const r = await client.query<{ what: string; drop: string; add: string; domain: boolean; relid: number }>(
     `WITH RECURSIVE cols AS (
        SELECT DISTINCT a.atttypid AS t FROM pg_catalog.pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped),
      types AS (
@@ -287,7 +287,7 @@ export async function notValidConstraints(client: pg.ClientBase, oids: number[])
               -- Descendants whose copy someone VALIDATEd on its own: validated again after the re-add.
               || coalesce((SELECT pg_catalog.string_agg('; ALTER TABLE ' || d.conrelid::pg_catalog.regclass::text || ' VALIDATE CONSTRAINT ' || pg_catalog.quote_ident(d.conname), '' ORDER BY d.conrelid)
                              FROM inherited d WHERE d.root = k.oid AND d.convalidated), '') AS add,
-            k.conrelid = 0 AS domain
+            k.conrelid = 0 AS domain, k.conrelid::int AS relid
        FROM pg_catalog.pg_constraint k
       WHERE (NOT k.convalidated AND k.contype = 'c'
              AND ((k.conrelid = ANY($1::oid[]) AND k.coninhcount = 0) OR (k.conrelid = 0 AND k.contypid IN (SELECT t FROM types))))
