@@ -10,6 +10,8 @@ import { tableHashes } from '../helpers/table-hashes';
 import { psqlFile, serverMajor } from '../helpers/schema-round-trip';
 import { runBackup } from '../../lib/backup/run-backup';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
+import { targetHasLz4 } from '../../lib/backup/restore/target-catalog';
 import { largeObjectProblems } from '../../lib/backup/catalog/kinds/large-objects';
 import { readManifest } from '../../lib/backup/list-backups';
 import { runDrill } from '../../lib/backup/drill';
@@ -174,5 +176,42 @@ describe.runIf(is15)('kitchen sink across PostgreSQL 15 and 17', () => {
     expect(await catalogFingerprint(target)).toBe(await catalogFingerprint(sameVersion()));
     expect(await tableHashes(target, SCHEMAS)).toEqual(await tableHashes(from(), SCHEMAS));
     expect(await largeObjects(target)).toEqual(await largeObjects(from()));
+  }, 600_000);
+
+  it('lz4-compressed columns restore into a PostgreSQL built without lz4 (the embedded 17): their compression left at the default with a warning, the values the same, atomic and --jobs 2; into 15 they keep lz4', async () => {
+    // Before: "TABLE lz.t q: compression method lz4 not supported", rolled back.
+    const src = await createDb(pg15);
+    await withClient(src, (c) =>
+      c.query(`CREATE SCHEMA lz;
+               CREATE TABLE lz."t q" (id int PRIMARY KEY, doc text COMPRESSION lz4, "lz4" text COMPRESSION pglz, plain text);
+               INSERT INTO lz."t q" SELECT g, repeat(md5(g::text), 200), repeat('y', 5000), 'p' FROM generate_series(1, 50) g;
+               CREATE MATERIALIZED VIEW lz.m AS SELECT id, doc FROM lz."t q";
+               ALTER MATERIALIZED VIEW lz.m ALTER COLUMN doc SET COMPRESSION lz4;`),
+    );
+    const r = await runBackup({ databaseUrl: src, storage, trigger: 'cli', schemas: ['lz'] });
+    const compression = (url: string) =>
+      withClient(url, async (c) => (await c.query(`SELECT attrelid::regclass::text || '.' || attname AS col, attcompression::text AS c FROM pg_attribute WHERE attrelid IN ('lz."t q"'::regclass, 'lz.m'::regclass) AND attnum > 0 ORDER BY 1`)).rows);
+    expect(await compression(src)).toEqual([
+      { col: 'lz."t q".doc', c: 'l' }, { col: 'lz."t q".id', c: '' }, { col: 'lz."t q".lz4', c: 'p' }, { col: 'lz."t q".plain', c: '' },
+      { col: 'lz.m.doc', c: 'l' }, { col: 'lz.m.id', c: '' },
+    ]);
+    expect(await withClient(pg17!.url, async (c) => targetHasLz4(c))).toBe(false);
+    const atomic = await createDb(pg17!.url);
+    const a = await restoreBackup({ source: r.id, storage, targetUrl: atomic, mode: 'fresh' });
+    const warning = expect.stringMatching(/^the target server is built without lz4: column compression lz4 of 2 objects \(TABLE lz\.t q \(#\d+\), MATERIALIZED VIEW lz\.m \(#\d+\)\) left at the server's default method; the values are the same$/);
+    expect(a.warnings).toEqual(expect.arrayContaining([warning]));
+    const parallel = await createDb(pg17!.url);
+    const j = await restoreParallel({ source: r.id, storage, targetUrl: parallel, jobs: 2 });
+    expect(j.warnings).toEqual(expect.arrayContaining([warning]));
+    for (const t of [atomic, parallel]) {
+      expect(await tableHashes(t, ['lz'])).toEqual(await tableHashes(src, ['lz']));
+      expect((await compression(t)).filter((x) => x.c === 'l')).toEqual([]);
+      expect((await compression(t)).find((x) => x.col === 'lz."t q".lz4')?.c).toBe('p');
+    }
+    // A target that has lz4 keeps it, and says nothing about it.
+    const back = await createDb(pg15);
+    const b = await restoreBackup({ source: r.id, storage, targetUrl: back, mode: 'fresh' });
+    expect(b.warnings.filter((w) => w.includes('lz4'))).toEqual([]);
+    expect(await compression(back)).toEqual(await compression(src));
   }, 600_000);
 });

@@ -8,6 +8,7 @@ import type { Manifest, ManifestEntry, ManifestTable } from '../manifest';
 import { describeEntry, memberRawBytes, physicalMembers } from '../manifest';
 import { qualifiedName, quoteIdent } from '../catalog/quote-ident';
 import { RESTORE_WARNING_CODE } from '../catalog/kinds/kind-types';
+import { scanSql } from '../sql-scan';
 import { copyMember, readSqlMember } from './load-member';
 import { tkey } from './plan-base';
 import { enabledUserTriggers, liftForcedRowSecurity } from './target-catalog';
@@ -138,6 +139,12 @@ export interface LoadContext {
   lost?: () => unknown;
   /** Where the loop says what it did not do (an optional member it rolled back). */
   warnings?: string[];
+  /**
+   * The target cannot compress with lz4 (targetHasLz4): a member's `ALTER … SET COMPRESSION lz4`
+   * statements are left out (its columns keep the server's default method; their values are the
+   * same) and the member is listed here for the restore's warning (lz4Warning).
+   */
+  withoutLz4?: string[];
   /** Called before each member and as COPY data flows. */
   onMember?: (current: string) => void;
   /** After a table-data member is loaded (the parallel restore notes where its rows end). */
@@ -213,8 +220,7 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
       }
       if (a.kind === 'exec') {
         let sql = await reader.read(e, (out) => readSqlMember(out, e));
-        if (a.rewrite) sql = a.rewrite(sql);
-        if (a.filter) sql = await a.filter(client, sql);
+        sql = await execSql(client, a, sql, ctx, current);
         if (e.section === 'sequence-set') await ctx.beforeSequences?.();
         if (sql.trim() && a.optional) await runOptional(client, sql, a.optional, ctx);
         else if (sql.trim()) await client.query(sql);
@@ -242,6 +248,32 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
       throw new AppError(ae.code === 'internal' ? 'db_error' : ae.code, msg.startsWith(`${current}: `) ? msg : `${current}: ${msg}`, { cause: err });
     }
   }
+}
+
+/** A SQL member's text as this restore runs it: the plan's rewrite and filter, lz4 compression left out where the target lacks it. */
+export async function execSql(client: pg.ClientBase, a: Extract<MemberAction, { kind: 'exec' }>, sql: string, ctx: LoadContext, what: string): Promise<string> {
+  if (a.rewrite) sql = a.rewrite(sql);
+  if (a.filter) sql = await a.filter(client, sql);
+  if (ctx.withoutLz4 && /\bCOMPRESSION\s+lz4\b/i.test(sql)) sql = withoutLz4(sql, what, ctx.withoutLz4);
+  return sql;
+}
+
+/** `sql` without its top-level `ALTER … SET COMPRESSION lz4` statements (LoadContext.withoutLz4); `what` listed when there were any. */
+function withoutLz4(sql: string, what: string, dropped: string[]): string {
+  const scan = scanSql(sql);
+  if (scan.unterminated) return sql;
+  const keep = scan.statements.filter((st) => !(st.words[0] === 'ALTER' && st.words.slice(-3).join(' ') === 'SET COMPRESSION LZ4'));
+  if (keep.length === scan.statements.length) return sql;
+  dropped.push(what);
+  return keep.map((st) => `${st.text};\n`).join('');
+}
+
+/** The restore's warning for the members whose lz4 column compression was left out (LoadContext.withoutLz4), or none. */
+export function lz4Warning(dropped: string[] | undefined): string[] {
+  const all = [...new Set(dropped ?? [])];
+  if (!all.length) return [];
+  const shown = all.slice(0, 5).join(', ');
+  return [`the target server is built without lz4: column compression lz4 of ${all.length} object${all.length === 1 ? '' : 's'} (${shown}${all.length > 5 ? ', …' : ''}) left at the server's default method; the values are the same`];
 }
 
 /** Runs an optional member (MemberAction.optional) in a savepoint; see there. */

@@ -1,6 +1,6 @@
 import { AppError } from '../../errors';
 import { checkLockBudget, locksToDrop } from '../lock-budget';
-import { binaryCopyWanted, sequentialReader, loadMembers, serverWarnings, unpopulatedMatviews, verifyTables } from './load-loop';
+import { binaryCopyWanted, lz4Warning, sequentialReader, loadMembers, serverWarnings, unpopulatedMatviews, verifyTables } from './load-loop';
 import type { LoadContext } from './load-loop';
 import { inOneTransaction, restoreFailure } from './one-transaction';
 import { planDataOnly } from './plan-data-only';
@@ -10,7 +10,7 @@ import { planReplace } from './plan-replace';
 import { connectTarget, preflight, redactTarget, restoreModeOf, startArchiveCheck } from './preflight';
 import { restoreScriptWithoutManifest } from './restore-script';
 import type { LoadCounters, LoadPlan, PlanContext, RestoreMode, RestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
-import { encodingWarnings } from './target-catalog';
+import { encodingWarnings, targetHasLz4 } from './target-catalog';
 
 /** One planner per mode: each checks the target's readiness for it and says what every member does. */
 const PLANNERS: Record<RestoreMode, (ctx: PlanContext) => Promise<LoadPlan>> = {
@@ -50,6 +50,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const tx = { open: false };
   try {
     checked.warnings.push(...(await encodingWarnings(conn.client, m.source.encoding)));
+    const withoutLz4 = (await targetHasLz4(conn.client)) ? undefined : ([] as string[]);
     const lp = await PLANNERS[mode]({ ...checked, client: conn.client, target, opts, mode });
     // One transaction must fit the target's lock table: refuse now, not at the 10,000th table.
     if (mode === 'fresh' || mode === 'replace') await checkLockBudget(conn.client, m, mode === 'replace' ? await locksToDrop(conn.client, m.source.schemas) : 0, mode);
@@ -64,14 +65,14 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const tables = await inOneTransaction(conn.client, opts.targetUrl, tx, opts.signal, async (client) => {
       await lp.prepare(client);
       const reader = await sequentialReader(checked.source, checked.manifest);
-      const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), warnings, binary: binaryCopyWanted(), lost: () => conn.lost() ?? archive.failure(), beforeSequences: () => archive.done, onMember: (current) => ((counters.bytesRead = reader.position), progress('loading', current)) };
+      const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), warnings, withoutLz4, binary: binaryCopyWanted(), lost: () => conn.lost() ?? archive.failure(), beforeSequences: () => archive.done, onMember: (current) => ((counters.bytesRead = reader.position), progress('loading', current)) };
       try {
         await loadMembers(client, reader, m.entries, lp.actions, ctx);
       } finally {
         await reader.close();
       }
       await lp.finish(client);
-      warnings.push(...(await unpopulatedMatviews(client, m.entries, lp.actions)), ...fromServer());
+      warnings.push(...(await unpopulatedMatviews(client, m.entries, lp.actions)), ...fromServer(), ...lz4Warning(withoutLz4));
       await archive.done;
       return verifyTables(client, m, lp.tables, ctx.loaded, { checkContent: Boolean(opts.checkContent), locate: lp.locate, signal: opts.signal, onTable: (t, i) => progress('verifying', `${t.schema}.${t.name}`, i) });
     });

@@ -4,13 +4,13 @@ import { ArchiveSpool } from '../archive-spool';
 import { batchLockLimit, readLockBudget } from '../lock-budget';
 import { restoreSessionSettingsSql } from '../session-settings';
 import type { LoadContext } from './load-loop';
-import { checkReport, loadMembers, rangedReader, serverWarnings, unpopulatedMatviews } from './load-loop';
+import { checkReport, loadMembers, lz4Warning, rangedReader, serverWarnings, unpopulatedMatviews } from './load-loop';
 import { loadPostData, loadTablesInParallel } from './parallel-load';
 import { planFresh } from './plan-fresh';
 import { connectTarget, preflight, redactTarget, startArchiveCheck } from './preflight';
 import { runSqlBatched } from './sql-batches';
 import type { ParallelRestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
-import { encodingWarnings } from './target-catalog';
+import { encodingWarnings, targetHasLz4 } from './target-catalog';
 
 /** A worker connection with the backup's output settings (see one-transaction.ts). */
 async function connectWorker(url: string, clients: pg.Client[]): Promise<pg.Client> {
@@ -56,6 +56,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
   try {
     const main = await connectWorker(opts.targetUrl, clients);
     checked.warnings.push(...(await encodingWarnings(main, m.source.encoding)));
+    const withoutLz4 = (await targetHasLz4(main)) ? undefined : ([] as string[]);
     const lp = await planFresh({ ...checked, client: main, target, opts, mode: 'fresh' }, '--jobs restores only into an empty database');
     // Small objects commit many to a transaction, each transaction within its share of the target's lock table.
     const batchLocks = Math.min(batchLockLimit(await readLockBudget(main), opts.jobs), opts.maxBatchLocks ?? Infinity);
@@ -71,14 +72,14 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     const counters = { bytesRead: 0, rowsLoaded: 0, tablesDone: 0 };
     const progress = (current: string, phase: RestoreProgress['phase'] = 'loading') =>
       opts.onProgress?.({ phase, bytesRead: reader.position, totalBytes: m.archive.sizeBytes, rowsLoaded: counters.rowsLoaded, totalRows: lp.plan.rows, tablesDone: counters.tablesDone, totalTables: lp.tables.length, current });
-    const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), onMember: (current) => progress(current) };
+    const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), withoutLz4, onMember: (current) => progress(current) };
     const header = m.entries.filter((e) => e.section === 'header');
     for (const w of workers) await loadMembers(w, reader, header, lp.actions, ctx);
     await runSqlBatched(main, reader, m.entries.filter((e) => e.section === 'pre-data'), lp.actions, ctx, batchLocks);
     const { report, earlyDone } = await loadTablesInParallel(workers, reader, m, lp.actions, ctx, { checkContent: Boolean(opts.checkContent), onVerify: (what) => progress(what, 'verifying'), batchLocks, tables: lp.tables });
     await runSqlBatched(main, reader, m.entries.filter((e) => e.section === 'sequence-set'), lp.actions, ctx, batchLocks);
     await loadPostData(workers, main, reader, m.entries.filter((e) => e.section === 'post-data' && !earlyDone.has(e.index)), lp.actions, ctx, batchLocks);
-    const warnings = [...(await unpopulatedMatviews(main, m.entries, lp.actions)), ...fromServer()];
+    const warnings = [...(await unpopulatedMatviews(main, m.entries, lp.actions)), ...fromServer(), ...lz4Warning(withoutLz4)];
     report.sort((a, b) => (a.schema + a.name).localeCompare(b.schema + b.name));
     checkReport(m, report);
     return { id: m.id, mode: 'fresh', target, committed: true, plan: lp.plan, tables: report, rows: report.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) }, warnings };

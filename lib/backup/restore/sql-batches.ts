@@ -3,7 +3,7 @@ import { AppError, oneLine, toAppError } from '../../errors';
 import type { ManifestEntry } from '../manifest';
 import { describeEntry } from '../manifest';
 import type { LoadContext } from './load-loop';
-import { loadMembers } from './load-loop';
+import { execSql, loadMembers } from './load-loop';
 import { readSqlMember } from './load-member';
 import type { MemberAction, MemberReader } from './restore-types';
 
@@ -123,9 +123,7 @@ export async function runSqlBatched(client: pg.ClientBase, reader: MemberReader,
     ctx.onMember?.(describeEntry(e));
     let sql: string;
     try {
-      sql = await reader.read(e, (out) => readSqlMember(out, e));
-      if (a.rewrite) sql = a.rewrite(sql);
-      if (a.filter) sql = await a.filter(client, sql);
+      sql = await execSql(client, a, await reader.read(e, (out) => readSqlMember(out, e)), ctx, describeEntry(e));
     } catch {
       // A member that cannot be read or fails its checks: what came before it runs first, then the
       // load loop reads it again and fails with its usual, member-naming error.

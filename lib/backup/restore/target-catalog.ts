@@ -362,3 +362,13 @@ export async function liftForcedRowSecurity(client: pg.ClientBase, tables: { sch
   for (const x of rls) await client.query(`ALTER TABLE ${x.rel} NO FORCE ROW LEVEL SECURITY`);
   return rls.map((x) => x.rel);
 }
+
+/**
+ * Whether the target server can compress with lz4 (PostgreSQL built --with-lz4; the embedded
+ * PostgreSQL 17 is not): `ALTER … SET COMPRESSION lz4` fails there ("compression method lz4 not
+ * supported"). A server that does not list the setting is taken to support it.
+ */
+export async function targetHasLz4(client: pg.ClientBase): Promise<boolean> {
+  const r = await client.query<{ ok: boolean }>(`SELECT 'lz4' = ANY(s.enumvals) AS ok FROM pg_catalog.pg_settings s WHERE s.name = 'default_toast_compression'`);
+  return r.rows[0]?.ok ?? true;
+}
