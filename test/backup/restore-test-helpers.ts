@@ -133,11 +133,33 @@ export async function restoreLockPeak<T>(url: string, run: () => Promise<T>): Pr
     }
   })();
   try {
-    const result = await run();
+    const result = await whenLockTableFree(run);
     return { result, peak, samples };
   } finally {
     running = false;
     await sampling;
     await probe.end();
+  }
+}
+
+/**
+ * Runs `run` (a restore that must fit the target's lock table), again every 2 s for up to 3 minutes
+ * while it is refused because OTHER sessions hold part of that table: the test cluster is shared by
+ * two test files at a time, and one creating 150 tables with 3,000 foreign keys in one transaction
+ * holds ~5,000 entries for seconds (catalog-scale's 2,314-lock restore was refused in CI while
+ * lock-budget-data-only.test.ts set up: "7808 locks (4960 in use)"). Any other failure, and a
+ * refusal with nothing else in use, is thrown at once.
+ */
+export async function whenLockTableFree<T>(run: () => Promise<T>): Promise<T> {
+  const until = Date.now() + 180_000;
+  for (;;) {
+    try {
+      return await run();
+    } catch (err) {
+      const e = err as { code?: string; details?: { inUse?: number; locksNeeded?: number } };
+      const othersHold = e.code === 'conflict' && typeof e.details?.locksNeeded === 'number' && (e.details.inUse ?? 0) > 0;
+      if (!othersHold || Date.now() > until) throw err;
+      await new Promise((res) => setTimeout(res, 2000));
+    }
   }
 }
