@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
+import { restoreParallel } from '../../lib/backup/restore/restore-parallel';
+import { runBackup } from '../../lib/backup/run-backup';
 import type { StorageBackend } from '../../lib/storage/storage-backend';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { backup, exec, hashesOf, scalar, tamperMember, tempStorage } from './restore-test-helpers';
 import { openStorage } from '../../lib/storage/open-storage';
-import { cp } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { removeAtEnd } from '../helpers/temp-dirs';
 
 // The atomic restore sends big tables as COPY BINARY, converted in our process (binary-copy.ts).
@@ -64,6 +67,28 @@ describe('the atomic restore sends big tables as COPY BINARY', () => {
     expect(await hashesOf(target.url)).toEqual(await hashesOf(src.url));
     // everything (20,000 rows) went binary; with_numeric (numeric: not converted) went as text.
     expect(r.binaryRows).toBe(ROWS);
+  });
+
+  it('restore --jobs 2 converts too: a table split in chunks over both connections, and whole tables with --check-content', async () => {
+    // 2 MiB chunks: `everything` (~6 MiB of heap) becomes several members, each loaded on whichever connection is free.
+    const split = await runBackup({ databaseUrl: src.url, storage, trigger: 'cli', chunkBytes: 2 * 1024 * 1024 });
+    const m = JSON.parse(await readFile(path.join(dir, `${split.id}.manifest.json`), 'utf8')) as { entries: { kind: string; name: string }[] };
+    expect(m.entries.filter((e) => e.kind === 'TABLE DATA' && e.name === 'everything').length).toBeGreaterThan(1);
+    for (const checkContent of [false, true]) {
+      const target = await db();
+      const r = await restoreParallel({ source: split.id, storage, targetUrl: target.url, jobs: 2, checkContent });
+      expect(r.binaryRows, `checkContent ${checkContent}`).toBe(ROWS);
+      expect(r.tables.every((t) => t.contentMatches === (checkContent ? true : null))).toBe(true);
+      expect(await hashesOf(target.url)).toEqual(await hashesOf(src.url));
+    }
+    process.env.TICKETHUB_RESTORE_COPY = 'text';
+    try {
+      const target = await db();
+      expect((await restoreParallel({ source: split.id, storage, targetUrl: target.url, jobs: 2 })).binaryRows).toBe(0);
+      expect(await hashesOf(target.url)).toEqual(await hashesOf(src.url));
+    } finally {
+      delete process.env.TICKETHUB_RESTORE_COPY;
+    }
   });
 
   it('TICKETHUB_RESTORE_COPY=text turns it off', async () => {

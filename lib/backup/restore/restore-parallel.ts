@@ -4,12 +4,12 @@ import { ArchiveSpool } from '../archive-spool';
 import { batchLockLimit, readLockBudget } from '../lock-budget';
 import { restoreSessionSettingsSql } from '../session-settings';
 import type { LoadContext } from './load-loop';
-import { checkReport, loadMembers, lz4Warning, rangedReader, serverWarnings, unpopulatedMatviews } from './load-loop';
+import { binaryCopyWanted, checkReport, loadMembers, lz4Warning, rangedReader, serverWarnings, unpopulatedMatviews } from './load-loop';
 import { loadPostData, loadTablesInParallel } from './parallel-load';
 import { planFresh } from './plan-fresh';
 import { connectTarget, preflight, redactTarget, startArchiveCheck } from './preflight';
 import { runSqlBatched } from './sql-batches';
-import type { ParallelRestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
+import type { LoadCounters, ParallelRestoreOptions, RestoreProgress, RestoreResult } from './restore-types';
 import { encodingWarnings, targetHasLz4 } from './target-catalog';
 
 /** A worker connection with the backup's output settings (see one-transaction.ts). */
@@ -69,10 +69,10 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     await archive.done;
     loading = true;
     const reader = rangedReader(checked.source, checked.manifest);
-    const counters = { bytesRead: 0, rowsLoaded: 0, tablesDone: 0 };
+    const counters: LoadCounters = { bytesRead: 0, rowsLoaded: 0, tablesDone: 0 };
     const progress = (current: string, phase: RestoreProgress['phase'] = 'loading') =>
       opts.onProgress?.({ phase, bytesRead: reader.position, totalBytes: m.archive.sizeBytes, rowsLoaded: counters.rowsLoaded, totalRows: lp.plan.rows, tablesDone: counters.tablesDone, totalTables: lp.tables.length, current });
-    const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), withoutLz4, onMember: (current) => progress(current) };
+    const ctx: LoadContext = { counters, signal: opts.signal, loaded: new Map(), withoutLz4, binary: binaryCopyWanted(), onMember: (current) => progress(current) };
     const header = m.entries.filter((e) => e.section === 'header');
     for (const w of workers) await loadMembers(w, reader, header, lp.actions, ctx);
     await runSqlBatched(main, reader, m.entries.filter((e) => e.section === 'pre-data'), lp.actions, ctx, batchLocks);
@@ -82,7 +82,7 @@ export async function restoreParallel(opts: ParallelRestoreOptions): Promise<Res
     const warnings = [...(await unpopulatedMatviews(main, m.entries, lp.actions)), ...fromServer(), ...lz4Warning(withoutLz4)];
     report.sort((a, b) => (a.schema + a.name).localeCompare(b.schema + b.name));
     checkReport(m, report);
-    return { id: m.id, mode: 'fresh', target, committed: true, plan: lp.plan, tables: report, rows: report.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) }, warnings };
+    return { id: m.id, mode: 'fresh', target, committed: true, plan: lp.plan, tables: report, rows: report.reduce((s, t) => s + t.rows, 0), durationMs: Date.now() - started, checked: { memberSha256: true, rowCounts: true, content: Boolean(opts.checkContent) }, binaryRows: counters.binaryRows ?? 0, warnings };
   } catch (err) {
     const ae = toAppError(loading ? err : await archive.explain(err));
     const suffix = loading ? PARTLY_RESTORED : '';

@@ -186,7 +186,7 @@ export interface LoadCounters {
   bytesRead: number;
   rowsLoaded: number;
   tablesDone: number;
-  /** Rows sent as COPY BINARY (converted in this process; the atomic restore's big tables). */
+  /** Rows sent as COPY BINARY (converted in this process; big tables' members). */
   binaryRows?: number;
 }
 
