@@ -152,6 +152,21 @@ async function benchOne(name: string, url: string, describe: string, rows: numbe
   return { name, describe, archiveBytes: b.sizeBytes, dumpBytes: dump.sizeBytes, runs };
 }
 
+/**
+ * Each round's time over the `pg_restore -j2` of the SAME round: on a machine whose speed drifts
+ * between rounds (other tenants), these paired ratios say more than the ratio of the medians.
+ */
+function perRound(r: DbRuns): string[] {
+  const base = r.runs.pg_restore;
+  const lines = (['atomic', 'jobs2', 'check-content'] as const)
+    .filter((who) => r.runs[who].length === base.length && base.length > 0 && !r.runs[who].some((x) => x.refused))
+    .map((who) => {
+      const ratios = r.runs[who].map((x, i) => x.ms / base[i].ms);
+      return `${LABEL[who]}: ${ratios.map((x) => x.toFixed(2)).join(' / ')} (median ${median(ratios).toFixed(2)}×)`;
+    });
+  return lines.length ? ['Per round, over that round\'s `pg_restore -j2`:', '', ...lines.map((l) => `- ${l}`), ''] : [];
+}
+
 function report(r: DbRuns): string[] {
   const p = median(r.runs.pg_restore.map((x) => x.ms));
   const TARGET: Partial<Record<Contestant, string>> = { atomic: '≤ 1.00', jobs2: '≤ 0.85' };
@@ -178,6 +193,7 @@ function report(r: DbRuns): string[] {
     ...row('pg_restore'),
     ...row('check-content'),
     '',
+    ...perRound(r),
     '"time" is the process wall time as a user sees it (Node start-up included; the header says whether the CLI ran from its bundle); "restore\'s own" is the durationMs the restore reports (preflight included); "process CPU" is the client process\'s user + system time (median; the server\'s work is not in it).',
   ];
 }
