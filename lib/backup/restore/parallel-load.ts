@@ -160,19 +160,22 @@ export async function loadTablesInParallel(
   const split = (t: ManifestTable) => !opts.checkContent && t.entries.length > 1 && !t.referenced;
   const small = (t: ManifestTable) => opts.batchLocks > 0 && t.entries.length === 1 && !t.referenced && !t.dataExcluded && size(t) <= SMALL_TABLE_BYTES;
   const bySize = [...withData].sort((a, b) => size(b) - size(a));
-  // The chunks of split tables first (biggest table first, each table's chunks together), then
-  // whole tables (biggest first), then the batches of small ones. A split table's keys and indexes
-  // can only start after its LAST chunk: loading its chunks first makes them ready while whole
-  // tables and batches are still there to fill the other connection, instead of running alone at
-  // the end. On tickethub_bench (--jobs 2, 2 cores) the 2M-row table's primary key (~1 s) used to
-  // follow its last chunk with the other connection idle (0.7 s waiting for that chunk, then the
-  // build); now the 500,000-row table loads beside them: 8.12-8.78 s against 8.79-9.52 s, 3
-  // alternating runs each (pg_restore -j2 9.95-10.76 s). Where tables split, a whole table is one
-  // member (no bigger than a chunk) or a referenced table outside the backup, so what is left at
-  // the end is in pieces that even out the connections' finishing times.
+  // Tables of several members that do not split (a referenced table outside the backup; every
+  // table with the content check) first, biggest first: each is one indivisible task. Then the
+  // chunks of split tables (biggest table first, each table's chunks together), then the other
+  // whole tables (one member each, no bigger than a chunk), then the batches of small ones. A split
+  // table's keys and indexes can only start after its LAST chunk: loading its chunks before the
+  // one-member tables and batches makes them ready while those are still there to fill the other
+  // connection, instead of running alone at the end. On tickethub_bench (--jobs 2, 2 cores) the
+  // 2M-row table's primary key (~1 s) used to follow its last chunk with the other connection idle
+  // (0.7 s waiting for that chunk, then the build); now the 500,000-row table loads beside them:
+  // 8.12-8.78 s against 8.79-9.52 s, 3 alternating runs each (pg_restore -j2 9.95-10.76 s).
+  const whole = bySize.filter((t) => !small(t) && !split(t));
+  const loadWhole = (t: ManifestTable): Task => ({ run: (w) => loadOneTable(w, t) });
   const loads: Task[] = [
+    ...whole.filter((t) => t.entries.length > 1).map(loadWhole),
     ...bySize.filter(split).flatMap(loadChunks),
-    ...bySize.filter((t) => !small(t) && !split(t)).map((t): Task => ({ run: (w) => loadOneTable(w, t) })),
+    ...whole.filter((t) => t.entries.length <= 1).map(loadWhole),
     ...tableBatches(bySize.filter(small), size, opts.batchLocks, workers.length).map((batch): Task => ({ run: (w) => loadTableBatch(w, batch) })),
   ];
 
