@@ -203,6 +203,13 @@ export interface Manifest {
   externalDependencies?: ExternalDependency[];
   /** v2+: what the backup could not do or the restore target must provide, one line each. */
   warnings?: string[];
+  /**
+   * v2+, optional (absent when there are none, and in older backups): publications the archive
+   * creates or extends whose statements only a superuser may run — FOR ALL TABLES (when the target
+   * lacks the publication) and ADD TABLES IN SCHEMA (when it does not publish that schema yet). A
+   * restore by another role refuses them before touching anything (security-preflight.ts).
+   */
+  publications?: ManifestPublication[];
   /** v2+: catalog fingerprint of the backed-up schemas (object -> hash of definition, owner, ACL), compared by the drill (schema-fingerprint.ts). */
   schemaFingerprint?: SchemaFingerprint;
   /**
@@ -236,6 +243,14 @@ export interface ManifestRoles {
   defaultPrivileges: string[];
   /** Roles every restore needs whatever its options: those policies are for, and user mappings' roles. */
   policies: string[];
+}
+
+/** See Manifest.publications. */
+export interface ManifestPublication {
+  name: string;
+  allTables: boolean;
+  /** Backed-up schemas it publishes FOR TABLES IN SCHEMA. */
+  schemas: string[];
 }
 
 /** A manifest's signature (see manifest-signature.ts). */
@@ -454,6 +469,9 @@ function readV2(raw: Record<string, unknown>, label: string): Manifest {
   const okDep = (d: Record<string, unknown>) =>
     d && typeof d === 'object' && typeof d.kind === 'string' && typeof d.name === 'string' && typeof d.schema === 'string' && strings(d.usedBy) && (d.definition === undefined || typeof d.definition === 'string');
   if (deps !== undefined && !(Array.isArray(deps) && deps.every(okDep))) throw new AppError('corrupt', `${label}: manifest externalDependencies are malformed`);
+  const pubs = m.publications as unknown;
+  const okPub = (p: Record<string, unknown>) => p && typeof p === 'object' && typeof p.name === 'string' && typeof p.allTables === 'boolean' && strings(p.schemas);
+  if (pubs !== undefined && !(Array.isArray(pubs) && pubs.every(okPub))) throw new AppError('corrupt', `${label}: manifest publications are malformed`);
   const fp = m.schemaFingerprint as unknown;
   if (fp !== undefined && !(fp && typeof fp === 'object' && !Array.isArray(fp) && Object.values(fp).every((v) => typeof v === 'string'))) {
     throw new AppError('corrupt', `${label}: manifest schemaFingerprint is malformed`);

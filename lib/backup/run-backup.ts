@@ -845,6 +845,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       lockEstimate,
       roles,
       externalDependencies,
+      ...(dump.publications.length ? { publications: dump.publications } : {}),
       warnings,
       // The sequences' values as dumped (what the sequence-set member restores), for the drill.
       schemaFingerprint: sortedKeys({ ...fingerprint, ...sequenceValueEntries(dump.sequences) }),

@@ -67,6 +67,11 @@ export interface SchemaDump {
   roles: DumpRoles;
   /** Uses of objects outside the dumped schemas (also in `warnings`, one line each). */
   external: ExternalUse[];
+  /**
+   * Publications whose restore may take superuser rights: FOR ALL TABLES, or FOR TABLES IN SCHEMA
+   * of dumped schemas (the manifest's `publications`; the restore preflight checks them).
+   */
+  publications: { name: string; allTables: boolean; schemas: string[] }[];
 }
 
 export interface DumpSchemaOptions {
@@ -134,7 +139,8 @@ export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions)
     const sequenceSetSql = sequences
       .map((s) => `SELECT pg_catalog.setval(${quoteLiteral(qualifiedName(s.schema, s.name))}, ${s.lastValue}, ${s.isCalled});\n`)
       .join('');
-    dump = { objects, tables, sequences, sequenceSetSql, warnings, roles, external: cat.external };
+    const publications = security.publications.filter((p) => p.puballtables || p.schemas.length).map((p) => ({ name: p.pubname, allTables: p.puballtables, schemas: [...p.schemas] }));
+    dump = { objects, tables, sequences, sequenceSetSql, warnings, roles, external: cat.external, publications };
   } catch (e) {
     // In an aborted transaction the restore fails too; the original error is the one to report.
     await restore().catch(() => undefined);

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { AppError } from '../../errors';
 import { quoteIdent } from '../catalog/quote-ident';
-import type { Manifest, ManifestTable } from '../manifest';
+import type { Manifest, ManifestPublication, ManifestTable } from '../manifest';
 import type { MemberAction, RestoreOptions } from './restore-types';
 
 /**
@@ -48,7 +48,7 @@ export async function securityProblems(client: pg.ClientBase, m: Manifest, opts:
   }
   if (row.not_member?.length) out.push(`the right to give objects to ${row.not_member.join(', ')} (the restoring role is not a member)`);
   if (!row.superuser) {
-    const need = m.entries.filter((e) => SUPERUSER_KINDS.has(e.kind)).map((e) => `${e.kind.toLowerCase()} ${e.name}`);
+    const need = [...m.entries.filter((e) => SUPERUSER_KINDS.has(e.kind)).map((e) => `${e.kind.toLowerCase()} ${e.name}`), ...(await superuserPublications(client, m.publications ?? []))];
     if (need.length) out.push(`the superuser rights that creating ${need.slice(0, 5).join(', ')}${need.length > 5 ? ` and ${need.length - 5} more` : ''} takes (restore as a superuser)`);
   }
   return out;
@@ -56,6 +56,32 @@ export async function securityProblems(client: pg.ClientBase, m: Manifest, opts:
 
 /** Object kinds only a superuser may create (CREATE EVENT TRIGGER, FOREIGN DATA WRAPPER, ACCESS METHOD, TEXT SEARCH PARSER / TEMPLATE). */
 const SUPERUSER_KINDS = new Set(['EVENT TRIGGER', 'FOREIGN DATA WRAPPER', 'ACCESS METHOD', 'TEXT SEARCH PARSER', 'TEXT SEARCH TEMPLATE']);
+
+/**
+ * The publication statements of the archive that only a superuser may run on this target (PostgreSQL
+ * 15-17): CREATE PUBLICATION ... FOR ALL TABLES when the target lacks the publication (the restore
+ * reuses one it has), ALTER PUBLICATION ... ADD TABLES IN SCHEMA for a schema it does not publish
+ * yet. Without this check a restore by Supabase's admin role or a managed database's owner loaded
+ * every table and failed at that statement, at the end.
+ */
+async function superuserPublications(client: pg.ClientBase, pubs: ManifestPublication[]): Promise<string[]> {
+  if (!pubs.length) return [];
+  const v = Number((await client.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`)).rows[0].v);
+  const schemas =
+    v >= 150000
+      ? `ARRAY(SELECT n.nspname::text FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE pn.pnpubid = p.oid)`
+      : `'{}'::text[]`;
+  const r = await client.query<{ pubname: string; schemas: string[] }>(`SELECT p.pubname, ${schemas} AS schemas FROM pg_catalog.pg_publication p WHERE p.pubname = ANY($1::text[])`, [pubs.map((p) => p.name)]);
+  const have = new Map(r.rows.map((x) => [x.pubname, new Set(x.schemas)]));
+  const out: string[] = [];
+  for (const p of pubs) {
+    const existing = have.get(p.name);
+    if (p.allTables && !existing) out.push(`publication ${p.name} FOR ALL TABLES`);
+    const add = p.schemas.filter((s) => !existing?.has(s));
+    if (add.length) out.push(`publication ${p.name} FOR TABLES IN SCHEMA ${add.join(', ')}`);
+  }
+  return out;
+}
 
 function roleUse(m: Manifest, role: string, opts: Pick<RestoreOptions, 'noOwner' | 'noPrivileges'>): string {
   const uses: string[] = [];
