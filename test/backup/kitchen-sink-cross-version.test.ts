@@ -148,6 +148,7 @@ describe.runIf(is15)('kitchen sink across PostgreSQL 15 and 17', () => {
     ['nasty-held-out-6.sql', ['s8', 's9']],
     ['nasty-held-out-7.sql', ['r1', 'r2']],
     ['nasty-held-out-8.sql', ['app8', 'aux8', 'ቲኬት 8', 'h8types']],
+    ['nasty-held-out-9.sql', ['app9', 'aux9', 'ext9']],
     ['h1-supabase-shapes.sql', ['auth', 'app', 'priv']],
     ['nasty-acl-edges.sql', ['a cl']],
     ['nasty-event-trigger.sql', ['ev']],

@@ -16,6 +16,7 @@ import { buildConstraints } from './kinds/constraints';
 import { buildIndexes } from './kinds/indexes';
 import { buildStatistics } from './kinds/statistics';
 import { buildRowSecurity, buildRules, buildTriggers } from './kinds/rules-triggers';
+import { buildExtensionDependencies } from './kinds/extension-dependencies';
 import { addSecurityNodes, readSecurity, type DumpRoles, type SecurityCatalog } from './dump-security';
 
 /**
@@ -213,6 +214,7 @@ function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalo
   buildRules(g, rels);
   buildTriggers(g, rels);
   buildRowSecurity(g, rels);
+  buildExtensionDependencies(g);
   addDependEdges(g);
   const schemaRoles = addSecurityNodes({ add: (obj) => g.add(obj), nodeFor: (classid, oid) => g.nodeFor(classid, oid), serverVersionNum: cat.serverVersionNum, schemas }, security);
   // A user mapping's role is needed by every restore, like a policy's (--no-owner / --no-privileges

@@ -388,7 +388,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
   const depends = await q<DependRow>(
     `SELECT classid::int AS classid, objid::int AS objid, objsubid, refclassid::int AS refclassid, refobjid::int AS refobjid,
             refobjsubid, deptype::text AS deptype
-       FROM pg_catalog.pg_depend WHERE objid = ANY($1::oid[]) AND deptype IN ('n', 'a', 'i')`,
+       FROM pg_catalog.pg_depend WHERE objid = ANY($1::oid[]) AND deptype IN ('n', 'a', 'i', 'x')`,
     [oidList],
   );
   const defaultRefs = new Map<number, { classid: number; oid: number }[]>();

@@ -5,7 +5,7 @@ import { SEQUENCE_VALUE_PREFIX } from './sequence-values';
 /**
  * A catalog fingerprint of the backed-up schemas: one short hash per object (relation with its
  * columns and column privileges, constraint, index, trigger, policy, routine, type, the schema
- * itself, per-schema default privileges, publication membership), each over its definition as the
+ * itself, per-schema default privileges, publication membership, DEPENDS ON EXTENSION marks), each over its definition as the
  * server's deparsers print it, its owner and its ACL. Stored in the manifest at backup time (v2)
  * and compared by the drill with the restored scratch database: a difference fails the drill and
  * names the object. Oids and attribute numbers are left out (a restore renumbers them), and so are
@@ -366,6 +366,14 @@ UNION ALL
 SELECT 'publication ' || p.pubname || ' ' || pr.prrelid::pg_catalog.regclass::text, 'member', ${v15 ? `concat_ws(' | ', pr.prattrs::text, pg_catalog.pg_get_expr(pr.prqual, pr.prrelid))` : 'NULL'}
   FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid
   JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid WHERE ${IN_SCHEMAS('c.relnamespace')}
+UNION ALL
+SELECT 'depends on extension ' || o.type || ' ' || o.identity || ' ' || pg_catalog.quote_ident(e.extname), 'x', NULL
+  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid, LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, 0) o
+ WHERE d.deptype = 'x' AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+   AND ${IN_SCHEMAS(`CASE d.classid
+         WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN (SELECT p.pronamespace FROM pg_catalog.pg_proc p WHERE p.oid = d.objid)
+         WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid = d.objid)
+         WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass THEN (SELECT c.relnamespace FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid WHERE t.oid = d.objid) END`)}
 ${KINDS(v15)}`;
 
 /**
