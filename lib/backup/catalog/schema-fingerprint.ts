@@ -245,6 +245,14 @@ const ACL_RAW = (owner: string, acl: string, type: string) =>
 const NOT_NULL_DOMAIN = 'domain not-null ';
 const LEGACY_NOT_NULL_DOMAIN = 'constraint domain ';
 
+/**
+ * A view's definition as the server deparses it, with '(VALUES ' and '( VALUES ' read alike: a view
+ * made as `CREATE VIEW v (a, b) AS VALUES …` deparses to `… FROM (VALUES …) "*VALUES*"`, and that
+ * text, run again (by any restore, pg_dump's too), to `… FROM ( VALUES …) "*VALUES*"`, the same
+ * query. Without this a drill failed every such view on the same major version.
+ */
+const VIEWDEF = (oid: string) => `pg_catalog.replace(pg_catalog.pg_get_viewdef(${oid}), '( VALUES ', '(VALUES ')`;
+
 const QUERY = (v15: boolean) => `
 SELECT 'schema ' || n.nspname AS k, concat_ws(' | ', ${OWNER_ACL2('n.nspowner', 'n.nspacl', `'n'`)}, ${DESC('n.oid', 'pg_namespace')}) AS s, NULL::text AS d
   FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($1::text[])
@@ -273,7 +281,7 @@ SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relki
           LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)),
        concat_ws(' | ', ${ACL_RAW('c.relowner', 'c.relacl', `CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char"`)},
-       CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END,
+       CASE WHEN c.relkind IN ('v', 'm') THEN ${VIEWDEF('c.oid')} END,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END,
        (SELECT string_agg(a.attname || ' ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), ', ' ORDER BY a.attnum)
           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
