@@ -233,7 +233,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
        LEFT JOIN pg_catalog.pg_namespace mn ON mn.oid = mt.typnamespace
        LEFT JOIN pg_catalog.pg_opclass opc ON opc.oid = r.rngsubopc
        LEFT JOIN pg_catalog.pg_namespace opn ON opn.oid = opc.opcnamespace
-      WHERE ${NS} AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c'))
+      WHERE ${NS} AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c') OR (t.typtype = 'p' AND NOT t.typisdefined))
       ORDER BY n.nspname, t.typname`,
   );
   const domainConstraints = await q<DomainConstraintRow>(

@@ -347,7 +347,7 @@ SELECT 'type ' || t.oid::pg_catalog.regtype::text,
                     JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation AND t.typtype = 'd' AND t.typcollation <> 100),
                  ${DESC('t.oid', 'pg_type')}),
        t.typdefault
-  FROM pg_catalog.pg_type t WHERE ${IN_SCHEMAS('t.typnamespace')} AND t.typtype IN ('e', 'd', 'r', 'c')
+  FROM pg_catalog.pg_type t WHERE ${IN_SCHEMAS('t.typnamespace')} AND (t.typtype IN ('e', 'd', 'r', 'c') OR (t.typtype = 'p' AND NOT t.typisdefined))
    AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c') AND ${NOT_EXT('pg_catalog.pg_type', 't.oid')}
 UNION ALL
 SELECT 'default privileges ' || pg_catalog.pg_get_userbyid(d.defaclrole) || ' ' || coalesce(n.nspname, '(every schema)') || ' ' || d.defaclobjtype::text, ${ACL_ITEMS('d.defaclacl')}::text, d.defaclacl::text

@@ -134,14 +134,16 @@ const UNSUPPORTED_SQL = `SELECT 'base type ' || pg_catalog.quote_ident(n.nspname
        FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
       WHERE n.nspname = ANY($1::text[]) AND t.typtype IN ('b', 'p') AND (t.typtype = 'p' OR t.typelem = 0 OR t.typlen <> -1 OR
               NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid))
+        AND t.typisdefined -- a shell type (CREATE TYPE name;) is dumped as one
         AND ${notExtensionMember('pg_catalog.pg_type', 't.oid')}
      UNION ALL
      SELECT 'procedural language ' || pg_catalog.quote_ident(l.lanname) FROM pg_catalog.pg_language l
       WHERE l.oid >= 16384 AND ${notExtensionMember('pg_catalog.pg_language', 'l.oid')}
      UNION ALL
-     SELECT 'foreign table partition or child ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+     SELECT 'foreign table partition ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+            || ' (a restore would leave its parent''s partitioned indexes invalid, as pg_dump''s does)'
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = ANY($1::text[]) AND c.relkind = 'f' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)
+      WHERE n.nspname = ANY($1::text[]) AND c.relkind = 'f' AND c.relispartition
      UNION ALL
      SELECT CASE WHEN c.relispartition THEN 'partition ' ELSE 'inheritance child ' END || pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(c.relname)
             || ' of ' || pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.relname) || ' (outside the backed-up schemas: its rows would be missing)'

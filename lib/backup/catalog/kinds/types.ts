@@ -4,7 +4,10 @@ import type { DomainConstraintRow, TypeRow } from '../read-catalog';
 import { catalogKey, PG_CLASS, PG_CONSTRAINT, PG_TYPE } from './kind-types';
 import { checksCallingSqlBodies } from './relations';
 
-/** User-defined types: enums, composite types, ranges (with their multiranges) and domains. */
+/**
+ * User-defined types: enums, composite types, ranges (with their multiranges), domains, and shell
+ * types (`CREATE TYPE name;` and nothing more: a placeholder a base type's C functions would name).
+ */
 export function buildTypes(g: DumpGraph): void {
   const domainCons = groupBy(g.cat.domainConstraints, (c) => c.contypid);
   const separate = checksCallingSqlBodies(g);
@@ -19,7 +22,9 @@ export function buildTypes(g: DumpGraph): void {
     const cons = domainCons.get(t.oid) ?? [];
     let kind = 'TYPE';
     let sql: string;
-    if (t.typtype === 'e') {
+    if (t.typtype === 'p') {
+      sql = `CREATE TYPE ${q};\n`;
+    } else if (t.typtype === 'e') {
       sql = `CREATE TYPE ${q} AS ENUM (${(t.labels ?? []).map((l) => `\n    ${quoteLiteral(l)}`).join(',')}\n);\n`;
     } else if (t.typtype === 'c') {
       keys.push(catalogKey(PG_CLASS, t.typrelid));
