@@ -57,7 +57,7 @@ export interface IndexRow {
   /** Statistics targets set on index columns (ALTER INDEX ... ALTER COLUMN n SET STATISTICS), as [attnum, target]. */
   stattargets: [number, number][] | null;
 }
-export interface FunctionRow { oid: number; proname: string; nspname: string; prokind: string; idargs: string; def: string | null }
+export interface FunctionRow { oid: number; proname: string; nspname: string; prokind: string; idargs: string; def: string | null; provolatile: string }
 export interface AggregateRow {
   aggfnoid: number; aggkind: string; args: string; transfn: string; transtype: string; transspace: number;
   finalfn: string | null; finalextra: boolean; finalmodify: string; combinefn: string | null; serialfn: string | null;
@@ -302,7 +302,7 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
   // Functions internally dependent on another object (range/multirange constructors) are created
   // with it; re-creating them would replace them and lose that dependency.
   const functions = await q<FunctionRow>(
-    `SELECT p.oid::int AS oid, p.proname, n.nspname, p.prokind,
+    `SELECT p.oid::int AS oid, p.proname, n.nspname, p.prokind, p.provolatile,
             pg_catalog.pg_get_function_identity_arguments(p.oid) AS idargs,
             CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS def
        FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace

@@ -53,8 +53,10 @@ interface RelationContext {
   foreignTables: Map<number, ReturnType<typeof foreignTableParts>>;
   consByRel: Map<number, ConstraintRow[]>;
   inlineChecks: Set<number>;
-  /** CHECK constraints calling a routine whose SQL-standard body reads a relation: never inline (see checksCallingSqlBodies). */
+  /** CHECK constraints calling a routine whose SQL-standard body reads a relation: never inline (see checksCallingSqlBodies); and afterDataChecks. */
   separateChecks: Set<number>;
+  /** CHECK constraints calling a dumped routine that is not IMMUTABLE (see checksCallingNonImmutable). */
+  afterDataChecks: Set<number>;
 }
 
 /**
@@ -72,6 +74,22 @@ export function checksCallingSqlBodies(g: DumpGraph): Set<number> {
   return out;
 }
 
+/**
+ * Table CHECK constraints calling a dumped routine that is not IMMUTABLE: such a routine may read
+ * other tables (`CHECK (trip_exists(trip_id))`), and a CHECK inside CREATE TABLE runs on every row
+ * COPY loads — before the table it reads has its rows, when that table loads later: the restore
+ * failed where the source had no bad row (pg_dump's fails alike). They are added after the data
+ * (post-data; ADD CONSTRAINT checks every row then, once). A CHECK both inherited and local stays
+ * where it was (merging the two after the data is another matter).
+ */
+export function checksCallingNonImmutable(g: DumpGraph): Set<number> {
+  const notImmutable = new Set(g.cat.functions.filter((f) => f.provolatile !== 'i' && !g.isMember(PG_PROC, f.oid)).map((f) => f.oid));
+  const checks = new Map(g.cat.constraints.filter((c) => c.contype === 'c' && c.convalidated && !(c.conislocal && c.coninhcount > 0)).map((c) => [c.oid, c]));
+  const out = new Set<number>();
+  for (const d of g.cat.depends) if (d.classid === PG_CONSTRAINT && d.refclassid === PG_PROC && checks.has(d.objid) && notImmutable.has(d.refobjid)) out.add(d.objid);
+  return out;
+}
+
 export function buildRelations(g: DumpGraph, links: SequenceLinks): RelationNodes {
   const out: RelationNodes = { relNodes: new Map(), inlineChecks: new Set() };
   const ctx: RelationContext = {
@@ -81,7 +99,9 @@ export function buildRelations(g: DumpGraph, links: SequenceLinks): RelationNode
     consByRel: groupBy(g.cat.constraints, (c) => c.conrelid),
     inlineChecks: out.inlineChecks,
     separateChecks: checksCallingSqlBodies(g),
+    afterDataChecks: checksCallingNonImmutable(g),
   };
+  for (const c of ctx.afterDataChecks) ctx.separateChecks.add(c);
   for (const r of g.cat.rels) {
     if (g.isMember(PG_CLASS, r.oid) || !['r', 'p', 'v', 'm', 'f'].includes(r.relkind)) continue;
     const q = qualifiedName(r.nspname, r.relname);
@@ -181,7 +201,9 @@ function tableSql(ctx: RelationContext, r: RelRow, q: string, cols: ColumnRow[],
   for (const con of ctx.consByRel.get(r.oid) ?? []) {
     if (con.contype !== 'c' || !con.convalidated) continue;
     if (!(isPartition || con.conislocal)) continue;
-    if (!isPartition && ctx.separateChecks.has(con.oid)) continue;
+    // A partition is created with its parent's CHECKs (ATTACH requires them), except one its
+    // parent adds after the data (afterDataChecks): that parent's ADD CONSTRAINT brings it then.
+    if (ctx.separateChecks.has(con.oid) && (!isPartition || (ctx.afterDataChecks.has(con.oid) && (con.conislocal || parents.length === (r.parents ?? []).length)))) continue;
     lines.push(`    CONSTRAINT ${quoteIdent(con.conname)} ${con.def}`);
     ctx.inlineChecks.add(con.oid);
     keys.push(catalogKey(PG_CONSTRAINT, con.oid));
