@@ -83,10 +83,15 @@ export function checksCallingSqlBodies(g: DumpGraph): Set<number> {
  * where it was (merging the two after the data is another matter).
  */
 export function checksCallingNonImmutable(g: DumpGraph): Set<number> {
+  return callingNonImmutable(g, g.cat.constraints.filter((c) => c.contype === 'c' && c.convalidated && !(c.conislocal && c.coninhcount > 0)).map((c) => c.oid));
+}
+
+/** Of the constraints `oids`, those that call (pg_depend) a dumped routine that is not IMMUTABLE. */
+export function callingNonImmutable(g: DumpGraph, oids: number[]): Set<number> {
   const notImmutable = new Set(g.cat.functions.filter((f) => f.provolatile !== 'i' && !g.isMember(PG_PROC, f.oid)).map((f) => f.oid));
-  const checks = new Map(g.cat.constraints.filter((c) => c.contype === 'c' && c.convalidated && !(c.conislocal && c.coninhcount > 0)).map((c) => [c.oid, c]));
+  const candidates = new Set(oids);
   const out = new Set<number>();
-  for (const d of g.cat.depends) if (d.classid === PG_CONSTRAINT && d.refclassid === PG_PROC && checks.has(d.objid) && notImmutable.has(d.refobjid)) out.add(d.objid);
+  for (const d of g.cat.depends) if (d.classid === PG_CONSTRAINT && d.refclassid === PG_PROC && candidates.has(d.objid) && notImmutable.has(d.refobjid)) out.add(d.objid);
   return out;
 }
 

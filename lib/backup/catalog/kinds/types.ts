@@ -2,7 +2,7 @@ import { groupBy, type DumpGraph } from '../dump-graph';
 import { qualifiedName, quoteIdent, quoteLiteral } from '../quote-ident';
 import type { DomainConstraintRow, TypeRow } from '../read-catalog';
 import { catalogKey, PG_CLASS, PG_CONSTRAINT, PG_TYPE } from './kind-types';
-import { checksCallingSqlBodies } from './relations';
+import { callingNonImmutable, checksCallingSqlBodies } from './relations';
 
 /**
  * User-defined types: enums, composite types, ranges (with their multiranges), domains, and shell
@@ -12,8 +12,11 @@ export function buildTypes(g: DumpGraph): void {
   const domainCons = groupBy(g.cat.domainConstraints, (c) => c.contypid);
   const separate = checksCallingSqlBodies(g);
   // A NOT VALID CHECK may hold rows that violate it, and COPY checks every domain constraint: it is
-  // added after the data (post-data), as pg_dump does; before, such a backup never restored.
-  const notValid = new Set(g.cat.domainConstraints.filter((c) => !c.convalidated && !separate.has(c.oid)).map((c) => c.oid));
+  // added after the data (post-data), as pg_dump does; before, such a backup never restored. So is
+  // a CHECK calling a routine that is not IMMUTABLE (it may read a table not loaded yet: see
+  // checksCallingNonImmutable), validated then.
+  const afterData = callingNonImmutable(g, g.cat.domainConstraints.filter((c) => c.contype === 'c' && c.convalidated).map((c) => c.oid));
+  const notValid = new Set(g.cat.domainConstraints.filter((c) => (!c.convalidated || afterData.has(c.oid)) && !separate.has(c.oid)).map((c) => c.oid));
   for (const t of g.cat.types) {
     if (g.isMember(PG_TYPE, t.oid)) continue;
     const q = qualifiedName(t.nspname, t.typname);
