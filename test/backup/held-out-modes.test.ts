@@ -43,6 +43,7 @@ it.each([
   ['nasty-held-out-9.sql', ['app9', 'aux9', 'ext9']],
   ['nasty-held-out-10.sql', ['s10', 't10']],
   ['nasty-held-out-11.sql', ['s11', 'f11']],
+  ['nasty-held-out-12.sql', ['c12']],
 ])('%s: replace over the changed source, then a data-only reload of every table, give the backup back', async (fixture, schemas) => {
   const src = await createTestDatabase({ prefix: 'hom' });
   dbs.push(src);

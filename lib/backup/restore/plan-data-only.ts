@@ -8,7 +8,7 @@ import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { partitionsOf, selectTables } from './preflight';
 import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
 import type { IncomingForeignKey } from './target-catalog';
-import { enabledUserTriggers, incomingForeignKeys, liftForcedRowSecurity, notValidConstraints, orphanCount, ownedSequences, tableOid, touchingForeignKeys } from './target-catalog';
+import { enabledUserTriggers, incomingForeignKeys, liftForcedRowSecurity, notValidConstraints, orphanCount, ownedSequences, setAsideLine, tableOid, touchingForeignKeys } from './target-catalog';
 
 /**
  * Data-only: the chosen tables (which must exist in the target) are emptied and reloaded, their
@@ -40,7 +40,7 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
   });
   const lines = [`empty ${chosen.map((t) => `${t.schema}.${t.name}`).join(', ')} (TRUNCATE) and reload their rows; reset their sequences`, ...cascaded];
   for (const fk of incoming) lines.push(`check ${fk.schema}.${fk.table} (${fk.name}) still finds every row it references; refuse otherwise`);
-  for (const k of notValid) lines.push(`set aside NOT VALID ${k.what} while the rows load (they were never checked against it), then add it back NOT VALID`);
+  for (const k of notValid) lines.push(setAsideLine(k));
   // Large objects are data too, but not a table's rows: said, so their absence is never silent.
   const los = m.largeObjects?.length ?? 0;
   if (los) lines.push(`leave the ${los} large object${los === 1 ? '' : 's'} alone (data-only reloads table rows; a fresh or replace restore brings them back)`);

@@ -5,7 +5,7 @@ import type { ManifestEntry } from '../manifest';
 import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { selectTables } from './preflight';
 import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
-import { notValidConstraints, schemaExists, tableOid } from './target-catalog';
+import { notValidConstraints, schemaExists, setAsideLine, tableOid } from './target-catalog';
 
 function reEscape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -65,7 +65,7 @@ export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
     if (oid !== null) liveOids.push(oid);
   }
   const domainChecks = (await notValidConstraints(client, liveOids)).filter((k) => k.domain);
-  for (const k of domainChecks) lines.push(`set aside NOT VALID ${k.what} while the rows load (they were never checked against it), then add it back NOT VALID`);
+  for (const k of domainChecks) lines.push(setAsideLine(k));
   // All of it is ONE transaction: refuse now, not after creating the 3,000th table.
   await checkLocksFit(client, locksIntoSchema(m.entries, (e) => actions[e.index].kind === 'exec'), {
     what: 'the new schema, the tables it creates with their keys, indexes and TOAST relations',

@@ -230,6 +230,19 @@ export async function ownedSequences(client: pg.ClientBase, oids: number[]): Pro
   return r.rows.map((x) => Number(x.oid));
 }
 
+/** SQL: constraint `oid` calls (pg_depend) a user-defined function that is not IMMUTABLE. */
+const callsNonImmutable = (oid: string) =>
+  `EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_proc fn ON fn.oid = dep.refobjid
+            WHERE dep.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND dep.objid = ${oid}
+              AND dep.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND fn.oid >= 16384 AND fn.provolatile <> 'i')`;
+
+/** The plan's line for a constraint notValidConstraints sets aside. */
+export function setAsideLine(k: { what: string; validated: boolean }): string {
+  return k.validated
+    ? `set aside ${k.what} while the rows load (it calls a function that may read tables the reload has not filled yet), then add it back, checking every row`
+    : `set aside NOT VALID ${k.what} while the rows load (they were never checked against it), then add it back NOT VALID`;
+}
+
 /**
  * NOT VALID constraints that a data-only reload's COPY would check against rows they were never
  * validated against: CHECK constraints of the given tables, and constraints of the domains their
@@ -241,10 +254,15 @@ export async function ownedSequences(client: pg.ClientBase, oids: number[]): Pro
  * someone validated on their own validated again; when a descendant's copy is also its own or has
  * a comment, it stays and such a reload still fails, naming the constraint. `drop`/`add` are the
  * statements, in that order; `relid` the constraint's table (0: a domain's).
+ *
+ * Also (`validated`: true) the VALID CHECKs of those tables (their own, not inherited) and domains
+ * that call a user-defined function that is not IMMUTABLE: it may read another table, which the
+ * reload has emptied or not loaded yet (`CHECK (trip_exists(trip_id))`); they come back validated,
+ * once every row is in (the backup adds them after the data for the same reason).
  */
-export async function notValidConstraints(client: pg.ClientBase, oids: number[]): Promise<{ what: string; drop: string; add: string; domain: boolean; relid: number }[]> {
+export async function notValidConstraints(client: pg.ClientBase, oids: number[]): Promise<{ what: string; drop: string; add: string; domain: boolean; relid: number; validated: boolean }[]> {
   // Inside the restore transaction (search_path '': names and CHECK expressions come out qualified).
-  const r = await client.query<{ what: string; drop: string; add: string; domain: boolean; relid: number }>(
+  const r = await client.query<{ what: string; drop: string; add: string; domain: boolean; relid: number; validated: boolean }>(
     `WITH RECURSIVE cols AS (
        SELECT DISTINCT a.atttypid AS t FROM pg_catalog.pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped),
      types AS (
@@ -258,13 +276,13 @@ export async function notValidConstraints(client: pg.ClientBase, oids: number[])
      -- they were): otherwise the reload still fails, naming it.
      up AS (
        SELECT k.conname, i.inhparent AS rel FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_inherits i ON i.inhrelid = k.conrelid
-        WHERE k.conrelid = ANY($1::oid[]) AND k.contype = 'c' AND NOT k.convalidated AND k.coninhcount > 0 AND NOT k.conislocal
+        WHERE k.conrelid = ANY($1::oid[]) AND k.contype = 'c' AND (NOT k.convalidated OR ${callsNonImmutable('k.oid')}) AND k.coninhcount > 0 AND NOT k.conislocal
        UNION
        SELECT up.conname, i.inhparent FROM up JOIN pg_catalog.pg_constraint p ON p.conrelid = up.rel AND p.conname = up.conname AND p.contype = 'c' AND p.coninhcount > 0
          JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.rel),
      candidates AS (
        SELECT DISTINCT p.oid, p.conrelid, p.conname FROM up JOIN pg_catalog.pg_constraint p ON p.conrelid = up.rel AND p.conname = up.conname
-        WHERE p.contype = 'c' AND p.coninhcount = 0 AND NOT p.convalidated AND NOT p.connoinherit),
+        WHERE p.contype = 'c' AND p.coninhcount = 0 AND (NOT p.convalidated OR ${callsNonImmutable('p.oid')}) AND NOT p.connoinherit),
      down AS (
        SELECT c.oid AS root, c.conname, i.inhrelid AS rel FROM candidates c JOIN pg_catalog.pg_inherits i ON i.inhparent = c.conrelid
        UNION
@@ -287,9 +305,10 @@ export async function notValidConstraints(client: pg.ClientBase, oids: number[])
               -- Descendants whose copy someone VALIDATEd on its own: validated again after the re-add.
               || coalesce((SELECT pg_catalog.string_agg('; ALTER TABLE ' || d.conrelid::pg_catalog.regclass::text || ' VALIDATE CONSTRAINT ' || pg_catalog.quote_ident(d.conname), '' ORDER BY d.conrelid)
                              FROM inherited d WHERE d.root = k.oid AND d.convalidated), '') AS add,
-            k.conrelid = 0 AS domain, k.conrelid::int AS relid
+            k.conrelid = 0 AS domain, k.conrelid::int AS relid, k.convalidated AS validated
        FROM pg_catalog.pg_constraint k
-      WHERE (NOT k.convalidated AND k.contype = 'c'
+      WHERE (k.contype = 'c'
+             AND (NOT k.convalidated OR ${callsNonImmutable('k.oid')})
              AND ((k.conrelid = ANY($1::oid[]) AND k.coninhcount = 0) OR (k.conrelid = 0 AND k.contypid IN (SELECT t FROM types))))
          OR k.oid IN (SELECT root FROM roots)
       ORDER BY 1`,
