@@ -27,7 +27,7 @@ import { dumpSchema } from './catalog/dump-schema';
 import { dumpLargeObjects } from './catalog/kinds/large-objects';
 import { countLockedObjects } from './lock-budget';
 import { FINGERPRINT_SIDE_LOCKS, HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
-import { databaseSettingsWarning } from './catalog/database-settings';
+import { databaseSettingsWarning, tablespacesWarning } from './catalog/database-settings';
 import { describeExternal, externalWarning } from './catalog/external-deps';
 import { outsideDependents } from './restore/target-catalog';
 import { schemaFingerprint } from './catalog/schema-fingerprint';
@@ -600,9 +600,11 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     const outsideTriggers = dump.objects.filter((o) => o.kind === 'TRIGGER' && o.schema !== null && o.table !== undefined && !schemas.includes(o.schema));
     const dependents = await outsideDependents(coordinator, schemas, outsideTriggers.map((o) => ({ schema: o.schema!, table: o.table!, name: o.name })));
     const settingsWarning = await databaseSettingsWarning(coordinator);
+    const spaceWarning = await tablespacesWarning(coordinator, schemas);
     const warnings = [
       ...externalDependencies.map(externalWarning),
       ...(settingsWarning ? [settingsWarning] : []),
+      ...(spaceWarning ? [spaceWarning] : []),
       ...dump.warnings.filter((w) => w.startsWith('dependency loop')),
       ...dependents.map((d) => `not in this backup: ${d}, outside the backed-up schemas; a restore into a new database lacks it, and a replace drops it (--cascade)`),
     ];
