@@ -52,6 +52,18 @@ describe('buildAclCommands (pg_dump buildACLCommands)', () => {
     expect(buildAclCommands(table, ['x=arwdDxtm/postgres'], [], v17)).toBe('GRANT ALL ON TABLE public.t TO x;\n');
     expect(buildAclCommands(table, ['x=arwdDxt/postgres'], [], v17)).toBe('GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE,UPDATE ON TABLE public.t TO x;\n');
   });
+  it('MAINTAIN named in a list (not in ALL) is its own statement, run only on PostgreSQL 17 and later', () => {
+    const guard = (stmt: string) => `DO $th$BEGIN IF pg_catalog.current_setting('server_version_num')::int >= 170000 THEN EXECUTE '${stmt}'; END IF; END$th$;\n`;
+    // An owner that revoked DELETE and TRUNCATE from itself on 17: the rest, and MAINTAIN guarded.
+    expect(buildAclCommands({ ...table, owner: 'app' }, ['app=arwxtm/app'], ['app=arwdDxtm/app'], v17)).toBe(
+      `REVOKE ALL ON TABLE public.t FROM app;\nGRANT SELECT,INSERT,REFERENCES,TRIGGER,UPDATE ON TABLE public.t TO app;\n${guard('GRANT MAINTAIN ON TABLE public.t TO app')}`,
+    );
+    expect(buildAclCommands(table, ['x=m*/postgres'], [], v17)).toBe(guard('GRANT MAINTAIN ON TABLE public.t TO x WITH GRANT OPTION'));
+    const d = { type: 'TABLES' as const, name: '', owner: null };
+    expect(buildAclCommands(d, ['anon=rm/postgres'], [], { ...v17, prefix: 'ALTER DEFAULT PRIVILEGES FOR ROLE postgres ' })).toBe(
+      `ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT SELECT ON TABLES TO anon;\n${guard('ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT MAINTAIN ON TABLES TO anon')}`,
+    );
+  });
   it('default privileges with a prefix and no object name', () => {
     const d = { type: 'TABLES' as const, name: '', owner: null };
     expect(buildAclCommands(d, ['anon=r/postgres'], [], { ...v15, prefix: 'ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public ' })).toBe(

@@ -44,6 +44,8 @@ it.each([
   ['nasty-held-out-10.sql', ['s10', 't10']],
   ['nasty-held-out-11.sql', ['s11', 'f11']],
   ['nasty-held-out-12.sql', ['c12']],
+  ['nasty-held-out-13.sql', ['w13']],
+  ['nasty-held-out-14.sql', ['p14']],
 ])('%s: replace over the changed source, then a data-only reload of every table, give the backup back', async (fixture, schemas) => {
   const src = await createTestDatabase({ prefix: 'hom' });
   dbs.push(src);

@@ -152,6 +152,8 @@ describe.runIf(is15)('kitchen sink across PostgreSQL 15 and 17', () => {
     ['nasty-held-out-10.sql', ['s10', 't10']],
     ['nasty-held-out-11.sql', ['s11', 'f11']],
     ['nasty-held-out-12.sql', ['c12']],
+    ['nasty-held-out-13.sql', ['w13']],
+    ['nasty-held-out-14.sql', ['p14']],
     ['h1-supabase-shapes.sql', ['auth', 'app', 'priv']],
     ['nasty-acl-edges.sql', ['a cl']],
     ['nasty-event-trigger.sql', ['ev']],

@@ -1,4 +1,4 @@
-import { quoteIdent, quoteLiteral } from './quote-ident';
+import { dollarQuote, quoteIdent, quoteLiteral } from './quote-ident';
 
 /**
  * Owner, privilege and comment statements for dumped objects, written the way pg_dump writes them
@@ -188,10 +188,21 @@ export function buildAclCommands(target: AclTarget, acl: readonly string[] | nul
   const prefix = opts.prefix ?? '';
   const on = `ON ${target.type}${target.name ? ` ${target.name}` : ''}`;
   const who = (role: string) => (role ? quoteIdent(role) : 'PUBLIC');
+  // MAINTAIN (PostgreSQL 17) named in a list, not inside ALL: its own statement, run only on 17 and
+  // later. A 15 target has no such privilege (its owners do not hold it either): the archive of a
+  // 17 database whose owner revoked some of its own privileges, or granted MAINTAIN, then restores
+  // there (and through psql) instead of failing on "unrecognized privilege type maintain".
+  const statement = (verb: 'GRANT' | 'REVOKE', list: string, tail: string): string => {
+    const parts = list.split(',');
+    if (!parts.includes('MAINTAIN')) return `${prefix}${verb} ${list} ${on} ${tail};\n`;
+    const rest = parts.filter((p) => p !== 'MAINTAIN');
+    const maintain = `${prefix}${verb} MAINTAIN ${on} ${tail}`;
+    return `${rest.length ? `${prefix}${verb} ${rest.join(',')} ${on} ${tail};\n` : ''}DO ${dollarQuote(`BEGIN IF pg_catalog.current_setting('server_version_num')::int >= 170000 THEN EXECUTE ${quoteLiteral(maintain)}; END IF; END`)};\n`;
+  };
   let sql = '';
   for (const it of diff.revokes) {
     const { privs } = privilegeLists(it, target.type, target.column, opts.serverVersionNum, false);
-    if (privs) sql += `${prefix}REVOKE ${privs} ${on} FROM ${who(it.grantee)};\n`;
+    if (privs) sql += statement('REVOKE', privs, `FROM ${who(it.grantee)}`);
   }
   for (const it of diff.grants) {
     const { privs, privsWgo } = privilegeLists(it, target.type, target.column, opts.serverVersionNum, true);
@@ -201,8 +212,8 @@ export function buildAclCommands(target: AclTarget, acl: readonly string[] | nul
     // project's "postgres" is not one (a grant made by another grantor failed every restore there,
     // and gunzip | psql); SET ROLE needs membership in the grantor, which a superuser always has.
     if (asOther) sql += `SET ROLE ${quoteIdent(it.grantor)};\n`;
-    if (privs) sql += `${prefix}GRANT ${privs} ${on} TO ${who(it.grantee)};\n`;
-    if (privsWgo) sql += `${prefix}GRANT ${privsWgo} ${on} TO ${who(it.grantee)} WITH GRANT OPTION;\n`;
+    if (privs) sql += statement('GRANT', privs, `TO ${who(it.grantee)}`);
+    if (privsWgo) sql += statement('GRANT', privsWgo, `TO ${who(it.grantee)} WITH GRANT OPTION`);
     if (asOther) sql += 'RESET ROLE;\n';
   }
   return sql;

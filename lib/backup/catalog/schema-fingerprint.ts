@@ -246,14 +246,28 @@ const NOT_NULL_DOMAIN = 'domain not-null ';
 const LEGACY_NOT_NULL_DOMAIN = 'constraint domain ';
 
 /**
- * A view's definition as the server deparses it, with '(VALUES ' and '( VALUES ' read alike: a view
+ * A view's definition as the server deparses it, with '(VALUES ' and '( VALUES ' read alike (format 3): a view
  * made as `CREATE VIEW v (a, b) AS VALUES …` deparses to `… FROM (VALUES …) "*VALUES*"`, and that
  * text, run again (by any restore, pg_dump's too), to `… FROM ( VALUES …) "*VALUES*"`, the same
  * query. Without this a drill failed every such view on the same major version.
  */
-const VIEWDEF = (oid: string) => `pg_catalog.replace(pg_catalog.pg_get_viewdef(${oid}), '( VALUES ', '(VALUES ')`;
+const VIEWDEF = (oid: string, format: number) => (format >= 3 ? `pg_catalog.replace(pg_catalog.pg_get_viewdef(${oid}), '( VALUES ', '(VALUES ')` : `pg_catalog.pg_get_viewdef(${oid})`);
 
-const QUERY = (v15: boolean) => `
+/**
+ * A column's identity in the names-and-types half (format 3: not a partition's). PostgreSQL 17 makes
+ * a partition's column an identity column when its parent's is one; 15 does not: a backup drilled
+ * on the other version saw every such partition "differ". A partition's identity is in the
+ * deparsed half instead (PARTITION_IDENTITY), compared on the same major version.
+ */
+const ATTIDENTITY = (format: number) => (format >= 3 ? `CASE WHEN c.relispartition THEN '' ELSE a.attidentity::text END` : 'a.attidentity');
+const PARTITION_IDENTITY = (format: number) =>
+  format >= 3
+    ? `,
+       CASE WHEN c.relispartition THEN (SELECT 'identity ' || string_agg(a.attname || ' ' || a.attidentity::text, ', ' ORDER BY a.attnum)
+          FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attidentity <> '') END`
+    : '';
+
+const QUERY = (v15: boolean, format: number) => `
 SELECT 'schema ' || n.nspname AS k, concat_ws(' | ', ${OWNER_ACL2('n.nspowner', 'n.nspacl', `'n'`)}, ${DESC('n.oid', 'pg_namespace')}) AS s, NULL::text AS d
   FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY($1::text[])
 UNION ALL
@@ -271,7 +285,7 @@ SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relki
            AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0) y),
        (SELECT 'inherits ' || string_agg(i.inhparent::pg_catalog.regclass::text, ',' ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
        (SELECT string_agg(concat_ws(' ', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                ad.adbin IS NOT NULL, a.attidentity, a.attgenerated, nullif(a.attacl::text, '{}'),
+                ad.adbin IS NOT NULL, ${ATTIDENTITY(format)}, a.attgenerated, nullif(a.attacl::text, '{}'),
                 (SELECT 'collate ' || pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co
                    JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation),
                 CASE WHEN a.attstattarget >= 0 THEN 'statistics ' || a.attstattarget::text END,
@@ -281,11 +295,11 @@ SELECT 'relation ' || c.oid::pg_catalog.regclass::text, concat_ws(' | ', c.relki
           LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)),
        concat_ws(' | ', ${ACL_RAW('c.relowner', 'c.relacl', `CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char"`)},
-       CASE WHEN c.relkind IN ('v', 'm') THEN ${VIEWDEF('c.oid')} END,
+       CASE WHEN c.relkind IN ('v', 'm') THEN ${VIEWDEF('c.oid', format)} END,
        CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END,
        (SELECT string_agg(a.attname || ' ' || pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), ', ' ORDER BY a.attnum)
           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)${PARTITION_IDENTITY(format)})
   FROM pg_catalog.pg_class c WHERE ${IN_SCHEMAS('c.relnamespace')} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${NOT_EXT('pg_catalog.pg_class', 'c.oid')}
 UNION ALL
 SELECT CASE WHEN co.conrelid = 0 AND co.contype = 'n' THEN '${NOT_NULL_DOMAIN}' || co.contypid::pg_catalog.regtype::text
@@ -385,8 +399,9 @@ SELECT 'depends on extension ' || o.type || ' ' || o.identity || ' ' || pg_catal
 ${KINDS(v15)}`;
 
 /**
- * Marks a format-2 fingerprint (split hashes). A manifest without it holds format 1 (one hash per
- * object over everything), which `schemaFingerprint(..., { format: 1 })` still computes.
+ * Marks a format-2 or -3 fingerprint (split hashes; FingerprintFormat). A manifest without it holds
+ * format 1 (one hash per object over everything), which `schemaFingerprint(..., { format: 1 })` still
+ * computes, as `{ format: 2 }` computes what manifests written before format 3 hold.
  */
 export const FINGERPRINT_FORMAT_KEY = '~format';
 const HASH = (x: string) => `pg_catalog.substr(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(coalesce(${x}, ''), 'UTF8')), 'hex'), 1, 16)`;
@@ -397,8 +412,8 @@ const HASH = (x: string) => `pg_catalog.substr(pg_catalog.encode(pg_catalog.sha2
  * the object has text the server deparses, '/' and the hash of that text. Format 1: the hash of
  * both together (what manifests written before format 2 hold).
  */
-export async function schemaFingerprint(client: pg.ClientBase, schemas: string[], opts: { format?: 1 | 2 } = {}): Promise<SchemaFingerprint> {
-  const format = opts.format ?? 2;
+export async function schemaFingerprint(client: pg.ClientBase, schemas: string[], opts: { format?: FingerprintFormat } = {}): Promise<SchemaFingerprint> {
+  const format = opts.format ?? 3;
   const v15 = Number((await client.query<{ v: string }>(`SELECT pg_catalog.current_setting('server_version_num') AS v`)).rows[0].v) >= 150000;
   // search_path '' so every deparsed name is qualified; the caller's value is put back.
   const prev = (await client.query<{ sp: string; jit: string }>(`SELECT pg_catalog.current_setting('search_path') AS sp, pg_catalog.current_setting('jit') AS jit`)).rows[0];
@@ -412,21 +427,29 @@ export async function schemaFingerprint(client: pg.ClientBase, schemas: string[]
     r = await client.query<{ k: string; h: string }>(
       format === 1
         ? `SELECT k, ${HASH('v')} AS h FROM (${LEGACY_QUERY}) x`
-        : `SELECT k, ${HASH('s')} || CASE WHEN d IS NULL OR d = '' THEN '' ELSE '/' || ${HASH('d')} END AS h FROM (${QUERY(v15)}) x`,
+        : `SELECT k, ${HASH('s')} || CASE WHEN d IS NULL OR d = '' THEN '' ELSE '/' || ${HASH('d')} END AS h FROM (${QUERY(v15, format)}) x`,
       [schemas],
     );
   } finally {
     await client.query(`SELECT pg_catalog.set_config('search_path', $1, false), pg_catalog.set_config('jit', $2, false)`, [prev.sp, prev.jit]).catch(() => undefined);
   }
   const out: SchemaFingerprint = {};
-  if (format === 2) out[FINGERPRINT_FORMAT_KEY] = '2';
+  if (format >= 2) out[FINGERPRINT_FORMAT_KEY] = String(format);
   for (const row of r.rows.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))) out[row.k] = row.h;
   return out;
 }
 
+/**
+ * Fingerprint formats: 1, one hash per object; 2, split hashes (names and types / deparsed text);
+ * 3 (since 2026-12-04), as 2 with a view's '( VALUES ' read as '(VALUES ' and a partition's identity
+ * columns in the deparsed half. A drill computes the format its manifest recorded.
+ */
+export type FingerprintFormat = 1 | 2 | 3;
+
 /** The format of a recorded fingerprint (1 for manifests written before split hashes). */
-export function fingerprintFormat(fp: SchemaFingerprint): 1 | 2 {
-  return fp[FINGERPRINT_FORMAT_KEY] === '2' ? 2 : 1;
+export function fingerprintFormat(fp: SchemaFingerprint): FingerprintFormat {
+  const f = fp[FINGERPRINT_FORMAT_KEY];
+  return f === '3' ? 3 : f === '2' ? 2 : 1;
 }
 
 /**
