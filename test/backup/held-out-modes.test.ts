@@ -46,6 +46,7 @@ it.each([
   ['nasty-held-out-12.sql', ['c12']],
   ['nasty-held-out-13.sql', ['w13']],
   ['nasty-held-out-14.sql', ['p14']],
+  ['nasty-held-out-15.sql', ['pg15s']],
 ])('%s: replace over the changed source, then a data-only reload of every table, give the backup back', async (fixture, schemas) => {
   const src = await createTestDatabase({ prefix: 'hom' });
   dbs.push(src);

@@ -154,6 +154,7 @@ describe.runIf(is15)('kitchen sink across PostgreSQL 15 and 17', () => {
     ['nasty-held-out-12.sql', ['c12']],
     ['nasty-held-out-13.sql', ['w13']],
     ['nasty-held-out-14.sql', ['p14']],
+    ['nasty-held-out-15.sql', ['pg15s']],
     ['h1-supabase-shapes.sql', ['auth', 'app', 'priv']],
     ['nasty-acl-edges.sql', ['a cl']],
     ['nasty-event-trigger.sql', ['ev']],

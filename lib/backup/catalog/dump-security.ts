@@ -114,7 +114,9 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
             CASE WHEN acl IS NOT NULL THEN
               coalesce((SELECT ip.initprivs::text[] FROM pg_catalog.pg_init_privs ip
                          WHERE ip.objoid = o.oid::oid AND ip.classoid = o.classid::oid AND ip.objsubid = 0 AND ip.privtype = 'e'), base) END AS base FROM (
-     SELECT 2615 AS classid, n.oid::int AS oid, n.nspname, n.nspname AS objname, 'SCHEMA' AS kind,
+     -- objname text, not name: a UNION's column takes its first branch's type, and name cut every
+     -- routine's 'f(arguments)' at 63 bytes (ALTER FUNCTION … OWNER TO failed the restore).
+     SELECT 2615 AS classid, n.oid::int AS oid, n.nspname, n.nspname::text AS objname, 'SCHEMA' AS kind,
             pg_catalog.pg_get_userbyid(n.nspowner) AS owner, n.nspacl::text[] AS acl, pg_catalog.acldefault('n', n.nspowner)::text[] AS base
        FROM pg_catalog.pg_namespace n WHERE ${NS}
      UNION ALL
@@ -133,7 +135,7 @@ export async function readSecurity(client: pg.ClientBase, schemas: string[], ser
      SELECT 1247, t.oid::int, n.nspname, t.typname, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
             pg_catalog.pg_get_userbyid(t.typowner), t.typacl::text[], pg_catalog.acldefault('T', t.typowner)::text[]
        FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE ${NS}) o
-      ORDER BY classid <> 2615, classid, kind = 'SEQUENCE', nspname, objname`,
+      ORDER BY classid <> 2615, classid, kind = 'SEQUENCE', nspname, objname COLLATE "C"`,
   );
   // Column ACLs, per-schema default privileges, policy roles and publications in one round trip (the dumper's
   // query count is fixed and small whatever the schema's size).
