@@ -155,6 +155,7 @@ describe.runIf(is15)('kitchen sink across PostgreSQL 15 and 17', () => {
     ['nasty-held-out-13.sql', ['w13']],
     ['nasty-held-out-14.sql', ['p14']],
     ['nasty-held-out-15.sql', ['pg15s']],
+    ['nasty-held-out-16.sql', ['schema_name_that_is_exactly_sixty_three_bytes_long_abcdefghijkl', 'ስም_ያለው_ረጅም_ስኪማ_ስም_ያለው_ረጅም']],
     ['h1-supabase-shapes.sql', ['auth', 'app', 'priv']],
     ['nasty-acl-edges.sql', ['a cl']],
     ['nasty-event-trigger.sql', ['ev']],

@@ -68,7 +68,7 @@ export async function catalogFingerprint(url: string, schemas?: string[]): Promi
                  CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END,
                  (SELECT concat_ws(',', a.aggtransfn, a.aggtranstype::regtype, a.aggfinalfn, a.agginitval, a.aggcombinefn, a.aggkind, a.aggsortop)
                     FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid),
-                 (SELECT 'deps ' || string_agg(d.deptype::text || d.refobjid::regtype::text, ',' ORDER BY 1) FROM pg_catalog.pg_depend d
+                 (SELECT 'deps ' || string_agg(d.deptype::text || d.refobjid::regtype::text, ',' ORDER BY d.deptype::text || d.refobjid::regtype::text) FROM pg_catalog.pg_depend d
                    WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.refclassid = 'pg_catalog.pg_type'::regclass)) AS l
                  FROM pg_catalog.pg_proc p WHERE p.pronamespace = ANY($1::oid[]) AND ${notExt('pg_proc', 'p.oid')}`);
     await run(`SELECT concat_ws(' ', 'trigger', t.tgrelid::regclass::text, t.tgname, pg_catalog.pg_get_triggerdef(t.oid), 'enabled=' || t.tgenabled::text) AS l
