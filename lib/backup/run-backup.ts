@@ -228,13 +228,14 @@ async function beginSnapshot(client: pg.Client, snapshot?: string): Promise<void
 }
 
 /** Splits tables into COPY chunks, in archive (and work) order: biggest table first. */
-export function planChunks(tables: { schema: string; name: string; columns: string[]; pages: number; first?: boolean }[], chunkPages: number, tidRange: boolean): DataChunk[] {
+export function planChunks(tables: { schema: string; name: string; columns: string[]; pages: number; first?: boolean; whole?: boolean }[], chunkPages: number, tidRange: boolean): DataChunk[] {
   // Referenced tables outside the schemas (auth.users) first: their rows precede the dependent data.
   const sorted = [...tables].sort((a, b) => Number(!!b.first) - Number(!!a.first) || b.pages - a.pages || a.schema.localeCompare(b.schema) || a.name.localeCompare(b.name));
   const out: DataChunk[] = [];
   for (const t of sorted) {
-    // Zero-column tables cannot be written as a SELECT list; they are tiny anyway.
-    const n = tidRange && t.columns.length > 0 && chunkPages > 0 ? Math.max(1, Math.ceil(t.pages / chunkPages)) : 1;
+    // Zero-column tables cannot be written as a SELECT list; they are tiny anyway. A `whole` table
+    // cannot be planned under search_path '' (TableToCopy.whole): one COPY of the table.
+    const n = tidRange && !t.whole && t.columns.length > 0 && chunkPages > 0 ? Math.max(1, Math.ceil(t.pages / chunkPages)) : 1;
     for (let i = 0; i < n; i++) {
       out.push({
         schema: t.schema,
@@ -626,7 +627,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
     }
     const chunkPages = Math.max(1, Math.floor(chunkBytes / info.bs));
     const chunks = planChunks(
-      dataTables.map((t) => ({ schema: t.schema, name: t.name, columns: t.columns, pages: Math.ceil((sizes.get(Number(t.oid)) ?? 0) / info.bs), first: t.referenced })),
+      dataTables.map((t) => ({ schema: t.schema, name: t.name, columns: t.columns, pages: Math.ceil((sizes.get(Number(t.oid)) ?? 0) / info.bs), first: t.referenced, whole: t.whole })),
       chunkBytes > 0 ? chunkPages : 0,
       info.num >= 140000, // TID range scans; older servers would re-scan the table per chunk
     );

@@ -17,6 +17,7 @@ import { buildIndexes } from './kinds/indexes';
 import { buildStatistics } from './kinds/statistics';
 import { buildRowSecurity, buildRules, buildTriggers } from './kinds/rules-triggers';
 import { buildExtensionDependencies } from './kinds/extension-dependencies';
+import { runWithSourceSearchPath } from './search-path';
 import { addSecurityNodes, readSecurity, type DumpRoles, type SecurityCatalog } from './dump-security';
 
 /**
@@ -40,6 +41,13 @@ export interface TableToCopy {
   dataExcluded: boolean;
   /** A table outside the dumped schemas whose rows are backed up because dumped tables reference it (referenced-data.ts). */
   referenced?: boolean;
+  /**
+   * Read by one whole-table COPY, never in ctid ranges: an index expression or predicate calls a
+   * routine that finds its objects through the search_path (search-path.ts), and planning any
+   * query on the table inlines it under the backup's search_path '' — `reading table … failed:
+   * function sp17_norm(text) does not exist` for every table big enough to be split.
+   */
+  whole?: boolean;
 }
 
 export interface SequenceValue {
@@ -215,6 +223,7 @@ function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalo
   buildTriggers(g, rels);
   buildRowSecurity(g, rels);
   buildExtensionDependencies(g);
+  runWithSourceSearchPath(g);
   addDependEdges(g);
   const schemaRoles = addSecurityNodes({ add: (obj) => g.add(obj), nodeFor: (classid, oid) => g.nodeFor(classid, oid), serverVersionNum: cat.serverVersionNum, schemas }, security);
   // A user mapping's role is needed by every restore, like a policy's (--no-owner / --no-privileges
@@ -293,6 +302,8 @@ function addDependEdges(g: DumpGraph): void {
 function tablesToCopy(cat: Catalog, excluded: string[]): TableToCopy[] {
   const ex = new Set(excluded);
   const cols = groupBy(cat.columns, (c) => c.attrelid);
+  const users = new Set(cat.searchPathUsers.filter((u) => u.classid === PG_CLASS).map((u) => u.oid));
+  const whole = new Set(cat.indexes.filter((ix) => users.has(ix.oid)).map((ix) => ix.indrelid));
   return cat.rels
     .filter((r) => r.relkind === 'r' && !cat.extMembers.has(catalogKey(PG_CLASS, r.oid)))
     .map((r) => ({
@@ -302,6 +313,7 @@ function tablesToCopy(cat: Catalog, excluded: string[]): TableToCopy[] {
       columns: (cols.get(r.oid) ?? []).filter((c) => c.attgenerated !== 's').map((c) => c.attname),
       relpages: r.relpages,
       dataExcluded: ex.has(`${r.nspname}.${r.relname}`),
+      ...(whole.has(r.oid) ? { whole: true } : {}),
     }))
     .sort((a, b) => cmp(a.schema, b.schema) || cmp(a.name, b.name));
 }

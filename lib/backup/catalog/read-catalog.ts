@@ -113,6 +113,18 @@ export interface Catalog {
   defaultRefs: Map<number, { classid: number; oid: number }[]>;
   /** "classoid:objoid:objsubid" -> comment text */
   comments: Map<string, string>;
+  /**
+   * The search_path a session of the backing-up role starts with (pg_settings.reset_val: the
+   * server's, the database's and the role's settings, the connection's options), for the objects
+   * of `searchPathUsers`.
+   */
+  searchPath: string;
+  /**
+   * Indexes, CHECK constraints (of tables and domains) and materialized views of the schemas whose
+   * build, validation or REFRESH runs a routine that finds its objects through the search_path
+   * (search-path.ts): each as { classid, oid } (a materialized view as its pg_class row).
+   */
+  searchPathUsers: { classid: number; oid: number }[];
 }
 
 const NS = `n.nspname = ANY($1::text[])`;
@@ -172,7 +184,10 @@ export function readColumns(client: pg.ClientBase, schemas: string[]): Promise<C
  */
 export async function readCatalog(client: pg.ClientBase, schemas: string[], opts: { columns?: Promise<ColumnRow[]> } = {}): Promise<Catalog> {
   const q = catalogQuery(client, schemas);
-  const [{ v }] = await q<{ v: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS v`, []);
+  const [{ v, sp: searchPath }] = await q<{ v: number; sp: string | null }>(
+    `SELECT pg_catalog.current_setting('server_version_num')::int AS v, (SELECT s.reset_val FROM pg_catalog.pg_settings s WHERE s.name = 'search_path') AS sp`,
+    [],
+  );
   // The queries below use catalog columns of PostgreSQL 14+ (pg_range.rngmultitypid, pg_trigger.tgparentid).
   if (v < 140000) throw new AppError('incompatible', `PostgreSQL ${Math.floor(v / 10000)} is not supported by the schema dumper (14 or newer needed)`);
 
@@ -385,12 +400,19 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
   // One array literal for the three queries below: pg would turn a JS array of ~70,000 oids into
   // its text form once per query, by string concatenation (~28 MB of garbage at 5,000 tables).
   const oidList = `{${[...oids].join(',')}}`;
-  const depends = await q<DependRow>(
-    `SELECT classid::int AS classid, objid::int AS objid, objsubid, refclassid::int AS refclassid, refobjid::int AS refobjid,
+  // With, as rows of deptype 's' (no pg_depend deptype), the objects of SEARCH_PATH_USERS_SQL: one
+  // query fewer (the dump's catalog queries are a fixed, small number: schema-dump.test.ts).
+  const dependAndUsers = await q<DependRow>(
+    `${SEARCH_PATH_USERS_SQL}
+     SELECT classid::int AS classid, objid::int AS objid, objsubid, refclassid::int AS refclassid, refobjid::int AS refobjid,
             refobjsubid, deptype::text AS deptype
-       FROM pg_catalog.pg_depend WHERE objid = ANY($1::oid[]) AND deptype IN ('n', 'a', 'i', 'x')`,
-    [oidList],
+       FROM pg_catalog.pg_depend WHERE objid = ANY($1::oid[]) AND deptype IN ('n', 'a', 'i', 'x')
+     UNION ALL
+     SELECT u.classid, u.oid, 0, 0, 0, 0, 's' FROM search_path_users u`,
+    [oidList, schemas],
   );
+  const depends = dependAndUsers.filter((d) => d.deptype !== 's');
+  const searchPathUsers = dependAndUsers.filter((d) => d.deptype === 's').map((d) => ({ classid: d.classid, oid: d.objid }));
   const defaultRefs = new Map<number, { classid: number; oid: number }[]>();
   for (const d of depends) {
     if (d.classid !== 2604 || d.deptype !== 'n') continue;
@@ -464,5 +486,47 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
     kinds,
     defaultRefs,
     comments,
+    searchPath: searchPath ?? '',
+    searchPathUsers,
   };
 }
+
+/**
+ * The CTEs (`search_path_users`: classid, oid) of the objects of the schemas ($2) that a restore evaluates (an index's expressions and predicate, built
+ * with its data; a CHECK, validated; a materialized view's query, run by REFRESH) and that call —
+ * directly, or through routines with a SQL-standard body (parsed, so their own names are bound) and
+ * views — a routine that binds names only when it runs: a body in any language but C or internal,
+ * not SQL-standard, without its own search_path setting (`SET search_path`), outside pg_catalog.
+ * Such a routine finds its tables, types and functions through the session's search_path: under the
+ * archive's '' (as pg_dump's), `CREATE INDEX … (public.ll_to_earth(lat, lon))` (earthdistance 1.1,
+ * PostgreSQL 15) failed every restore with 'type "earth" does not exist', pg_dump's too.
+ */
+const SEARCH_PATH_USERS_SQL = `WITH RECURSIVE roots(classid, objid, rclassid, roid) AS (
+       SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid, 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
+        WHERE n.nspname = ANY($2::text[]) AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+       UNION ALL
+       SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, co.oid, 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, co.oid
+         FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_namespace n ON n.oid = co.connamespace
+        WHERE n.nspname = ANY($2::text[]) AND co.contype = 'c'
+       UNION ALL
+       SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass::pg_catalog.oid, rw.oid, 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid
+         FROM pg_catalog.pg_rewrite rw JOIN pg_catalog.pg_class c ON c.oid = rw.ev_class JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ANY($2::text[]) AND c.relkind = 'm' AND rw.rulename = '_RETURN'
+     ), walk(classid, objid, rclassid, roid, depth) AS (
+       SELECT classid, objid, rclassid, roid, 0 FROM roots
+       UNION
+       SELECT CASE WHEN p.oid IS NOT NULL THEN 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid ELSE 'pg_catalog.pg_rewrite'::pg_catalog.regclass::pg_catalog.oid END,
+              COALESCE(p.oid, rw.oid), w.rclassid, w.roid, w.depth + 1
+         FROM walk w JOIN pg_catalog.pg_depend d ON d.classid = w.classid AND d.objid = w.objid
+         LEFT JOIN pg_catalog.pg_proc p ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = d.refobjid AND p.prosqlbody IS NOT NULL
+         LEFT JOIN pg_catalog.pg_class v ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND v.oid = d.refobjid AND v.relkind IN ('v', 'm')
+         LEFT JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'
+        WHERE (p.oid IS NOT NULL OR (rw.oid IS NOT NULL AND rw.oid <> w.objid)) AND w.depth < 8
+     ), search_path_users AS (
+     SELECT DISTINCT w.rclassid::int AS classid, w.roid::int AS oid
+       FROM walk w JOIN pg_catalog.pg_depend d ON d.classid = w.classid AND d.objid = w.objid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+       JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+      WHERE l.lanname NOT IN ('c', 'internal') AND p.prosqlbody IS NULL AND p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) x WHERE x LIKE 'search\\_path=%')
+     )`;

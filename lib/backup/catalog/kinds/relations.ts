@@ -5,6 +5,7 @@ import type { ColumnRow, ConstraintRow, RelRow } from '../read-catalog';
 import { foreignTableParts } from './foreign-data';
 import { catalogKey, PG_ATTRDEF, PG_CLASS, PG_COLLATION, PG_CONSTRAINT, PG_PROC, PG_REWRITE, PG_TYPE } from './kind-types';
 import { sequenceOptions, type SequenceLinks } from './sequences';
+import { searchPathChecks } from '../search-path';
 
 /**
  * Tables (ordinary, partitioned, foreign, typed), views and materialized views, with their
@@ -86,12 +87,15 @@ export function checksCallingNonImmutable(g: DumpGraph): Set<number> {
   return callingNonImmutable(g, g.cat.constraints.filter((c) => c.contype === 'c' && c.convalidated && !(c.conislocal && c.coninhcount > 0)).map((c) => c.oid));
 }
 
-/** Of the constraints `oids`, those that call (pg_depend) a dumped routine that is not IMMUTABLE. */
+/** Of the constraints `oids`, those that call (pg_depend) a dumped routine that is not IMMUTABLE, or any routine that binds names through the search_path. */
 export function callingNonImmutable(g: DumpGraph, oids: number[]): Set<number> {
   const notImmutable = new Set(g.cat.functions.filter((f) => f.provolatile !== 'i' && !g.isMember(PG_PROC, f.oid)).map((f) => f.oid));
   const candidates = new Set(oids);
   const out = new Set<number>();
   for (const d of g.cat.depends) if (d.classid === PG_CONSTRAINT && d.refclassid === PG_PROC && candidates.has(d.objid) && notImmutable.has(d.refobjid)) out.add(d.objid);
+  // Or one that finds its objects through the search_path (search-path.ts): validated after the
+  // data with the source's search_path, not under the archive's '' for every COPY row.
+  for (const oid of searchPathChecks(g)) if (candidates.has(oid)) out.add(oid);
   return out;
 }
 

@@ -1,0 +1,65 @@
+import type { DumpGraph } from './dump-graph';
+import { catalogKey, PG_CLASS, PG_CONSTRAINT } from './kinds/kind-types';
+import type { DumpNode } from './order-objects';
+import { quoteLiteral } from './quote-ident';
+
+/**
+ * The archive runs with search_path '' (as pg_dump's): every name it prints is qualified, so no
+ * object of the target can stand in for the one meant. But a routine whose body is not SQL-standard
+ * and that has no `SET search_path` of its own binds the names in its body only when it runs, through
+ * the session's search_path. When a restore runs it — an index's expression built with the rows, a
+ * CHECK validated after the data, a materialized view's REFRESH — it ran under '' and found nothing:
+ * `CREATE INDEX … USING gist (public.ll_to_earth(lat, lon))` (earthdistance 1.1, PostgreSQL ≤ 16)
+ * failed every restore with `type "earth" does not exist`, pg_dump's as well; so did any index on an
+ * `immutable_unaccent(text)` wrapper and any REFRESH of a view calling a plpgsql function that names
+ * its tables bare. The source ran them with the search_path its sessions start with.
+ *
+ * Those statements (only those: read-catalog.ts SEARCH_PATH_USERS_SQL finds them) now run in the
+ * archive between `set_config('search_path', <the backing-up role's starting search_path>)` and the
+ * return to '', so our restore, `--jobs`, a drill and `gunzip | psql` all build them as the source
+ * did. PostgreSQL 17 runs CREATE INDEX and REFRESH with a search_path of its own (pg_catalog,
+ * pg_temp) whatever the session's: there such a routine fails in the source database too.
+ *
+ * A validated CHECK calling such a routine is added after the data (it would otherwise run under ''
+ * for every COPY row): the caller adds these constraints to its after-the-data set.
+ */
+export function searchPathChecks(g: DumpGraph): Set<number> {
+  return new Set(g.cat.searchPath.trim() === '' ? [] : g.cat.searchPathUsers.filter((u) => u.classid === PG_CONSTRAINT).map((u) => u.oid));
+}
+
+/**
+ * Puts the post-data statements that run such routines between the source's search_path and '':
+ * the index, CHECK or materialized view that calls one, and — since planning any query on a table
+ * inlines the SQL functions of its index expressions, parsing their bodies — every statement that
+ * plans one on a table with such an index: the INDEX ATTACH of its partitions' indexes, the foreign
+ * keys from and to it (validated by a query), its materialized view's REFRESH.
+ */
+export function runWithSourceSearchPath(g: DumpGraph): void {
+  const path = g.cat.searchPath;
+  if (path.trim() === '' || !g.cat.searchPathUsers.length) return;
+  const users = new Set(g.cat.searchPathUsers.map((u) => catalogKey(u.classid, u.oid)));
+  const indexes = g.cat.indexes.filter((ix) => users.has(catalogKey(PG_CLASS, ix.oid)));
+  const tables = new Set(indexes.map((ix) => ix.indrelid));
+  const targets = new Set<DumpNode>();
+  const add = (n: DumpNode | undefined) => {
+    if (n && n.obj.section === 'post-data') targets.add(n);
+  };
+  // The index, CHECK or constraint itself (an index made by a constraint is that constraint's node).
+  for (const k of users) add(g.owner.get(k));
+  const attachNames = new Set(indexes.map((ix) => `${ix.nspname}\u0000${ix.relname}`));
+  const fkOnFlagged = new Set<number>();
+  for (const d of g.cat.depends) if (d.classid === PG_CONSTRAINT && d.refclassid === PG_CLASS && tables.has(d.refobjid)) fkOnFlagged.add(d.objid);
+  for (const con of g.cat.constraints) if (con.contype === 'f' && (tables.has(con.conrelid) || fkOnFlagged.has(con.oid))) add(g.nodeFor(PG_CONSTRAINT, con.oid));
+  const flaggedViews = new Set([...users].map((k) => g.owner.get(k)));
+  for (const node of g.nodes) {
+    if (node.obj.kind === 'INDEX ATTACH' && attachNames.has(`${node.obj.schema}\u0000${node.obj.name}`)) add(node);
+    if (node.obj.kind === 'MATERIALIZED VIEW DATA' && node.matview && (flaggedViews.has(node.matview) || [...tables].some((t) => g.nodeFor(PG_CLASS, t) === node.matview))) add(node);
+  }
+  for (const node of targets) {
+    node.obj.sql =
+      `-- runs a routine that finds its objects through the search_path: with the source's, then back to ''\n` +
+      `SELECT pg_catalog.set_config('search_path', ${quoteLiteral(path)}, false);\n` +
+      node.obj.sql +
+      `SELECT pg_catalog.set_config('search_path', '', false);\n`;
+  }
+}
