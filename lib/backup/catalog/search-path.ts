@@ -1,5 +1,5 @@
 import type { DumpGraph } from './dump-graph';
-import { catalogKey, PG_CLASS, PG_CONSTRAINT } from './kinds/kind-types';
+import { catalogKey, PG_CLASS, PG_CONSTRAINT, PG_REWRITE } from './kinds/kind-types';
 import type { DumpNode } from './order-objects';
 import { quoteLiteral } from './quote-ident';
 
@@ -32,7 +32,7 @@ export function searchPathChecks(g: DumpGraph): Set<number> {
  * the index, CHECK or materialized view that calls one, and — since planning any query on a table
  * inlines the SQL functions of its index expressions, parsing their bodies — every statement that
  * plans one on a table with such an index: the INDEX ATTACH of its partitions' indexes, the foreign
- * keys from and to it (validated by a query), its materialized view's REFRESH.
+ * keys from and to it (validated by a query), the REFRESH of a materialized view reading it.
  */
 export function runWithSourceSearchPath(g: DumpGraph): void {
   const path = g.cat.searchPath;
@@ -51,9 +51,10 @@ export function runWithSourceSearchPath(g: DumpGraph): void {
   for (const d of g.cat.depends) if (d.classid === PG_CONSTRAINT && d.refclassid === PG_CLASS && tables.has(d.refobjid)) fkOnFlagged.add(d.objid);
   for (const con of g.cat.constraints) if (con.contype === 'f' && (tables.has(con.conrelid) || fkOnFlagged.has(con.oid))) add(g.nodeFor(PG_CONSTRAINT, con.oid));
   const flaggedViews = new Set([...users].map((k) => g.owner.get(k)));
+  for (const m of readersOf(g, tables)) flaggedViews.add(g.nodeFor(PG_CLASS, m));
   for (const node of g.nodes) {
     if (node.obj.kind === 'INDEX ATTACH' && attachNames.has(`${node.obj.schema}\u0000${node.obj.name}`)) add(node);
-    if (node.obj.kind === 'MATERIALIZED VIEW DATA' && node.matview && (flaggedViews.has(node.matview) || [...tables].some((t) => g.nodeFor(PG_CLASS, t) === node.matview))) add(node);
+    if (node.obj.kind === 'MATERIALIZED VIEW DATA' && node.matview && flaggedViews.has(node.matview)) add(node);
   }
   for (const node of targets) {
     node.obj.sql =
@@ -62,4 +63,32 @@ export function runWithSourceSearchPath(g: DumpGraph): void {
       node.obj.sql +
       `SELECT pg_catalog.set_config('search_path', '', false);\n`;
   }
+}
+
+/**
+ * The relations (materialized views, views) whose query reads one of `tables` — directly or through
+ * views — or that are one of them (a materialized view with such an index): their REFRESH plans a
+ * query on such a table.
+ */
+function readersOf(g: DumpGraph, tables: Set<number>): Set<number> {
+  const ruleOf = new Map(g.cat.rules.filter((r) => r.rulename === '_RETURN').map((r) => [r.oid, r.ev_class]));
+  const reads = new Map<number, number[]>(); // view or matview -> relations its query reads
+  for (const d of g.cat.depends) {
+    const rel = d.classid === PG_REWRITE ? ruleOf.get(d.objid) : undefined;
+    if (rel === undefined || d.refclassid !== PG_CLASS || d.refobjid === rel) continue;
+    const xs = reads.get(rel);
+    if (xs) xs.push(d.refobjid);
+    else reads.set(rel, [d.refobjid]);
+  }
+  const out = new Set<number>(tables);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [rel, xs] of reads) {
+      if (!out.has(rel) && xs.some((x) => out.has(x))) {
+        out.add(rel);
+        grew = true;
+      }
+    }
+  }
+  return out;
 }
