@@ -501,32 +501,31 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
  * archive's '' (as pg_dump's), `CREATE INDEX … (public.ll_to_earth(lat, lon))` (earthdistance 1.1,
  * PostgreSQL 15) failed every restore with 'type "earth" does not exist', pg_dump's too.
  */
-const SEARCH_PATH_USERS_SQL = `WITH RECURSIVE roots(classid, objid, rclassid, roid) AS (
-       SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid, 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid
-         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
-        WHERE n.nspname = ANY($2::text[]) AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
-       UNION ALL
-       SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, co.oid, 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, co.oid
-         FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_namespace n ON n.oid = co.connamespace
-        WHERE n.nspname = ANY($2::text[]) AND co.contype = 'c'
-       UNION ALL
-       SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass::pg_catalog.oid, rw.oid, 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid
-         FROM pg_catalog.pg_rewrite rw JOIN pg_catalog.pg_class c ON c.oid = rw.ev_class JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = ANY($2::text[]) AND c.relkind = 'm' AND rw.rulename = '_RETURN'
-     ), walk(classid, objid, rclassid, roid, depth) AS (
-       SELECT classid, objid, rclassid, roid, 0 FROM roots
+const SEARCH_PATH_USERS_SQL = `WITH RECURSIVE bound AS (
+       SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+        WHERE l.lanname NOT IN ('c', 'internal') AND p.prosqlbody IS NULL AND p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) x WHERE x LIKE 'search\\_path=%')
+     ), up(classid, objid, depth) AS (
+       -- From those routines up their users (pg_depend by the referenced object, an index scan): a
+       -- rule is its view or materialized view; the walk goes on through SQL-standard bodies and views.
+       SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid, b.oid, 0 FROM bound b
        UNION
-       SELECT CASE WHEN p.oid IS NOT NULL THEN 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid ELSE 'pg_catalog.pg_rewrite'::pg_catalog.regclass::pg_catalog.oid END,
-              COALESCE(p.oid, rw.oid), w.rclassid, w.roid, w.depth + 1
-         FROM walk w JOIN pg_catalog.pg_depend d ON d.classid = w.classid AND d.objid = w.objid
-         LEFT JOIN pg_catalog.pg_proc p ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = d.refobjid AND p.prosqlbody IS NOT NULL
-         LEFT JOIN pg_catalog.pg_class v ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND v.oid = d.refobjid AND v.relkind IN ('v', 'm')
-         LEFT JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'
-        WHERE (p.oid IS NOT NULL OR (rw.oid IS NOT NULL AND rw.oid <> w.objid)) AND w.depth < 8
+       SELECT CASE WHEN d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid ELSE d.classid END,
+              COALESCE(rw.ev_class, d.objid), u.depth + 1
+         FROM up u
+         LEFT JOIN pg_catalog.pg_proc wp ON u.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND wp.oid = u.objid
+         LEFT JOIN pg_catalog.pg_class uc ON u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND uc.oid = u.objid
+         JOIN pg_catalog.pg_depend d ON d.refclassid = u.classid AND d.refobjid = u.objid AND d.deptype IN ('n', 'a')
+              AND d.classid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_class'::pg_catalog.regclass,
+                                'pg_catalog.pg_constraint'::pg_catalog.regclass, 'pg_catalog.pg_rewrite'::pg_catalog.regclass)
+         LEFT JOIN pg_catalog.pg_rewrite rw ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND rw.oid = d.objid
+        WHERE u.depth < 8 AND (u.depth = 0 OR wp.prosqlbody IS NOT NULL OR uc.relkind = 'v')
+          AND NOT (d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND rw.ev_class = u.objid)
      ), search_path_users AS (
-     SELECT DISTINCT w.rclassid::int AS classid, w.roid::int AS oid
-       FROM walk w JOIN pg_catalog.pg_depend d ON d.classid = w.classid AND d.objid = w.objid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-       JOIN pg_catalog.pg_proc p ON p.oid = d.refobjid JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-      WHERE l.lanname NOT IN ('c', 'internal') AND p.prosqlbody IS NULL AND p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace
-        AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) x WHERE x LIKE 'search\\_path=%')
+       SELECT DISTINCT u.classid::int AS classid, u.objid::int AS oid
+         FROM up u
+         LEFT JOIN pg_catalog.pg_class c ON u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = u.objid
+         LEFT JOIN pg_catalog.pg_constraint co ON u.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND co.oid = u.objid
+         JOIN pg_catalog.pg_namespace n ON n.oid = COALESCE(c.relnamespace, co.connamespace)
+        WHERE n.nspname = ANY($2::text[]) AND (c.relkind IN ('i', 'I', 'm') OR co.contype = 'c')
      )`;
