@@ -24,6 +24,7 @@ import {
   tryBackupLock,
 } from './backup-runs';
 import { dumpSchema } from './catalog/dump-schema';
+import { SEARCH_PATH_WARNING } from './catalog/search-path';
 import { dumpLargeObjects } from './catalog/kinds/large-objects';
 import { countLockedObjects } from './lock-budget';
 import { FINGERPRINT_SIDE_LOCKS, HELPER_CHUNKS_PER_TRANSACTION, renewSnapshot } from './worker-locks';
@@ -606,7 +607,7 @@ async function writeBackup(id: string, startedAt: Date, opts: BackupOptions): Pr
       ...externalDependencies.map(externalWarning),
       ...(settingsWarning ? [settingsWarning] : []),
       ...(spaceWarning ? [spaceWarning] : []),
-      ...dump.warnings.filter((w) => w.startsWith('dependency loop')),
+      ...dump.warnings.filter((w) => w.startsWith('dependency loop') || w.startsWith(SEARCH_PATH_WARNING)),
       ...dependents.map((d) => `not in this backup: ${d}, outside the backed-up schemas; a restore into a new database lacks it, and a replace drops it (--cascade)`),
     ];
     const excluded = new Set(excludeTableData);

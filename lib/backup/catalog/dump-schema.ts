@@ -17,7 +17,7 @@ import { buildIndexes } from './kinds/indexes';
 import { buildStatistics } from './kinds/statistics';
 import { buildRowSecurity, buildRules, buildTriggers } from './kinds/rules-triggers';
 import { buildExtensionDependencies } from './kinds/extension-dependencies';
-import { runWithSourceSearchPath } from './search-path';
+import { runWithSourceSearchPath, searchPathWarnings } from './search-path';
 import { addSecurityNodes, readSecurity, type DumpRoles, type SecurityCatalog } from './dump-security';
 
 /**
@@ -142,6 +142,7 @@ export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions)
     const sequencesRead = readSequenceValues(client, cat);
     sequencesRead.catch(() => undefined); // awaited below; a failure is reported there
     const { objects, roles } = buildObjects(cat, warnings, security, opts.schemas);
+    warnings.push(...(await searchPathWarnings(client, cat)));
     const tables = tablesToCopy(cat, opts.excludeTableData);
     const sequences = await sequencesRead;
     await helperDone;

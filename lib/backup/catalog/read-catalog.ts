@@ -499,7 +499,9 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
  * not SQL-standard, without its own search_path setting (`SET search_path`), outside pg_catalog.
  * Such a routine finds its tables, types and functions through the session's search_path: under the
  * archive's '' (as pg_dump's), `CREATE INDEX … (public.ll_to_earth(lat, lon))` (earthdistance 1.1,
- * PostgreSQL 15) failed every restore with 'type "earth" does not exist', pg_dump's too.
+ * PostgreSQL 15) failed every restore with 'type "earth" does not exist', pg_dump's too. Also
+ * generated columns (pg_attrdef) and partition keys (a partitioned table's pg_class row), which
+ * PostgreSQL inlines at CREATE TABLE already: the backup warns about those (search-path.ts).
  */
 const SEARCH_PATH_USERS_SQL = `WITH RECURSIVE bound AS (
        SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
@@ -517,7 +519,8 @@ const SEARCH_PATH_USERS_SQL = `WITH RECURSIVE bound AS (
          LEFT JOIN pg_catalog.pg_class uc ON u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND uc.oid = u.objid
          JOIN pg_catalog.pg_depend d ON d.refclassid = u.classid AND d.refobjid = u.objid AND d.deptype IN ('n', 'a')
               AND d.classid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_class'::pg_catalog.regclass,
-                                'pg_catalog.pg_constraint'::pg_catalog.regclass, 'pg_catalog.pg_rewrite'::pg_catalog.regclass)
+                                'pg_catalog.pg_constraint'::pg_catalog.regclass, 'pg_catalog.pg_rewrite'::pg_catalog.regclass,
+                                'pg_catalog.pg_attrdef'::pg_catalog.regclass)
          LEFT JOIN pg_catalog.pg_rewrite rw ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND rw.oid = d.objid
         WHERE u.depth < 8 AND (u.depth = 0 OR wp.prosqlbody IS NOT NULL OR uc.relkind = 'v')
           AND NOT (d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND rw.ev_class = u.objid)
@@ -526,6 +529,9 @@ const SEARCH_PATH_USERS_SQL = `WITH RECURSIVE bound AS (
          FROM up u
          LEFT JOIN pg_catalog.pg_class c ON u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = u.objid
          LEFT JOIN pg_catalog.pg_constraint co ON u.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND co.oid = u.objid
-         JOIN pg_catalog.pg_namespace n ON n.oid = COALESCE(c.relnamespace, co.connamespace)
-        WHERE n.nspname = ANY($2::text[]) AND (c.relkind IN ('i', 'I', 'm') OR co.contype = 'c')
+         LEFT JOIN pg_catalog.pg_attrdef ad ON u.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND ad.oid = u.objid
+         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+         LEFT JOIN pg_catalog.pg_class ac ON ac.oid = ad.adrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = COALESCE(c.relnamespace, co.connamespace, ac.relnamespace)
+        WHERE n.nspname = ANY($2::text[]) AND (c.relkind IN ('i', 'I', 'm', 'p') OR co.contype = 'c' OR a.attgenerated = 's')
      )`;

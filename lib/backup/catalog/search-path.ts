@@ -1,7 +1,9 @@
+import type pg from 'pg';
 import type { DumpGraph } from './dump-graph';
-import { catalogKey, PG_CLASS, PG_CONSTRAINT, PG_REWRITE } from './kinds/kind-types';
+import type { Catalog } from './read-catalog';
+import { catalogKey, PG_ATTRDEF, PG_CLASS, PG_CONSTRAINT, PG_REWRITE } from './kinds/kind-types';
+import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
 import type { DumpNode } from './order-objects';
-import { quoteLiteral } from './quote-ident';
 
 /**
  * The archive runs with search_path '' (as pg_dump's): every name it prints is qualified, so no
@@ -91,4 +93,61 @@ function readersOf(g: DumpGraph, tables: Set<number>): Set<number> {
     }
   }
   return out;
+}
+
+/**
+ * What no search_path in the archive can save: a generated column or a partition key calling such a
+ * routine is simplified — its SQL functions inlined, their bodies parsed — under '' by CREATE TABLE
+ * itself, before any statement of ours could set a search_path, and every restore fails there
+ * (pg_dump's too). Whether it does is tried here, not guessed (a body naming only pg_catalog's
+ * objects, or a plpgsql routine, is not inlined into failure): each candidate expression is planned
+ * under the dump's search_path '' inside a savepoint (`EXPLAIN SELECT <expression>` over a row of t's type),
+ * and each one that fails is said in the backup's warnings, by name, with the error and the way out.
+ */
+export const SEARCH_PATH_WARNING = 'a restore of this backup fails: the ';
+
+export async function searchPathWarnings(client: pg.ClientBase, cat: Catalog): Promise<string[]> {
+  const generated = new Set(cat.searchPathUsers.filter((u) => u.classid === PG_ATTRDEF).map((u) => u.oid));
+  const rels = new Map(cat.rels.map((r) => [r.oid, r]));
+  const probes: { what: string; rel: string; expr: string }[] = [];
+  for (const c of cat.columns) {
+    const r = rels.get(c.attrelid);
+    if (c.adoid === null || !generated.has(c.adoid) || !r || c.defexpr === null) continue;
+    const rel = qualifiedName(r.nspname, r.relname);
+    probes.push({ what: `generated column ${rel}.${quoteIdent(c.attname)}`, rel, expr: c.defexpr });
+  }
+  const keyed = cat.searchPathUsers.filter((u) => u.classid === PG_CLASS && rels.get(u.oid)?.relkind === 'p').map((u) => u.oid);
+  if (keyed.length) {
+    const r = await client.query<{ oid: number; exprs: string }>(
+      `SELECT pt.partrelid::int AS oid, pg_catalog.pg_get_expr(pt.partexprs, pt.partrelid) AS exprs
+         FROM pg_catalog.pg_partitioned_table pt WHERE pt.partrelid = ANY($1::oid[]) AND pt.partexprs IS NOT NULL`,
+      [keyed],
+    );
+    for (const k of r.rows) {
+      const rel = rels.get(k.oid)!;
+      const q = qualifiedName(rel.nspname, rel.relname);
+      probes.push({ what: `partition key of ${q}`, rel: q, expr: k.exprs });
+    }
+  }
+  const out: string[] = [];
+  for (const p of probes) {
+    await client.query('SAVEPOINT tickethub_search_path_probe');
+    try {
+      // Over a row of the table's type, not the table: planning a query on the table would inline
+      // its index expressions too (those the archive does run under the source's search_path).
+      await client.query(`EXPLAIN (COSTS OFF) SELECT ${p.expr} FROM (SELECT (NULL::${p.rel}).*) AS probe`);
+      await client.query('RELEASE SAVEPOINT tickethub_search_path_probe');
+    } catch (err) {
+      await client.query('ROLLBACK TO SAVEPOINT tickethub_search_path_probe');
+      await client.query('RELEASE SAVEPOINT tickethub_search_path_probe');
+      out.push(
+        `${SEARCH_PATH_WARNING}${p.what} calls a routine that finds its objects through the search_path (no SET search_path of its own, a body that is not SQL-standard); PostgreSQL inlines it under the restore's search_path '' when it creates the table (${oneLine((err as Error).message)}; pg_dump's restore fails the same way): give that routine a search_path (ALTER FUNCTION … SET search_path = …) or a SQL-standard body (BEGIN ATOMIC)`,
+      );
+    }
+  }
+  return out;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
 }
