@@ -180,6 +180,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
 }
 
 const SCRATCH_LOCK = `SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('tickethub-drill:' || $1)) AS ok`;
+/** The application_name of the session holding a running drill's scratch database (see holdScratch). */
+const SCRATCH_HOLDER = 'tickethub-drill:';
 
 /**
  * A drill killed before its `finally` (SIGKILL, a serverless timeout, a crash) left its scratch
@@ -187,16 +189,26 @@ const SCRATCH_LOCK = `SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext
  * advisory lock named after its scratch database for as long as it runs; before creating its own,
  * it drops every `tickethub_drill_…` database whose lock is free and that nobody is connected to
  * (its drill is provably gone). Returns the connection holding this drill's lock.
+ *
+ * An advisory lock lives in ONE database: a drill whose server URL names another database of the
+ * same server (another app's, or the CLI's DATABASE_URL) saw the lock free and dropped a running
+ * drill's scratch database in the moments nobody was connected to it (between CREATE DATABASE and
+ * the restore, or between the restore and the schema comparison): that drill failed "database …
+ * does not exist". The holding session therefore also names the scratch database in its
+ * application_name, which pg_stat_activity shows across databases; the lock stays for drills of
+ * earlier versions.
  */
-async function holdScratch(serverUrl: string, scratch: string): Promise<pg.Client> {
+export async function holdScratch(serverUrl: string, scratch: string): Promise<pg.Client> {
   const c = await connectDrillServer(serverUrl);
   try {
+    await c.query(`SELECT pg_catalog.set_config('application_name', $1, false)`, [SCRATCH_HOLDER + scratch]);
     await c.query(SCRATCH_LOCK, [scratch]);
     const left = await c.query<{ datname: string }>(
       `SELECT d.datname FROM pg_catalog.pg_database d
         WHERE d.datname LIKE 'tickethub\\_drill\\_%' AND d.datname <> $1
-          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.datname = d.datname)`,
-      [scratch],
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
+                           WHERE a.datname = d.datname OR a.application_name = $2 || d.datname)`,
+      [scratch, SCRATCH_HOLDER],
     );
     for (const { datname } of left.rows) {
       if (!(await c.query<{ ok: boolean }>(SCRATCH_LOCK, [datname])).rows[0].ok) continue; // its drill runs

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runDrill } from '../../lib/backup/drill';
+import { holdScratch, runDrill } from '../../lib/backup/drill';
 import type { Manifest } from '../../lib/backup/manifest';
 import { archiveKey, manifestKey, physicalMembers } from '../../lib/backup/manifest';
 import { restoreBackup } from '../../lib/backup/restore/restore-backup';
@@ -453,6 +453,32 @@ describe('a drill killed before it dropped its scratch database', () => {
       await holder.query(`DROP DATABASE IF EXISTS "${orphan}"`).catch(() => {});
       await holder.query(`DROP DATABASE IF EXISTS "${live}"`).catch(() => {});
       await holder.end();
+    }
+  });
+});
+
+describe('two drills on one server, through URLs naming different databases', () => {
+  it('a running drill whose scratch database nobody is connected to at the moment is left alone by a drill started through another database', async () => {
+    // The CLI's drill uses DATABASE_URL (the app's database) as its server URL, a scheduled drill
+    // of another app its own: a drill's advisory lock, taken in its own URL's database, is not
+    // seen from another database, and the second drill dropped the first one's scratch database.
+    const other = await createTestDatabase({ prefix: 'hostile' });
+    const live = `tickethub_drill_other_${randomBytes(3).toString('hex')}`;
+    const holder = await holdScratch(other.url, live);
+    try {
+      await holder.query(`CREATE DATABASE "${live}"`);
+      const { storage, id } = await freshBackup();
+      expect((await runDrill({ storage, id, serverUrl: serverUrl() })).ok).toBe(true);
+      const left = async () => withClient(serverUrl(), async (c) => (await c.query(`SELECT count(*)::int n FROM pg_database WHERE datname = $1`, [live])).rows[0].n as number);
+      expect(await left(), 'the running drill\'s scratch database').toBe(1);
+      // Once its drill is gone (its holding session ended), the next drill sweeps it.
+      await holder.end();
+      expect((await runDrill({ storage, id, serverUrl: serverUrl() })).ok).toBe(true);
+      expect(await left(), 'the dead drill\'s scratch database').toBe(0);
+    } finally {
+      await holder.end().catch(() => {});
+      await withClient(serverUrl(), (c) => c.query(`DROP DATABASE IF EXISTS "${live}"`)).catch(() => {});
+      await other.drop();
     }
   });
 });
