@@ -17,7 +17,7 @@ import { buildIndexes } from './kinds/indexes';
 import { buildStatistics } from './kinds/statistics';
 import { buildRowSecurity, buildRules, buildTriggers } from './kinds/rules-triggers';
 import { buildExtensionDependencies } from './kinds/extension-dependencies';
-import { runWithSourceSearchPath, searchPathWarnings } from './search-path';
+import { runWithSourceSearchPath, searchPathWarnings, setRoutinesSearchPath } from './search-path';
 import { addSecurityNodes, readSecurity, type DumpRoles, type SecurityCatalog } from './dump-security';
 
 /**
@@ -141,8 +141,8 @@ export async function dumpSchema(client: pg.ClientBase, opts: DumpSchemaOptions)
     // while this process builds the objects, which needs the CPU for as long.
     const sequencesRead = readSequenceValues(client, cat);
     sequencesRead.catch(() => undefined); // awaited below; a failure is reported there
-    const { objects, roles } = buildObjects(cat, warnings, security, opts.schemas);
-    warnings.push(...(await searchPathWarnings(client, cat)));
+    const { objects, roles, searchPathGiven } = buildObjects(cat, warnings, security, opts.schemas);
+    warnings.push(...(await searchPathWarnings(client, cat, searchPathGiven)));
     const tables = tablesToCopy(cat, opts.excludeTableData);
     const sequences = await sequencesRead;
     await helperDone;
@@ -207,7 +207,7 @@ export async function listTablesToLock(client: pg.ClientBase, schemas: string[])
  * ordered by pg_depend (order-objects.ts). The call order is the nodes' creation order, the last
  * tie-break of the ordering: changing it changes the archive.
  */
-function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalog, schemas: string[]): { objects: DumpObject[]; roles: DumpRoles } {
+function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalog, schemas: string[]): { objects: DumpObject[]; roles: DumpRoles; searchPathGiven: Set<number> } {
   const g = new DumpGraph(cat);
   buildExtensions(g);
   buildSchemas(g);
@@ -230,6 +230,8 @@ function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalo
   // A user mapping's role is needed by every restore, like a policy's (--no-owner / --no-privileges
   // keep the mapping): in `policies`, the roles always needed, so the preflight names a missing one
   // before anything is touched and a drill's --create-roles creates it.
+  // Last: its closing node follows every post-data node, the security pass's too.
+  const searchPathGiven = setRoutinesSearchPath(g);
   const mappingRoles = g.cat.kinds.foreignData.mappings.flatMap((u) => (u.role === null ? [] : [u.role]));
   const roles: DumpRoles = {
     ...schemaRoles,
@@ -237,7 +239,7 @@ function buildObjects(cat: Catalog, warnings: string[], security: SecurityCatalo
     owners: [...new Set([...schemaRoles.owners, ...kindRoles.owners])].sort(),
     privileges: [...new Set([...schemaRoles.privileges, ...kindRoles.privileges])].sort(),
   };
-  return { objects: orderObjects(g.nodes, warnings), roles };
+  return { objects: orderObjects(g.nodes, warnings), roles, searchPathGiven };
 }
 
 /**

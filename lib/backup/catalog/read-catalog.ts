@@ -122,9 +122,10 @@ export interface Catalog {
   /**
    * Indexes, CHECK constraints (of tables and domains) and materialized views of the schemas whose
    * build, validation or REFRESH runs a routine that finds its objects through the search_path
-   * (search-path.ts): each as { classid, oid } (a materialized view as its pg_class row).
+   * (search-path.ts): each as { classid, oid } (a materialized view as its pg_class row), once per
+   * such routine it reaches (`routine`: its pg_proc oid).
    */
-  searchPathUsers: { classid: number; oid: number }[];
+  searchPathUsers: { classid: number; oid: number; routine: number }[];
 }
 
 const NS = `n.nspname = ANY($1::text[])`;
@@ -408,11 +409,11 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
             refobjsubid, deptype::text AS deptype
        FROM pg_catalog.pg_depend WHERE objid = ANY($1::oid[]) AND deptype IN ('n', 'a', 'i', 'x')
      UNION ALL
-     SELECT u.classid, u.oid, 0, 0, 0, 0, 's' FROM search_path_users u`,
+     SELECT u.classid, u.oid, 0, 0, u.routine, 0, 's' FROM search_path_users u`,
     [oidList, schemas],
   );
   const depends = dependAndUsers.filter((d) => d.deptype !== 's');
-  const searchPathUsers = dependAndUsers.filter((d) => d.deptype === 's').map((d) => ({ classid: d.classid, oid: d.objid }));
+  const searchPathUsers = dependAndUsers.filter((d) => d.deptype === 's').map((d) => ({ classid: d.classid, oid: d.objid, routine: d.refobjid }));
   const defaultRefs = new Map<number, { classid: number; oid: number }[]>();
   for (const d of depends) {
     if (d.classid !== 2604 || d.deptype !== 'n') continue;
@@ -507,13 +508,13 @@ const SEARCH_PATH_USERS_SQL = `WITH RECURSIVE bound AS (
        SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
         WHERE l.lanname NOT IN ('c', 'internal') AND p.prosqlbody IS NULL AND p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace
           AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) x WHERE x LIKE 'search\\_path=%')
-     ), up(classid, objid, depth) AS (
+     ), up(classid, objid, depth, routine) AS (
        -- From those routines up their users (pg_depend by the referenced object, an index scan): a
        -- rule is its view or materialized view; the walk goes on through SQL-standard bodies and views.
-       SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid, b.oid, 0 FROM bound b
+       SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid, b.oid, 0, b.oid FROM bound b
        UNION
        SELECT CASE WHEN d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid ELSE d.classid END,
-              COALESCE(rw.ev_class, d.objid), u.depth + 1
+              COALESCE(rw.ev_class, d.objid), u.depth + 1, u.routine
          FROM up u
          LEFT JOIN pg_catalog.pg_proc wp ON u.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND wp.oid = u.objid
          LEFT JOIN pg_catalog.pg_class uc ON u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND uc.oid = u.objid
@@ -525,7 +526,7 @@ const SEARCH_PATH_USERS_SQL = `WITH RECURSIVE bound AS (
         WHERE u.depth < 8 AND (u.depth = 0 OR wp.prosqlbody IS NOT NULL OR uc.relkind = 'v')
           AND NOT (d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND rw.ev_class = u.objid)
      ), search_path_users AS (
-       SELECT DISTINCT u.classid::int AS classid, u.objid::int AS oid
+       SELECT DISTINCT u.classid::int AS classid, u.objid::int AS oid, u.routine::int AS routine
          FROM up u
          LEFT JOIN pg_catalog.pg_class c ON u.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = u.objid
          LEFT JOIN pg_catalog.pg_constraint co ON u.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND co.oid = u.objid

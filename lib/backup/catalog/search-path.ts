@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { DumpGraph } from './dump-graph';
 import type { Catalog } from './read-catalog';
-import { catalogKey, PG_ATTRDEF, PG_CLASS, PG_CONSTRAINT, PG_REWRITE } from './kinds/kind-types';
-import { qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
+import { catalogKey, PG_ATTRDEF, PG_CLASS, PG_CONSTRAINT, PG_PROC, PG_REWRITE } from './kinds/kind-types';
+import { dollarQuote, qualifiedName, quoteIdent, quoteLiteral } from './quote-ident';
 import type { DumpNode } from './order-objects';
 
 /**
@@ -96,18 +96,86 @@ function readersOf(g: DumpGraph, tables: Set<number>): Set<number> {
 }
 
 /**
- * What no search_path in the archive can save: a generated column or a partition key calling such a
- * routine is simplified — its SQL functions inlined, their bodies parsed — under '' by CREATE TABLE
- * itself, before any statement of ours could set a search_path, and every restore fails there
- * (pg_dump's too). Whether it does is tried here, not guessed (a body naming only pg_catalog's
- * objects, or a plpgsql routine, is not inlined into failure): each candidate expression is planned
- * under the dump's search_path '' inside a savepoint (`EXPLAIN SELECT <expression>` over a row of t's type),
- * and each one that fails is said in the backup's warnings, by name, with the error and the way out.
+ * A generated column or a partition key calling such a routine is not reached by any statement
+ * around it: CREATE TABLE itself simplifies the expression — inlining its SQL functions, parsing
+ * their bodies — under '', and every row the data load inserts runs it (plpgsql too), so the
+ * restore failed at the table (pg_dump's too). For those routines, the archive gives the routine
+ * itself the source's search_path for the length of the restore: right after its CREATE FUNCTION,
+ * `ALTER FUNCTION … SET search_path FROM CURRENT` under the source's path (FROM CURRENT: the value
+ * is never re-parsed from text), and as the archive's very last statement `ALTER FUNCTION … RESET
+ * search_path`, which leaves the routine's settings as the source had them.
+ *
+ * The routines only indexes and materialized views run get the same on PostgreSQL 17 and later
+ * only (a DO block asks the server): there CREATE INDEX and REFRESH run with a search_path of their
+ * own (pg_catalog, pg_temp) whatever the session's, so a backup of 15 or 16 restored into 17 failed
+ * at the index; a routine's own setting is the one thing that overrides it. Before 17 the session's
+ * path (runWithSourceSearchPath) does it, and the routine stays inlinable for the index build.
+ *
+ * A routine the archive does not create (another schema's, an extension's) cannot be changed so:
+ * searchPathWarnings says so by name where that fails. Returns the routines that always get it
+ * (pg_proc oids) and adds the closing node, which depends on every post-data node: call it once
+ * every node exists.
+ */
+export function setRoutinesSearchPath(g: DumpGraph): Set<number> {
+  const creates = (oid: number) => g.owner.get(catalogKey(PG_PROC, oid))?.obj.kind === 'FUNCTION';
+  const always = routinesGivenSearchPath(g.cat, creates, (relkind) => relkind === 'p', true);
+  const from17 = routinesGivenSearchPath(g.cat, creates, (relkind) => relkind === 'i' || relkind === 'I' || relkind === 'm', false);
+  for (const oid of always) from17.delete(oid);
+  if (!always.size && !from17.size) return always;
+  const path = g.cat.searchPath;
+  const resets: string[] = [];
+  for (const f of g.cat.functions.filter((x) => always.has(x.oid) || from17.has(x.oid))) {
+    const node = g.owner.get(catalogKey(PG_PROC, f.oid))!;
+    const sig = `${qualifiedName(f.nspname, f.proname)}(${f.idargs})`;
+    const set = `ALTER FUNCTION ${sig} SET search_path FROM CURRENT;`;
+    node.obj.sql +=
+      (always.has(f.oid)
+        ? `-- a generated column or partition key calls it: the source's search_path until the end of the restore\n`
+        : `-- an index or materialized view calls it: on PostgreSQL 17 and later (which builds them under its own search_path), the source's until the end of the restore\n`) +
+      `SELECT pg_catalog.set_config('search_path', ${quoteLiteral(path)}, false);\n` +
+      (always.has(f.oid) ? `${set}\n` : `DO ${dollarQuote(`BEGIN IF pg_catalog.current_setting('server_version_num')::int >= 170000 THEN ${set} END IF; END`)};\n`) +
+      `SELECT pg_catalog.set_config('search_path', '', false);\n`;
+    resets.push(`ALTER FUNCTION ${sig} RESET search_path;\n`);
+  }
+  const post = g.nodes.filter((n) => n.obj.section === 'post-data');
+  const n = resets.length;
+  const last = g.add({ section: 'post-data', kind: 'FUNCTION SEARCH_PATH RESET', schema: null, name: `${n} routine${n === 1 ? '' : 's'} given the source's search_path for the restore`, sql: resets.join('') });
+  last.priority = 100;
+  for (const p of post) last.deps.add(p);
+  return always;
+}
+
+/**
+ * The search_path-bound routines reached from the schemas' generated columns (`generated`) or
+ * relations of a relkind `relkinds` accepts, that `creates` says the archive creates (none without
+ * a source path to give).
+ */
+function routinesGivenSearchPath(cat: Catalog, creates: (oid: number) => boolean, relkinds: (relkind: string) => boolean, generated: boolean): Set<number> {
+  if (cat.searchPath.trim() === '') return new Set();
+  const rels = new Map(cat.rels.map((r) => [r.oid, r.relkind]));
+  const idx = new Set(cat.indexes.map((i) => i.oid));
+  const kindOf = (oid: number) => rels.get(oid) ?? (idx.has(oid) ? 'i' : undefined);
+  return new Set(
+    cat.searchPathUsers
+      .filter((u) => ((generated && u.classid === PG_ATTRDEF) || (u.classid === PG_CLASS && relkinds(kindOf(u.oid) ?? ''))) && creates(u.routine))
+      .map((u) => u.routine),
+  );
+}
+
+/**
+ * What the archive cannot save: a generated column or a partition key calling such a routine that
+ * the archive does not create (setRoutinesSearchPath) is simplified under '' by CREATE TABLE. Whether
+ * that fails is tried here, not guessed (a body naming only pg_catalog's objects, or a plpgsql
+ * routine, is not inlined into failure): each candidate expression is planned under the dump's
+ * search_path '' inside a savepoint (`EXPLAIN SELECT <expression>` over a row of t's type), and each
+ * one that fails is said in the backup's warnings, by name, with the error and the way out.
  */
 export const SEARCH_PATH_WARNING = 'a restore of this backup fails: the ';
 
-export async function searchPathWarnings(client: pg.ClientBase, cat: Catalog): Promise<string[]> {
-  const generated = new Set(cat.searchPathUsers.filter((u) => u.classid === PG_ATTRDEF).map((u) => u.oid));
+export async function searchPathWarnings(client: pg.ClientBase, cat: Catalog, given: Set<number>): Promise<string[]> {
+  // The expressions reaching at least one routine the archive does not give a search_path.
+  const open = new Set(cat.searchPathUsers.filter((u) => !given.has(u.routine)).map((u) => catalogKey(u.classid, u.oid)));
+  const generated = new Set(cat.searchPathUsers.filter((u) => u.classid === PG_ATTRDEF && open.has(catalogKey(u.classid, u.oid))).map((u) => u.oid));
   const rels = new Map(cat.rels.map((r) => [r.oid, r]));
   const probes: { what: string; rel: string; expr: string }[] = [];
   for (const c of cat.columns) {
@@ -116,7 +184,7 @@ export async function searchPathWarnings(client: pg.ClientBase, cat: Catalog): P
     const rel = qualifiedName(r.nspname, r.relname);
     probes.push({ what: `generated column ${rel}.${quoteIdent(c.attname)}`, rel, expr: c.defexpr });
   }
-  const keyed = cat.searchPathUsers.filter((u) => u.classid === PG_CLASS && rels.get(u.oid)?.relkind === 'p').map((u) => u.oid);
+  const keyed = [...new Set(cat.searchPathUsers.filter((u) => u.classid === PG_CLASS && rels.get(u.oid)?.relkind === 'p' && open.has(catalogKey(u.classid, u.oid))).map((u) => u.oid))];
   if (keyed.length) {
     const r = await client.query<{ oid: number; exprs: string }>(
       `SELECT pt.partrelid::int AS oid, pg_catalog.pg_get_expr(pt.partexprs, pt.partrelid) AS exprs
