@@ -504,6 +504,24 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
  * generated columns (pg_attrdef) and partition keys (a partitioned table's pg_class row), which
  * PostgreSQL inlines at CREATE TABLE already: the backup warns about those (search-path.ts).
  */
+/**
+ * The search_path-bound routines (search-path.ts) the indexes, CHECKs, materialized views,
+ * generated columns and partition keys of `schemas` run, as `ALTER FUNCTION` can name them, and only
+ * those the current role may alter (owner, or a member of its owner): for a data-only reload, which
+ * gives them its sessions' search_path while it loads (plan-data-only.ts).
+ */
+export async function searchPathRoutines(client: pg.ClientBase, schemas: string[]): Promise<string[]> {
+  const r = await client.query<{ sig: string }>(
+    `${SEARCH_PATH_USERS_SQL.replaceAll('$2', '$1')}
+     SELECT DISTINCT p.oid::pg_catalog.regprocedure::text AS sig
+       FROM search_path_users u JOIN pg_catalog.pg_proc p ON p.oid = u.routine
+      WHERE pg_catalog.pg_has_role(p.proowner, 'MEMBER')
+      ORDER BY 1`,
+    [schemas],
+  );
+  return r.rows.map((x) => x.sig);
+}
+
 const SEARCH_PATH_USERS_SQL = `WITH RECURSIVE bound AS (
        SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
         WHERE l.lanname NOT IN ('c', 'internal') AND p.prosqlbody IS NULL AND p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace
