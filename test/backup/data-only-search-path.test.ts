@@ -59,6 +59,24 @@ it('reloads tables whose indexes, table and domain CHECKs, generated columns and
   }
 }, 300_000);
 
+it('--into-schema copies of such tables are created and loaded (their generated columns, CHECKs and indexes call the live routines); the routines keep their settings', async () => {
+  const db = await createTestDatabase({ prefix: 'dosp' });
+  dbs.push(db);
+  await psqlFile(db.url, path.resolve(import.meta.dirname, '../fixtures/nasty-held-out-17.sql'));
+  await psqlFile(db.url, path.resolve(import.meta.dirname, '../fixtures/nasty-held-out-18.sql'));
+  const { storage } = await tempStorage();
+  stores.push(storage);
+  const { id } = await runBackup({ databaseUrl: db.url, storage, trigger: 'cli', schemas: ['public', 'sp17', 'sp18'], excludeTableData: [] });
+  const before = await settings(db.url);
+  const plans: string[][] = [];
+  const r = await restoreBackup({ source: id, storage, targetUrl: db.url, intoSchema: 'copy18', tables: ['sp17.fares', 'sp18.stops', 'sp18.trips_1'], checkContent: true, onPlan: (p) => plans.push(p.actions) });
+  expect(r.tables.map((t) => [t.name, t.rows, t.contentMatches]).sort()).toEqual([['fares', 300, true], ['stops', 4, true], ['trips_1', 40, true]]);
+  expect(plans[0].some((l) => /^run \d+ routines .* with the target's/.test(l))).toBe(true);
+  expect(await settings(db.url)).toEqual(before);
+  const copied = await withClient(db.url, async (c) => (await c.query(`SELECT id, slug, code, tag, wcode FROM copy18.stops ORDER BY id`)).rows);
+  expect(copied).toEqual(await withClient(db.url, async (c) => (await c.query(`SELECT id, slug, code, tag, wcode FROM ONLY sp18.stops ORDER BY id`)).rows));
+}, 300_000);
+
 it('a routine the restoring role may not alter is left alone: the reload fails naming the cause, rolled back', async () => {
   const db = await createTestDatabase({ prefix: 'dosp' });
   dbs.push(db);

@@ -2,13 +2,13 @@ import type pg from 'pg';
 import { AppError } from '../../errors';
 import { qualifiedName as qrel, quoteIdent, quoteLiteral } from '../catalog/quote-ident';
 import type { ManifestTable } from '../manifest';
-import { searchPathRoutines } from '../catalog/read-catalog';
 import { checkLocksFit, inheritanceTreeSize, locksToReload } from '../lock-budget';
 import { setvalStatements } from '../member-check';
 import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { partitionsOf, selectTables } from './preflight';
 import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
 import type { IncomingForeignKey } from './target-catalog';
+import { targetSearchPath } from './target-search-path';
 import { enabledUserTriggers, incomingForeignKeys, liftForcedRowSecurity, notValidConstraints, orphanCount, ownedSequences, setAsideLine, tableOid, touchingForeignKeys } from './target-catalog';
 
 /**
@@ -43,16 +43,9 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
   for (const fk of incoming) lines.push(`check ${fk.schema}.${fk.table} (${fk.name}) still finds every row it references; refuse otherwise`);
   for (const k of notValid) lines.push(setAsideLine(k));
   // Large objects are data too, but not a table's rows: said, so their absence is never silent.
-  // The target's routines that find their objects through the search_path (no SET search_path of
-  // their own, a body that is not SQL-standard), run by the reloaded tables' indexes, CHECKs,
-  // generated columns and partition keys: under the restore's search_path '' every COPY row failed
-  // ("function norm(text) does not exist", rolled back). Its own sessions run them with the path
-  // they start with: each gets that path as a setting of its own while the rows load (SET
-  // search_path FROM CURRENT), and loses it again before COMMIT, so no other session ever sees it.
-  // The session itself stays at '' (its COPY input names reg* values as printed under '').
-  const targetPath = (await client.query<{ p: string | null }>(`SELECT (SELECT s.reset_val FROM pg_catalog.pg_settings s WHERE s.name = 'search_path') AS p`)).rows[0].p ?? '';
-  const bound = targetPath.trim() ? await searchPathRoutines(client, m.source.schemas) : [];
-  if (bound.length) lines.push(`run ${bound.length === 1 ? bound[0] : `${bound.length} routines (${bound.slice(0, 3).join(', ')}${bound.length > 3 ? ', …' : ''})`}, which ${bound.length === 1 ? 'finds its' : 'find their'} objects through the search_path, with the target's (${targetPath}) while the rows load, as its sessions do`);
+  // Routines of its indexes, CHECKs, generated columns, partition keys (target-search-path.ts).
+  const sp = await targetSearchPath(client, m.source.schemas);
+  lines.push(...sp.lines);
   const los = m.largeObjects?.length ?? 0;
   if (los) lines.push(`leave the ${los} large object${los === 1 ? '' : 's'} alone (data-only reloads table rows; a fresh or replace restore brings them back)`);
 
@@ -99,11 +92,7 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
       }
       for (const o of await ownedSequences(c, allOids)) ownedSeqOids.add(o);
       // (Before the TRUNCATE: it rebuilds the tables' indexes, running their expressions.)
-      if (bound.length) {
-        await c.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [targetPath]);
-        for (const sig of bound) await c.query(`ALTER FUNCTION ${sig} SET search_path FROM CURRENT`);
-        await c.query(`SELECT pg_catalog.set_config('search_path', '', true)`);
-      }
+      await sp.give(c);
       // ONLY: inheritance children are tables of their own (reloaded only when chosen); without it
       // TRUNCATE would empty them too and their rows would be lost. Before every name: ONLY binds
       // to one table (`TRUNCATE ONLY a, b` empties b's children).
@@ -124,7 +113,7 @@ export async function planDataOnly(ctx: PlanContext): Promise<LoadPlan> {
       for (const add of notValidToReadd) await c.query(add);
       for (const trg of triggersToEnable) await c.query(`ALTER TABLE ${trg.rel} ${trg.enable} TRIGGER ${quoteIdent(trg.name)}`);
       for (const rel of forcedAgain) await c.query(`ALTER TABLE ${rel} FORCE ROW LEVEL SECURITY`);
-      for (const sig of bound) await c.query(`ALTER FUNCTION ${sig} RESET search_path`);
+      await sp.takeBack(c);
     },
   });
 }

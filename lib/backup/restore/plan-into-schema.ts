@@ -6,6 +6,7 @@ import { loadPlan, tableOfEntry, tablesByKey, tkey } from './plan-base';
 import { selectTables } from './preflight';
 import type { LoadPlan, MemberAction, PlanContext } from './restore-types';
 import { notValidConstraints, schemaExists, setAsideLine, tableOid } from './target-catalog';
+import { targetSearchPath } from './target-search-path';
 
 function reEscape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -66,6 +67,10 @@ export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
   }
   const domainChecks = (await notValidConstraints(client, liveOids)).filter((k) => k.domain);
   for (const k of domainChecks) lines.push(setAsideLine(k));
+  // The copies call the live database's routines (generated columns, CHECKs, indexes): those
+  // finding their objects through the search_path run with the target's (target-search-path.ts).
+  const sp = await targetSearchPath(client, m.source.schemas);
+  lines.push(...sp.lines);
   // All of it is ONE transaction: refuse now, not after creating the 3,000th table.
   await checkLocksFit(client, locksIntoSchema(m.entries, (e) => actions[e.index].kind === 'exec'), {
     what: 'the new schema, the tables it creates with their keys, indexes and TOAST relations',
@@ -75,6 +80,7 @@ export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
   return loadPlan(ctx, chosen, actions, lines, {
     async prepare(c) {
       await c.query(`CREATE SCHEMA ${quoteIdent(into)}`);
+      await sp.give(c);
       for (const k of await notValidConstraints(c, liveOids)) {
         if (!k.domain) continue;
         await c.query(k.drop);
@@ -93,6 +99,7 @@ export async function planIntoSchema(ctx: PlanContext): Promise<LoadPlan> {
       );
       for (const x of r.rows) await c.query(`ALTER TABLE ONLY ${x.child} NO INHERIT ${x.parent}`);
       for (const add of readd) await c.query(add);
+      await sp.takeBack(c);
     },
     locate: (t) => ({ schema: into, name: t.name }),
   });
