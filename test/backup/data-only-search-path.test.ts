@@ -25,7 +25,8 @@ afterAll(async () => {
 const settings = (url: string) =>
   withClient(url, async (c) => (await c.query(`SELECT p.oid::regprocedure::text AS f, p.proconfig FROM pg_proc p WHERE p.pronamespace IN ('public'::regnamespace, 'sp17'::regnamespace, 'sp18'::regnamespace) ORDER BY 1`)).rows);
 
-it('reloads tables whose indexes, table and domain CHECKs, generated columns and partition keys run such routines; the routines keep their settings; said in the plan', async () => {
+/** A database with nasty-held-out-17.sql and -18.sql, and a backup of it. */
+async function backedUpFixtures() {
   const db = await createTestDatabase({ prefix: 'dosp' });
   dbs.push(db);
   await psqlFile(db.url, path.resolve(import.meta.dirname, '../fixtures/nasty-held-out-17.sql'));
@@ -34,6 +35,11 @@ it('reloads tables whose indexes, table and domain CHECKs, generated columns and
   stores.push(storage);
   const schemas = ['public', 'sp17', 'sp18'];
   const { id } = await runBackup({ databaseUrl: db.url, storage, trigger: 'cli', schemas, excludeTableData: [] });
+  return { db, storage, id, schemas };
+}
+
+it('reloads tables whose indexes, table and domain CHECKs, generated columns and partition keys run such routines; the routines keep their settings; said in the plan', async () => {
+  const { db, storage, id, schemas } = await backedUpFixtures();
   const before = { rows: await tableHashes(db.url, schemas), settings: await settings(db.url) };
   // What the reload must undo.
   await exec(
@@ -60,13 +66,7 @@ it('reloads tables whose indexes, table and domain CHECKs, generated columns and
 }, 300_000);
 
 it('--into-schema copies of such tables are created and loaded (their generated columns, CHECKs and indexes call the live routines); the routines keep their settings', async () => {
-  const db = await createTestDatabase({ prefix: 'dosp' });
-  dbs.push(db);
-  await psqlFile(db.url, path.resolve(import.meta.dirname, '../fixtures/nasty-held-out-17.sql'));
-  await psqlFile(db.url, path.resolve(import.meta.dirname, '../fixtures/nasty-held-out-18.sql'));
-  const { storage } = await tempStorage();
-  stores.push(storage);
-  const { id } = await runBackup({ databaseUrl: db.url, storage, trigger: 'cli', schemas: ['public', 'sp17', 'sp18'], excludeTableData: [] });
+  const { db, storage, id } = await backedUpFixtures();
   const before = await settings(db.url);
   const plans: string[][] = [];
   const r = await restoreBackup({ source: id, storage, targetUrl: db.url, intoSchema: 'copy18', tables: ['sp17.fares', 'sp18.stops', 'sp18.trips_1'], checkContent: true, onPlan: (p) => plans.push(p.actions) });
