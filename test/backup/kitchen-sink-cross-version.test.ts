@@ -190,6 +190,37 @@ describe.runIf(is15)('kitchen sink across PostgreSQL 15 and 17', () => {
     expect(await largeObjects(target)).toEqual(await largeObjects(from()));
   }, 600_000);
 
+  it.each([
+    ['nasty-held-out-17.sql', ['public', 'sp17']],
+    ['nasty-held-out-18.sql', ['public', 'sp18']],
+  ])('%s of 15 into 17 by restore --jobs 2 and gunzip | psql: the indexes over search_path-bound routines are built (17 builds them under its own search_path), the routines end with the source\'s settings', async (fixture, schemas) => {
+    const src = await createDb(pg15);
+    await psqlFile(src, path.resolve(import.meta.dirname, '../fixtures', fixture));
+    const r = await runBackup({ databaseUrl: src, storage, trigger: 'cli', schemas, excludeTableData: [] });
+    const indexes = (url: string) =>
+      withClient(url, async (c) => (await c.query(`SELECT indexrelid::regclass::text AS i FROM pg_index WHERE indrelid::regclass::text LIKE 'sp1_.%' ORDER BY 1`)).rows.map((x) => x.i as string));
+    const settings = (url: string) =>
+      withClient(url, async (c) => (await c.query(`SELECT p.oid::regprocedure::text AS f, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY($1) AND p.prokind = 'f' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') ORDER BY 1`, [schemas])).rows);
+    // The roles the fixture's objects belong to or are granted to, on 17 too.
+    await withClient(pg17!.url, (c) =>
+      c.query(`DO $$ BEGIN
+                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'nho18_owner') THEN CREATE ROLE nho18_owner NOLOGIN; END IF;
+                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'nho18_reader') THEN CREATE ROLE nho18_reader NOLOGIN; END IF;
+               END $$`),
+    );
+    const jobs = await createDb(pg17!.url);
+    await restoreParallel({ source: r.id, storage, targetUrl: jobs, jobs: 2, checkContent: true });
+    const file = path.join(tmp, `${r.id}.sql.gz`);
+    await downloadArchive(storage, r.id, file);
+    const viaPsql = await createDb(pg17!.url);
+    await gunzipIntoPsql(file, viaPsql);
+    for (const t of [jobs, viaPsql]) {
+      expect(await indexes(t)).toEqual(await indexes(src));
+      expect(await tableHashes(t, schemas)).toEqual(await tableHashes(src, schemas));
+      expect(await settings(t)).toEqual(await settings(src));
+    }
+  }, 600_000);
+
   it('lz4-compressed columns restore into a PostgreSQL built without lz4 (the embedded 17): their compression left at the default with a warning, the values the same, atomic and --jobs 2; into 15 they keep lz4', async () => {
     // Before: "TABLE lz.t q: compression method lz4 not supported", rolled back.
     const src = await createDb(pg15);
