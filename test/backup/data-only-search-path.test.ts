@@ -99,6 +99,10 @@ it('a routine the restoring role may not alter is left alone: the reload fails n
   const asLoader = new URL(db.url);
   asLoader.username = 'dosp_loader';
   asLoader.password = 'dosp-loader-test-only';
-  await expect(restoreBackup({ source: id, storage, targetUrl: asLoader.toString(), mode: 'data-only', tables: ['dsp.posts'] })).rejects.toThrow(/function dsp_norm\(text\) does not exist.*rolled back/);
+  const plans: string[][] = [];
+  await expect(restoreBackup({ source: id, storage, targetUrl: asLoader.toString(), mode: 'data-only', tables: ['dsp.posts'], onPlan: (p) => plans.push(p.actions) })).rejects.toThrow(/function dsp_norm\(text\) does not exist.*rolled back/);
+  // Said in the plan, before anything ran.
+  expect(plans[0]).toEqual(expect.arrayContaining([expect.stringMatching(/^leave public\.dsp_slug\(text\) as it is: it finds its objects through the search_path and this role may not alter it .*reload as its owner or give it a search_path/)]));
+  expect(plans[0].some((l) => l.startsWith('run '))).toBe(false);
   expect(await withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM dsp.posts`)).rows[0].n)).toBe(1);
 }, 300_000);

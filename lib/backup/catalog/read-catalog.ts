@@ -506,20 +506,20 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opts
  */
 /**
  * The search_path-bound routines (search-path.ts) the indexes, CHECKs, materialized views,
- * generated columns and partition keys of `schemas` run, as `ALTER FUNCTION` can name them, and only
- * those the current role may alter (owner, or a member of its owner): for a data-only reload, which
- * gives them its sessions' search_path while it loads (plan-data-only.ts).
+ * generated columns and partition keys of `schemas` run, as `ALTER FUNCTION` can name them: those
+ * the current role may alter (owner, or a member of its owner) and the others. For a data-only or
+ * --into-schema reload, which gives the first its sessions' search_path while it loads
+ * (restore/target-search-path.ts).
  */
-export async function searchPathRoutines(client: pg.ClientBase, schemas: string[]): Promise<string[]> {
-  const r = await client.query<{ sig: string }>(
+export async function searchPathRoutines(client: pg.ClientBase, schemas: string[]): Promise<{ alterable: string[]; others: string[] }> {
+  const r = await client.query<{ sig: string; mine: boolean }>(
     `${SEARCH_PATH_USERS_SQL.replaceAll('$2', '$1')}
-     SELECT DISTINCT p.oid::pg_catalog.regprocedure::text AS sig
+     SELECT DISTINCT p.oid::pg_catalog.regprocedure::text AS sig, pg_catalog.pg_has_role(p.proowner, 'MEMBER') AS mine
        FROM search_path_users u JOIN pg_catalog.pg_proc p ON p.oid = u.routine
-      WHERE pg_catalog.pg_has_role(p.proowner, 'MEMBER')
       ORDER BY 1`,
     [schemas],
   );
-  return r.rows.map((x) => x.sig);
+  return { alterable: r.rows.filter((x) => x.mine).map((x) => x.sig), others: r.rows.filter((x) => !x.mine).map((x) => x.sig) };
 }
 
 const SEARCH_PATH_USERS_SQL = `WITH RECURSIVE bound AS (

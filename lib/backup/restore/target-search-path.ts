@@ -24,10 +24,14 @@ export interface TargetSearchPath {
 
 export async function targetSearchPath(client: pg.ClientBase, schemas: string[]): Promise<TargetSearchPath> {
   const path = (await client.query<{ p: string | null }>(`SELECT (SELECT s.reset_val FROM pg_catalog.pg_settings s WHERE s.name = 'search_path') AS p`)).rows[0].p ?? '';
-  const bound = path.trim() ? await searchPathRoutines(client, schemas) : [];
+  const { alterable: bound, others } = path.trim() ? await searchPathRoutines(client, schemas) : { alterable: [], others: [] };
   const n = bound.length;
+  const list = (xs: string[]) => (xs.length === 1 ? xs[0] : `${xs.length} routines (${xs.slice(0, 3).join(', ')}${xs.length > 3 ? ', …' : ''})`);
+  const lines = n ? [`run ${list(bound)}, which ${n === 1 ? 'finds its' : 'find their'} objects through the search_path, with the target's (${path}) while the rows load, as its sessions do`] : [];
+  // Said before anything runs: a row that runs one of these under the restore's '' fails the reload (rolled back).
+  if (others.length) lines.push(`leave ${list(others)} as ${others.length === 1 ? 'it is' : 'they are'}: ${others.length === 1 ? 'it finds its' : 'they find their'} objects through the search_path and this role may not alter ${others.length === 1 ? 'it' : 'them'} (not the owner's member); if the reload fails with "does not exist" in ${others.length === 1 ? 'it' : 'one'}, reload as its owner or give it a search_path (ALTER FUNCTION … SET search_path = …)`);
   return {
-    lines: n ? [`run ${n === 1 ? bound[0] : `${n} routines (${bound.slice(0, 3).join(', ')}${n > 3 ? ', …' : ''})`}, which ${n === 1 ? 'finds its' : 'find their'} objects through the search_path, with the target's (${path}) while the rows load, as its sessions do`] : [],
+    lines,
     async give(c) {
       if (!n) return;
       await c.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [path]);
