@@ -212,8 +212,9 @@ const FEED_BYTES = 1024 * 1024;
  * `raw.bytes` is what the manifest says the member decompresses to: the output stops there (a gzip
  * bomb of a few hundred KB is never inflated to GBs in memory or sent to a server), and with
  * `raw.exact` a member that decompresses to fewer bytes is refused too (verify reports that itself).
+ * `gzHash` is fed the member's compressed bytes as they are read (all `length` of them on success).
  */
-export async function readMember<T>(reader: ByteReader, length: number, raw: { bytes: number; exact?: boolean }, consume: (out: Readable) => Promise<T>): Promise<T> {
+export async function readMember<T>(reader: ByteReader, length: number, raw: { bytes: number; exact?: boolean }, consume: (out: Readable) => Promise<T>, gzHash?: Hash): Promise<T> {
   const gz = zlib.createGunzip({ chunkSize: 256 * 1024 });
   let gzError: unknown;
   gz.on('error', (err) => {
@@ -248,6 +249,7 @@ export async function readMember<T>(reader: ByteReader, length: number, raw: { b
       break;
     }
     remaining -= piece.length;
+    gzHash?.update(piece);
     if (gz.destroyed || gzError) continue; // keep reading to stay aligned with the next member
     if (!gz.write(piece)) {
       await new Promise<void>((resolve) => {

@@ -256,8 +256,11 @@ async function checkMembers(stream: Readable, m: Manifest, opts: VerifyOptions, 
           if (end !== bytes.length) problems.push(entryProblem(last, `its member decompresses to ${bytes.length} bytes, its parts cover ${end}`));
           done += group.length - 1;
         } else {
-          const facts = await readMember(reader, e.length, { bytes: memberRawBytes([e]) }, (out) => memberFacts(out, e, m, largeObjects));
+          // A restore trusts a member by gzSha256 alone when the manifest records one: verify checks it too.
+          const gz = typeof e.gzSha256 === 'string' ? createHash('sha256') : undefined;
+          const facts = await readMember(reader, e.length, { bytes: memberRawBytes([e]) }, (out) => memberFacts(out, e, m, largeObjects), gz);
           for (const p of memberProblems(e, facts)) problems.push(entryProblem(e, p));
+          if (gz && gz.digest('hex') !== e.gzSha256) problems.push(entryProblem(e, 'compressed SHA-256 does not match the manifest'));
         }
       } catch (err) {
         const ae = toAppError(err);

@@ -95,6 +95,8 @@ export async function tamperMember(dir: string, id: string, pick: (e: ManifestEn
     for (const e of member.entries) {
       e.offset = offset;
       e.length = gz.length;
+      // (the compressed bytes' SHA-256 of a big table-data member, recomputed as well)
+      if (e.gzSha256 !== undefined) e.gzSha256 = createHash('sha256').update(gz).digest('hex');
     }
     offset += gz.length;
     parts.push(gz);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import os from 'node:os';
 import { Readable } from 'node:stream';
@@ -12,7 +13,7 @@ import { scanSql } from '../sql-scan';
 import { copyMember, readSqlMember } from './load-member';
 import { tkey } from './plan-base';
 import { enabledUserTriggers, liftForcedRowSecurity } from './target-catalog';
-import type { LoadCounters, MemberAction, MemberReader, RestoredTable } from './restore-types';
+import type { LoadCounters, MemberAction, MemberConsumer, MemberReader, RestoredTable } from './restore-types';
 import { readTableContent } from './table-content';
 
 /**
@@ -42,6 +43,18 @@ function memberSizes(m: Manifest): Map<number, number> {
 }
 
 /**
+ * readMember of an unpacked member, checked by its compressed bytes' SHA-256 when the manifest
+ * records one (ManifestEntry.gzSha256): `consume` is told so (its second argument) and need not
+ * hash the decompressed bytes. The check runs before this resolves, so before the caller commits.
+ */
+async function readChecked<T>(reader: ByteReader, e: ManifestEntry, raw: { bytes: number; exact: boolean }, consume: MemberConsumer<T>): Promise<T> {
+  const gz = e.gzSha256 !== undefined ? createHash('sha256') : undefined;
+  const v = await readMember(reader, e.length, raw, (out) => consume(out, gz !== undefined), gz);
+  if (gz && gz.digest('hex') !== e.gzSha256) throw new AppError('corrupt', `${describeEntry(e)}: compressed SHA-256 does not match the manifest`);
+  return v;
+}
+
+/**
  * Members read from ONE sequential stream of the archive (members must be asked for in archive
  * order). A packed member (v3: several entries share it) is decompressed once, when the first of
  * its entries is read, and each entry gets its slice; members nobody reads are passed over.
@@ -61,7 +74,7 @@ export async function sequentialReader(source: ArchiveSource, m: Manifest): Prom
     async read(e, consume) {
       await seek(e.offset);
       const raw = { bytes: rawBytes.get(e.offset) ?? 0, exact: true };
-      if (e.part === undefined) return readMember(reader, e.length, raw, consume);
+      if (e.part === undefined) return readChecked(reader, e, raw, consume);
       if (packed?.offset !== e.offset) packed = { offset: e.offset, bytes: await readMember(reader, e.length, raw, collect) };
       return consume(partOf(packed.bytes, e));
     },
@@ -86,11 +99,11 @@ export function rangedReader(source: ArchiveSource, m: Manifest): MemberReader {
   const rawBytes = memberSizes(m);
   let position = 0;
   const packed = new Map<number, Promise<Buffer>>();
-  const fetch = async <T>(e: ManifestEntry, consume: (out: Readable) => Promise<T>): Promise<T> => {
+  const fetch = async <T>(e: ManifestEntry, consume: MemberConsumer<T>): Promise<T> => {
     const stream = await source.openArchive({ start: e.offset, end: e.offset + e.length - 1 });
     try {
       // No archive-level hash of a range (the member's own SHA-256 is checked as it is read).
-      return await readMember(new ByteReader(stream, { hash: false }), e.length, { bytes: rawBytes.get(e.offset) ?? 0, exact: true }, consume);
+      return await readChecked(new ByteReader(stream, { hash: false }), e, { bytes: rawBytes.get(e.offset) ?? 0, exact: true }, consume);
     } finally {
       position += e.length;
       stream.destroy();
@@ -100,7 +113,7 @@ export function rangedReader(source: ArchiveSource, m: Manifest): MemberReader {
     get position() {
       return position;
     },
-    async read<T>(e: ManifestEntry, consume: (out: Readable) => Promise<T>): Promise<T> {
+    async read<T>(e: ManifestEntry, consume: MemberConsumer<T>): Promise<T> {
       if (e.part === undefined) return fetch(e, consume);
       let bytes = packed.get(e.offset);
       if (!bytes) {
@@ -232,7 +245,7 @@ export async function loadMembers(client: pg.ClientBase, reader: MemberReader, e
         // has already) would fire on every backed-up row. Its user triggers are off while its
         // rows load, inside the load's transaction, and back in their own firing mode after.
         const off = a.table.referenced ? await userTriggersOff(client, a.into ?? a.table) : [];
-        const rows = await reader.read(e, (out) => copyMember(client, out, e, a.table, { signal: ctx.signal, freeze: !a.table.referenced && !ctx.noFreeze, into: a.into, binary: ctx.binary && e.rawLength >= BINARY_MIN_BYTES, onBinaryRows: (n) => (ctx.counters.binaryRows = (ctx.counters.binaryRows ?? 0) + n), onBytes: () => ctx.onMember?.(current) }));
+        const rows = await reader.read(e, (out, gzChecked) => copyMember(client, out, e, a.table, { gzChecked, signal: ctx.signal, freeze: !a.table.referenced && !ctx.noFreeze, into: a.into, binary: ctx.binary && e.rawLength >= BINARY_MIN_BYTES, onBinaryRows: (n) => (ctx.counters.binaryRows = (ctx.counters.binaryRows ?? 0) + n), onBytes: () => ctx.onMember?.(current) }));
         for (const t of off) await client.query(`ALTER TABLE ${t.rel} ${t.enable} TRIGGER ${quoteIdent(t.name)}`);
         // Its own sequences (serial, identity) are the target's too: moved past the loaded keys, or
         // the next insert collides with a restored row.

@@ -30,7 +30,8 @@ export async function readSqlMember(out: Readable, e: ManifestEntry): Promise<st
  * from the manifest's table name and columns (into `into` for --into-schema), never read from
  * storage; the member must be exactly that table's COPY line (which spans several physical lines
  * when a name holds a newline), rows, and the `\.` terminator as its last line (TableDataScanner),
- * checked as the bytes flow, before each piece is sent. The member's SHA-256 and the server's row
+ * checked as the bytes flow, before each piece is sent. The member's SHA-256 (with `gzChecked`, the
+ * reader's check of its compressed bytes instead) and the server's row
  * count are checked against the manifest before the caller commits. `onBytes` reports bytes read.
  */
 export async function copyMember(
@@ -38,11 +39,20 @@ export async function copyMember(
   out: Readable,
   e: ManifestEntry,
   table: ManifestTable,
-  opts: { signal?: AbortSignal; onBytes?: (n: number) => void; freeze?: boolean; into?: { schema: string; name: string }; binary?: boolean; onBinaryRows?: (rows: number) => void } = {},
+  opts: {
+    signal?: AbortSignal;
+    onBytes?: (n: number) => void;
+    freeze?: boolean;
+    into?: { schema: string; name: string };
+    binary?: boolean;
+    onBinaryRows?: (rows: number) => void;
+    /** The reader checks the member's compressed bytes (gzSha256) before the caller commits: no hash of the decompressed ones here. */
+    gzChecked?: boolean;
+  } = {},
 ): Promise<number> {
   const what = describeEntry(e);
   if (e.copy !== copyStatement(table.schema, table.name, table.columns)) throw new AppError('corrupt', `${what}: the manifest's COPY line is not the COPY line of ${table.schema}.${table.name} (tampered manifest?)`);
-  const hash = createHash('sha256');
+  const hash = opts.gzChecked ? null : createHash('sha256');
   const scanner = new TableDataScanner(table, what);
   const at = opts.into ?? table;
   // FREEZE (only for a table created or truncated in this transaction): rows are written frozen
@@ -58,7 +68,7 @@ export async function copyMember(
       scanner.end();
       return null;
     }
-    hash.update(r.value);
+    hash?.update(r.value);
     opts.onBytes?.(r.value.length);
     return scanner.push(r.value);
   };
@@ -104,8 +114,7 @@ export async function copyMember(
     await pipeline(text, copy);
     rows += Number((copy as unknown as { rowCount: number }).rowCount);
   }
-  const sha = hash.digest('hex');
-  if (sha !== e.sha256) throw new AppError('corrupt', `${what}: content SHA-256 does not match the manifest`);
+  if (hash && hash.digest('hex') !== e.sha256) throw new AppError('corrupt', `${what}: content SHA-256 does not match the manifest`);
   // The server's own count of the rows it stored (the COPY command tag), before the caller commits:
   // a trigger or rule on the target that drops rows shows up here.
   if (e.rows !== undefined && rows !== e.rows) throw new AppError('verification_failed', `${what}: the server stored ${rows} rows (COPY count), the backup has ${e.rows}`);

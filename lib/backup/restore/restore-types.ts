@@ -191,11 +191,17 @@ export interface LoadCounters {
 }
 
 /** Reads archive members for the load loop (one sequential stream, or one ranged read per member). */
+/**
+ * Reads a member's decompressed bytes. `gzChecked`: the reader checks the member's compressed bytes
+ * against the manifest's gzSha256 before read() resolves, so the consumer need not hash them.
+ */
+export type MemberConsumer<T> = (out: import('node:stream').Readable, gzChecked?: boolean) => Promise<T>;
+
 export interface MemberReader {
   /** Bytes of the archive read so far (for progress). */
   readonly position: number;
   /** Decompresses member `e` into `consume`. */
-  read<T>(e: ManifestEntry, consume: (out: import('node:stream').Readable) => Promise<T>): Promise<T>;
+  read<T>(e: ManifestEntry, consume: MemberConsumer<T>): Promise<T>;
   /** Passes over member `e` without using it. */
   skip(e: ManifestEntry): Promise<void>;
   close(): Promise<void>;
