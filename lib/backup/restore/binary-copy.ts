@@ -407,10 +407,9 @@ export class TextToBinary {
     const o = this.out;
     let p = this.op;
     for (let i = f + 3; i < t; i += 2) {
-      const hi = HEX[b[i]];
-      const lo = HEX[b[i + 1]];
-      if ((hi | lo) < 0) throw NOPE;
-      o[p++] = (hi << 4) | lo;
+      const v = HEX2[(b[i] << 8) | b[i + 1]];
+      if (v < 0) throw NOPE;
+      o[p++] = v;
     }
     this.op = p;
   }
@@ -446,33 +445,35 @@ export class TextToBinary {
   private uuid(b: Buffer, f: number, t: number): void {
     if (t - f !== 36 || b[f + 8] !== 45 || b[f + 13] !== 45 || b[f + 18] !== 45 || b[f + 23] !== 45) throw NOPE;
     this.w32(16);
-    let i = f;
     const o = this.out;
-    for (let q = 0; q < 16; q++) {
+    const p = this.op;
+    let bad = 0;
+    for (let q = 0, i = f; q < 16; q++, i += 2) {
       if (q === 4 || q === 6 || q === 8 || q === 10) i++;
-      const hi = HEX[b[i]];
-      const lo = HEX[b[i + 1]];
-      if ((hi | lo) < 0) throw NOPE;
-      o[this.op++] = (hi << 4) | lo;
-      i += 2;
+      const v = HEX2[(b[i] << 8) | b[i + 1]];
+      bad |= v;
+      o[p + q] = v;
     }
+    if (bad < 0) throw NOPE;
+    this.op = p + 16;
   }
 
   private date(b: Buffer, f: number, t: number): void {
     if (isWord(b, f, t, 'infinity')) return (this.w32(4), this.w32(INT32_MAX));
     if (isWord(b, f, t, '-infinity')) return (this.w32(4), this.w32(INT32_MIN));
-    const d = parseYmd(b, f, t);
-    if (d.next !== t - (d.bc ? 3 : 0) || d.days < DATE_MIN_DAYS || d.days >= DATE_END_DAYS) throw NOPE;
+    const days = parseYmd(b, f, t);
+    if (ymdNext !== t - (ymdBc ? 3 : 0) || days < DATE_MIN_DAYS || days >= DATE_END_DAYS) throw NOPE;
     this.w32(4);
-    this.w32(d.days);
+    this.w32(days);
   }
 
   /** `YYYY-MM-DD HH:MM:SS[.ffffff]` then `+00` (timestamptz, printed in UTC) then ` BC` when BC. */
   private timestamp(b: Buffer, f: number, t: number, tz: boolean): void {
     if (isWord(b, f, t, 'infinity')) return (this.w32(8), this.w32(INT32_MAX), this.w32(-1));
     if (isWord(b, f, t, '-infinity')) return (this.w32(8), this.w32(INT32_MIN), this.w32(0));
-    const d = parseYmd(b, f, t);
-    let i = d.next;
+    const days = parseYmd(b, f, t);
+    const bc = ymdBc;
+    let i = ymdNext;
     if (b[i] !== 32) throw NOPE;
     const h = twoDigits(b, i + 1);
     const mi = twoDigits(b, i + 4);
@@ -495,11 +496,11 @@ export class TextToBinary {
       if (b[i] !== 43 || b[i + 1] !== 48 || b[i + 2] !== 48) throw NOPE; // "+00": TimeZone is UTC
       i += 3;
     }
-    if (i !== t - (d.bc ? 3 : 0)) throw NOPE;
-    const secs = d.days * 86400 + h * 3600 + mi * 60 + sec;
+    if (i !== t - (bc ? 3 : 0)) throw NOPE;
+    const secs = days * 86400 + h * 3600 + mi * 60 + sec;
     // |secs| * 1e6 stays exact in a double up to ~285 years from 2000 (always a valid timestamp); beyond, use BigInt.
     if (Math.abs(secs) < 9_000_000_000) return (this.w32(8), this.w64(secs * 1_000_000 + us));
-    const v = BigInt(d.days) * USECS_PER_DAY + BigInt(h * 3600 + mi * 60 + sec) * 1_000_000n + BigInt(us);
+    const v = BigInt(days) * USECS_PER_DAY + BigInt(h * 3600 + mi * 60 + sec) * 1_000_000n + BigInt(us);
     if (v < TIMESTAMP_MIN || v >= TIMESTAMP_END) throw NOPE;
     this.w32(8);
     this.w64big(v);
@@ -578,6 +579,10 @@ const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; c++) HEX[48 + c] = c;
 for (let c = 0; c < 6; c++) HEX[97 + c] = HEX[65 + c] = 10 + c;
 
+/** Two hex digits' value by their bytes (first << 8 | second), else -1: one lookup per output byte. */
+const HEX2 = new Int16Array(65536).fill(-1);
+for (let a = 0; a < 256; a++) if (HEX[a] >= 0) for (let c = 0; c < 256; c++) if (HEX[c] >= 0) HEX2[(a << 8) | c] = (HEX[a] << 4) | HEX[c];
+
 function hexDigit(c: number): number {
   return HEX[c] ?? -1;
 }
@@ -626,11 +631,15 @@ function daysInMonth(y: number, m: number): number {
   return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
 
+/** parseYmd's other results (not an object per value: millions of timestamps a restore): the index after the day, and whether the value ends with " BC". */
+let ymdNext = 0;
+let ymdBc = false;
+
 /**
- * `YYYY-MM-DD` (4+ digit year, no sign) at b[f..]: days since 2000-01-01, the index after the day,
- * and whether the value ends with " BC" (PostgreSQL prints BC years as a suffix).
+ * `YYYY-MM-DD` (4+ digit year, no sign) at b[f..]: days since 2000-01-01; sets ymdNext and ymdBc
+ * (PostgreSQL prints BC years as a suffix).
  */
-function parseYmd(b: Buffer, f: number, t: number): { days: number; next: number; bc: boolean } {
+function parseYmd(b: Buffer, f: number, t: number): number {
   let i = f;
   let y = 0;
   while (i < t && b[i] >= 48 && b[i] <= 57) y = y * 10 + (b[i++] - 48);
@@ -642,7 +651,9 @@ function parseYmd(b: Buffer, f: number, t: number): { days: number; next: number
   if (y === 0) throw NOPE; // there is no year 0: PostgreSQL prints 0001 BC
   const astro = bc ? 1 - y : y;
   if (m < 1 || m > 12 || d < 1 || d > daysInMonth(astro, m)) throw NOPE;
-  return { days: daysFromCivil(astro, m, d) - POSTGRES_EPOCH_DAYS, next: i + 6, bc };
+  ymdNext = i + 6;
+  ymdBc = bc;
+  return daysFromCivil(astro, m, d) - POSTGRES_EPOCH_DAYS;
 }
 
 function parseIpv4(s: string): number[] | null {
